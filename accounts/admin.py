@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Contact, Organization, StatusChange, User, UserType
+
+admin.site.site_header = _("ExperQuiz platform administration")
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "phone_region", "language", "created_at"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(UserType)
+class UserTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization"]
+    list_select_related = ["organization"]
+    list_filter = ["organization"]
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "mobile", "organization", "status", "is_administrator", "last_login"]
+    list_select_related = ["organization"]
+    list_filter = ["status", "is_administrator", "organization"]
+    search_fields = ["email", "mobile", "last_name", "first_name"]
+    # Status only changes through accounts.services.user_change_status, which keeps the history.
+    readonly_fields = ["status", "password", "last_login", "created_at", "updated_at", "created_by"]
+    exclude = ["groups", "user_permissions"]
+    raw_id_fields = ["user_type"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "mobile", "organization", "converted_to"]
+    list_select_related = ["organization", "converted_to"]
+    search_fields = ["email", "mobile", "last_name"]
+    raw_id_fields = ["converted_to", "created_by"]
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    list_display = ["user", "from_status", "to_status", "actor", "created_at"]
+    list_select_related = ["user", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

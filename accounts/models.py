@@ -1,0 +1,318 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from experquiz.tenancy import OrgQuerySet
+
+from . import phones
+from .querysets import ContactQuerySet, UserQuerySet
+
+RESERVED_SLUGS = {"www", "admin", "api", "static", "media", "mail", "smtp", "app", "platform", "status"}
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
+    _("Use 1 to 40 lower-case letters, digits or hyphens, not starting or ending with a hyphen."),
+)
+
+
+def validate_slug_not_reserved(value):
+    if value in RESERVED_SLUGS:
+        raise ValidationError(_("“%(slug)s” is reserved."), params={"slug": value}, code="reserved")
+
+
+class Language(models.TextChoices):
+    EN = "en", _("English")
+    FR = "fr", _("French")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class Organization(models.Model):
+    """A tenant: a company, school or training centre, served on <slug>.<BASE_DOMAIN>."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.CharField(
+        _("address"), max_length=40, unique=True, validators=[slug_validator, validate_slug_not_reserved]
+    )
+    phone_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        default="FR",
+        help_text=_("Two-letter country code used to read national phone numbers such as 06 12 34 56 78."),
+    )
+    language = models.CharField(_("default language"), max_length=2, choices=Language.choices, default=Language.EN)
+    invitation_lifetime_days = models.PositiveSmallIntegerField(
+        _("invitation lifetime (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        import phonenumbers
+
+        self.phone_region = (self.phone_region or "").upper()
+        if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
+
+
+class UserType(models.Model):
+    """A kind of person, per organisation: employee, trainee, student…"""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="user_types")
+    name = models.CharField(_("name"), max_length=100)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("user type")
+        verbose_name_plural = _("user types")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="accounts_usertype_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    def create_superuser(self, email, password=None, **extra):
+        """Platform staff: no organisation, Django admin on the bare domain only."""
+        user = self.model(
+            email=email.strip().lower(),
+            is_staff=True,
+            is_superuser=True,
+            status=User.Status.ACTIVE,
+            **extra,
+        )
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person with an account in one organisation; logs in with their email or mobile."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        INVITED = "invited", _("Invited")
+        ACTIVE = "active", _("Active")
+        INACTIVE = "inactive", _("Inactive")
+        DELETED = "deleted", _("Deleted")
+
+    # The lifecycle (DESIGN §5): which status may follow which. Only the transition service reads it.
+    TRANSITIONS = {
+        Status.CREATED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
+        Status.INVITED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
+        Status.ACTIVE: {Status.INACTIVE, Status.DELETED},
+        Status.INACTIVE: {Status.ACTIVE, Status.DELETED},
+        Status.DELETED: {Status.INACTIVE},
+    }
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("email address"), blank=True)
+    mobile = models.CharField(_("mobile number"), max_length=16, blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=5, choices=Channel.choices, default=Channel.EMAIL
+    )
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.EN)
+    user_type = models.ForeignKey(
+        UserType, on_delete=models.PROTECT, null=True, blank=True, related_name="users", verbose_name=_("user type")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
+    is_administrator = models.BooleanField(
+        _("administrator"), default=False, help_text=_("Can do everything in the organisation.")
+    )
+    must_change_password = models.BooleanField(default=False)
+    is_staff = models.BooleanField(_("platform staff"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["last_name", "first_name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(email="", mobile=""), name="accounts_user_has_login_id"
+            ),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="accounts_user_email_lower"),
+            models.CheckConstraint(
+                condition=Q(preferred_channel="email", email__gt="") | Q(preferred_channel="sms", mobile__gt=""),
+                name="accounts_user_channel_has_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["created", "invited", "active", "inactive", "deleted"]),
+                name="accounts_user_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "email"], condition=~Q(email=""), name="accounts_user_unique_email"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "mobile"], condition=~Q(mobile=""), name="accounts_user_unique_mobile"
+            ),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(organization__isnull=True) & ~Q(email=""),
+                name="accounts_user_unique_platform_email",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="accounts_user_org_status"),
+            models.Index(fields=["organization", "last_name", "first_name"], name="accounts_user_org_name"),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email or phones.display(self.mobile)
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def login_id(self):
+        return self.email or phones.display(self.mobile)
+
+    @property
+    def mobile_display(self):
+        return phones.display(self.mobile)
+
+    @property
+    def is_active(self):
+        # Only active users log in (Django's backends and admin read this).
+        return self.status == self.Status.ACTIVE
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.first_name
+
+    def can_become(self, status) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    def clean(self):
+        self.email = (self.email or "").strip().lower()
+        errors = {}
+        if not self.email and not self.mobile:
+            errors["email"] = _("Give an email address or a mobile number: one of them is the login ID.")
+        if self.preferred_channel == Channel.EMAIL and not self.email and self.mobile:
+            errors["preferred_channel"] = _("Email is the preferred channel but there is no email address.")
+        if self.preferred_channel == Channel.SMS and not self.mobile:
+            errors["preferred_channel"] = _("SMS is the preferred channel but there is no mobile number.")
+        if self.user_type_id and self.user_type.organization_id != self.organization_id:
+            errors["user_type"] = _("Unknown user type.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class StatusChange(models.Model):
+    """One row per status transition: who changed whom, when, from what to what, and why."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(_("from"), max_length=10, choices=User.Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=10, choices=User.Status.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "user", "-created_at"], name="accounts_statuschange_user")]
+
+    def __str__(self):
+        return f"{self.user}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class Contact(models.Model):
+    """A person without an account: receives a link to take one assessment; never authenticates."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("email address"), blank=True)
+    mobile = models.CharField(_("mobile number"), max_length=16, blank=True)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.EN)
+    notes = models.TextField(_("notes"), blank=True)
+    converted_to = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("converted to")
+    )
+    converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["last_name", "first_name", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(email="", mobile=""), name="accounts_contact_has_address"),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="accounts_contact_email_lower"),
+            models.UniqueConstraint(
+                fields=["organization", "email"], condition=~Q(email=""), name="accounts_contact_unique_email"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "mobile"], condition=~Q(mobile=""), name="accounts_contact_unique_mobile"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "last_name", "first_name"], name="accounts_contact_org_name")]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name}".strip() or self.email or phones.display(self.mobile)
+
+    @property
+    def is_converted(self):
+        return self.converted_to_id is not None
+
+    def clean(self):
+        self.email = (self.email or "").strip().lower()
+        if not self.email and not self.mobile:
+            raise ValidationError(_("Give an email address or a mobile number."))
+
+
+def default_user_type_names():
+    """The user types every new organisation starts with (it can edit them)."""
+    return [_("Employee"), _("Trainee"), _("Service provider"), _("Student"), _("Client")]
+
+

@@ -1,0 +1,209 @@
+"""Every write on organisations and people. Views, commands, tasks and the admin call these."""
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from . import phones
+from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .models import Contact, Organization, StatusChange, User, UserType, default_user_type_names
+
+Status = User.Status
+
+
+def organization_create(
+    *, name: str, slug: str, admin_email: str, admin_password: str, phone_region: str = "FR", language: str = "en"
+) -> Organization:
+    """Create a tenant with its default user types and a first, active administrator."""
+    organization = Organization(name=name, slug=slug, phone_region=phone_region, language=language)
+    organization.full_clean()
+    admin = User(organization=organization, email=admin_email.strip().lower(), is_administrator=True)
+    password_validation.validate_password(admin_password, admin)
+    with transaction.atomic():
+        organization.save()
+        with override(language):
+            UserType.objects.bulk_create(
+                UserType(organization=organization, name=str(type_name)) for type_name in default_user_type_names()
+            )
+        admin = user_create(
+            organization=organization,
+            actor=None,
+            email=admin_email,
+            is_administrator=True,
+            language=language,
+            status=Status.ACTIVE,
+            password=admin_password,
+        )
+    return organization
+
+
+def normalize_mobile(organization: Organization, raw: str) -> str:
+    """E.164 form of a typed mobile number; raises ValidationError naming the problem."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        return phones.to_e164(raw, organization.phone_region)
+    except phones.InvalidPhoneNumber:
+        raise ValidationError(
+            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw}}, code="invalid_phone"
+        ) from None
+
+
+def _check_login_ids_free(*, organization, email, mobile, exclude_pk=None):
+    clashes = User.objects.for_org(organization).with_login_id(email=email, mobile=mobile)
+    if exclude_pk:
+        clashes = clashes.exclude(pk=exclude_pk)
+    for existing in clashes[:2]:
+        if email and existing.email == email:
+            raise LoginIdTaken(
+                _("The email address %(email)s already belongs to %(user)s.") % {"email": email, "user": existing},
+                field="email",
+                existing=existing,
+            )
+        raise LoginIdTaken(
+            _("The mobile number %(mobile)s already belongs to %(user)s.")
+            % {"mobile": phones.display(mobile), "user": existing},
+            field="mobile",
+            existing=existing,
+        )
+
+
+@transaction.atomic
+def user_create(
+    *,
+    organization: Organization,
+    actor: User | None,
+    email: str = "",
+    mobile: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    preferred_channel: str = "",
+    language: str = "",
+    user_type: UserType | None = None,
+    status: str = Status.CREATED,
+    is_administrator: bool = False,
+    password: str | None = None,
+) -> User:
+    """Create a user in `status` (created by default) and record its first history row."""
+    email = (email or "").strip().lower()
+    mobile = normalize_mobile(organization, mobile)
+    _check_login_ids_free(organization=organization, email=email, mobile=mobile)
+    user = User(
+        organization=organization,
+        email=email,
+        mobile=mobile,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        preferred_channel=preferred_channel or ("email" if email or not mobile else "sms"),
+        language=language or organization.language,
+        user_type=user_type,
+        status=status,
+        is_administrator=is_administrator,
+        created_by=actor,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    return user
+
+
+def _other_active_administrators(user: User):
+    return User.objects.for_org(user.organization).active().administrators().exclude(pk=user.pk)
+
+
+@transaction.atomic
+def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
+    """The one place a user's status changes: checks the lifecycle, records who/when/why."""
+    to = Status(to)
+    # Lock the organisation first: two administrators deactivating each other at the same moment
+    # must not both pass the "last administrator" check.
+    Organization.objects.select_for_update().get(pk=user.organization_id)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.can_become(to):
+        raise TransitionNotAllowed(
+            _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
+            % {"user": locked, "to": to.label, "status": locked.get_status_display().lower()}
+        )
+    if locked.is_administrator and locked.status == Status.ACTIVE and not _other_active_administrators(locked).exists():
+        raise LastAdministrator(
+            _("%(user)s is the last active administrator of %(organization)s and must stay active.")
+            % {"user": locked, "organization": locked.organization}
+        )
+    from_status = locked.status
+    locked.status = to
+    locked.save(update_fields=["status", "updated_at"])
+    # Inactive and deleted users lose their sessions by themselves: the auth backend refuses to load
+    # a user who is not active, so their next request is anonymous.
+    StatusChange.objects.create(
+        organization_id=locked.organization_id,
+        user=locked,
+        from_status=from_status,
+        to_status=to,
+        actor=actor,
+        reason=reason[:300],
+    )
+    user.status = locked.status
+    return locked
+
+
+@transaction.atomic
+def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
+    """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
+    Organization.objects.select_for_update().get(pk=user.organization_id)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if (
+        locked.is_administrator
+        and not is_administrator
+        and locked.status == Status.ACTIVE
+        and not _other_active_administrators(locked).exists()
+    ):
+        raise LastAdministrator(
+            _("%(user)s is the last active administrator of %(organization)s and must stay one.")
+            % {"user": locked, "organization": locked.organization}
+        )
+    locked.is_administrator = is_administrator
+    locked.save(update_fields=["is_administrator", "updated_at"])
+    return locked
+
+
+def user_set_password(*, user: User, password: str) -> User:
+    """Set a password the user chose; lifts the "change your password" requirement."""
+    user.set_password(password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password", "updated_at"])
+    return user
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    organization: Organization,
+    actor: User | None,
+    email: str = "",
+    mobile: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    language: str = "",
+    notes: str = "",
+) -> Contact:
+    """Create a contact (no account)."""
+    contact = Contact(
+        organization=organization,
+        email=(email or "").strip().lower(),
+        mobile=normalize_mobile(organization, mobile),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        language=language or organization.language,
+        notes=notes,
+        created_by=actor,
+    )
+    contact.full_clean()
+    contact.save()
+    return contact

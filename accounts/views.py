@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Count
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+
+from .forms import LoginForm, OwnPasswordChangeForm
+from .models import Contact, User
+from .selectors import users_in_scope
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Show the product in the user's own language from now on.
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            form.get_user().language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=settings.HTTPS,
+        )
+        return response
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = OwnPasswordChangeForm
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Your password has been changed."))
+        return response
+
+
+def home(request):
+    """Administrators land on their dashboard; everyone else on their own portal."""
+    people = users_in_scope(request.user, "manage_users")
+    if not request.user.is_administrator:
+        return redirect("accounts:me")
+    counts = dict(people.values_list("status").annotate(n=Count("pk")).order_by())
+    statuses = [(status, counts.get(status.value, 0)) for status in User.Status]
+    contacts = Contact.objects.for_org(request.organization).count()
+    return render(request, "accounts/dashboard.html", {"statuses": statuses, "contact_count": contacts})
+
+
+def me(request):
+    """The personal portal of any logged-in user."""
+    return render(request, "accounts/me.html")

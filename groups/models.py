@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from experquiz.tenancy import OrgQuerySet
+
+
+class UserGroup(models.Model):
+    """A named set of users: picked when inviting, used for visibility and to scope rights."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="user_groups")
+    name = models.CharField(_("name"), max_length=150)
+    description = models.TextField(_("description"), blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", through_fields=("group", "user"), related_name="user_groups"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("user group")
+        verbose_name_plural = _("user groups")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="groups_usergroup_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(UserGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "group", "user"], name="groups_membership_unique"),
+        ]
+        indexes = [models.Index(fields=["organization", "user"], name="groups_membership_org_user")]
+
+    def __str__(self):
+        return f"{self.user} ∈ {self.group}"
