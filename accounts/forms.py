@@ -1,3 +1,5 @@
+import contextlib
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -22,10 +24,8 @@ def _login_identity(organization, raw: str) -> str:
     """One key per person however they typed their login ID, so retyping it differently gains nothing."""
     raw = raw.strip().lower()
     if organization is not None and phones.looks_like_phone(raw):
-        try:
+        with contextlib.suppress(phones.InvalidPhoneNumber):
             raw = phones.to_e164(raw, organization.phone_region)
-        except phones.InvalidPhoneNumber:
-            pass
     return f"{organization.pk if organization else 0}:{raw}"
 
 

@@ -163,9 +163,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name_plural = _("users")
         ordering = ["last_name", "first_name", "pk"]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(email="", mobile=""), name="accounts_user_has_login_id"
-            ),
+            models.CheckConstraint(condition=~Q(email="", mobile=""), name="accounts_user_has_login_id"),
             models.CheckConstraint(condition=Q(email=Lower("email")), name="accounts_user_email_lower"),
             models.CheckConstraint(
                 condition=Q(preferred_channel="email", email__gt="") | Q(preferred_channel="sms", mobile__gt=""),
@@ -314,5 +312,3 @@ class Contact(models.Model):
 def default_user_type_names():
     """The user types every new organisation starts with (it can edit them)."""
     return [_("Employee"), _("Trainee"), _("Service provider"), _("Student"), _("Client")]
-
-

@@ -10,6 +10,7 @@ from django.contrib.auth import logout
 from django.db import models
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
 
 
 def split_host(host: str) -> tuple[str, str]:
@@ -85,7 +86,7 @@ class TenantSessionMiddleware:
             logout(request)
             if organization is not None:
                 return redirect(settings.LOGIN_URL)
-            return redirect("admin:login")
+            return redirect(reverse("admin:login", urlconf=settings.PLATFORM_URLCONF))
         return self.get_response(request)
 
 

@@ -14,14 +14,68 @@ DEMO_ADMIN_EMAIL = "admin@demo.example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 
 FIRST_NAMES = [
-    "Alice", "Bruno", "Camille", "David", "Emma", "Farid", "Gabrielle", "Hugo", "Inès", "Jules", "Karim",
-    "Léa", "Manon", "Nathan", "Océane", "Paul", "Quentin", "Rose", "Sofia", "Thomas", "Ugo", "Valérie",
-    "William", "Yasmine", "Zoé", "Ann", "Ben", "Chloé", "Élodie", "François",
+    "Alice",
+    "Bruno",
+    "Camille",
+    "David",
+    "Emma",
+    "Farid",
+    "Gabrielle",
+    "Hugo",
+    "Inès",
+    "Jules",
+    "Karim",
+    "Léa",
+    "Manon",
+    "Nathan",
+    "Océane",
+    "Paul",
+    "Quentin",
+    "Rose",
+    "Sofia",
+    "Thomas",
+    "Ugo",
+    "Valérie",
+    "William",
+    "Yasmine",
+    "Zoé",
+    "Ann",
+    "Ben",
+    "Chloé",
+    "Élodie",
+    "François",
 ]
 LAST_NAMES = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-    "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
-    "Smith", "Jones", "Brown", "Nguyen", "O'Neil", "Müller", "Rossi", "Dupont", "Lambert", "Bonnet",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Smith",
+    "Jones",
+    "Brown",
+    "Nguyen",
+    "O'Neil",
+    "Müller",
+    "Rossi",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
 ]
 GROUP_NAMES = ["Lyon", "Marseille", "Paris", "Sales", "Support", "New hires 2026"]
 # How the demo users spread over the lifecycle, as (final status, share).
@@ -91,7 +145,7 @@ class Command(BaseCommand):
                 language="fr" if n % 2 else "en",
                 user_type=rng.choice(types),
             )
-            for step in PATHS[statuses[n % len(statuses)]]:
+            for step in PATHS[statuses[n * 37 % len(statuses)]]:  # spread every status over any count
                 user_change_status(user=user, to=step, actor=admin, reason="demo data")
             for group in rng.sample(groups, rng.randint(0, 2)):
                 memberships.append(Membership(organization=organization, group=group, user=user, added_by=admin))

@@ -1,0 +1,51 @@
+# The two commands: `make run` (the product on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install worker lint format messages e2e bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3"
+	$(PY) -m pip install --quiet --build-constraint constraints-build.txt -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  ExperQuiz People is running at  http://demo.localhost:$(PORT)/"
+	@echo "  Log in as  admin@demo.example.com  with the password  demo-admin-pass"
+	@echo "  (platform admin: http://localhost:$(PORT)/admin/ after 'manage.py createsuperuser')"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+e2e: install
+	$(PY) -m pytest e2e $(PYTEST_ARGS)
+
+worker: install
+	$(VENV)/bin/celery -A experquiz worker --beat --loglevel=INFO --concurrency=2
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+messages: install
+	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 test-results
