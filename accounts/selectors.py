@@ -25,6 +25,13 @@ def user_by_login_id(organization, login_id: str) -> User | None:
     return users.filter(mobile=mobile).first()
 
 
+def actor_has_right(actor: User, right: str) -> bool:
+    """Whether `actor` holds `right` over at least some users (drives navigation and 403s)."""
+    if actor is None or not actor.is_authenticated or actor.organization_id is None:
+        return False
+    return bool(actor.is_administrator)
+
+
 def users_in_scope(actor: User, right: str = "manage_users"):
     """The users `actor` may exercise `right` on. Every list, detail and bulk action starts here.
 

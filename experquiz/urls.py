@@ -9,5 +9,7 @@ from accounts.views import home
 urlpatterns = [
     path("", home, name="home"),
     path("", include("accounts.urls")),
+    path("", include("groups.urls")),
+    path("", include("invitations.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
 ]

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         from django.conf import settings
 
         slug = slug.strip().lower()
+        try:
+            for validate in Organization._meta.get_field("slug").validators:
+                validate(slug)
+        except ValidationError as error:
+            raise CommandError(f"slug: {' '.join(error.messages)}") from None
         if Organization.objects.filter(slug=slug).exists():
             raise CommandError(f"The address “{slug}” is already taken by another organisation.")
         try:
