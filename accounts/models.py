@@ -25,6 +25,14 @@ def validate_slug_not_reserved(value):
         raise ValidationError(_("“%(slug)s” is reserved."), params={"slug": value}, code="reserved")
 
 
+def normalized_mobile(raw: str, organization) -> str:
+    """E.164 form of a mobile typed any usual way, read with the organisation's region."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    return phones.to_e164(raw, organization.phone_region if organization else "FR")
+
+
 class Language(models.TextChoices):
     EN = "en", _("English")
     FR = "fr", _("French")
@@ -222,6 +230,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         self.email = (self.email or "").strip().lower()
         errors = {}
+        try:
+            self.mobile = normalized_mobile(self.mobile, self.organization)
+        except phones.InvalidPhoneNumber:
+            errors["mobile"] = _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}
         if not self.email and not self.mobile:
             errors["email"] = _("Give an email address or a mobile number: one of them is the login ID.")
         if self.preferred_channel == Channel.EMAIL and not self.email and self.mobile:
@@ -305,6 +317,12 @@ class Contact(models.Model):
 
     def clean(self):
         self.email = (self.email or "").strip().lower()
+        try:
+            self.mobile = normalized_mobile(self.mobile, self.organization)
+        except phones.InvalidPhoneNumber:
+            raise ValidationError(
+                {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}}
+            ) from None
         if not self.email and not self.mobile:
             raise ValidationError(_("Give an email address or a mobile number."))
 

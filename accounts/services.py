@@ -8,7 +8,7 @@ from django.utils.translation import override
 
 from . import phones
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
-from .models import Contact, Organization, StatusChange, User, UserType, default_user_type_names
+from .models import Contact, Organization, StatusChange, User, UserType, default_user_type_names, normalized_mobile
 
 Status = User.Status
 
@@ -41,14 +41,11 @@ def organization_create(
 
 def normalize_mobile(organization: Organization, raw: str) -> str:
     """E.164 form of a typed mobile number; raises ValidationError naming the problem."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
     try:
-        return phones.to_e164(raw, organization.phone_region)
+        return normalized_mobile(raw, organization)
     except phones.InvalidPhoneNumber:
         raise ValidationError(
-            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw}}, code="invalid_phone"
+            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
         ) from None
 
 

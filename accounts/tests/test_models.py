@@ -77,3 +77,14 @@ def test_factories_keep_related_objects_in_one_organisation():
 
     membership = MembershipFactory(group__organization=OrganizationFactory(slug="initech"))
     assert membership.user.organization == membership.group.organization == membership.organization
+
+
+def test_full_clean_stores_a_typed_mobile_in_e164_with_the_organisations_region(acme):
+    from django.core.exceptions import ValidationError
+
+    user = User(organization=acme, mobile="06 12 34 56 78", preferred_channel="sms")
+    user.full_clean(exclude=["password"])
+    assert user.mobile == "+33612345678"
+    with pytest.raises(ValidationError) as invalid:
+        User(organization=acme, mobile="12", preferred_channel="sms").full_clean(exclude=["password"])
+    assert "mobile" in invalid.value.message_dict
