@@ -4,6 +4,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from .rights import ADMINISTRATOR
 from .selectors import actor_has_right, users_in_scope
@@ -31,6 +32,16 @@ class RightRequiredMixin:
 
     def scoped_users(self):
         return users_in_scope(self.request.user, self.required_right)
+
+    def scoped_groups(self):
+        """The groups this actor may pick or act on for `required_right` (forms, filters, pages)."""
+        from groups.selectors import groups_in_scope
+
+        return groups_in_scope(self.request.user, self.required_right)
+
+    def get_scoped_user(self, pk):
+        """The user `pk` if in scope: out-of-scope and other tenants' users are a 404, alike."""
+        return get_object_or_404(self.scoped_users(), pk=pk)
 
 
 def right_required(right: str):
