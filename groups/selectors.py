@@ -36,7 +36,7 @@ def groups_with_counts(groups):
     return groups.annotate(
         member_count=Count("memberships", filter=not_deleted, distinct=True),
         active_count=Count("memberships", filter=Q(memberships__user__status=User.Status.ACTIVE), distinct=True),
-    )
+    ).order_by("name", "pk")
 
 
 def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
