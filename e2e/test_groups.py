@@ -71,3 +71,41 @@ def test_a_manager_scoped_to_one_group_sees_and_acts_on_its_members_only(
     response = page.goto(tenant_url(acme, f"/groups/{paris.pk}/"))
     assert response.status == 404
     assert "Paris" not in page.content()
+
+
+def test_an_administrator_builds_a_rights_profile_and_gives_it_to_a_manager(
+    page, lyon_world, tenant_url, password, screenshot
+):
+    acme = lyon_world["acme"]
+    UserFactory(organization=acme, email="ada@acme.example", first_name="Ada", last_name="Admin", is_administrator=True)
+    page.goto(tenant_url(acme, "/login/"))
+    page.get_by_label("Email or mobile number").fill("ada@acme.example")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+    # A clashing group name is a clear form message.
+    page.goto(tenant_url(acme, "/groups/new/"))
+    page.get_by_label("Name").fill("LYON")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("is already used").wait_for()
+
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Rights").click()
+    page.get_by_role("link", name="New rights profile").click()
+    page.get_by_label("Name").fill("Regional manager")
+    invite = page.get_by_role("group", name="Invite")
+    invite.get_by_label("For the users of these groups").check()
+    page.get_by_role("group", name="Groups for “Invite”").get_by_label("Paris").check()
+    screenshot(page, "rights-profile")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Rights profile “Regional manager” created.").wait_for()
+
+    page.get_by_label("Search people").fill("maggie")
+    page.get_by_label("Search people").press("Enter")
+    page.get_by_role("list", name="Search results").get_by_role("link", name="Maggie Manager").click()
+    page.get_by_label("Regional manager").check()
+    page.get_by_role("button", name="Save rights").click()
+    page.get_by_text("Rights of Maggie Manager saved.").wait_for()
+    screenshot(page, "user-rights")
+    effective = page.locator("[data-effective-rights]").inner_text()
+    assert "Manage users: Lyon" in effective and "Invite: Paris" in effective

@@ -90,14 +90,14 @@ class ScopedRightsMixin:
                 label=right.label,
                 choices=choices,
                 required=False,
-                widget=forms.RadioSelect,
+                widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
                 initial=SCOPE_ALL if current.all_users else SCOPE_GROUPS if current.group_ids else SCOPE_NONE,
             )
             self.fields[f"{right.value}_groups"] = forms.ModelMultipleChoiceField(
                 label=_("Groups for “%(right)s”") % {"right": right.label},
                 queryset=groups_in_scope(actor, right),
                 required=False,
-                widget=forms.CheckboxSelectMultiple,
+                widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
                 initial=sorted(current.group_ids),
             )
 
