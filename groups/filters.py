@@ -15,7 +15,8 @@ from .selectors import groups_in_scope
 
 def search_people(queryset, words: str, prefix: str = ""):
     """People whose names, email or mobile contain every word of `words` (case-insensitive)."""
-    for word in words.split()[:5]:
+    # NUL cannot reach PostgreSQL (a 500); form fields refuse it, callers with raw input rely on this.
+    for word in words.replace("\x00", "").split()[:5]:
         digits = "".join(ch for ch in word if ch.isdigit())
         condition = (
             Q(**{f"{prefix}first_name__icontains": word})

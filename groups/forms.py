@@ -13,6 +13,10 @@ class GroupForm(forms.Form):
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search people"), max_length=100, required=False)
+
+
 class PeopleChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, user):
         return f"{user} · {user.login_id}"

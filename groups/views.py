@@ -18,7 +18,7 @@ from accounts.selectors import actor_rights, users_in_scope
 
 from . import services
 from .filters import GroupFilter, MemberFilter, PeopleFilter, filtered, search_people
-from .forms import GroupForm, MembershipGridForm, PickPeopleForm, ProfileForm, UserRightsForm
+from .forms import GroupForm, MembershipGridForm, PeopleSearchForm, PickPeopleForm, ProfileForm, UserRightsForm
 from .models import Grant, Membership, ProfileAssignment, UserGroup
 from .selectors import (
     group_candidates,
@@ -273,7 +273,8 @@ def rights_overview(request):
         | Exists(Grant.objects.filter(organization=org, user=OuterRef("pk")))
         | Exists(ProfileAssignment.objects.filter(organization=org, user=OuterRef("pk")))
     ).prefetch_related("rights_profiles")
-    query = request.GET.get("q", "").strip()
+    search = PeopleSearchForm(request.GET)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
     found = search_people(people.not_deleted(), query)[:20] if query else None
     profiles = profiles_for(request.user).annotate(holder_count=Count("assignments"))
     return render(

@@ -169,3 +169,38 @@ def test_an_unregistered_page_or_kwarg_fails_with_instructions():
     assert "add it to KWARG_KINDS" in problem
     [problem] = registration_problems(None, "secret/", [])
     assert "has no name" in problem
+
+
+JUNK_QUERY = {
+    "page": ["-1", "9999999999999999999999", "x"],
+    "q": ["\x00", "' OR 1=1 --", "é" * 300],
+    "status": ["nonsense"],
+    "group": ["abc", "-1", "99999999999999999999"],
+    "cols": ["x", "1.5", "99999999"],
+    "users": ["abc", "-1", "99999999999999999999"],
+    "sort": ["-password"],
+    "next": ["https://evil.example/"],
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name, route, kwargs", [u[:3] for u in URLS if u[0] in ACCESS], ids=lambda v: v)
+def test_junk_in_query_strings_and_forms_is_never_a_server_error(name, route, kwargs):
+    """Tampered ids, other tenants' ids and garbage: a 4xx, a redirect or a form error, never a 500."""
+    access = ACCESS[name]
+    world = World()
+    for actor in ("admin_a", "manager_a"):
+        for place in PLACES if kwargs else (None,):
+            values = {}
+            for kwarg in kwargs:
+                made = OBJECT_MAKERS[access.kinds.get(kwarg) or KWARG_KINDS[kwarg]](world, place)
+                values[kwarg] = getattr(made, "pk", made)
+            url = reverse(name, kwargs=values)
+            client = client_for(world, actor)
+            client.raise_request_exception = False
+            # One value of each parameter per round (a page reads the last one), then all at once.
+            rounds = [{key: values[i % len(values)] for key, values in JUNK_QUERY.items()} for i in range(3)]
+            for query in [*rounds, JUNK_QUERY]:
+                assert client.get(url, query).status_code < 500, f"{actor} GET {url} with {query}"
+                if access.post:
+                    assert client.post(url, query).status_code < 500, f"{actor} POST {url} with {query}"
