@@ -7,6 +7,36 @@ from accounts.selectors import NO_SCOPE, Scope, actor_scope
 
 from .selectors import groups_in_scope, profiles_for
 
+BIGINT = 2**63
+
+
+def valid_ids(values) -> list[int]:
+    """The values that are ids a database can hold; the others are dropped."""
+    ids = []
+    for value in values:
+        try:
+            number = int(str(value))
+        except ValueError:
+            continue
+        if 0 < number < BIGINT:
+            ids.append(number)
+    return ids
+
+
+class ScopedChoicesField(forms.ModelMultipleChoiceField):
+    """A multiple choice among a scoped queryset that refuses malformed ids before querying.
+
+    SQLite raises OverflowError (a 500) for an id beyond 64 bits instead of finding nothing.
+    """
+
+    def _check_values(self, value):
+        for pk in value:
+            if not valid_ids([pk]):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super()._check_values(value)
+
 
 class GroupForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=150)
@@ -17,7 +47,7 @@ class PeopleSearchForm(forms.Form):
     q = forms.CharField(label=_("Search people"), max_length=100, required=False)
 
 
-class PeopleChoiceField(forms.ModelMultipleChoiceField):
+class PeopleChoiceField(ScopedChoicesField):
     def label_from_instance(self, user):
         return f"{user} · {user.login_id}"
 
@@ -44,8 +74,8 @@ class PickPeopleForm(forms.Form):
 class MembershipGridForm(forms.Form):
     """The grid's save: the rows and columns shown, and the checked (user, group) cells."""
 
-    rows = forms.ModelMultipleChoiceField(queryset=None, required=False)
-    cols = forms.ModelMultipleChoiceField(queryset=None)
+    rows = ScopedChoicesField(queryset=None, required=False)
+    cols = ScopedChoicesField(queryset=None)
 
     def __init__(self, *args, users, groups, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,7 +127,7 @@ class ScopedRightsMixin:
                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
                 initial=SCOPE_ALL if current.all_users else SCOPE_GROUPS if current.group_ids else SCOPE_NONE,
             )
-            self.fields[f"{right.value}_groups"] = forms.ModelMultipleChoiceField(
+            self.fields[f"{right.value}_groups"] = ScopedChoicesField(
                 label=_("Groups for “%(right)s”") % {"right": right.label},
                 queryset=groups_in_scope(actor, right),
                 required=False,
@@ -130,7 +160,7 @@ class UserRightsForm(ScopedRightsMixin, forms.Form):
         required=False,
         help_text=_("Can do everything in the organisation, including granting rights."),
     )
-    profiles = forms.ModelMultipleChoiceField(
+    profiles = ScopedChoicesField(
         label=_("Rights profiles"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
 

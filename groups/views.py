@@ -18,7 +18,15 @@ from accounts.selectors import actor_rights, users_in_scope
 
 from . import services
 from .filters import GroupFilter, MemberFilter, PeopleFilter, filtered, search_people
-from .forms import GroupForm, MembershipGridForm, PeopleSearchForm, PickPeopleForm, ProfileForm, UserRightsForm
+from .forms import (
+    GroupForm,
+    MembershipGridForm,
+    PeopleSearchForm,
+    PickPeopleForm,
+    ProfileForm,
+    UserRightsForm,
+    valid_ids,
+)
 from .models import Grant, Membership, ProfileAssignment, UserGroup
 from .selectors import (
     group_candidates,
@@ -233,7 +241,7 @@ def membership_grid(request):
             messages.error(request, " ".join(error))
     filterset = PeopleFilter(request.GET or None, queryset=people, request=request)
     column_ids = request.GET.getlist("cols")
-    columns = groups.filter(pk__in=[c for c in column_ids if c.isdigit()]) if column_ids else groups
+    columns = groups.filter(pk__in=valid_ids(column_ids)) if column_ids else groups
     columns = list(columns[:GRID_MAX_COLUMNS])
     page = _page(request, filtered(filterset), GRID_PAGE_SIZE)
     have = set(
