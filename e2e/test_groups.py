@@ -96,6 +96,9 @@ def test_an_administrator_builds_a_rights_profile_and_gives_it_to_a_manager(
     invite = page.get_by_role("group", name="Invite")
     invite.get_by_label("For the users of these groups").check()
     page.get_by_role("group", name="Groups for “Invite”").get_by_label("Paris").check()
+    # Ticking a group selects "for the users of these groups" by itself.
+    page.get_by_role("group", name="Groups for “View results”").get_by_label("Lyon").check()
+    assert page.get_by_role("group", name="View results").get_by_label("For the users of these groups").is_checked()
     screenshot(page, "rights-profile")
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Rights profile “Regional manager” created.").wait_for()
@@ -108,4 +111,4 @@ def test_an_administrator_builds_a_rights_profile_and_gives_it_to_a_manager(
     page.get_by_text("Rights of Maggie Manager saved.").wait_for()
     screenshot(page, "user-rights")
     effective = page.locator("[data-effective-rights]").inner_text()
-    assert "Manage users: Lyon" in effective and "Invite: Paris" in effective
+    assert "Manage users: Lyon" in effective and "Invite: Paris" in effective and "View results: Lyon" in effective

@@ -65,8 +65,17 @@ class MemberFilter(django_filters.FilterSet):
         return search_people(queryset, value, prefix="user__")
 
 
-def scoped_groups(request):
-    return groups_in_scope(request.user, Right.MANAGE_USERS) if request else groups_in_scope(None)
+def groups_in_scope_of(right: str):
+    """A `queryset=` callable for django-filter: the groups the requesting actor holds `right` over.
+
+    Other apps' FilterSets use it so a group filter never lists (or accepts) a group out of scope:
+    `group = ModelChoiceFilter(queryset=groups_in_scope_of(Right.INVITE), method=...)`.
+    """
+
+    def groups(request):
+        return groups_in_scope(getattr(request, "user", None), right)
+
+    return groups
 
 
 class PeopleFilter(django_filters.FilterSet):
@@ -75,7 +84,10 @@ class PeopleFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search", widget=SearchInput)
     status = django_filters.ChoiceFilter(label=_("Status"), choices=User.Status.choices, empty_label=_("Any status"))
     group = django_filters.ModelChoiceFilter(
-        label=_("In group"), queryset=scoped_groups, method="in_group", empty_label=_("Any group")
+        label=_("In group"),
+        queryset=groups_in_scope_of(Right.MANAGE_USERS),
+        method="in_group",
+        empty_label=_("Any group"),
     )
 
     class Meta:
