@@ -251,3 +251,13 @@ def test_navigation_follows_rights(alice_client, maggie_client, bob_client):
     assert 'href="/groups/"' in nav(alice_client) and 'href="/rights/"' in nav(alice_client)
     assert 'href="/groups/"' in nav(maggie_client) and 'href="/rights/"' not in nav(maggie_client)
     assert 'href="/groups/"' not in nav(bob_client) and 'href="/rights/"' not in nav(bob_client)
+
+
+def test_filters_and_forms_offer_only_the_groups_in_scope(maggie_client, alice_client, lyon, paris, globex, bob):
+    foreign = UserGroupFactory(organization=globex, name="Berlin")
+    for url in [reverse("groups:grid"), reverse("groups:add_members", args=[lyon.pk])]:
+        page = body(maggie_client.get(url))
+        assert f'<option value="{lyon.pk}">Lyon</option>' in page
+        assert "Paris" not in page and "Berlin" not in page
+    rights_page = body(alice_client.get(reverse("groups:user_rights", args=[bob.pk])))
+    assert "Paris" in rights_page and foreign.name not in rights_page
