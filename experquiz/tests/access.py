@@ -40,7 +40,8 @@ class Access:
     gate: str
     ok: int = 200
     kinds: dict = field(default_factory=dict)
-    # {actor: status} or {(actor, place): status}
+    # {(actor, place): status}, {actor: status} or {place: status}, looked up in that order
+
     expect: dict = field(default_factory=dict)
     # POST an empty form where access must be refused, and check nothing changed.
     post: bool = True
@@ -168,7 +169,7 @@ def actor_org(world, actor):
 
 def expected_status(access: Access, actor: str, place: str | None) -> int:
     """The status `actor` must get on a page gated by `access`, for objects from `place`."""
-    for key in ((actor, place), actor):
+    for key in ((actor, place), actor, place):
         if key in access.expect:
             return access.expect[key]
     if actor == "admin_b_on_a":
