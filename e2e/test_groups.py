@@ -64,6 +64,7 @@ def test_a_manager_scoped_to_one_group_sees_and_acts_on_its_members_only(
     # The membership grid shows only her group and the people she manages.
     page.goto(tenant_url(acme, "/groups/memberships/"))
     page.get_by_role("heading", name="Membership grid").wait_for()
+    screenshot(page, "membership-grid")
     assert page.get_by_role("columnheader", name="Lyon").is_visible()
     assert "Paris" not in page.content() and "Otto" not in page.content() and "Ines" not in page.content()
 

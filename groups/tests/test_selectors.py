@@ -4,7 +4,13 @@ from accounts.rights import ADMINISTRATOR, Right
 from accounts.selectors import EVERYONE, NO_SCOPE, actor_has_right, actor_rights, actor_scope, users_in_scope
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
 from groups.models import ProfileAssignment
-from groups.selectors import group_memberships, groups_in_scope, groups_with_counts, must_place_new_users_in_a_group
+from groups.selectors import (
+    default_groups_for_new_users,
+    group_memberships,
+    groups_in_scope,
+    groups_with_counts,
+    must_place_new_users_in_a_group,
+)
 from groups.tests.factories import RightsProfileFactory, grant, scope
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +72,11 @@ def test_a_scoped_manager_must_place_new_users_in_a_group(maggie, alice, bob):
     assert must_place_new_users_in_a_group(maggie)
     assert not must_place_new_users_in_a_group(alice)
     assert not must_place_new_users_in_a_group(bob)
+
+
+def test_users_a_scoped_manager_imports_land_in_their_groups(maggie, alice, lyon):
+    assert set(default_groups_for_new_users(maggie)) == {lyon}
+    assert not default_groups_for_new_users(alice).exists()
 
 
 def test_group_counts_skip_deleted_users(acme, lyon):
