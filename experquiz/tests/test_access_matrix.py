@@ -4,6 +4,10 @@ in the matrix whether or not its author remembered it: until it is registered in
 experquiz/tests/access.py, test_every_url_is_registered (and its own matrix test) fail and say how.
 """
 
+import html
+import io
+import zipfile
+
 import pytest
 from django.apps import apps
 from django.conf import settings
@@ -109,8 +113,13 @@ def client_for(world, actor):
 
 
 def content(response) -> str:
+    """The response's text; for a zip (an .xlsx export) the text of every file inside, so a leak in
+    a spreadsheet is found like a leak in a page."""
     raw = b"".join(response.streaming_content) if response.streaming else response.content
-    return raw.decode("utf-8", errors="replace")
+    if raw.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            raw = b"\n".join(archive.read(member) for member in archive.namelist())
+    return html.unescape(raw.decode("utf-8", errors="replace"))
 
 
 def snapshot():
@@ -208,3 +217,15 @@ def test_junk_in_query_strings_and_forms_is_never_a_server_error(name, route, kw
                 assert client.get(url, query).status_code < 500, f"{actor} GET {url} with {query}"
                 if access.post:
                     assert client.post(url, query).status_code < 500, f"{actor} POST {url} with {query}"
+
+
+def test_leaks_are_found_in_spreadsheets_and_escaped_html_too():
+    from django.http import HttpResponse
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active["A1"] = "Otto Outscopeparis"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert "Otto Outscopeparis" in content(HttpResponse(buffer.getvalue()))
+    assert "O'Hara" in content(HttpResponse("O&#x27;Hara"))
