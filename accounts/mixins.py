@@ -7,13 +7,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .rights import ADMINISTRATOR
-from .selectors import actor_has_right, users_in_scope
+from .selectors import actor_has_right, remember_rights, users_in_scope
 
 
 def check_right(request, right: str) -> None:
     """404 off-tenant, 403 for a logged-in user without `right` (anonymous users never get here)."""
     if getattr(request, "organization", None) is None:
         raise Http404
+    # Every scoped read of this request asks for the same rights: compute them once.
+    remember_rights(request.user)
     if right == ADMINISTRATOR:
         if not request.user.is_administrator:
             raise PermissionDenied

@@ -58,11 +58,15 @@ def _is_tenant_user(actor) -> bool:
 def actor_rights(actor: User) -> dict[str, Scope]:
     """Every scoped right `actor` holds, with its scope: the union of personal grants and profiles.
 
-    Administrators hold every right over everyone. Two queries; the result is not cached so a
-    change of grants or profiles takes effect on the very next call.
+    Administrators hold every right over everyone. Two queries, unless `remember_rights` pinned
+    the answer on this user instance (the gate does it for the request's user, which lives for one
+    request); otherwise nothing is cached, so a change of grants takes effect on the next call.
     """
     if not _is_tenant_user(actor):
         return {}
+    remembered = getattr(actor, "_remembered_rights", None)
+    if remembered is not None:
+        return remembered
     if actor.is_administrator:
         return {right.value: EVERYONE for right in Right}
     from groups.models import Grant, GrantGroup
@@ -86,6 +90,14 @@ def actor_rights(actor: User) -> dict[str, Scope]:
         scope = EVERYONE if right in everyone else Scope(group_ids=frozenset(group_ids.get(right, ())))
         if scope:
             rights[right] = scope
+    return rights
+
+
+def remember_rights(actor: User) -> dict[str, Scope]:
+    """Compute `actor`'s rights once for the rest of a request (call only on `request.user`)."""
+    rights = actor_rights(actor)
+    if _is_tenant_user(actor):
+        actor._remembered_rights = rights
     return rights
 
 

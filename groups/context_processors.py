@@ -1,14 +1,14 @@
 from django.utils.functional import SimpleLazyObject
 
 from accounts.rights import ADMINISTRATOR
-from accounts.selectors import actor_rights
+from accounts.selectors import remember_rights
 
 
 def held_rights(user) -> dict:
     """{right: True} for every right `user` holds, plus `administrator` and `any` (any admin right)."""
     if not user.is_authenticated or user.organization_id is None:
         return {}
-    held = dict.fromkeys(actor_rights(user), True)
+    held = dict.fromkeys(remember_rights(user), True)
     if user.is_administrator:
         held[ADMINISTRATOR] = True
     held["any"] = bool(held)

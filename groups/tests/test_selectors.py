@@ -92,3 +92,12 @@ def test_a_member_added_by_someone_out_of_scope_does_not_name_them(maggie, ines,
     membership = group_memberships(actor=maggie, group=lyon).get()
     assert membership.user == ines
     assert not membership.added_by_visible
+
+
+def test_rights_remembered_for_a_request_are_computed_once(maggie, lyon, django_assert_num_queries):
+    from accounts.selectors import remember_rights
+
+    remember_rights(maggie)
+    with django_assert_num_queries(0):
+        assert actor_has_right(maggie, Right.MANAGE_USERS)
+        assert actor_scope(maggie, Right.INVITE) == scope(lyon)
