@@ -4,15 +4,18 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from .rights import ADMINISTRATOR
-from .selectors import actor_has_right, users_in_scope
+from .selectors import actor_has_right, remember_rights, users_in_scope
 
 
 def check_right(request, right: str) -> None:
     """404 off-tenant, 403 for a logged-in user without `right` (anonymous users never get here)."""
     if getattr(request, "organization", None) is None:
         raise Http404
+    # Every scoped read of this request asks for the same rights: compute them once.
+    remember_rights(request.user)
     if right == ADMINISTRATOR:
         if not request.user.is_administrator:
             raise PermissionDenied
@@ -31,6 +34,16 @@ class RightRequiredMixin:
 
     def scoped_users(self):
         return users_in_scope(self.request.user, self.required_right)
+
+    def scoped_groups(self):
+        """The groups this actor may pick or act on for `required_right` (forms, filters, pages)."""
+        from groups.selectors import groups_in_scope
+
+        return groups_in_scope(self.request.user, self.required_right)
+
+    def get_scoped_user(self, pk):
+        """The user `pk` if in scope: out-of-scope and other tenants' users are a 404, alike."""
+        return get_object_or_404(self.scoped_users(), pk=pk)
 
 
 def right_required(right: str):

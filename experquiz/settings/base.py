@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "experquiz.tenancy.organization_context",
+                "groups.context_processors.rights",
             ],
         },
     },

@@ -1,0 +1,7 @@
+"""Domain errors of groups and rights: views turn them into messages or 404s, never 500s."""
+
+from accounts.errors import DomainError
+
+
+class NotAllowed(DomainError):
+    """The actor does not hold the right (or the scope) this action needs."""

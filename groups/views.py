@@ -1,0 +1,398 @@
+"""Group, membership and rights pages. Thin: a selector reads (always scoped by the actor), a
+service writes, a domain error becomes a form message. Objects out of the actor's scope and other
+tenants' objects are fetched through the scoped querysets, so they are a 404, alike."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.errors import DomainError
+from accounts.mixins import right_required
+from accounts.rights import ADMINISTRATOR, Right
+from accounts.selectors import actor_rights, users_in_scope
+
+from . import services
+from .filters import GroupFilter, MemberFilter, PeopleFilter, filtered, search_people
+from .forms import (
+    GroupForm,
+    MembershipGridForm,
+    PeopleSearchForm,
+    PickPeopleForm,
+    ProfileForm,
+    UserRightsForm,
+    valid_ids,
+)
+from .models import Grant, Membership, ProfileAssignment, UserGroup
+from .selectors import (
+    group_candidates,
+    group_memberships,
+    groups_in_scope,
+    groups_with_counts,
+    personal_grants,
+    profile_grants,
+    profiles_for,
+)
+
+PAGE_SIZE = 50
+GRID_PAGE_SIZE = 25
+GRID_MAX_COLUMNS = 12
+
+
+def _form_errors(form, error) -> None:
+    """Show a service's refusal on the form it came from."""
+    if isinstance(error, DomainError):
+        form.add_error(None, error.message)
+    elif hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _posted(request):
+    # An empty POST (every box unticked) is still a submission: `request.POST or None` would not bind.
+    return request.POST if request.method == "POST" else None
+
+
+def _page(request, queryset, size=PAGE_SIZE):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _group(request, group_id, right=Right.MANAGE_USERS) -> UserGroup:
+    return get_object_or_404(groups_in_scope(request.user, right), pk=group_id)
+
+
+# Groups ------------------------------------------------------------------------------------------
+
+
+@right_required(Right.MANAGE_USERS)
+def group_list(request):
+    """Groups in the actor's scope, with their active and total member counts."""
+    filterset = GroupFilter(request.GET or None, queryset=groups_with_counts(groups_in_scope(request.user)))
+    return render(
+        request,
+        "groups/usergroup_list.html",
+        {"filter": filterset, "page": _page(request, filtered(filterset)), "query": _query_without_page(request)},
+    )
+
+
+@right_required(ADMINISTRATOR)
+def group_create(request):
+    form = GroupForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.group_create(organization=request.organization, actor=request.user, **form.cleaned_data)
+        except (DomainError, ValidationError) as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Group “%(name)s” created.") % {"name": group.name})
+            return redirect("groups:detail", group_id=group.pk)
+    return render(request, "groups/usergroup_form.html", {"form": form})
+
+
+@right_required(ADMINISTRATOR)
+def group_update(request, group_id):
+    group = _group(request, group_id, ADMINISTRATOR)
+    form = GroupForm(_posted(request), initial={"name": group.name, "description": group.description})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.group_update(group=group, actor=request.user, **form.cleaned_data)
+        except (DomainError, ValidationError) as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Group “%(name)s” saved.") % {"name": group.name})
+            return redirect("groups:detail", group_id=group.pk)
+    return render(request, "groups/usergroup_form.html", {"form": form, "group": group})
+
+
+@right_required(ADMINISTRATOR)
+def group_delete(request, group_id):
+    group = _group(request, group_id, ADMINISTRATOR)
+    if request.method == "POST":
+        name = group.name
+        try:
+            services.group_delete(group=group, actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("groups:detail", group_id=group.pk)
+        messages.success(request, _("Group “%(name)s” deleted. Its members were not changed.") % {"name": name})
+        return redirect("groups:list")
+    counted = groups_with_counts(UserGroup.objects.filter(pk=group.pk)).get()
+    return render(request, "groups/usergroup_confirm_delete.html", {"group": counted})
+
+
+@right_required(Right.MANAGE_USERS)
+def group_detail(request, group_id):
+    """A group's members (filter by status, search), who added them and when."""
+    group = _group(request, group_id)
+    filterset = MemberFilter(request.GET or None, queryset=group_memberships(actor=request.user, group=group))
+    counted = groups_with_counts(UserGroup.objects.filter(pk=group.pk)).get()
+    return render(
+        request,
+        "groups/usergroup_detail.html",
+        {
+            "group": counted,
+            "filter": filterset,
+            "page": _page(request, filtered(filterset)),
+            "query": _query_without_page(request),
+        },
+    )
+
+
+@right_required(Right.MANAGE_USERS)
+def group_add_members(request, group_id):
+    """Search and pick people in the actor's scope to add to the group."""
+    group = _group(request, group_id)
+    candidates = group_candidates(actor=request.user, group=group)
+    filterset = PeopleFilter(request.GET or None, queryset=candidates, request=request)
+    form = PickPeopleForm(_posted(request), queryset=candidates)
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = services.group_add_members(group=group, users=form.cleaned_data["users"], actor=request.user)
+        except DomainError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request,
+                ngettext("%(count)d person added to %(group)s.", "%(count)d people added to %(group)s.", added)
+                % {"count": added, "group": group.name},
+            )
+            return redirect("groups:detail", group_id=group.pk)
+    return render(
+        request,
+        "groups/membership_add.html",
+        {
+            "group": group,
+            "filter": filterset,
+            "form": form,
+            "page": _page(request, filtered(filterset).select_related("user_type")),
+            "query": _query_without_page(request),
+        },
+    )
+
+
+@right_required(Right.MANAGE_USERS)
+def group_remove_members(request, group_id):
+    """Confirm, then remove the selected members (`?users=…`); the users themselves are untouched."""
+    group = _group(request, group_id)
+    members = users_in_scope(request.user).filter(
+        pk__in=Membership.objects.filter(organization_id=group.organization_id, group=group).values("user_id")
+    )
+    form = PickPeopleForm(request.POST if request.method == "POST" else request.GET, queryset=members)
+    if not form.is_valid():
+        if request.method == "GET" and "users" not in request.GET:
+            messages.info(request, _("Select the members to remove."))
+            return redirect("groups:detail", group_id=group.pk)
+        return render(request, "groups/membership_remove.html", {"group": group, "form": form}, status=200)
+    if request.method == "POST":
+        try:
+            removed = services.group_remove_members(group=group, users=form.cleaned_data["users"], actor=request.user)
+        except DomainError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d person removed from %(group)s.", "%(count)d people removed from %(group)s.", removed
+                )
+                % {"count": removed, "group": group.name},
+            )
+            return redirect("groups:detail", group_id=group.pk)
+    return render(
+        request, "groups/membership_remove.html", {"group": group, "form": form, "chosen": form.cleaned_data["users"]}
+    )
+
+
+@right_required(Right.MANAGE_USERS)
+def membership_grid(request):
+    """Users × groups with checkboxes, filtered and paginated: many memberships in one save."""
+    actor = request.user
+    people = users_in_scope(actor).not_deleted()
+    groups = groups_in_scope(actor)
+    if request.method == "POST":
+        form = MembershipGridForm(request.POST, users=people, groups=groups)
+        if form.is_valid():
+            try:
+                added, removed = services.memberships_set(
+                    actor=actor, users=form.cleaned_data["rows"], groups=form.cleaned_data["cols"],
+                    pairs=form.cleaned_data["pairs"],
+                )  # fmt: skip
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("Memberships saved: %(added)d added, %(removed)d removed.")
+                    % {"added": added, "removed": removed},
+                )
+            return redirect(f"{reverse('groups:grid')}?{request.GET.urlencode()}")
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+    filterset = PeopleFilter(request.GET or None, queryset=people, request=request)
+    column_ids = request.GET.getlist("cols")
+    columns = groups.filter(pk__in=valid_ids(column_ids)) if column_ids else groups
+    columns = list(columns[:GRID_MAX_COLUMNS])
+    page = _page(request, filtered(filterset), GRID_PAGE_SIZE)
+    have = set(
+        Membership.objects.filter(
+            organization_id=request.organization.pk,
+            user_id__in=[user.pk for user in page],
+            group_id__in=[group.pk for group in columns],
+        ).values_list("user_id", "group_id")
+    )
+    rows = [(user, [(group, (user.pk, group.pk) in have) for group in columns]) for user in page]
+    return render(
+        request,
+        "groups/membership_grid.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "rows": rows,
+            "columns": columns,
+            "all_groups": groups,
+            "more_columns": groups.count() > len(columns),
+            "query": _query_without_page(request),
+            "full_query": request.GET.urlencode(),
+        },
+    )
+
+
+# Rights ------------------------------------------------------------------------------------------
+
+
+@right_required(ADMINISTRATOR)
+def rights_overview(request):
+    """Rights profiles, the people holding any right, and a search to open anyone's rights page."""
+    org = request.organization
+    people = users_in_scope(request.user, ADMINISTRATOR)
+    holders = people.filter(
+        Q(is_administrator=True)
+        | Exists(Grant.objects.filter(organization=org, user=OuterRef("pk")))
+        | Exists(ProfileAssignment.objects.filter(organization=org, user=OuterRef("pk")))
+    ).prefetch_related("rights_profiles")
+    search = PeopleSearchForm(request.GET)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
+    found = search_people(people.not_deleted(), query)[:20] if query else None
+    profiles = profiles_for(request.user).annotate(holder_count=Count("assignments"))
+    return render(
+        request,
+        "groups/rights_overview.html",
+        {"holders": holders, "found": found, "q": query, "profiles": profiles},
+    )
+
+
+def _describe(scopes: dict, groups_by_id: dict) -> list:
+    """[(right label, "all users" or the group names)] for display."""
+    described = []
+    for right in Right:
+        scope = scopes.get(right.value)
+        if scope:
+            if scope.all_users:
+                reach = _("all users")
+            else:
+                reach = ", ".join(sorted(str(groups_by_id[g]) for g in scope.group_ids if g in groups_by_id))
+            described.append((right.label, reach))
+    return described
+
+
+@right_required(ADMINISTRATOR)
+def user_rights(request, user_id):
+    """An administrator sets a user's administrator flag, rights profiles and personal grants."""
+    person = get_object_or_404(users_in_scope(request.user, ADMINISTRATOR), pk=user_id)
+    form = UserRightsForm(_posted(request), actor=request.user, user=person, personal=personal_grants(person))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_rights_set(
+                user=person,
+                actor=request.user,
+                is_administrator=form.cleaned_data["is_administrator"],
+                profiles=form.cleaned_data["profiles"],
+                grants=form.cleaned_data["grants"],
+            )
+        except DomainError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Rights of %(user)s saved.") % {"user": person})
+            return redirect("groups:user_rights", user_id=person.pk)
+    groups_by_id = {group.pk: group for group in groups_in_scope(request.user, ADMINISTRATOR)}
+    return render(
+        request,
+        "groups/user_rights.html",
+        {"person": person, "form": form, "effective": _describe(actor_rights(person), groups_by_id)},
+    )
+
+
+@right_required(ADMINISTRATOR)
+def profile_create(request):
+    form = ProfileForm(_posted(request), actor=request.user, grants={})
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = services.profile_create(
+                organization=request.organization,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                grants=form.cleaned_data["grants"],
+            )
+        except (DomainError, ValidationError) as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Rights profile “%(name)s” created.") % {"name": profile.name})
+            return redirect("groups:rights")
+    return render(request, "groups/rightsprofile_form.html", {"form": form})
+
+
+@right_required(ADMINISTRATOR)
+def profile_update(request, profile_id):
+    """Edit a profile: the change applies at once to everyone holding it (listed on the page)."""
+    profile = get_object_or_404(profiles_for(request.user), pk=profile_id)
+    form = ProfileForm(
+        _posted(request),
+        actor=request.user,
+        grants=profile_grants(profile),
+        initial={"name": profile.name, "description": profile.description},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(
+                profile=profile,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                grants=form.cleaned_data["grants"],
+            )
+        except (DomainError, ValidationError) as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Rights profile “%(name)s” saved.") % {"name": profile.name})
+            return redirect("groups:rights")
+    holders = users_in_scope(request.user, ADMINISTRATOR).filter(
+        pk__in=ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile).values(
+            "user_id"
+        )
+    )
+    return render(request, "groups/rightsprofile_form.html", {"form": form, "profile": profile, "holders": holders})
+
+
+@right_required(ADMINISTRATOR)
+def profile_delete(request, profile_id):
+    profile = get_object_or_404(profiles_for(request.user), pk=profile_id)
+    if request.method == "POST":
+        services.profile_delete(profile=profile, actor=request.user)
+        messages.success(request, _("Rights profile “%(name)s” deleted.") % {"name": profile.name})
+        return redirect("groups:rights")
+    holder_count = ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile).count()
+    return render(
+        request, "groups/rightsprofile_confirm_delete.html", {"profile": profile, "holder_count": holder_count}
+    )
