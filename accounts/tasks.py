@@ -1,0 +1,91 @@
+"""Background work on people: checking and applying large import files."""
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from .errors import DomainError
+from .importing import ImportFileError, check_rows, read_table
+from .models import ImportJob
+
+State = ImportJob.State
+
+
+def _set(job_id, **fields):
+    # A plain UPDATE outside any transaction: the polling page sees it at once.
+    ImportJob.objects.filter(pk=job_id).update(**fields)
+
+
+def _check(job):
+    header, rows = read_table(bytes(job.data))
+    _set(job.pk, total=len(rows))
+    return check_rows(
+        organization=job.organization,
+        actor=job.created_by,
+        header=header,
+        rows=rows,
+        progress=lambda n: _set(job.pk, progress=n),
+    )
+
+
+def import_check_job(job_id: int) -> None:
+    """Read and check the job's file; store the preview report. Writes no user."""
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    if job.state != State.CHECKING:
+        return  # a redelivered task: already done
+    language = job.created_by.language if job.created_by else job.organization.language
+    with override(language):
+        try:
+            check = _check(job)
+        except ImportFileError as error:
+            _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
+            return
+        _set(job_id, state=State.READY, report=check.report(), progress=len(check.rows))
+
+
+def import_apply_job(job_id: int) -> None:
+    """Check the file again (the organisation may have changed since the preview) and write it, all or nothing."""
+    from .services import users_import
+
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    if job.state != State.APPLYING:
+        return  # a redelivered task: already done
+    language = job.created_by.language if job.created_by else job.organization.language
+    with override(language):
+        try:
+            check = _check(job)
+            result = users_import(organization=job.organization, actor=job.created_by, check=check, invite=job.invite)
+        except ImportFileError as error:
+            _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
+            return
+        except DomainError:
+            _set(
+                job_id,
+                state=State.FAILED,
+                report=check.report(),
+                error=_("The users changed since the preview and some rows are now in error; nothing was imported."),
+                finished_at=timezone.now(),
+            )
+            return
+        report = check.report() | {"result": result}
+        _set(job_id, state=State.DONE, report=report, finished_at=timezone.now())
+
+
+@shared_task(acks_late=True)
+def import_check(job_id: int) -> None:
+    import_check_job(job_id)
+
+
+@shared_task(acks_late=True)
+def import_apply(job_id: int) -> None:
+    import_apply_job(job_id)
+
+
+def start(task, job: ImportJob, *, background: bool) -> None:
+    """Run `task` on `job` in a worker when the file is big, in this request otherwise."""
+    if background:
+        transaction.on_commit(lambda: task.delay(job.pk))
+    else:
+        task.run(job.pk)
