@@ -50,7 +50,8 @@ class BulkOutcome:
                 ngettext("%(n)s skipped: %(reason)s — %(names)s", "%(n)s skipped: %(reason)s — %(names)s", len(users))
                 % {"n": len(users), "reason": reason, "names": names}
             )
-        return "; ".join(parts) + "."
+        text = "; ".join(parts)
+        return text if text.endswith(".") else text + "."
 
     @property
     def level(self) -> str:

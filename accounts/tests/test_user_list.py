@@ -26,7 +26,9 @@ def people(alice):
             organization=org, first_name="Marc", last_name="Dupont", status="inactive", mobile="+33612345678"
         ),
         "Nina": UserFactory(organization=org, first_name="Nina", last_name="Roux", status="created"),
-        "Omar": UserFactory(organization=org, first_name="Omar", last_name="Said", status="invited", user_type=employee),
+        "Omar": UserFactory(
+            organization=org, first_name="Omar", last_name="Said", status="invited", user_type=employee
+        ),
         "Paul": UserFactory(organization=org, first_name="Paul", last_name="Gone", status="deleted"),
     }
     for name in ("Élodie", "Marc", "Paul"):
@@ -141,7 +143,9 @@ def test_the_query_count_does_not_grow_with_the_page_size(alice_client, alice):
 
 
 def test_bad_filter_values_are_ignored_with_a_message_not_a_500(alice_client, people):
-    response = alice_client.get(URL, {"status": "bogus", "group": "abc", "type": "999999", "per_page": "7", "page": "x"})
+    response = alice_client.get(
+        URL, {"status": "bogus", "group": "abc", "type": "999999", "per_page": "7", "page": "x"}
+    )
     assert response.status_code == 200
     assert "not understood" in response.content.decode()
 
