@@ -295,6 +295,14 @@ def contact_update(
     contact.mobile = normalize_mobile(contact.organization, mobile)
     contact.language = language
     contact.notes = notes
+    others = Contact.objects.for_org(contact.organization).exclude(pk=contact.pk)
+    for field in ("email", "mobile"):
+        value = getattr(contact, field)
+        other = others.filter(**{field: value}).first() if value else None
+        if other is not None:
+            raise ValidationError(
+                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            )
     contact.full_clean()
     contact.save()
     return contact
