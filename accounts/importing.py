@@ -291,8 +291,7 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         except phones.InvalidPhoneNumber:
             errors.append(("mobile", _("“%(value)s” is not a valid mobile number") % {"value": values["mobile_raw"]}))
     values["mobile"] = mobile
-    if not raw.get("email") and not values["mobile_raw"]:
-        errors.append(("email", _("no email address and no mobile number: one of them is the login ID")))
+    no_login_id = not raw.get("email") and not values["mobile_raw"]
 
     number_value = raw.get("employee_number", "")
     if len(number_value) > 50:
@@ -359,6 +358,9 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
     elif matches:
         check.user_id = next(iter(matches.values()))
 
+    if no_login_id and not check.user_id:
+        errors.append(("email", _("no email address and no mobile number: one of them is the login ID")))
+        return check
     channel = values["preferred_channel"]
     if channel == Channel.SMS and not mobile and not check.user_id and "mobile" not in dict(errors):
         errors.append(("preferred_channel", _("SMS is the preferred channel but there is no mobile number")))

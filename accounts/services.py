@@ -489,7 +489,12 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
                 setattr(user, name, values[name])
         if values["preferred_channel"]:
             user.preferred_channel = values["preferred_channel"]
-        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+        try:
+            user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            raise DomainError(
+                _("Row %(row)s: %(reason)s") % {"row": updates[user.pk].number, "reason": " ".join(error.messages)}
+            ) from None
         user.updated_at = timezone.now()
         user.search_text = search_text_for(
             first_name=user.first_name,

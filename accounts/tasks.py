@@ -1,7 +1,7 @@
 """Background work on people: checking and applying large import files."""
 
 from celery import shared_task
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -60,12 +60,19 @@ def import_apply_job(job_id: int) -> None:
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return
-        except DomainError:
+        except DomainError as error:
+            if check.has_errors:
+                message = _("The users changed since the preview and some rows are now in error; nothing was imported.")
+            else:
+                message = _("%(reason)s Nothing was imported.") % {"reason": error.message}
+            _set(job_id, state=State.FAILED, report=check.report(), error=message, finished_at=timezone.now())
+            return
+        except IntegrityError:
+            # Another change to the same people committed while this import was writing.
             _set(
                 job_id,
                 state=State.FAILED,
-                report=check.report(),
-                error=_("The users changed since the preview and some rows are now in error; nothing was imported."),
+                error=_("The users changed while importing; nothing was imported. Upload the file again."),
                 finished_at=timezone.now(),
             )
             return
