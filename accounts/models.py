@@ -358,6 +358,10 @@ class Contact(models.Model):
     def is_converted(self):
         return self.converted_to_id is not None
 
+    @property
+    def mobile_display(self):
+        return phones.display(self.mobile)
+
     def clean(self):
         self.email = (self.email or "").strip().lower()
         if not self.email and not self.mobile:

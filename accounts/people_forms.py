@@ -107,6 +107,7 @@ class ConvertForm(forms.Form):
             (User.Status.INVITED, _("Invited")),
             (User.Status.ACTIVE, _("Active (temporary password)")),
         ],
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
 
 
