@@ -28,6 +28,17 @@ from .services import user_change_status, user_create, user_update
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
+# The table's columns: (label, sort key or None, first direction when clicked: "" up, "-" down).
+COLUMNS = [
+    (_lazy("Name"), "name", ""),
+    (_lazy("Email"), None, ""),
+    (_lazy("Mobile"), None, ""),
+    (_lazy("Type"), None, ""),
+    (_lazy("Status"), "status", ""),
+    (_lazy("Groups"), None, ""),
+    (_lazy("Last login"), "last_login", "-"),
+    (_lazy("Created"), "created", "-"),
+]
 
 
 class KnownCountPaginator(Paginator):
@@ -80,6 +91,17 @@ class UserListView(RightRequiredMixin, View):
             for value, label, n in tabs
         ]
         total = counts.get(current, 0) if current else not_deleted
+        sort = data.get("sort") or "name"
+        columns = []
+        for label, key, first in COLUMNS:
+            column = {"label": label, "query": None, "sorted": None}
+            if key:
+                # A click sorts by the column; a second click reverses the order.
+                default = first + key
+                reverse_ = default[1:] if default.startswith("-") else f"-{default}"
+                column["query"] = _query_string(request.GET, sort=reverse_ if sort == default else default)
+                column["sorted"] = {key: "ascending", f"-{key}": "descending"}.get(sort)
+            columns.append(column)
         per_page = request.GET.get("per_page", "")
         per_page = int(per_page) if per_page.isdigit() and int(per_page) in PAGE_SIZES else PAGE_SIZES[0]
         paginator = KnownCountPaginator(people_for_list(filterset.qs), per_page, count=total)
@@ -92,6 +114,7 @@ class UserListView(RightRequiredMixin, View):
                 "page": page,
                 "users": page.object_list,
                 "tabs": tabs,
+                "columns": columns,
                 "current_status": current,
                 "total": total,
                 "page_sizes": PAGE_SIZES,

@@ -180,3 +180,13 @@ def test_search_text_follows_renames(alice):
     user.last_name = "Nouveau"
     user.save(update_fields=["last_name"])
     assert User.objects.search("nouveau").get() == user
+
+
+def test_column_headers_sort_and_a_second_click_reverses(alice_client, people):
+    columns = {c["label"]: c for c in alice_client.get(URL, {"group": people["sales"].pk}).context["columns"]}
+    assert columns["Name"]["sorted"] == "ascending"
+    assert f"group={people['sales'].pk}" in columns["Created"]["query"]
+    assert "sort=-created" in columns["Created"]["query"]
+    columns = {c["label"]: c for c in alice_client.get(URL, {"sort": "-created"}).context["columns"]}
+    assert columns["Created"]["sorted"] == "descending" and "sort=created" in columns["Created"]["query"]
+    assert columns["Email"]["query"] is None
