@@ -1,6 +1,6 @@
 """People-list benchmark: generate a large data set, then time /users/ against Django's admin.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_bench .venv/bin/python bench/run.py all
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_people_bench .venv/bin/python bench/run.py all
 
 Steps: `generate` (migrate, then one organisation of 100,000 users and five of 20,000, 500 groups,
 300,000 memberships, loaded with COPY), `measure` (each filter alone and combined: queries per page
