@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -18,8 +19,8 @@ SORTS = {
     "-status": ("-status", "last_name", "first_name", "pk"),
     "created": ("created_at", "pk"),
     "-created": ("-created_at", "-pk"),
-    "last_login": ("last_login", "pk"),
-    "-last_login": ("-last_login", "-pk"),
+    "last_login": (F("last_login").asc(nulls_first=True), "pk"),
+    "-last_login": (F("last_login").desc(nulls_last=True), "-pk"),
 }
 SORT_CHOICES = [
     ("name", _("Name (A–Z)")),

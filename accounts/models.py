@@ -197,7 +197,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
         # The people list filters by status and sorts by name, creation or last login within one
         # organisation: each of these lets PostgreSQL read one page straight off an index. The
-        # trigram index for free-text search is PostgreSQL-only (migration 0002).
+        # trigram index for free-text search and the last-login index (NULLS LAST, which SQLite
+        # cannot index) are PostgreSQL-only (migration 0003).
         indexes = [
             models.Index(fields=["organization", "status"], name="accounts_user_org_status"),
             models.Index(fields=["organization", "last_name", "first_name"], name="accounts_user_org_name"),
@@ -205,7 +206,6 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["organization", "status", "last_name", "first_name", "id"], name="accounts_user_org_status_name"
             ),
             models.Index(fields=["organization", "created_at"], name="accounts_user_org_created"),
-            models.Index(fields=["organization", "last_login"], name="accounts_user_org_last_login"),
             models.Index(fields=["organization", "user_type"], name="accounts_user_org_type"),
         ]
 

@@ -1,4 +1,5 @@
-"""Fill the search column, and on PostgreSQL add tenant-scoped trigram indexes for free-text search.
+"""Fill the search column; on PostgreSQL add tenant-scoped trigram indexes for free-text search and
+the last-login index.
 
 `btree_gin` lets one GIN index hold both `organization_id` and the trigrams, so a search reads only
 the organisation's entries. Other databases keep working with a scan (fine at their size).
@@ -38,6 +39,12 @@ def create_trigram_indexes(apps, schema_editor):
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin (organization_id, search_text gin_trgm_ops)"
         )
+    # "Last login, recent first" puts people who never logged in last; read backwards, the same
+    # index serves "oldest first" (NULLS FIRST).
+    schema_editor.execute(
+        "CREATE INDEX IF NOT EXISTS accounts_user_org_last_login "
+        "ON accounts_user (organization_id, last_login DESC NULLS LAST, id DESC)"
+    )
 
 
 def drop_trigram_indexes(apps, schema_editor):
@@ -45,6 +52,7 @@ def drop_trigram_indexes(apps, schema_editor):
         return
     for name, _table in TRIGRAM_INDEXES:
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    schema_editor.execute("DROP INDEX IF EXISTS accounts_user_org_last_login")
 
 
 class Migration(migrations.Migration):

@@ -190,3 +190,15 @@ def test_column_headers_sort_and_a_second_click_reverses(alice_client, people):
     columns = {c["label"]: c for c in alice_client.get(URL, {"sort": "-created"}).context["columns"]}
     assert columns["Created"]["sorted"] == "descending" and "sort=created" in columns["Created"]["query"]
     assert columns["Email"]["query"] is None
+
+
+def test_recent_logins_first_puts_people_who_never_logged_in_last(alice_client, alice):
+    from django.utils import timezone
+
+    UserFactory(organization=alice.organization, first_name="Never", last_login=None)
+    UserFactory(organization=alice.organization, first_name="Recent", last_login=timezone.now())
+    UserFactory(
+        organization=alice.organization, first_name="Old", last_login=timezone.now() - timezone.timedelta(days=9)
+    )
+    users = alice_client.get(URL, {"sort": "-last_login", "q": "e"}).context["users"]
+    assert [u.first_name for u in users if u.first_name != "Alice"] == ["Recent", "Old", "Never"]
