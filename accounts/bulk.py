@@ -23,10 +23,12 @@ from .selectors import people_changed
 from .services import user_change_status
 
 Status = User.Status
-# A request changes at most this many users: each goes through the transition service in its own
-# transaction (~8 ms each on PostgreSQL), so 1,000 users is a request of about 8 s. Beyond it the
-# admin narrows the filter.
-MAX_USERS = 1000
+# Each user goes through the transition service in its own transaction (~8 ms each on PostgreSQL):
+# up to SYNC_MAX users are changed within the request, more by a Celery worker while the page shows
+# the progress, up to MAX_USERS.
+SYNC_MAX = 200
+MAX_USERS = 100_000
+CHUNK = 100
 NAMES_SHOWN = 5
 
 
@@ -55,6 +57,11 @@ class BulkOutcome:
         text = "; ".join(parts)
         return text if text.endswith(".") else text + "."
 
+    def merge(self, other: "BulkOutcome") -> None:
+        self.done += other.done
+        for reason, users in other.skipped.items():
+            self.skipped.setdefault(reason, []).extend(users)
+
     @property
     def level(self) -> str:
         if not self.skipped:
@@ -73,6 +80,24 @@ class BulkAction:
 
 
 REGISTRY: dict[str, BulkAction] = {}
+
+
+def run(action: BulkAction, *, users, actor, params, progress=None) -> BulkOutcome:
+    """Run `action` on the `users` queryset in chunks (constant memory), reporting progress."""
+    outcome = None
+    done = 0
+    pks = list(users.values_list("pk", flat=True))
+    for start in range(0, len(pks), CHUNK):
+        chunk = list(users.model.objects.filter(pk__in=pks[start : start + CHUNK]).order_by(*users.query.order_by))
+        part = action.handler(users=chunk, actor=actor, params=params)
+        if outcome is None:
+            outcome = part
+        else:
+            outcome.merge(part)
+        done += len(chunk)
+        if progress:
+            progress(done)
+    return outcome or action.handler(users=[], actor=actor, params=params)
 
 
 def register(action: BulkAction) -> BulkAction:

@@ -418,3 +418,42 @@ class ImportJob(models.Model):
     @property
     def in_progress(self):
         return self.state in (self.State.CHECKING, self.State.APPLYING)
+
+
+class BulkJob(models.Model):
+    """A bulk action on more users than one request should change: run by a worker, followed by the page."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(_("action"), max_length=50)
+    filters = models.TextField(_("filters"), blank=True)
+    group = models.ForeignKey(
+        "usergroups.UserGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    progress = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    level = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="accounts_bulkjob_org")]
+
+    def __str__(self):
+        return self.action
+
+    @property
+    def percent(self):
+        return int(100 * self.progress / self.total) if self.total else 0

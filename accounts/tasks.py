@@ -96,3 +96,50 @@ def start(task, job: ImportJob, *, background: bool) -> None:
         transaction.on_commit(lambda: task.delay(job.pk))
     else:
         task.run(job.pk)
+
+
+def bulk_run_job(job_id: int) -> None:
+    """Run a bulk action on every user matching the job's filters, recording progress and the outcome."""
+    from types import SimpleNamespace
+
+    from django.http import QueryDict
+
+    from . import bulk
+    from .filters import UserFilter
+    from .models import BulkJob
+    from .selectors import users_in_scope
+
+    job = BulkJob.objects.select_related("organization", "created_by", "group").get(pk=job_id)
+    if job.state != BulkJob.State.RUNNING:
+        return  # a redelivered task: already done
+    actor = job.created_by
+    action = bulk.REGISTRY[job.action]
+    # The filters resolve exactly as on the page: same FilterSet, same scope, same organisation.
+    request = SimpleNamespace(user=actor, organization=job.organization)
+    filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), request=request)
+    params = {"group": job.group} if action.needs_group else {}
+    with override(actor.language if actor else job.organization.language):
+        try:
+            outcome = bulk.run(
+                action,
+                users=filterset.qs,
+                actor=actor,
+                params=params,
+                progress=lambda n: BulkJob.objects.filter(pk=job_id).update(progress=n),
+            )
+        except Exception:
+            BulkJob.objects.filter(pk=job_id).update(
+                state=BulkJob.State.FAILED,
+                summary=_("The action stopped before the end; the users already changed keep their change."),
+                level="error",
+                finished_at=timezone.now(),
+            )
+            raise
+        BulkJob.objects.filter(pk=job_id).update(
+            state=BulkJob.State.DONE, summary=outcome.summary(), level=outcome.level, finished_at=timezone.now()
+        )
+
+
+@shared_task(acks_late=True)
+def bulk_run(job_id: int) -> None:
+    bulk_run_job(job_id)

@@ -5,7 +5,8 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, QueryDict
+from django.db import transaction
+from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -16,11 +17,11 @@ from django.views import View
 
 from groups.selectors import groups_in_scope
 
-from . import bulk
+from . import bulk, tasks
 from .errors import DomainError, LoginIdTaken
 from .filters import UserFilter
 from .mixins import RightRequiredMixin, check_right
-from .models import User, UserType
+from .models import BulkJob, User, UserType
 from .people_forms import UserForm
 from .rights import Right
 from .selectors import people_for_list, status_counts, users_in_scope
@@ -193,9 +194,41 @@ class UserBulkView(RightRequiredMixin, View):
                     "back": back,
                 },
             )
-        outcome = action.handler(users=list(users), actor=request.user, params=params)
+        if count > bulk.SYNC_MAX:
+            # Too many for one request: a worker runs it and the job page follows its progress.
+            job = BulkJob.objects.create(
+                organization=request.organization,
+                created_by=request.user,
+                action=action.name,
+                filters=filters,
+                group=params.get("group"),
+                total=count,
+            )
+            transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+            return redirect("accounts:user_bulk_job", pk=job.pk)
+        outcome = bulk.run(action, users=users, actor=request.user, params=params)
         messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], outcome.summary())
         return redirect(back)
+
+
+class UserBulkJobView(RightRequiredMixin, View):
+    """A bulk action running in the background: progress while it runs, then what happened."""
+
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request, pk):
+        job = get_object_or_404(BulkJob.objects.for_org(request.organization).filter(created_by=request.user), pk=pk)
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse(
+                {"state": job.state, "progress": job.progress, "total": job.total, "percent": job.percent}
+            )
+        action = bulk.REGISTRY.get(job.action)
+        back = reverse("accounts:user_list") + (f"?{job.filters}" if job.filters else "")
+        return render(
+            request,
+            "accounts/user_bulk_job.html",
+            {"job": job, "label": action.label if action else job.action, "back": back},
+        )
 
 
 # The actions a detail page offers from each status: (target, label, needs confirmation). Sending an

@@ -155,3 +155,39 @@ def test_registering_an_action_makes_it_available(alice_client, bob, monkeypatch
     invited = make(bob.organization, "Ivy", "Ted", "created")
     response = alice_client.post(URL, {"action": "invite", "ids": [invited.pk, bob.pk]}, follow=True)
     assert messages_of(response) == ["1 invited; 1 skipped: currently active — Bob P."]
+
+
+def test_large_selections_run_in_the_background_and_the_page_shows_the_outcome(
+    alice_client, alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts.models import BulkJob
+
+    monkeypatch.setattr(bulk, "SYNC_MAX", 3)
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    org = alice.organization
+    group = UserGroupFactory(organization=org, name="Night shift")
+    for n in range(5):
+        MembershipFactory(group=group, user=make(org, f"M{n}", "Night"))
+    MembershipFactory(group=group, user=make(org, "Ann", "Bee", "inactive"))
+    filters = f"group={group.pk}"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(
+            URL, {"action": "deactivate", "all_matching": "1", "filters": filters, "confirmed": "1"}
+        )
+    job = BulkJob.objects.get()
+    assert response["Location"] == reverse("accounts:user_bulk_job", args=[job.pk])
+    assert (job.state, job.total, job.progress) == ("done", 6, 6)
+    assert job.summary == "5 deactivated; 1 skipped: already inactive — Ann B."
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "5 deactivated" in page and f"?{filters}" in page
+    progress = alice_client.get(response["Location"], headers={"Accept": "application/json"}).json()
+    assert progress == {"state": "done", "progress": 6, "total": 6, "percent": 100}
+    assert not group.members.filter(status="active").exists()
+
+
+def test_someone_elses_bulk_job_is_a_404(alice_client, alice, acme):
+    from accounts.models import BulkJob
+
+    other_admin = AdministratorFactory(organization=acme)
+    job = BulkJob.objects.create(organization=acme, created_by=other_admin, action="delete")
+    assert alice_client.get(reverse("accounts:user_bulk_job", args=[job.pk])).status_code == 404

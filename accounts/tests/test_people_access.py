@@ -4,7 +4,7 @@ import pytest
 from django.urls import get_resolver, reverse
 
 from accounts.mixins import RightRequiredMixin
-from accounts.models import ImportJob
+from accounts.models import BulkJob, ImportJob
 from accounts.tests.factories import ContactFactory, UserTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,13 +25,16 @@ def foreign_ids(mallory):
         "contact": ContactFactory(organization=org).pk,
         "user_type": UserTypeFactory(organization=org).pk,
         "user_import": ImportJob.objects.create(organization=org, created_by=mallory, filename="x", data=b"").pk,
+        "user_bulk": BulkJob.objects.create(organization=org, created_by=mallory, action="delete").pk,
     }
 
 
 def url_for(pattern, ids):
     kwargs = {name: value for name, value in EXTRA_KWARGS.items() if f"<str:{name}>" in str(pattern.pattern)}
     if "<int:pk>" in str(pattern.pattern):
-        kind = next(k for k in ("user_type", "user_import", "contact", "user") if pattern.name.startswith(k))
+        kind = next(
+            k for k in ("user_type", "user_import", "user_bulk", "contact", "user") if pattern.name.startswith(k)
+        )
         kwargs["pk"] = ids[kind]
     return reverse(f"accounts:{pattern.name}", kwargs=kwargs)
 

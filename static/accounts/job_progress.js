@@ -1,6 +1,7 @@
-// Poll the import's progress while a worker checks or applies the file; reload when its state changes.
+// Follow a background job (import, bulk action): poll its progress and reload the page when its
+// state changes. A counting bar (data-counting="1") shows "done / total".
 (function () {
-  const box = document.getElementById("import-progress");
+  const box = document.getElementById("import-progress") || document.getElementById("job-progress");
   if (!box) return;
   const bar = box.querySelector(".progress-bar");
   const meter = box.querySelector(".progress");
@@ -9,7 +10,7 @@
       .then((response) => response.json())
       .then((job) => {
         if (job.state !== box.dataset.state) { window.location.reload(); return; }
-        if (job.state === "checking") {
+        if (box.dataset.counting === "1") {
           bar.style.width = job.percent + "%";
           bar.textContent = job.progress + " / " + job.total;
           meter.setAttribute("aria-valuenow", job.percent);
