@@ -127,7 +127,12 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
-        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        # A small compressed file can unfold into millions of rows: stop reading past the cap.
+        rows = []
+        for row in sheet.iter_rows(values_only=True, max_col=60):
+            rows.append([_cell_text(value) for value in row])
+            if len(rows) > MAX_ROWS + 1:
+                break
         workbook.close()
     except Exception:  # openpyxl raises many kinds of errors on damaged or foreign zip files
         raise ImportFileError(_("This is not a readable Excel (.xlsx) file.")) from None

@@ -77,7 +77,8 @@ def import_apply_job(job_id: int) -> None:
             )
             return
         report = check.report() | {"result": result}
-        _set(job_id, state=State.DONE, report=report, finished_at=timezone.now())
+        # The file is no longer needed once imported: do not keep people's data twice.
+        _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
 
 
 @shared_task(acks_late=True)

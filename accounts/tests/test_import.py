@@ -309,3 +309,10 @@ def test_an_update_that_would_break_a_rule_fails_with_the_row_not_a_500(
     assert job.state == "failed"
     assert "Row 2: SMS is the preferred channel but there is no mobile number." in job.error
     assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_an_xlsx_unfolding_past_the_row_cap_is_refused(setup, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_ROWS", 5)
+    data = xlsx_bytes([["email"], *([f"p{n}@example.com"] for n in range(50))])
+    with pytest.raises(ImportFileError, match="at most 5"):
+        check(setup, data)
