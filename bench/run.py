@@ -287,7 +287,7 @@ def measure():
 
 
 def explain():
-    from accounts.views_users import filtered_users
+    from accounts.views_users import filtered_users, list_queryset
 
     org = Organization.objects.get(slug=BIG[0])
     actor = User.objects.get(organization=org, email=ADMIN_EMAIL)
@@ -300,9 +300,11 @@ def explain():
     ]:
         request = RequestFactory().get("/users/", params)
         request.user, request.organization = actor, org
-        queryset = filtered_users(request, request.GET).qs
-        print(f"\n-- {name}: {params} (one page of 25, ORDER BY name)")
-        print(queryset[:25].explain(analyze=True))
+        filterset = filtered_users(request, request.GET)
+        filterset.is_valid()
+        total = filterset.qs.count()
+        print(f"\n-- {name}: {params} ({total} users; the page query of the list: 25 rows, ORDER BY name)")
+        print(list_queryset(filterset, total)[:25].explain(analyze=True))
         print(f"-- {name}: tab counts (GROUP BY status over the other filters)")
         from django.db.models import Count
 
