@@ -295,7 +295,8 @@ def explain():
     for name, params in [
         ("status filter", {"status": "inactive"}),
         ("group filter", {"group": group.pk}),
-        ("text filter", {"q": "lefevre"}),
+        ("text filter, common word", {"q": "lefevre"}),
+        ("text filter, rare word", {"q": "lambert.4242"}),
         ("phone filter", {"q": "06 00 01 23 45"}),
     ]:
         request = RequestFactory().get("/users/", params)
