@@ -140,11 +140,16 @@ def status_handler(to, *, done, sources=None):
     return handler
 
 
+def _escaped(value) -> str:
+    # The done message is %-formatted once more with the count: a "%" in a group name must survive.
+    return str(value).replace("%", "%%")
+
+
 def add_to_group(*, users, actor, params) -> BulkOutcome:
     from groups.services import group_add_members
 
     group = params["group"]
-    outcome = BulkOutcome(done_message=_("%%(n)s added to %(group)s") % {"group": group})
+    outcome = BulkOutcome(done_message=_("%%(n)s added to %(group)s") % {"group": _escaped(group)})
     members = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = []
     for user in users:
@@ -162,7 +167,7 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
     from groups.services import group_remove_members
 
     group = params["group"]
-    outcome = BulkOutcome(done_message=_("%%(n)s removed from %(group)s") % {"group": group})
+    outcome = BulkOutcome(done_message=_("%%(n)s removed from %(group)s") % {"group": _escaped(group)})
     members = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     leaving = []
     for user in users:

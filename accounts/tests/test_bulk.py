@@ -191,3 +191,9 @@ def test_someone_elses_bulk_job_is_a_404(alice_client, alice, acme):
     other_admin = AdministratorFactory(organization=acme)
     job = BulkJob.objects.create(organization=acme, created_by=other_admin, action="delete")
     assert alice_client.get(reverse("accounts:user_bulk_job", args=[job.pk])).status_code == 404
+
+
+def test_a_percent_sign_in_a_group_name_is_harmless(alice_client, alice, bob):
+    group = UserGroupFactory(organization=alice.organization, name="100% club")
+    response = alice_client.post(URL, {"action": "add_to_group", "group": group.pk, "ids": [bob.pk]}, follow=True)
+    assert messages_of(response) == ["1 added to 100% club."]

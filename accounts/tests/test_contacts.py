@@ -130,3 +130,21 @@ def test_contact_names_with_html_are_escaped(alice_client, acme):
 
 def test_plain_users_cannot_see_contacts(bob_client):
     assert bob_client.get(LIST).status_code == 403
+
+
+def test_conversion_hands_the_contact_history_over_inside_the_same_transaction(alice, contacts, monkeypatch):
+    from accounts import services
+
+    moved = []
+    monkeypatch.setattr(services, "_move_contact_history", lambda *, contact, user: moved.append((contact, user)))
+    converted, refused = contacts_convert(contacts=[contacts["emma"]], to="created", actor=alice)
+    ((contact, user),) = converted
+    assert moved == [(Contact.objects.get(pk=contact.pk), user)]
+
+    def fail(*, contact, user):
+        raise services.DomainError("history could not move")
+
+    monkeypatch.setattr(services, "_move_contact_history", fail)
+    converted, refused = contacts_convert(contacts=[contacts["sam"]], to="created", actor=alice)
+    assert converted == [] and refused[0][1] == "history could not move"
+    assert not User.objects.filter(mobile=contacts["sam"].mobile).exists()
