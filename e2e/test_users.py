@@ -70,3 +70,31 @@ def test_an_administrator_filters_selects_and_deactivates_two_users(page, team, 
         assert people[first].status == "inactive"
     people["Gus"].refresh_from_db()
     assert people["Gus"].status == "active"
+
+
+def test_an_administrator_imports_a_french_csv_after_a_preview(page, team, tenant_url, screenshot, tmp_path):
+    org, admin, people = team
+    csv_file = tmp_path / "équipe.csv"
+    csv_file.write_text(
+        "Prénom;Nom;E-mail;Téléphone mobile;Groupes\n"
+        "Zoé;Lefèvre;zoe@team.example;06 12 34 56 78;Support\n"
+        "Ann;Bee;" + people["Ann"].email + ";;Sales\n",
+        encoding="utf-8-sig",
+    )
+    page.goto(tenant_url(org, "/login/"))
+    page.get_by_label("Email or mobile number").fill(admin.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.goto(tenant_url(org, "/users/import/"))
+    page.get_by_label("File").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Check the file").click()
+    page.get_by_text("1 to create").wait_for()
+    assert page.get_by_text("1 to update").is_visible()
+    screenshot(page, "import-preview")
+    page.get_by_role("button", name="Import: create 1, update 1").click()
+    page.get_by_text("Import done: 1 users created, 1 updated.").wait_for()
+    page.get_by_role("link", name="See the users").click()
+    page.get_by_label("Search").fill("zoe lefevre")
+    page.get_by_label("Search").press("Enter")
+    page.get_by_role("link", name="Zoé Lefèvre").wait_for()
