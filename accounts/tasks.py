@@ -119,6 +119,15 @@ def bulk_run_job(job_id: int) -> None:
     request = SimpleNamespace(user=actor, organization=job.organization)
     filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), request=request)
     params = {"group": job.group} if action.needs_group else {}
+    if not filterset.is_valid():
+        # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
+        BulkJob.objects.filter(pk=job_id).update(
+            state=BulkJob.State.FAILED,
+            summary=_("The filters are not valid any more; nothing was changed."),
+            level="error",
+            finished_at=timezone.now(),
+        )
+        return
     with override(actor.language if actor else job.organization.language):
         try:
             outcome = bulk.run(

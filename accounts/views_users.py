@@ -163,6 +163,10 @@ class UserBulkView(RightRequiredMixin, View):
         check_right(request, action.right)
         if request.POST.get("all_matching"):
             filterset = filtered_users(request, QueryDict(filters), action.right)
+            if not filterset.is_valid():
+                # An ignored filter would widen "all matching" to people the admin did not mean.
+                messages.error(request, _("The filters are not valid any more; nothing was changed."))
+                return redirect(reverse("accounts:user_list"))
             users = filterset.qs
         else:
             ids = [value for value in request.POST.getlist("ids") if value.isdigit()]

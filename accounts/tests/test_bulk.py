@@ -197,3 +197,31 @@ def test_a_percent_sign_in_a_group_name_is_harmless(alice_client, alice, bob):
     group = UserGroupFactory(organization=alice.organization, name="100% club")
     response = alice_client.post(URL, {"action": "add_to_group", "group": group.pk, "ids": [bob.pk]}, follow=True)
     assert messages_of(response) == ["1 added to 100% club."]
+
+
+def test_all_matching_with_an_invalid_filter_changes_nobody(alice_client, alice, bob, mallory):
+    foreign_group = UserGroupFactory(organization=mallory.organization)
+    response = alice_client.post(
+        URL,
+        {"action": "deactivate", "all_matching": "1", "filters": f"group={foreign_group.pk}", "confirmed": "1"},
+        follow=True,
+    )
+    assert "nothing was changed" in messages_of(response)[0]
+    bob.refresh_from_db()
+    assert bob.status == "active"
+
+
+def test_a_background_job_whose_filter_became_invalid_changes_nobody(alice, bob):
+    from accounts.models import BulkJob
+    from accounts.tasks import bulk_run_job
+
+    group = UserGroupFactory(organization=alice.organization)
+    job = BulkJob.objects.create(
+        organization=alice.organization, created_by=alice, action="deactivate", filters=f"group={group.pk}", total=1
+    )
+    group.delete()
+    bulk_run_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == "failed" and "nothing was changed" in job.summary
+    bob.refresh_from_db()
+    assert bob.status == "active"
