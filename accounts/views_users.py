@@ -394,6 +394,9 @@ class UserExportView(RightRequiredMixin, View):
         from .export import csv_response, user_header, user_rows, xlsx_response
 
         filterset = filtered_users(request, request.GET)
+        if not filterset.is_valid():
+            messages.error(request, _("Some filters were not understood: fix them before exporting."))
+            return redirect(reverse("accounts:user_list") + "?" + request.GET.urlencode())
         rows = user_rows(people_for_list(filterset.qs))
         filename = f"users-{request.organization.slug}"
         if fmt == "xlsx":

@@ -68,3 +68,8 @@ def test_export_never_includes_another_tenant(alice_client, alice, mallory):
 
 def test_plain_users_cannot_export(bob_client):
     assert bob_client.get(reverse("accounts:user_export", args=["csv"])).status_code == 403
+
+
+def test_an_export_with_an_invalid_filter_exports_nothing(alice_client, mallory):
+    response = alice_client.get(reverse("accounts:user_export", args=["csv"]), {"status": "bogus"})
+    assert response.status_code == 302
