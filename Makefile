@@ -47,5 +47,10 @@ messages: install
 	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv
 
+# The people-list benchmark needs PostgreSQL and a database of its own (created if missing).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_people_bench
+bench: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py all
+
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 test-results

@@ -23,7 +23,7 @@ class UserTypeAdmin(admin.ModelAdmin):
 class UserAdmin(admin.ModelAdmin):
     list_display = ["__str__", "email", "mobile", "organization", "status", "is_administrator", "last_login"]
     list_select_related = ["organization"]
-    list_filter = ["status", "is_administrator", "organization"]
+    list_filter = ["status", "is_administrator", "organization", "user_type", "user_groups"]
     search_fields = ["email", "mobile", "last_name", "first_name"]
     # Status only changes through accounts.services.user_change_status, which keeps the history.
     readonly_fields = ["status", "password", "last_login", "created_at", "updated_at", "created_by"]

@@ -141,6 +141,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     email = models.EmailField(_("email address"), blank=True)
     mobile = models.CharField(_("mobile number"), max_length=16, blank=True)
+    employee_number = models.CharField(
+        _("employee number"), max_length=50, blank=True, help_text=_("Optional; unique in the organisation.")
+    )
     preferred_channel = models.CharField(
         _("preferred channel"), max_length=5, choices=Channel.choices, default=Channel.EMAIL
     )
@@ -159,6 +162,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     created_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
     )
+    # Folded names, email and phone digits for free-text search (see accounts.search); kept in step by save().
+    search_text = models.CharField(max_length=600, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -192,10 +197,24 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(organization__isnull=True) & ~Q(email=""),
                 name="accounts_user_unique_platform_email",
             ),
+            models.UniqueConstraint(
+                fields=["organization", "employee_number"],
+                condition=~Q(employee_number=""),
+                name="accounts_user_unique_employee_number",
+            ),
         ]
+        # The people list filters by status and sorts by name, creation or last login within one
+        # organisation: each of these lets PostgreSQL read one page straight off an index. The
+        # trigram index for free-text search and the last-login index (NULLS LAST, which SQLite
+        # cannot index) are PostgreSQL-only (migration 0003).
         indexes = [
             models.Index(fields=["organization", "status"], name="accounts_user_org_status"),
             models.Index(fields=["organization", "last_name", "first_name"], name="accounts_user_org_name"),
+            models.Index(
+                fields=["organization", "status", "last_name", "first_name", "id"], name="accounts_user_org_status_name"
+            ),
+            models.Index(fields=["organization", "created_at"], name="accounts_user_org_created"),
+            models.Index(fields=["organization", "user_type"], name="accounts_user_org_type"),
         ]
 
     def __str__(self):
@@ -218,8 +237,32 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Only active users log in (Django's backends and admin read this).
         return self.status == self.Status.ACTIVE
 
+    @property
+    def short_name(self):
+        """'Ann B.': how bulk-action reports name people."""
+        if self.first_name and self.last_name:
+            return f"{self.first_name} {self.last_name[0]}."
+        return str(self)
+
     def get_full_name(self):
         return self.full_name
+
+    def save(self, *args, **kwargs):
+        from .search import search_text_for
+
+        self.search_text = search_text_for(
+            first_name=self.first_name,
+            last_name=self.last_name,
+            email=self.email,
+            mobile=self.mobile,
+            employee_number=self.employee_number,
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name", "email", "mobile", "employee_number"} & set(
+            update_fields
+        ):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
     def get_short_name(self):
         return self.first_name
@@ -289,6 +332,7 @@ class Contact(models.Model):
     created_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
     )
+    search_text = models.CharField(max_length=600, blank=True, editable=False)
 
     objects = ContactQuerySet.as_manager()
 
@@ -311,9 +355,24 @@ class Contact(models.Model):
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip() or self.email or phones.display(self.mobile)
 
+    def save(self, *args, **kwargs):
+        from .search import search_text_for
+
+        self.search_text = search_text_for(
+            first_name=self.first_name, last_name=self.last_name, email=self.email, mobile=self.mobile
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name", "email", "mobile"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
     @property
     def is_converted(self):
         return self.converted_to_id is not None
+
+    @property
+    def mobile_display(self):
+        return phones.display(self.mobile)
 
     def clean(self):
         self.email = (self.email or "").strip().lower()
@@ -330,3 +389,89 @@ class Contact(models.Model):
 def default_user_type_names():
     """The user types every new organisation starts with (it can edit them)."""
     return [_("Employee"), _("Trainee"), _("Service provider"), _("Student"), _("Client")]
+
+
+class ImportJob(models.Model):
+    """One uploaded people file: checked, previewed, then applied on confirmation.
+
+    The file and the preview live here so a large file can be checked and applied by a Celery
+    worker while the page polls `progress`.
+    """
+
+    class State(models.TextChoices):
+        CHECKING = "checking", _("Checking")
+        READY = "ready", _("Ready to import")
+        APPLYING = "applying", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    filename = models.CharField(_("file"), max_length=255)
+    data = models.BinaryField()
+    invite = models.BooleanField(_("send invitations afterwards"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.CHECKING)
+    total = models.PositiveIntegerField(default=0)
+    progress = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="accounts_importjob_org")]
+
+    def __str__(self):
+        return self.filename
+
+    @property
+    def percent(self):
+        return int(100 * self.progress / self.total) if self.total else 0
+
+    @property
+    def in_progress(self):
+        return self.state in (self.State.CHECKING, self.State.APPLYING)
+
+
+class BulkJob(models.Model):
+    """A bulk action on more users than one request should change: run by a worker, followed by the page."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(_("action"), max_length=50)
+    filters = models.TextField(_("filters"), blank=True)
+    group = models.ForeignKey(
+        "usergroups.UserGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    progress = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    level = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="accounts_bulkjob_org")]
+
+    def __str__(self):
+        return self.action
+
+    @property
+    def percent(self):
+        return int(100 * self.progress / self.total) if self.total else 0

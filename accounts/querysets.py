@@ -16,6 +16,22 @@ class UserQuerySet(OrgQuerySet):
     def administrators(self):
         return self.filter(is_administrator=True)
 
+    def search(self, q: str, region: str = "FR"):
+        """Users whose name, email, mobile or employee number contain every word of `q`
+        (case- and accent-insensitive; a phone number typed in any format matches)."""
+        from .search import search_terms
+
+        qs = self
+        for term in search_terms(q, region):
+            qs = qs.filter(search_text__contains=term)
+        return qs
+
+    def in_groups(self, group_ids):
+        """Users in at least one of these groups (no duplicates: a semi-join, not a join)."""
+        from groups.models import Membership
+
+        return self.filter(pk__in=Membership.objects.filter(group_id__in=group_ids).values("user_id"))
+
     def with_login_id(self, *, email: str = "", mobile: str = ""):
         """Users whose email or mobile is one of these (already normalised) login IDs."""
         condition = Q(pk__in=[])
@@ -29,3 +45,11 @@ class UserQuerySet(OrgQuerySet):
 class ContactQuerySet(OrgQuerySet):
     def not_converted(self):
         return self.filter(converted_to__isnull=True)
+
+    def search(self, q: str, region: str = "FR"):
+        from .search import search_terms
+
+        qs = self
+        for term in search_terms(q, region):
+            qs = qs.filter(search_text__contains=term)
+        return qs

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.rights import ADMINISTRATOR, Right
-from accounts.selectors import NO_SCOPE, Scope, actor_scope, users_in_scope
+from accounts.selectors import NO_SCOPE, Scope, actor_scope, people_changed, users_in_scope
 from accounts.services import user_set_administrator
 
 from .errors import NotAllowed
@@ -98,6 +98,7 @@ def group_delete(*, group: UserGroup, actor) -> None:
     """Delete a group: its memberships and the grants scoped to it go, its users are never touched."""
     _require_administrator(actor, group.organization_id)
     group.delete()
+    people_changed(group.organization_id)
     # A grant that was scoped to this group only now reaches nobody: drop it rather than keep
     # a grant that looks held but is empty.
     Grant.objects.filter(organization_id=group.organization_id, all_users=False, grant_groups__isnull=True).delete()
@@ -122,6 +123,7 @@ def _add(*, group, users, actor) -> int:
         if user.pk not in existing
     ]
     Membership.objects.bulk_create(new)
+    people_changed(group.organization_id)
     return len(new)
 
 
@@ -132,6 +134,7 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = Right.M
     _require_groups_in_scope(actor, [group], right)
     _require_users_in_scope(actor, users, right)
     deleted, _counts = group.memberships.filter(user__in=users).delete()
+    people_changed(group.organization_id)
     return deleted
 
 
@@ -160,6 +163,8 @@ def memberships_set(*, actor, users, groups, pairs, right: str = Right.MANAGE_US
         Membership(organization_id=organization_id, user_id=u, group_id=g, added_by=actor)
         for u, g in sorted(wanted - have)
     )
+    if organization_id:
+        people_changed(organization_id)
     return len(wanted - have), removed
 
 

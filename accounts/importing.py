@@ -1,0 +1,378 @@
+"""Reading and checking a people file (CSV or XLSX) before anything is written.
+
+`read_table` turns the uploaded bytes into a header and rows whatever the declared type;
+`check_rows` says, row by row, what would be created, updated or refused and why. The web page
+and `manage.py importusers` both use these, then `services.users_import` to write.
+"""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from . import phones
+from .models import Channel, Language, User, UserType
+from .search import fold
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 50_000
+# From this many rows a Celery worker does the work and the page shows a progress bar.
+BACKGROUND_ROWS = 10_000
+PROGRESS_EVERY = 1000
+
+COLUMNS = {
+    "first_name": ["first name", "firstname", "given name", "prenom"],
+    "last_name": ["last name", "lastname", "surname", "family name", "nom", "nom de famille"],
+    "email": ["email", "e mail", "email address", "mail", "courriel", "adresse e mail", "adresse email"],
+    "mobile": [
+        "mobile",
+        "mobile number",
+        "mobile phone",
+        "phone",
+        "telephone",
+        "telephone mobile",
+        "portable",
+        "numero de mobile",
+        "numero de telephone",
+        "tel",
+    ],
+    "employee_number": ["employee number", "employee id", "employee no", "matricule", "numero d employe"],
+    "user_type": ["user type", "type", "type d utilisateur", "type utilisateur"],
+    "groups": ["groups", "group", "groupes", "groupe"],
+    "language": ["language", "langue"],
+    "preferred_channel": ["preferred channel", "channel", "canal", "canal prefere"],
+}
+COLUMN_LABELS = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "mobile": "mobile",
+    "employee_number": "employee_number",
+    "user_type": "user_type",
+    "groups": "groups",
+    "language": "language",
+    "preferred_channel": "preferred_channel",
+}
+LANGUAGES = {"en": Language.EN, "english": Language.EN, "anglais": Language.EN}
+LANGUAGES |= {"fr": Language.FR, "french": Language.FR, "francais": Language.FR}
+CHANNELS = {"email": Channel.EMAIL, "e mail": Channel.EMAIL, "mail": Channel.EMAIL, "courriel": Channel.EMAIL}
+CHANNELS |= {"sms": Channel.SMS, "texto": Channel.SMS, "mobile": Channel.SMS}
+GROUP_SEPARATORS = re.compile(r"[;,|]")
+SAMPLE_ROWS = [
+    ["Ann", "Bee", "ann.bee@example.com", "06 12 34 56 78", "E-1001", "Employee", "Sales; Lyon", "fr", "email"],
+    ["Bob", "Carter", "", "07 56 12 34 56", "", "Trainee", "", "en", "sms"],
+]
+
+
+class ImportFileError(Exception):
+    """The whole file is unusable (format, encoding, size, columns): `message` says why."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def _header_key(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(text)).split())
+
+
+HEADER_ALIASES = {_header_key(alias): column for column, aliases in COLUMNS.items() for alias in [column, *aliases]}
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a CSV (UTF-8, with or without BOM, comma or semicolon) or XLSX file.
+
+    The format is read from the content, never from the file name or declared type.
+    """
+    if len(data) > MAX_BYTES:
+        raise ImportFileError(
+            _("The file is %(size)s MB; the limit is %(max)s MB.")
+            % {"size": round(len(data) / 1024 / 1024, 1), "max": MAX_BYTES // 1024 // 1024}
+        )
+    if not data.strip():
+        raise ImportFileError(_("The file is empty."))
+    if data[:4] == b"PK\x03\x04":
+        rows = _read_xlsx(data)
+    elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ImportFileError(_("Old Excel files (.xls) are not supported: save the file as .xlsx or as CSV UTF-8."))
+    else:
+        rows = _read_csv(data)
+    rows = [row for row in rows if any(cell for cell in row)]
+    if not rows:
+        raise ImportFileError(_("The file is empty."))
+    header, body = rows[0], rows[1:]
+    if len(body) > MAX_ROWS:
+        raise ImportFileError(
+            _("The file has %(n)s rows; at most %(max)s can be imported at once. Split it.")
+            % {"n": len(body), "max": MAX_ROWS}
+        )
+    return header, body
+
+
+def _read_xlsx(data: bytes) -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        # A small compressed file can unfold into millions of rows: stop reading past the cap.
+        rows = []
+        for row in sheet.iter_rows(values_only=True, max_col=60):
+            rows.append([_cell_text(value) for value in row])
+            if len(rows) > MAX_ROWS + 1:
+                break
+        workbook.close()
+    except Exception:  # openpyxl raises many kinds of errors on damaged or foreign zip files
+        raise ImportFileError(_("This is not a readable Excel (.xlsx) file.")) from None
+    return rows
+
+
+def _read_csv(data: bytes) -> list[list[str]]:
+    if b"\x00" in data[:4096]:
+        raise ImportFileError(_("This is neither a CSV text file nor an Excel (.xlsx) file."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportFileError(
+            _("The file is not UTF-8 text (line %(line)s). In Excel, use “Save as” → “CSV UTF-8 (comma delimited)”.")
+            % {"line": line}
+        ) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+
+
+def map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
+    """{column: index} for the recognised headers, and the headers that were not recognised."""
+    mapping, ignored = {}, []
+    for index, title in enumerate(header):
+        column = HEADER_ALIASES.get(_header_key(title))
+        if column and column not in mapping:
+            mapping[column] = index
+        elif title:
+            ignored.append(title)
+    if "email" not in mapping and "mobile" not in mapping:
+        raise ImportFileError(
+            _(
+                "Missing column: the file needs an “email” or a “mobile” column (found: %(found)s). "
+                "Download the sample file to see the expected columns."
+            )
+            % {"found": ", ".join(h for h in header if h) or "—"}
+        )
+    return mapping, ignored
+
+
+@dataclass
+class RowCheck:
+    number: int  # as a spreadsheet shows it: the header is row 1
+    values: dict
+    errors: list = field(default_factory=list)  # [(column, reason)]
+    user_id: int | None = None  # the existing user this row updates
+
+    @property
+    def action(self) -> str:
+        if self.errors:
+            return "error"
+        return "update" if self.user_id else "create"
+
+    def label(self) -> str:
+        name = f"{self.values.get('first_name', '')} {self.values.get('last_name', '')}".strip()
+        return name or self.values.get("email") or self.values.get("mobile_raw", "")
+
+    def as_dict(self) -> dict:
+        return {"row": self.number, "action": self.action, "label": self.label(), "errors": self.errors}
+
+
+@dataclass
+class ImportCheck:
+    rows: list
+    columns: list
+    ignored: list
+
+    def count(self, action) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(row.errors for row in self.rows)
+
+    def report(self) -> dict:
+        """What the preview page and the command show (JSON-serialisable)."""
+        return {
+            "columns": self.columns,
+            "ignored": self.ignored,
+            "create": self.count("create"),
+            "update": self.count("update"),
+            "error": self.count("error"),
+            "rows": [row.as_dict() for row in self.rows],
+        }
+
+
+class _Directory:
+    """The organisation's existing users and groups, loaded once, to check thousands of rows fast."""
+
+    def __init__(self, organization, actor):
+        from groups.models import UserGroup
+        from groups.selectors import groups_in_scope
+
+        from .rights import Right
+
+        self.by_email, self.by_mobile, self.by_number = {}, {}, {}
+        for pk, email, mobile, number in User.objects.for_org(organization).values_list(
+            "pk", "email", "mobile", "employee_number"
+        ):
+            if email:
+                self.by_email[email] = pk
+            if mobile:
+                self.by_mobile[mobile] = pk
+            if number:
+                self.by_number[number] = pk
+        self.types = {fold(t.name): t.pk for t in UserType.objects.for_org(organization)}
+        groups = (
+            UserGroup.objects.for_org(organization) if actor is None else groups_in_scope(actor, Right.MANAGE_USERS)
+        )
+        self.groups = {fold(name): pk for pk, name in groups.values_list("pk", "name")}
+
+
+def check_rows(*, organization, actor, header, rows, progress=None) -> ImportCheck:
+    """Check every row against the file's other rows and the organisation's users; write nothing."""
+    from .rights import Right
+    from .selectors import users_in_scope
+
+    mapping, ignored = map_header(header)
+    directory = _Directory(organization, actor)
+    seen = {"email": {}, "mobile": {}, "employee_number": {}}
+    checks = []
+    for index, row in enumerate(rows):
+        number = index + 2
+        raw = {column: (row[i] if i < len(row) else "") for column, i in mapping.items()}
+        checks.append(_check_row(number, raw, organization, directory, seen))
+        if progress and (index + 1) % PROGRESS_EVERY == 0:
+            progress(index + 1)
+    matched = {check.user_id for check in checks if check.user_id}
+    if matched and actor is not None:
+        in_scope = set(users_in_scope(actor, Right.MANAGE_USERS).filter(pk__in=matched).values_list("pk", flat=True))
+        for check in checks:
+            if check.user_id and check.user_id not in in_scope:
+                check.errors.append(("email", _("this person is a user you may not manage")))
+    return ImportCheck(rows=checks, columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored)
+
+
+def _check_row(number, raw, organization, directory, seen) -> RowCheck:
+    values = {"first_name": raw.get("first_name", ""), "last_name": raw.get("last_name", "")}
+    check = RowCheck(number=number, values=values)
+    errors = check.errors
+    for column in ("first_name", "last_name"):
+        if len(values[column]) > 150:
+            errors.append((column, _("longer than 150 characters")))
+
+    email = raw.get("email", "").strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(("email", _("“%(value)s” is not a valid email address") % {"value": raw["email"]}))
+            email = ""
+    values["email"] = email
+
+    mobile = ""
+    values["mobile_raw"] = raw.get("mobile", "")
+    if values["mobile_raw"]:
+        try:
+            mobile = phones.to_e164(values["mobile_raw"], organization.phone_region)
+        except phones.InvalidPhoneNumber:
+            errors.append(("mobile", _("“%(value)s” is not a valid mobile number") % {"value": values["mobile_raw"]}))
+    values["mobile"] = mobile
+    no_login_id = not raw.get("email") and not values["mobile_raw"]
+
+    number_value = raw.get("employee_number", "")
+    if len(number_value) > 50:
+        errors.append(("employee_number", _("longer than 50 characters")))
+    values["employee_number"] = number_value
+
+    type_name = raw.get("user_type", "")
+    values["user_type_id"] = None
+    if type_name:
+        values["user_type_id"] = directory.types.get(fold(type_name))
+        if values["user_type_id"] is None:
+            errors.append(("user_type", _("unknown user type “%(value)s”") % {"value": type_name}))
+
+    values["group_ids"] = []
+    for name in filter(None, (part.strip() for part in GROUP_SEPARATORS.split(raw.get("groups", "")))):
+        group_id = directory.groups.get(fold(name))
+        if group_id is None:
+            errors.append(("groups", _("unknown group “%(value)s”") % {"value": name}))
+        elif group_id not in values["group_ids"]:
+            values["group_ids"].append(group_id)
+
+    language = raw.get("language", "")
+    values["language"] = ""
+    if language:
+        values["language"] = LANGUAGES.get(_header_key(language), "")
+        if not values["language"]:
+            errors.append(("language", _("unknown language “%(value)s” (use en or fr)") % {"value": language}))
+
+    channel = raw.get("preferred_channel", "")
+    values["preferred_channel"] = ""
+    if channel:
+        values["preferred_channel"] = CHANNELS.get(_header_key(channel), "")
+        if not values["preferred_channel"]:
+            errors.append(
+                ("preferred_channel", _("unknown channel “%(value)s” (use email or sms)") % {"value": channel})
+            )
+
+    # The same person twice in the file.
+    for column, key in (("email", email), ("mobile", mobile), ("employee_number", number_value)):
+        if key:
+            earlier = seen[column].get(key)
+            if earlier:
+                errors.append((column, _("same value as row %(row)s") % {"row": earlier}))
+            else:
+                seen[column][key] = number
+
+    # An existing user matched by any of the three keys is updated; two different users is a conflict.
+    matches = {
+        column: pk
+        for column, pk in (
+            ("email", directory.by_email.get(email) if email else None),
+            ("mobile", directory.by_mobile.get(mobile) if mobile else None),
+            ("employee_number", directory.by_number.get(number_value) if number_value else None),
+        )
+        if pk
+    }
+    if len(set(matches.values())) > 1:
+        errors.append(
+            (
+                ", ".join(matches),
+                _("the email, mobile or employee number belong to different existing users"),
+            )
+        )
+    elif matches:
+        check.user_id = next(iter(matches.values()))
+
+    if no_login_id and not check.user_id:
+        errors.append(("email", _("no email address and no mobile number: one of them is the login ID")))
+        return check
+    channel = values["preferred_channel"]
+    if channel == Channel.SMS and not mobile and not check.user_id and "mobile" not in dict(errors):
+        errors.append(("preferred_channel", _("SMS is the preferred channel but there is no mobile number")))
+    if channel == Channel.EMAIL and not email and not check.user_id and "email" not in dict(errors):
+        errors.append(("preferred_channel", _("email is the preferred channel but there is no email address")))
+    return check
+
+
+def sample_table() -> tuple[list[str], list[list[str]]]:
+    return list(COLUMN_LABELS.values()), SAMPLE_ROWS

@@ -1,0 +1,204 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory, UserTypeFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("accounts:user_list")
+
+
+def names(response):
+    return sorted(user.first_name for user in response.context["users"])
+
+
+@pytest.fixture
+def people(alice):
+    """A small organisation: statuses, a type, a group, accents and phone numbers."""
+    org = alice.organization
+    employee = UserTypeFactory(organization=org, name="Employee")
+    sales = UserGroupFactory(organization=org, name="Sales")
+    users = {
+        "Élodie": UserFactory(organization=org, first_name="Élodie", last_name="Lefèvre", user_type=employee),
+        "Marc": UserFactory(
+            organization=org, first_name="Marc", last_name="Dupont", status="inactive", mobile="+33612345678"
+        ),
+        "Nina": UserFactory(organization=org, first_name="Nina", last_name="Roux", status="created"),
+        "Omar": UserFactory(
+            organization=org, first_name="Omar", last_name="Said", status="invited", user_type=employee
+        ),
+        "Paul": UserFactory(organization=org, first_name="Paul", last_name="Gone", status="deleted"),
+    }
+    for name in ("Élodie", "Marc", "Paul"):
+        MembershipFactory(group=sales, user=users[name])
+    return {"users": users, "employee": employee, "sales": sales}
+
+
+def test_the_list_shows_every_user_but_the_deleted_by_default(alice_client, people):
+    response = alice_client.get(URL)
+    assert response.status_code == 200
+    assert names(response) == ["Alice", "Marc", "Nina", "Omar", "Élodie"]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("active", ["Alice", "Élodie"]), ("inactive", ["Marc"]), ("created", ["Nina"]), ("invited", ["Omar"]),
+     ("deleted", ["Paul"])],
+)  # fmt: skip
+def test_filter_by_status(alice_client, people, status, expected):
+    assert names(alice_client.get(URL, {"status": status})) == expected
+
+
+def test_filter_by_group_hides_deleted_members_unless_asked(alice_client, people):
+    group = people["sales"].pk
+    assert names(alice_client.get(URL, {"group": group})) == ["Marc", "Élodie"]
+    assert names(alice_client.get(URL, {"group": group, "status": "deleted"})) == ["Paul"]
+
+
+def test_filter_by_type(alice_client, people):
+    assert names(alice_client.get(URL, {"type": people["employee"].pk})) == ["Omar", "Élodie"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("elodie", ["Élodie"]),
+        ("LEFEVRE", ["Élodie"]),
+        ("élo lef", ["Élodie"]),
+        ("06 12 34 56 78", ["Marc"]),
+        ("+33 6 12 34 56 78", ["Marc"]),
+        ("0033612345678", ["Marc"]),
+        ("0612", ["Marc"]),
+        ("alice@acme", ["Alice"]),
+        ("nobody", []),
+    ],
+)
+def test_free_text_search_ignores_case_and_accents_and_reads_phones_any_way(alice_client, people, q, expected):
+    assert names(alice_client.get(URL, {"q": q})) == expected
+
+
+def test_filters_combine(alice_client, people):
+    response = alice_client.get(URL, {"status": "active", "group": people["sales"].pk, "q": "lef"})
+    assert names(response) == ["Élodie"]
+    response = alice_client.get(URL, {"status": "invited", "type": people["employee"].pk, "group": people["sales"].pk})
+    assert names(response) == []
+
+
+def test_tab_counts_follow_the_other_filters(alice_client, people):
+    response = alice_client.get(URL)
+    counts = {tab["value"]: tab["count"] for tab in response.context["tabs"]}
+    assert counts == {"": 5, "created": 1, "invited": 1, "active": 2, "inactive": 1, "deleted": 1}
+    response = alice_client.get(URL, {"group": people["sales"].pk})
+    counts = {tab["value"]: tab["count"] for tab in response.context["tabs"]}
+    assert counts == {"": 2, "created": 0, "invited": 0, "active": 1, "inactive": 1, "deleted": 1}
+
+
+def test_tab_counts_are_refreshed_after_a_status_change(
+    alice_client, alice, people, django_capture_on_commit_callbacks
+):
+    from accounts.services import user_change_status
+
+    alice_client.get(URL)
+    with django_capture_on_commit_callbacks(execute=True):
+        user_change_status(user=people["users"]["Nina"], to="active", actor=alice)
+    counts = {tab["value"]: tab["count"] for tab in alice_client.get(URL).context["tabs"]}
+    assert counts["created"] == 0 and counts["active"] == 3
+
+
+@pytest.mark.parametrize(
+    ("sort", "first"), [("name", "Alice"), ("-name", "Omar"), ("-created", "Omar"), ("created", "Alice")]
+)
+def test_sorting(alice_client, people, sort, first):
+    response = alice_client.get(URL, {"sort": sort})
+    assert response.context["users"][0].first_name == first
+
+
+def test_pagination_and_page_size_keep_the_filters(alice_client, alice):
+    for n in range(30):
+        UserFactory(organization=alice.organization, first_name=f"P{n:02d}", last_name="Zed")
+    response = alice_client.get(URL, {"q": "zed", "per_page": 25, "page": 2})
+    assert len(response.context["users"]) == 5
+    assert response.context["page"].paginator.count == 30
+    assert "q=zed" in response.context["query_without_page"]
+    assert len(alice_client.get(URL, {"q": "zed", "per_page": 50}).context["users"]) == 30
+
+
+def test_the_query_count_does_not_grow_with_the_page_size(alice_client, alice):
+    groups = [UserGroupFactory(organization=alice.organization) for _ in range(3)]
+    type_ = UserTypeFactory(organization=alice.organization)
+    for n in range(120):
+        user = UserFactory(organization=alice.organization, user_type=type_)
+        MembershipFactory(group=groups[n % 3], user=user)
+    alice_client.get(URL)  # warm the cached counts
+    counts = []
+    for size in (25, 100):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(URL, {"per_page": size})
+        assert len(response.context["users"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert counts[0] <= 10
+
+
+def test_bad_filter_values_are_ignored_with_a_message_not_a_500(alice_client, people):
+    response = alice_client.get(
+        URL, {"status": "bogus", "group": "abc", "type": "999999", "per_page": "7", "page": "x"}
+    )
+    assert response.status_code == 200
+    assert "not understood" in response.content.decode()
+
+
+def test_names_with_html_are_shown_escaped(alice_client, alice):
+    UserFactory(organization=alice.organization, first_name="<script>alert(1)</script>", last_name="X")
+    content = alice_client.get(URL).content.decode()
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+
+
+def test_other_tenants_users_and_groups_never_show(alice_client, people, mallory):
+    foreign_group = UserGroupFactory(organization=mallory.organization, name="Foreign")
+    response = alice_client.get(URL)
+    assert "Mallory" not in response.content.decode()
+    assert "Foreign" not in response.content.decode()
+    response = alice_client.get(URL, {"group": foreign_group.pk})
+    assert "not understood" in response.content.decode()
+
+
+def test_plain_users_are_refused(bob_client):
+    assert bob_client.get(URL).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_log_in(anon):
+    response = anon.get(URL)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_search_text_follows_renames(alice):
+    user = UserFactory(organization=alice.organization, first_name="Zoé", last_name="Old")
+    user.last_name = "Nouveau"
+    user.save(update_fields=["last_name"])
+    assert User.objects.search("nouveau").get() == user
+
+
+def test_column_headers_sort_and_a_second_click_reverses(alice_client, people):
+    columns = {c["label"]: c for c in alice_client.get(URL, {"group": people["sales"].pk}).context["columns"]}
+    assert columns["Name"]["sorted"] == "ascending"
+    assert f"group={people['sales'].pk}" in columns["Created"]["query"]
+    assert "sort=-created" in columns["Created"]["query"]
+    columns = {c["label"]: c for c in alice_client.get(URL, {"sort": "-created"}).context["columns"]}
+    assert columns["Created"]["sorted"] == "descending" and "sort=created" in columns["Created"]["query"]
+    assert columns["Email"]["query"] is None
+
+
+def test_recent_logins_first_puts_people_who_never_logged_in_last(alice_client, alice):
+    from django.utils import timezone
+
+    UserFactory(organization=alice.organization, first_name="Never", last_login=None)
+    UserFactory(organization=alice.organization, first_name="Recent", last_login=timezone.now())
+    UserFactory(
+        organization=alice.organization, first_name="Old", last_login=timezone.now() - timezone.timedelta(days=9)
+    )
+    users = alice_client.get(URL, {"sort": "-last_login", "q": "e"}).context["users"]
+    assert [u.first_name for u in users if u.first_name != "Alice"] == ["Recent", "Old", "Never"]

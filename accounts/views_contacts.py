@@ -1,0 +1,116 @@
+"""The contacts pages: list with filters, edit, delete, and converting contacts into users."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views import View
+
+from .errors import DomainError
+from .filters import ContactFilter
+from .mixins import RightRequiredMixin
+from .people_forms import ContactForm, ConvertForm
+from .rights import Right
+from .selectors import contacts_in_scope
+from .services import contact_delete, contact_update, contacts_convert
+
+
+class ContactsMixin(RightRequiredMixin):
+    required_right = Right.MANAGE_USERS
+
+    def scoped_contacts(self):
+        return contacts_in_scope(self.request.user, self.required_right)
+
+    def get_contact(self, pk):
+        return get_object_or_404(self.scoped_contacts(), pk=pk)
+
+
+class ContactListView(ContactsMixin, View):
+    def get(self, request):
+        filterset = ContactFilter(
+            request.GET, queryset=self.scoped_contacts().select_related("converted_to"), request=request
+        )
+        params = request.GET.copy()
+        params.pop("page", None)
+        page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "accounts/contact_list.html",
+            {
+                "filter": filterset,
+                "page": page,
+                "contacts": page.object_list,
+                "convert_form": ConvertForm(),
+                "query_without_page": params.urlencode(),
+            },
+        )
+
+
+class ContactEditView(ContactsMixin, View):
+    def get(self, request, pk):
+        contact = self.get_contact(pk)
+        form = ContactForm(instance=contact, organization=request.organization)
+        return render(request, "accounts/contact_form.html", {"form": form, "contact": contact})
+
+    def post(self, request, pk):
+        contact = self.get_contact(pk)
+        form = ContactForm(request.POST, instance=self.get_contact(pk), organization=request.organization)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                contact_update(contact=contact, **data)
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("%(contact)s was saved.") % {"contact": contact})
+                return redirect("accounts:contact_list")
+        return render(request, "accounts/contact_form.html", {"form": form, "contact": contact})
+
+
+class ContactDeleteView(ContactsMixin, View):
+    """GET asks for confirmation, POST deletes."""
+
+    def get(self, request, pk):
+        return render(request, "accounts/contact_delete.html", {"contact": self.get_contact(pk)})
+
+    def post(self, request, pk):
+        contact = self.get_contact(pk)
+        try:
+            contact_delete(contact=contact, actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("%(contact)s was deleted.") % {"contact": contact})
+        return redirect("accounts:contact_list")
+
+
+class ContactConvertView(ContactsMixin, View):
+    """Convert the checked contacts into users, each fully or not at all, and report clashes."""
+
+    def post(self, request):
+        back = reverse("accounts:contact_list") + "?" + request.POST.get("filters", "")
+        form = ConvertForm(request.POST)
+        ids = [value for value in request.POST.getlist("ids") if value.isdigit()]
+        contacts = list(self.scoped_contacts().filter(pk__in=ids).order_by("last_name", "first_name", "pk"))
+        if not contacts:
+            messages.error(request, _("Select at least one contact."))
+            return redirect(back)
+        if not form.is_valid():
+            messages.error(request, _("Choose what the new users become."))
+            return redirect(back)
+        converted, refused = contacts_convert(contacts=contacts, to=form.cleaned_data["to"], actor=request.user)
+        if converted:
+            messages.success(
+                request,
+                ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", len(converted))
+                % {"n": len(converted)},
+            )
+        for contact, reason in refused:
+            messages.error(
+                request, _("%(contact)s was not converted: %(reason)s") % {"contact": contact, "reason": reason}
+            )
+        return redirect(back)
