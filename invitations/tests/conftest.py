@@ -1,0 +1,21 @@
+import pytest
+
+from experquiz import sms
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def deliver(django_capture_on_commit_callbacks):
+    """Run the on-commit hooks of `action()` (the task runs in-process, as with no broker)."""
+
+    def run(action):
+        with django_capture_on_commit_callbacks(execute=True):
+            return action()
+
+    return run
