@@ -25,11 +25,11 @@ class AcceptInvitationForm(SetPasswordForm):
         self.fields["last_name"].initial = user.last_name
         self.order_fields(self.field_order)
 
-    def clean_new_password2(self):
-        # The similarity validator compares with the names being typed, not the empty stored ones.
+    def clean(self):
+        # The similarity validator compares the password with the names being typed, not the stored ones.
         self.user.first_name = self.cleaned_data.get("first_name", self.user.first_name)
         self.user.last_name = self.cleaned_data.get("last_name", self.user.last_name)
-        return super().clean_new_password2()
+        return super().clean()
 
     def save(self, commit=True):
         raise NotImplementedError("Use invitations.services.invitation_accept")
