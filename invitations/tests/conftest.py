@@ -19,3 +19,6 @@ def deliver(django_capture_on_commit_callbacks):
             return action()
 
     return run
+
+
+from .realworld import make_worker, private_redis, real_db, shared_redis_url, sms_gateway, smtp_server  # noqa: E402,F401
