@@ -46,7 +46,11 @@ def _token_throttle():
 
 
 def token_page(view):
-    """Public, rate-limited per client address, never cached, never sent as a referrer."""
+    """Public, rate-limited per client address, never cached.
+
+    The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
+    here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
+    """
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -57,7 +61,6 @@ def token_page(view):
         else:
             throttle.hit(ip)
             response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
         return response
 
     return login_not_required(never_cache(wrapped))

@@ -256,7 +256,7 @@ class Worker:
             "SMS_URL": sms_url,
             "SMS_TOKEN": "gateway-secret",
             "INVITATIONS_RETRY_BASE": "1",
-            "INVITATIONS_RETRY_MAX": "4",
+            "INVITATIONS_RETRY_MAX": "2",
             "INVITATIONS_SWEEP_AFTER": "3",
             "INVITATIONS_SWEEP_INTERVAL": "1",
             **(extra_env or {}),
