@@ -72,9 +72,7 @@ class Invitation(models.Model):
     # Empty until the message is rendered: the token is made then, so a resend makes a new one.
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
-    delivery = models.CharField(
-        _("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING, db_index=False
-    )
+    delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

@@ -395,6 +395,9 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     """The invited user finishes their account: names, own password; the token is consumed."""
     locked = _lock_usable(invitation)
     user = User.objects.select_for_update().get(pk=locked.user_id)
+    if user.status not in (Status.CREATED, Status.INVITED):
+        # Normally revoked already by the status change; never let an old link reopen an account.
+        raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
     user.first_name = first_name.strip()
     user.last_name = last_name.strip()
     password_validation.validate_password(password, user)
