@@ -35,6 +35,10 @@ e2e: install
 worker: install
 	$(VENV)/bin/celery -A experquiz worker --beat --loglevel=INFO --concurrency=2
 
+# 10,000 invitations, packets vs the naive design; needs PostgreSQL and Redis (see bench/invitations.py).
+bench: install
+	$(PY) bench/invitations.py $(BENCH_ARGS)
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
