@@ -74,3 +74,27 @@ def test_an_invited_user_finishes_the_account_from_the_email_and_logs_in(
     phone_page.get_by_role("button", name="Log in").click()
     phone_page.get_by_role("heading", name="Hello Noa").wait_for()
     assert re.fullmatch(re.escape(tenant_url(acme, "/me/")), phone_page.url)
+
+
+def test_the_administrator_pastes_addresses_and_follows_the_sending(page, smtp, tenant_url, screenshot):
+    acme = OrganizationFactory(slug="acme", name="Acme")
+    admin = AdministratorFactory(organization=acme, email="ada@acme.example", first_name="Ada", password=ADMIN_PASSWORD)
+    UserFactory(organization=acme, email="known@acme.example", first_name="Kim", last_name="Known")
+    page.goto(tenant_url(acme, "/login/"))
+    page.get_by_label("Email or mobile number").fill(admin.email)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Invitations").first.click()
+    page.get_by_role("link", name="Invite by email or mobile").click()
+    addresses = "new1@acme.example; known@acme.example\nnew2@acme.example"
+    page.get_by_label("Email addresses and mobile numbers").fill(addresses)
+    page.get_by_role("button", name="Invite").click()
+    page.get_by_text("2 new users invited.").wait_for()
+    page.get_by_text("known@acme.example — Kim Known (active)").wait_for()
+    screenshot(page, "invitation-paste-result")
+    page.get_by_role("link", name="Follow the sending").click()
+    page.locator("[data-progress-fill]", has_text="100%").wait_for()
+    wait_until(lambda: len(smtp.messages) == 2, timeout=10, message="two invitations")
+    page.goto(tenant_url(acme, "/invitations/"))
+    page.get_by_role("cell", name="new1@acme.example").first.wait_for()
+    screenshot(page, "invitation-list")
