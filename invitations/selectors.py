@@ -63,3 +63,9 @@ def invitation_by_token(organization, token: str, kinds) -> Invitation | None:
         .filter(token_hash=hash_token(token), kind__in=kinds)
         .first()
     )
+
+
+def latest_account_invitation(user) -> Invitation | None:
+    """The most recent account invitation of `user` (for the user's page)."""
+    invitations = Invitation.objects.filter(organization_id=user.organization_id, user=user)
+    return invitations.filter(kind=Invitation.Kind.ACCOUNT).first()

@@ -236,3 +236,21 @@ def test_the_paste_page_reports_known_addresses(alice_client, bob, deliver):
     page = response.content.decode()
     assert response.status_code == 200 and "already known" in page and bob.email in page
     assert User.objects.get(email="new@acme.example").status == "invited"
+
+
+def test_the_user_actions_include_posts_to_the_endpoints_and_shows_the_last_invitation(rf, alice, carol, token):
+    from django.template.loader import render_to_string
+
+    from invitations.selectors import latest_account_invitation
+
+    request = rf.get("/users/1/")
+    request.user = alice
+    carol.refresh_from_db()
+    html = render_to_string(
+        "invitations/includes/user_actions.html",
+        {"person": carol, "invitation": latest_account_invitation(carol)},
+        request=request,
+    )
+    assert reverse("invitations:user_send", args=[carol.pk]) in html and "Resend invitation" in html
+    assert reverse("invitations:user_revoke", args=[carol.pk]) in html
+    assert "Invitation sent to carol@acme.example" in html
