@@ -62,6 +62,8 @@ def test_the_email_has_text_and_html_parts_in_the_recipients_language(deliver, a
     assert "Acme" in message.subject
     assert message.alternatives[0].mimetype == "text/html"
     assert last_token(french.email) in message.alternatives[0].content
+    # Rendered under the recipient's language (the French catalogue is filled in at merge).
+    assert '<html lang="fr">' in message.alternatives[0].content
     assert message.extra_headers["X-ExperQuiz-Invitation"] == str(Invitation.objects.get(user=french).pk)
 
 
