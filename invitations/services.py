@@ -506,6 +506,8 @@ class _Channels:
 
 
 def _render_and_send(invitation: Invitation, channels: _Channels) -> None:
+    if invitation.kind not in messages.TEMPLATES:
+        raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
     now = timezone.now()
     link = secret = ""
     update = ["token_hash", "expires_at", "delivery", "sent_at", "attempts", "last_error"]
@@ -575,6 +577,12 @@ def invitations_deliver(*, invitation_ids) -> DeliveryOutcome:
                 outcome.sent.append(pk)
             except (TransientFailure, PermanentFailure) as failure:
                 state = _record_failure(pk, failure)
+                (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+            except Exception as exc:
+                # A bug must not stall the rest of the packet: count it as an attempt, so it ends up
+                # failed with the error shown on the batch page instead of retried forever.
+                logger.exception("Invitation %s could not be sent", pk)
+                state = _record_failure(pk, TransientFailure(f"{type(exc).__name__}: {exc}"))
                 (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
     finally:
         channels.close()

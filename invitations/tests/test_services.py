@@ -318,3 +318,39 @@ def test_retry_failed_puts_failed_messages_back_in_the_queue(deliver, alice, car
     Invitation.objects.filter(user=carol).update(delivery="failed", attempts=6, token_hash="")
     assert deliver(lambda: services.batch_retry_failed(batch=result.batch, actor=alice)) == 1
     assert Invitation.objects.get(user=carol).delivery == "sent"
+
+
+def test_an_unexpected_error_fails_one_invitation_and_the_packet_goes_on(
+    alice, acme, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from invitations import messages
+
+    settings.INVITATIONS_MAX_ATTEMPTS = 1
+    users = [UserFactory(organization=acme, status="created") for _ in range(2)]
+    with django_capture_on_commit_callbacks(execute=False):
+        services.invitations_send(
+            organization=acme, users=User.objects.filter(pk__in=[u.pk for u in users]), actor=alice
+        )
+    first, second = Invitation.objects.order_by("pk")
+    original = messages.build_email
+
+    def broken(invitation, **kwargs):
+        if invitation.pk == first.pk:
+            raise KeyError("boom")
+        return original(invitation, **kwargs)
+
+    monkeypatch.setattr(messages, "build_email", broken)
+    outcome = services.invitations_deliver(invitation_ids=[first.pk, second.pk])
+    assert outcome.failed == [first.pk] and outcome.sent == [second.pk]
+    first.refresh_from_db()
+    assert "KeyError" in first.last_error and first.token_hash == ""
+
+
+def test_an_assessment_invitation_without_its_message_fails_cleanly(acme):
+    contact = ContactFactory(organization=acme)
+    invitation = Invitation.objects.create(
+        organization=acme, kind=Kind.ASSESSMENT, contact=contact, channel="email", address=contact.email
+    )
+    outcome = services.invitations_deliver(invitation_ids=[invitation.pk])
+    invitation.refresh_from_db()
+    assert outcome.failed == [invitation.pk] and invitation.delivery == "failed" and mail.outbox == []
