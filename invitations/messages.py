@@ -68,7 +68,7 @@ def build_email(invitation: Invitation, *, link: str = "", secret: str = "") -> 
 
 def _sms_text(invitation, *, organization_name, link, secret):
     if invitation.kind == Kind.ACCOUNT and invitation.is_reminder:
-        return _("%(org)s: reminder, your ExperQuiz invitation expires soon. Create your account: %(link)s") % {
+        return _("%(org)s: reminder, your ExperQuiz invitation expires soon: %(link)s") % {
             "org": organization_name,
             "link": link,
         }
@@ -97,6 +97,9 @@ def build_sms(invitation: Invitation, *, link: str = "", secret: str = "") -> st
     with translation.override(recipient_language(invitation)):
         while True:
             body = to_gsm(_sms_text(invitation, organization_name=name, link=link, secret=secret))
-            if septets(body) <= SMS_LIMIT or not name:
+            if septets(body) <= SMS_LIMIT:
                 return body
+            if not name:
+                # Very long hosts: the link (and the password) matter more than the words around them.
+                return f"ExperQuiz {secret} {link}" if secret else f"ExperQuiz: {link}"
             name = name[:-1].rstrip() if len(name) > 12 else ""

@@ -354,3 +354,23 @@ def test_an_assessment_invitation_without_its_message_fails_cleanly(acme):
     outcome = services.invitations_deliver(invitation_ids=[invitation.pk])
     invitation.refresh_from_db()
     assert outcome.failed == [invitation.pk] and invitation.delivery == "failed" and mail.outbox == []
+
+
+@pytest.mark.parametrize("kind", [Kind.ACCOUNT, Kind.PASSWORD_RESET, Kind.TEMPORARY_PASSWORD])
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_every_sms_fits_160_gsm_characters_even_with_a_long_host(acme, settings, kind, language):
+    from invitations import messages
+    from invitations.tokens import make_temporary_password, make_token
+
+    settings.BASE_DOMAIN, settings.HTTPS = "people.experquiz-platform.example.com", True
+    acme.slug, acme.name = "a" * 40, "Centre hospitalier universitaire de Pointe-à-Pitre"
+    user = UserFactory(organization=acme, email="", mobile="+33612345678", preferred_channel="sms", language=language)
+    for reminder in (False, True):
+        invitation = Invitation(
+            organization=acme, kind=kind, user=user, channel="sms", address=user.mobile, is_reminder=reminder
+        )
+        link = messages.link_for(invitation, make_token())
+        secret = make_temporary_password() if kind == Kind.TEMPORARY_PASSWORD else ""
+        body = messages.build_sms(invitation, link=link, secret=secret)
+        assert septets(body) <= 160, body
+        assert (secret or link) in body
