@@ -160,3 +160,38 @@ def test_redis_down_when_the_administrator_sends_then_back_the_sweeper_delivers(
     wait_until(lambda: len(smtp_server.messages) >= 4, timeout=60, message="the sweeper to deliver after Redis")
     time.sleep(4)
     assert_each_sent_exactly_once(smtp_server, users)
+
+
+def test_two_copies_of_a_packet_running_at_once_send_each_message_once(acme, alice, smtp_server, settings):
+    """What a redelivered task or a sweeper re-enqueue amounts to: the row locks share the work."""
+    import threading
+
+    from django.db import connection
+
+    from invitations import services
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    users = created_users(acme, 40)
+    publish = services.invitations_enqueue
+    services.invitations_enqueue = lambda **kwargs: None  # nothing queued: the two copies below are the tasks
+    try:
+        services.invitations_send(organization=acme, users=User.objects.filter(organization=acme), actor=alice)
+    finally:
+        services.invitations_enqueue = publish
+    ids = list(Invitation.objects.filter(user__in=users).values_list("pk", flat=True))
+    outcomes = []
+
+    def run():
+        try:
+            outcomes.append(services.invitations_deliver(invitation_ids=ids))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(len(outcome.sent) for outcome in outcomes) == 40
+    assert_each_sent_exactly_once(smtp_server, users)
