@@ -76,11 +76,16 @@ def invitations_enqueue(*, invitation_ids) -> None:
 
         from .tasks import deliver_packet
 
-        for packet in chunks(ids, settings.INVITATIONS_PACKET_SIZE):
+        packets = list(chunks(ids, settings.INVITATIONS_PACKET_SIZE))
+        for number, packet in enumerate(packets):
             try:
                 deliver_packet.delay(packet)
             except OperationalError:
-                logger.warning("Broker unavailable: %d invitations left for the sweeper", len(packet))
+                # Each attempt waits for the broker's retry policy: do not make the request wait once
+                # per packet for a broker that is down.
+                left = sum(len(rest) for rest in packets[number:])
+                logger.warning("Broker unavailable: %d invitations left for the sweeper", left)
+                break
 
     transaction.on_commit(publish)
 
