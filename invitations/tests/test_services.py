@@ -374,3 +374,13 @@ def test_every_sms_fits_160_gsm_characters_even_with_a_long_host(acme, settings,
         body = messages.build_sms(invitation, link=link, secret=secret)
         assert septets(body) <= 160, body
         assert (secret or link) in body
+
+
+def test_the_subject_and_text_part_are_not_html_escaped(deliver, alice, acme, carol):
+    acme.name = "Smith & Sons <Training>"
+    acme.save()
+    invite(deliver, [carol], alice)
+    (message,) = mail.outbox
+    assert message.subject == "Smith & Sons <Training> invites you to ExperQuiz"
+    assert "Smith & Sons <Training> invites you" in message.body
+    assert "Smith &amp; Sons &lt;Training&gt;" in message.alternatives[0].content
