@@ -194,8 +194,10 @@ def invitations_send(*, organization: Organization, users, actor: User | None, l
 
 def invitation_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
     """A new link with a fresh validity for the same person; the old one stops working."""
+    if invitation.kind == Kind.TEMPORARY_PASSWORD and invitation.user_id is not None:
+        return _temporary_password_resend(invitation=invitation, actor=actor)
     if invitation.kind != Kind.ACCOUNT or invitation.user_id is None:
-        raise DomainError(_("Only account invitations can be sent again from here."))
+        raise DomainError(_("Only account invitations and temporary passwords can be sent again from here."))
     return invitations_send(
         organization=invitation.organization, users=User.objects.filter(pk=invitation.user_id), actor=actor
     )
@@ -358,6 +360,20 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     invitation.save()
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
+
+
+@transaction.atomic
+def _temporary_password_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
+    """Another temporary password, for one that could not be delivered (a sent one is never resent)."""
+    user = User.objects.select_for_update().get(pk=invitation.user_id)
+    if user.status != Status.ACTIVE or not user.must_change_password:
+        raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
+    now = timezone.now()
+    _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=now)
+    again = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=now)
+    again.save()
+    invitations_enqueue(invitation_ids=[again.pk])
+    return SendResult(invited=[user.pk])
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.errors import DomainError
 from accounts.models import StatusChange, User
-from accounts.services import user_change_status
+from accounts.services import user_change_status, user_set_password
 from accounts.tests.factories import ContactFactory, UserFactory, UserGroupFactory, UserTypeFactory
 from experquiz import sms
 from experquiz.sms.gsm import septets
@@ -384,3 +384,21 @@ def test_the_subject_and_text_part_are_not_html_escaped(deliver, alice, acme, ca
     assert message.subject == "Smith & Sons <Training> invites you to ExperQuiz"
     assert "Smith & Sons <Training> invites you" in message.body
     assert "Smith &amp; Sons &lt;Training&gt;" in message.alternatives[0].content
+
+
+def test_an_undelivered_temporary_password_can_be_sent_again(alice, carol, deliver, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        first = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    Invitation.objects.filter(pk=first.pk).update(delivery="failed", last_error="SMTP 451")
+    first.refresh_from_db()
+    result = deliver(lambda: services.invitation_resend(invitation=first, actor=alice))
+    assert result.invited == [carol.pk]
+    first.refresh_from_db()
+    assert first.revoked_at is not None
+    password = mail.outbox[0].body.split("Temporary password:")[1].split()[0]
+    carol.refresh_from_db()
+    assert carol.check_password(password) and carol.must_change_password
+    # Once the user has chosen a password, there is nothing to resend.
+    user_set_password(user=carol, password="chosen-by-carol-1")
+    with pytest.raises(DomainError):
+        services.invitation_resend(invitation=first, actor=alice)
