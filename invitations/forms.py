@@ -2,9 +2,7 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Channel, UserType
-
-from .models import Invitation
+from accounts.models import UserType
 
 
 class AcceptInvitationForm(SetPasswordForm):
@@ -61,47 +59,6 @@ class PasteAddressesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["user_type"].queryset = UserType.objects.for_org(organization)
         self.fields["group"].queryset = groups
-
-
-SELECT = forms.Select(attrs={"class": "form-select form-select-sm"})
-
-
-class InvitationFilterForm(forms.Form):
-    """Filters of the invitations list; plain choices, nothing that could list another tenant's rows."""
-
-    STATES = [
-        ("outstanding", _("Not accepted yet")),
-        ("pending", _("Waiting to be sent")),
-        ("sent", _("Sent")),
-        ("failed", _("Failed")),
-        ("used", _("Accepted / used")),
-        ("revoked", _("Revoked")),
-        ("all", _("All")),
-    ]
-    kind = forms.ChoiceField(
-        label=_("Kind"), choices=[("", _("Any kind")), *Invitation.Kind.choices], required=False, widget=SELECT
-    )
-    channel = forms.ChoiceField(
-        label=_("Channel"), choices=[("", _("Any channel")), *Channel.choices], required=False, widget=SELECT
-    )
-    state = forms.ChoiceField(label=_("State"), choices=STATES, required=False, widget=SELECT)
-
-    def filter(self, invitations):
-        data = self.cleaned_data if self.is_valid() else {}
-        if data.get("kind"):
-            invitations = invitations.filter(kind=data["kind"])
-        if data.get("channel"):
-            invitations = invitations.filter(channel=data["channel"])
-        state = data.get("state") or "outstanding"
-        if state == "outstanding":
-            invitations = invitations.outstanding()
-        elif state in ("pending", "sent", "failed"):
-            invitations = invitations.outstanding().filter(delivery=state)
-        elif state == "used":
-            invitations = invitations.filter(used_at__isnull=False)
-        elif state == "revoked":
-            invitations = invitations.filter(revoked_at__isnull=False)
-        return invitations
 
 
 class GroupResendForm(forms.Form):

@@ -24,11 +24,11 @@ from experquiz.throttle import Throttle, client_ip
 from groups.selectors import groups_in_scope
 
 from . import selectors, services
+from .filters import InvitationFilter
 from .forms import (
     AcceptInvitationForm,
     ForgotPasswordForm,
     GroupResendForm,
-    InvitationFilterForm,
     PasteAddressesForm,
     ResetPasswordForm,
 )
@@ -185,8 +185,8 @@ def _report_send(request, result):
 @right_required(Right.INVITE)
 def invitation_list(request):
     visible = selectors.invitations_visible_to(request.user)
-    filters = InvitationFilterForm(request.GET or None)
-    invitations = filters.filter(visible).select_related("user", "contact", "batch")
+    filters = InvitationFilter(request.GET, queryset=visible.select_related("user", "contact", "batch"))
+    invitations = filters.qs
     page = Paginator(invitations, 50).get_page(request.GET.get("page"))
     batches = selectors.batches_with_counts(selectors.batches_visible_to(request.user))[:10]
     groups = groups_in_scope(request.user, Right.INVITE)
