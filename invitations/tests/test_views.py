@@ -254,3 +254,31 @@ def test_the_user_actions_include_posts_to_the_endpoints_and_shows_the_last_invi
     assert reverse("invitations:user_send", args=[carol.pk]) in html and "Resend invitation" in html
     assert reverse("invitations:user_revoke", args=[carol.pk]) in html
     assert "Invitation sent to carol@acme.example" in html
+
+
+def test_every_invitations_url_with_another_tenants_ids_is_a_404(make_client, mallory, carol, token):
+    """Walk the URL patterns: any id from Acme, used by Globex's administrator, is not found."""
+    from django.urls import URLPattern
+
+    from invitations import urls
+
+    invitation = Invitation.objects.get(user=carol)
+    ids = {"pk": invitation.pk, "user_id": carol.pk}
+    batch_paths = {"invitations:batch", "invitations:batch_progress", "invitations:batch_retry"}
+    client = make_client(mallory.organization, mallory)
+    walked = 0
+    for pattern in urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        params = set(pattern.pattern.converters)
+        if not params & {"pk", "user_id"}:
+            continue
+        name = f"invitations:{pattern.name}"
+        kwargs = {key: (invitation.batch_id if name in batch_paths else ids[key]) for key in params}
+        path = reverse(name, kwargs=kwargs)
+        assert client.post(path).status_code == 404, path
+        assert client.get(path).status_code in (404, 405), path
+        walked += 1
+    assert walked == 8
+    invitation.refresh_from_db()
+    carol.refresh_from_db()
+    assert invitation.revoked_at is None and carol.status == "invited"
