@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install worker lint format messages e2e bench clean
+.PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ e2e: install
 worker: install
 	$(VENV)/bin/celery -A experquiz worker --beat --loglevel=INFO --concurrency=2
 
+# 10,000 invitations, packets vs the naive design; needs PostgreSQL and Redis (see bench/invitations.py).
+bench-invitations: install
+	$(PY) bench/invitations.py $(BENCH_ARGS)
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -49,8 +53,10 @@ messages: install
 
 # The people-list benchmark needs PostgreSQL and a database of its own (created if missing).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_people_bench
-bench: install
+bench-people: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py all
+
+bench: bench-people bench-invitations
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 test-results

@@ -231,7 +231,49 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
     )
     user.status = locked.status
     transaction.on_commit(lambda: people_changed(locked.organization_id))
+    # Links sent for an earlier state must not outlive it (DESIGN §5).
+    from invitations.services import invitations_revoke_on_status_change
+
+    invitations_revoke_on_status_change(user=locked, to=to)
     return locked
+
+
+@transaction.atomic
+def users_mark_invited(*, organization: Organization, user_ids, actor: User | None, reason: str = "") -> list[int]:
+    """The bulk form of `user_change_status(to=invited)`, for sendings to thousands of people at once.
+
+    Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
+    returns their ids; others are left alone. Invited never comes from active, so neither the
+    last-administrator rule nor any revocation applies.
+    """
+    allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
+    locked = list(
+        User.objects.for_org(organization)
+        .select_for_update()
+        .filter(pk__in=list(user_ids), status__in=allowed)
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    ids = [pk for pk, _status in locked]
+    User.objects.filter(pk__in=ids).exclude(status=Status.INVITED).update(
+        status=Status.INVITED, updated_at=timezone.now()
+    )
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(
+                organization=organization,
+                user_id=pk,
+                from_status=status,
+                to_status=Status.INVITED,
+                actor=actor,
+                reason=reason[:300],
+            )
+            for pk, status in locked
+        ],
+        batch_size=2000,
+    )
+    transaction.on_commit(lambda: people_changed(organization.pk))
+    return ids
 
 
 @transaction.atomic

@@ -175,3 +175,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Text messages (experquiz.sms). SMS_BACKEND names a backend class; when it is unset, SMS_URL selects
+# the HTTP gateway backend, and the console backend is used when neither is set.
+SMS_BACKEND = env("SMS_BACKEND", default="")
+SMS_URL = env("SMS_URL", default="")
+SMS_TOKEN = env("SMS_TOKEN", default="")
+SMS_TIMEOUT = env.float("SMS_TIMEOUT", default=10)
+
+# Invitations (DESIGN §7). The database is the outbox: rows wait `pending` until a worker sends them.
+INVITATIONS_PACKET_SIZE = env.int("INVITATIONS_PACKET_SIZE", default=200)
+INVITATIONS_MAX_ATTEMPTS = env.int("INVITATIONS_MAX_ATTEMPTS", default=6)
+# Retry countdowns grow 30 s, 60 s, 120 s… up to INVITATIONS_RETRY_MAX, which must stay below the
+# broker's visibility timeout, or Redis would hand the waiting task to a second worker.
+INVITATIONS_RETRY_BASE = env.int("INVITATIONS_RETRY_BASE", default=30)
+INVITATIONS_RETRY_MAX = env.int("INVITATIONS_RETRY_MAX", default=900)
+# The sweeper re-enqueues invitations still pending this long after they were last enqueued (a lost
+# task, a Redis restart); longer than INVITATIONS_RETRY_MAX so it never races a scheduled retry.
+INVITATIONS_SWEEP_AFTER = env.int("INVITATIONS_SWEEP_AFTER", default=1200)
+INVITATIONS_SWEEP_INTERVAL = env.int("INVITATIONS_SWEEP_INTERVAL", default=60)
+PASSWORD_RESET_LIFETIME_MINUTES = env.int("PASSWORD_RESET_LIFETIME_MINUTES", default=60)
+# Requests per client IP on the token pages (/i/…, /r/…) and on the forgotten-password form.
+TOKEN_THROTTLE_PER_IP = env.int("TOKEN_THROTTLE_PER_IP", default=60)
+TOKEN_THROTTLE_WINDOW = env.int("TOKEN_THROTTLE_WINDOW", default=15 * 60)
+PASSWORD_RESET_THROTTLE_PER_ID = env.int("PASSWORD_RESET_THROTTLE_PER_ID", default=3)
+PASSWORD_RESET_THROTTLE_PER_IP = env.int("PASSWORD_RESET_THROTTLE_PER_IP", default=20)
+
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BEAT_SCHEDULE = {
+    "invitations-sweep": {
+        "task": "invitations.tasks.invitations_sweep",
+        "schedule": INVITATIONS_SWEEP_INTERVAL,
+    },
+}

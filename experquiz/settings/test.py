@@ -8,6 +8,9 @@ os.environ.setdefault("HTTPS", "0")
 os.environ["BASE_DOMAIN"] = "localhost"
 os.environ["ALLOWED_HOSTS"] = "localhost,.localhost,testserver,127.0.0.1"
 os.environ.pop("CELERY_BROKER_URL", None)
+# Tests that start a real worker talk to a shared Redis: a queue of this run's own keeps other runs'
+# tasks (and workers) out of it.
+os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"experquiz-test-{os.getpid()}")
 
 from .base import *  # noqa: E402,F403
 from .base import env  # noqa: E402
@@ -24,3 +27,4 @@ TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/11")
 # Serve static files from the finders, as in development: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+SMS_BACKEND = "experquiz.sms.backends.locmem.SmsBackend"

@@ -1,0 +1,35 @@
+"""The naive design, for comparison only: one task per invitation, one SMTP connection per message."""
+
+from celery import shared_task
+from django.db import transaction
+
+from invitations import services
+from invitations.models import Invitation
+
+
+@shared_task(name="bench.naive_send", acks_late=True)
+def naive_send(invitation_id):
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("organization", "user")
+            .filter(pk=invitation_id, delivery=Invitation.Delivery.PENDING)
+            .first()
+        )
+        if invitation is None:
+            return
+        channels = services._Channels()  # a fresh SMTP connection for this one message
+        try:
+            services._render_and_send(invitation, channels)
+        finally:
+            channels.close()
+
+
+def naive_enqueue(*, invitation_ids):
+    ids = list(invitation_ids)
+
+    def publish():
+        for pk in ids:
+            naive_send.delay(pk)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,69 @@
+from django import forms
+from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import UserType
+
+
+class AcceptInvitationForm(SetPasswordForm):
+    """Names and a password of one's own (Django's password validators and field names)."""
+
+    first_name = forms.CharField(
+        label=_("First name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )
+
+    field_order = ["first_name", "last_name", "new_password1", "new_password2"]
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.fields["first_name"].initial = user.first_name
+        self.fields["last_name"].initial = user.last_name
+        self.order_fields(self.field_order)
+
+    def clean(self):
+        # The similarity validator compares the password with the names being typed, not the stored ones.
+        self.user.first_name = self.cleaned_data.get("first_name", self.user.first_name)
+        self.user.last_name = self.cleaned_data.get("last_name", self.user.last_name)
+        return super().clean()
+
+    def save(self, commit=True):
+        raise NotImplementedError("Use invitations.services.invitation_accept")
+
+
+class ResetPasswordForm(SetPasswordForm):
+    def save(self, commit=True):
+        raise NotImplementedError("Use invitations.services.password_reset_complete")
+
+
+class ForgotPasswordForm(forms.Form):
+    username = forms.CharField(
+        label=_("Email or mobile number"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+
+class PasteAddressesForm(forms.Form):
+    addresses = forms.CharField(
+        label=_("Email addresses and mobile numbers"),
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": "ann@example.com, 06 12 34 56 78; bob@example.com"}),
+        help_text=_("Separate them with commas, semicolons or new lines. Up to 1,000 at a time."),
+    )
+    user_type = forms.ModelChoiceField(label=_("User type"), queryset=UserType.objects.none(), required=False)
+    group = forms.ModelChoiceField(label=_("Add to group"), queryset=None, required=False)
+
+    def __init__(self, *args, organization, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user_type"].queryset = UserType.objects.for_org(organization)
+        self.fields["group"].queryset = groups
+
+
+class GroupResendForm(forms.Form):
+    group = forms.ModelChoiceField(label=_("Group"), queryset=None)
+
+    def __init__(self, *args, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = groups

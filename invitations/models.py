@@ -1,0 +1,150 @@
+"""Invitations: one row per message that carries a token link (or a temporary password).
+
+The table is the outbox: a row is created `pending`, and a Celery task renders and sends it. The raw
+token exists only in the rendered message; the row keeps its SHA-256.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Channel
+from experquiz.tenancy import OrgQuerySet
+
+
+class InvitationQuerySet(OrgQuerySet):
+    def outstanding(self):
+        """Not used and not revoked: a link that may still be (or become) usable."""
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+    def pending_delivery(self):
+        return self.filter(delivery=Invitation.Delivery.PENDING, revoked_at__isnull=True)
+
+
+class InvitationBatch(models.Model):
+    """One sending by an administrator: what the batch page follows with its progress bar."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(_("description"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation batch")
+        verbose_name_plural = _("invitation batches")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="invitations_batch_org_created")]
+
+    def __str__(self):
+        return self.label or _("Batch %(number)s") % {"number": self.pk}
+
+
+class Invitation(models.Model):
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("Account invitation")
+        ASSESSMENT = "assessment", _("Assessment invitation")
+        # Account messages that carry a secret go through the same outbox and workers.
+        PASSWORD_RESET = "password_reset", _("Password reset")
+        TEMPORARY_PASSWORD = "temporary_password", _("Temporary password")
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.ACCOUNT)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
+    address = models.CharField(_("sent to"), max_length=254)
+    is_reminder = models.BooleanField(_("reminder"), default=False)
+    # Empty until the message is rendered: the token is made then, so a resend makes a new one.
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    batch = models.ForeignKey(
+        InvitationBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="invitations"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, contact__isnull=True) | Q(user__isnull=True, contact__isnull=False),
+                name="invitations_invitation_one_recipient",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="assessment") | Q(user__isnull=False),
+                name="invitations_invitation_account_kinds_need_user",
+            ),
+            models.UniqueConstraint(
+                fields=["token_hash"], condition=~Q(token_hash=""), name="invitations_invitation_unique_token"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "delivery", "-created_at"], name="invitations_inv_org_delivery"),
+            models.Index(fields=["organization", "user"], name="invitations_inv_org_user"),
+            models.Index(fields=["organization", "batch", "delivery"], name="invitations_inv_org_batch"),
+            # The sweeper's scan: only the (few) rows still waiting for delivery.
+            models.Index(fields=["enqueued_at"], condition=Q(delivery="pending"), name="invitations_inv_pending"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} → {self.address}"
+
+    @property
+    def recipient(self):
+        return self.user if self.user_id else self.contact
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_outstanding(self) -> bool:
+        return self.used_at is None and self.revoked_at is None
+
+
+class InvitationSettings(models.Model):
+    """Per-organisation invitation options kept here so the accounts tables stay as they are."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="invitation_settings"
+    )
+    reminder_days_before_expiry = models.PositiveSmallIntegerField(
+        _("reminder (days before expiry)"),
+        default=0,
+        help_text=_("Remind those who have not accepted this many days before their link expires; 0: never."),
+    )
+
+    class Meta:
+        verbose_name = _("invitation settings")
+        verbose_name_plural = _("invitation settings")
+
+    def __str__(self):
+        return str(self.organization)

@@ -1,0 +1,71 @@
+"""Reads on invitations that depend on who asks."""
+
+from django.db.models import Count, Q
+
+from accounts.rights import Right
+from accounts.selectors import users_in_scope
+
+from .models import Invitation, InvitationBatch
+from .tokens import hash_token
+
+
+def invitations_visible_to(actor):
+    """Invitations of people `actor` may invite; contacts' invitations only for administrators."""
+    if actor is None or not actor.is_authenticated or actor.organization_id is None:
+        return Invitation.objects.none()
+    people = users_in_scope(actor, Right.INVITE)
+    scope = Q(user__in=people)
+    if actor.is_administrator:
+        scope |= Q(contact__isnull=False)
+    return Invitation.objects.for_org(actor.organization).filter(scope)
+
+
+def batches_visible_to(actor):
+    if actor is None or not actor.is_authenticated or actor.organization_id is None:
+        return InvitationBatch.objects.none()
+    batches = InvitationBatch.objects.for_org(actor.organization)
+    if not actor.is_administrator:
+        batches = batches.filter(created_by=actor)
+    return batches
+
+
+def batches_with_counts(batches):
+    return batches.annotate(
+        total=Count("invitations"),
+        pending=Count("invitations", filter=Q(invitations__delivery=Invitation.Delivery.PENDING)),
+        sent=Count("invitations", filter=Q(invitations__delivery=Invitation.Delivery.SENT)),
+        failed=Count("invitations", filter=Q(invitations__delivery=Invitation.Delivery.FAILED)),
+        accepted=Count("invitations", filter=Q(invitations__used_at__isnull=False)),
+    )
+
+
+def batch_progress(batch) -> dict:
+    counts = dict(batch.invitations.values_list("delivery").annotate(n=Count("pk")).order_by())
+    total = sum(counts.values())
+    done = counts.get("sent", 0) + counts.get("failed", 0)
+    return {
+        "total": total,
+        "pending": counts.get("pending", 0),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "percent": round(100 * done / total) if total else 100,
+        "done": done == total,
+    }
+
+
+def invitation_by_token(organization, token: str, kinds) -> Invitation | None:
+    """The invitation of `organization` whose link carries `token`; another tenant's token is unknown."""
+    if not token or len(token) > 100:
+        return None
+    return (
+        Invitation.objects.for_org(organization)
+        .select_related("user", "organization")
+        .filter(token_hash=hash_token(token), kind__in=kinds)
+        .first()
+    )
+
+
+def latest_account_invitation(user) -> Invitation | None:
+    """The most recent account invitation of `user` (for the user's page)."""
+    invitations = Invitation.objects.filter(organization_id=user.organization_id, user=user)
+    return invitations.filter(kind=Invitation.Kind.ACCOUNT).first()

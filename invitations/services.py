@@ -1,0 +1,661 @@
+"""Every write on invitations: sending, delivering, accepting, revoking, resetting passwords.
+
+Sending only writes rows (`pending`) and queues one Celery task per packet once the transaction
+commits; delivery happens in the task, which renders each message (making its token) and records it
+as sent in the same per-row transaction. Whatever is lost on the way (a task, a worker, Redis), the
+rows are still pending, and the sweeper queues them again.
+"""
+
+import contextlib
+import logging
+import re
+import smtplib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import phones
+from accounts.errors import DomainError
+from accounts.models import Channel, Organization, User
+from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
+from experquiz import sms
+
+from . import messages
+from .models import Invitation, InvitationBatch, InvitationSettings
+from .tokens import hash_token, make_temporary_password, make_token
+
+logger = logging.getLogger(__name__)
+
+Kind = Invitation.Kind
+Delivery = Invitation.Delivery
+Status = User.Status
+
+# Kinds whose message carries a link with a token.
+LINK_KINDS = {Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET}
+MAX_PASTED_ADDRESSES = 1000
+
+
+class InvitationUnusable(DomainError):
+    """The link cannot be used: `reason` is one of used, revoked, expired."""
+
+    def __init__(self, message, *, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+# --- Queueing -----------------------------------------------------------------------------------
+
+
+def chunks(items, size):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def invitations_enqueue(*, invitation_ids) -> None:
+    """Publish one delivery task per packet once the current transaction commits.
+
+    A broker that is down is logged, not raised: the rows are already committed as pending and the
+    sweeper will queue them again, so the administrator's request still succeeds.
+    """
+    ids = list(invitation_ids)
+    if not ids:
+        return
+
+    def publish():
+        from kombu.exceptions import OperationalError
+
+        from .tasks import deliver_packet
+
+        packets = list(chunks(ids, settings.INVITATIONS_PACKET_SIZE))
+        for number, packet in enumerate(packets):
+            try:
+                deliver_packet.delay(packet)
+            except OperationalError:
+                # Each attempt waits for the broker's retry policy: do not make the request wait once
+                # per packet for a broker that is down.
+                left = sum(len(rest) for rest in packets[number:])
+                logger.warning("Broker unavailable: %d invitations left for the sweeper", left)
+                break
+
+    transaction.on_commit(publish)
+
+
+def invitations_mark_enqueued(*, invitation_ids) -> None:
+    """Note that a task for these rows exists (a scheduled retry), so the sweeper leaves them alone."""
+    Invitation.objects.filter(pk__in=list(invitation_ids), delivery=Delivery.PENDING).update(enqueued_at=timezone.now())
+
+
+def invitations_sweep() -> int:
+    """Queue again the invitations left pending too long: lost tasks, a restarted Redis, a killed worker."""
+    cutoff = timezone.now() - timedelta(seconds=settings.INVITATIONS_SWEEP_AFTER)
+    with transaction.atomic():
+        # Rows a worker is sending right now are locked: skip them, they are not lost.
+        ids = list(
+            Invitation.objects.select_for_update(skip_locked=True)
+            .filter(delivery=Delivery.PENDING, revoked_at__isnull=True)
+            .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:50_000]
+        )
+        Invitation.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+        invitations_enqueue(invitation_ids=ids)
+    if ids:
+        logger.info("Sweeper queued %d pending invitations again", len(ids))
+    return len(ids)
+
+
+# --- Sending account invitations ------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    batch: InvitationBatch | None = None
+    invited: list = field(default_factory=list)  # user ids
+    skipped: list = field(default_factory=list)  # (user, reason)
+
+
+def _revoke_outstanding(*, user_ids, kinds, now) -> int:
+    return Invitation.objects.filter(user_id__in=user_ids, kind__in=kinds).outstanding().update(revoked_at=now)
+
+
+def _invitation_for(user, *, kind, actor, batch, now, **extra) -> Invitation:
+    address = user.email if user.preferred_channel == Channel.EMAIL else user.mobile
+    return Invitation(
+        organization_id=user.organization_id,
+        kind=kind,
+        user=user,
+        channel=user.preferred_channel,
+        address=address,
+        batch=batch,
+        created_by=actor,
+        enqueued_at=now,
+        **extra,
+    )
+
+
+@transaction.atomic
+def invitations_send(*, organization: Organization, users, actor: User | None, label: str = "") -> SendResult:
+    """Send (or send again) account invitations to `users`, already scoped by the caller.
+
+    Users in `created` or `invited` become `invited`, each gets a new invitation, and their older
+    links are revoked; anyone else is skipped with the reason. One bulk insert, one task per packet.
+    """
+    now = timezone.now()
+    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel")
+    candidates = list(
+        users.filter(organization=organization).only(*fields)
+        if hasattr(users, "filter")
+        else [user for user in users if user.organization_id == organization.pk]
+    )
+    result = SendResult()
+    invitable = [user for user in candidates if user.status in (Status.CREATED, Status.INVITED)]
+    for user in candidates:
+        if user.status not in (Status.CREATED, Status.INVITED):
+            result.skipped.append((user, _("already %(status)s") % {"status": user.get_status_display().lower()}))
+    if not invitable:
+        return result
+    invited_ids = set(
+        users_mark_invited(
+            organization=organization,
+            user_ids=[user.pk for user in invitable],
+            actor=actor,
+            reason=_("Invitation sent"),
+        )
+    )
+    for user in invitable:
+        if user.pk not in invited_ids:  # changed status since it was read
+            result.skipped.append((user, _("no longer waiting for an invitation")))
+    to_invite = [user for user in invitable if user.pk in invited_ids]
+    _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
+    batch = InvitationBatch.objects.create(
+        organization=organization,
+        created_by=actor,
+        label=label or _("Account invitations to %(count)d people") % {"count": len(to_invite)},
+    )
+    rows = Invitation.objects.bulk_create(
+        [_invitation_for(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite],
+        batch_size=2000,
+    )
+    invitations_enqueue(invitation_ids=[row.pk for row in rows])
+    result.batch = batch
+    result.invited = [user.pk for user in to_invite]
+    return result
+
+
+def invitation_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
+    """A new link with a fresh validity for the same person; the old one stops working."""
+    if invitation.kind == Kind.TEMPORARY_PASSWORD and invitation.user_id is not None:
+        return _temporary_password_resend(invitation=invitation, actor=actor)
+    if invitation.kind != Kind.ACCOUNT or invitation.user_id is None:
+        raise DomainError(_("Only account invitations and temporary passwords can be sent again from here."))
+    return invitations_send(
+        organization=invitation.organization, users=User.objects.filter(pk=invitation.user_id), actor=actor
+    )
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitation:
+    """The link stops working now; a message not yet sent is not sent."""
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if locked.used_at is not None:
+        raise DomainError(_("This invitation was already used; there is nothing to revoke."))
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+    return locked
+
+
+@transaction.atomic
+def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int:
+    """Revoke every outstanding account invitation of `user` (from the user's page)."""
+    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
+
+
+def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
+    """Called by the status service: activation ends invitations; deactivation and deletion end every link."""
+    if to == Status.ACTIVE:
+        kinds = [Kind.ACCOUNT]
+    elif to in (Status.INACTIVE, Status.DELETED):
+        kinds = [Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET, Kind.TEMPORARY_PASSWORD]
+    else:
+        return 0
+    return _revoke_outstanding(user_ids=[user.pk], kinds=kinds, now=timezone.now())
+
+
+def invitations_resend_to_group(*, organization, group, users_in_scope, actor: User | None) -> SendResult:
+    """Invite again everyone of `group` (within the actor's scope) who has not accepted yet."""
+    members = users_in_scope.filter(
+        organization=organization, memberships__group=group, status__in=[Status.CREATED, Status.INVITED]
+    ).distinct()
+    return invitations_send(
+        organization=organization,
+        users=members,
+        actor=actor,
+        label=_("Invitations to group %(group)s") % {"group": group.name},
+    )
+
+
+@transaction.atomic
+def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
+    """Put the batch's failed messages (and pending ones that already failed once) back in the queue."""
+    now = timezone.now()
+    ids = list(
+        batch.invitations.filter(revoked_at__isnull=True)
+        .filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING, attempts__gt=0))
+        .values_list("pk", flat=True)
+    )
+    Invitation.objects.filter(pk__in=ids).update(delivery=Delivery.PENDING, attempts=0, enqueued_at=now)
+    invitations_enqueue(invitation_ids=ids)
+    return len(ids)
+
+
+# --- Invite by pasting addresses -----------------------------------------------------------------
+
+
+@dataclass
+class PasteResult:
+    send: SendResult | None = None
+    created: list = field(default_factory=list)  # users
+    known: list = field(default_factory=list)  # (address, existing user)
+    invalid: list = field(default_factory=list)  # (text, reason)
+    duplicates: int = 0
+
+
+def split_addresses(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
+
+
+@transaction.atomic
+def invitations_invite_addresses(
+    *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
+) -> PasteResult:
+    """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
+    from groups.services import group_add_members
+
+    result = PasteResult()
+    parts = split_addresses(text)
+    if len(parts) > MAX_PASTED_ADDRESSES:
+        raise DomainError(
+            _("Paste at most %(max)d addresses at a time (%(count)d given).")
+            % {"max": MAX_PASTED_ADDRESSES, "count": len(parts)}
+        )
+    seen = set()
+    wanted = []  # (field, normalised, as typed)
+    for part in parts:
+        if "@" in part:
+            value = part.lower()
+            try:
+                validate_email(value)
+            except ValidationError:
+                result.invalid.append((part, _("not a valid email address")))
+                continue
+            key = ("email", value)
+        else:
+            try:
+                value = phones.to_e164(part, organization.phone_region)
+            except phones.InvalidPhoneNumber:
+                result.invalid.append((part, _("neither an email address nor a valid mobile number")))
+                continue
+            key = ("mobile", value)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        wanted.append((key, part))
+    emails = [value for (kind, value), _part in wanted if kind == "email"]
+    mobiles = [value for (kind, value), _part in wanted if kind == "mobile"]
+    existing = User.objects.for_org(organization).filter(Q(email__in=emails) | Q(mobile__in=mobiles))
+    by_email = {user.email: user for user in existing if user.email}
+    by_mobile = {user.mobile: user for user in existing if user.mobile}
+    for (kind, value), part in wanted:
+        known = by_email.get(value) if kind == "email" else by_mobile.get(value)
+        if known is not None:
+            result.known.append((part, known))
+            continue
+        result.created.append(
+            user_create(
+                organization=organization,
+                actor=actor,
+                email=value if kind == "email" else "",
+                mobile=value if kind == "mobile" else "",
+                user_type=user_type,
+            )
+        )
+    if group is not None and result.created:
+        group_add_members(group=group, users=result.created, actor=actor)
+    if result.created:
+        result.send = invitations_send(
+            organization=organization,
+            users=User.objects.filter(pk__in=[user.pk for user in result.created]),
+            actor=actor,
+            label=_("Invitations to %(count)d pasted addresses") % {"count": len(result.created)},
+        )
+    return result
+
+
+# --- Activation by an administrator, forgotten passwords -------------------------------------------
+
+
+@transaction.atomic
+def user_activate_with_temporary_password(*, user: User, actor: User | None) -> Invitation:
+    """Activate a created or invited user; a temporary password goes over their preferred channel.
+
+    The password is made by the worker when it renders the message, like a token, so it is never
+    stored in clear; until then the account has no usable password.
+    """
+    user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password"))
+    User.objects.filter(pk=user.pk).update(must_change_password=True)
+    user.must_change_password = True
+    invitation = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
+    invitation.save()
+    invitations_enqueue(invitation_ids=[invitation.pk])
+    return invitation
+
+
+@transaction.atomic
+def _temporary_password_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
+    """Another temporary password, for one that could not be delivered (a sent one is never resent)."""
+    user = User.objects.select_for_update().get(pk=invitation.user_id)
+    if user.status != Status.ACTIVE or not user.must_change_password:
+        raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
+    now = timezone.now()
+    _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=now)
+    again = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=now)
+    again.save()
+    invitations_enqueue(invitation_ids=[again.pk])
+    return SendResult(invited=[user.pk])
+
+
+@transaction.atomic
+def password_reset_request(*, organization: Organization, user: User | None) -> Invitation | None:
+    """Send a password-reset link to an active user; for anyone else do nothing, silently."""
+    if user is None or user.organization_id != organization.pk or user.status != Status.ACTIVE:
+        return None
+    now = timezone.now()
+    _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.PASSWORD_RESET], now=now)
+    invitation = _invitation_for(user, kind=Kind.PASSWORD_RESET, actor=None, batch=None, now=now)
+    invitation.save()
+    invitations_enqueue(invitation_ids=[invitation.pk])
+    return invitation
+
+
+# --- Using a link ---------------------------------------------------------------------------------
+
+
+def invitation_problem(invitation: Invitation) -> str | None:
+    """Why a link can no longer be used (used, revoked, expired), or None."""
+    if invitation.used_at is not None:
+        return "used"
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at is None or invitation.is_expired:
+        return "expired"
+    return None
+
+
+def _lock_usable(invitation: Invitation) -> Invitation:
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    problem = invitation_problem(locked)
+    if problem:
+        raise InvitationUnusable(_("This link can no longer be used."), reason=problem)
+    return locked
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
+    """The invited user finishes their account: names, own password; the token is consumed."""
+    locked = _lock_usable(invitation)
+    user = User.objects.select_for_update().get(pk=locked.user_id)
+    if user.status not in (Status.CREATED, Status.INVITED):
+        # Normally revoked already by the status change; never let an old link reopen an account.
+        raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    password_validation.validate_password(password, user)
+    user.save(update_fields=["first_name", "last_name", "updated_at"])
+    user_set_password(user=user, password=password)
+    locked.used_at = timezone.now()
+    locked.save(update_fields=["used_at"])
+    return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
+
+
+@transaction.atomic
+def password_reset_complete(*, invitation: Invitation, password: str) -> User:
+    """The user chose a new password through a reset link; the token is consumed."""
+    locked = _lock_usable(invitation)
+    user = User.objects.select_for_update().get(pk=locked.user_id)
+    if user.status != Status.ACTIVE:
+        raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
+    password_validation.validate_password(password, user)
+    user_set_password(user=user, password=password)
+    locked.used_at = timezone.now()
+    locked.save(update_fields=["used_at"])
+    return user
+
+
+# --- Delivery (runs in the Celery worker) ---------------------------------------------------------
+
+
+@dataclass
+class DeliveryOutcome:
+    sent: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    retry: list = field(default_factory=list)
+
+
+class TransientFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def _classify_smtp(exc: Exception) -> Exception:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            return PermanentFailure(f"Address refused: {codes[0]}")
+        return TransientFailure(f"Address temporarily refused: {codes[0] if codes else '?'}")
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500:
+        return PermanentFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+class _Channels:
+    """One SMTP connection and one SMS backend per packet, opened when first needed.
+
+    After a transient failure a channel is considered down for the rest of the packet: the other
+    messages wait for the retry instead of each waiting for its own timeout.
+    """
+
+    def __init__(self):
+        self.email = None
+        self.sms = None
+        self.down: dict[str, str] = {}
+
+    def send(self, invitation, payload):
+        if invitation.channel in self.down:
+            raise TransientFailure(self.down[invitation.channel])
+        try:
+            if invitation.channel == Channel.EMAIL:
+                if self.email is None:
+                    self.email = mail.get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30)
+                    self.email.open()
+                self.email.send_messages([payload])
+            else:
+                if self.sms is None:
+                    self.sms = sms.get_connection()
+                    self.sms.open()
+                self.sms.send_messages([sms.SmsMessage(to=invitation.address, body=payload)])
+        except sms.SmsError as exc:
+            failure = TransientFailure(str(exc)) if exc.transient else PermanentFailure(str(exc))
+            self._note(invitation.channel, failure)
+            raise failure from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            failure = _classify_smtp(exc)
+            self._note(invitation.channel, failure)
+            raise failure from exc
+
+    def _note(self, channel, failure):
+        if isinstance(failure, TransientFailure):
+            self.down[channel] = str(failure)
+            if channel == Channel.EMAIL:
+                self._close_email()
+
+    def _close_email(self):
+        if self.email is not None:
+            # A broken connection may fail to close; it is dropped either way.
+            with contextlib.suppress(Exception):
+                self.email.close()
+            self.email = None
+
+    def close(self):
+        self._close_email()
+        if self.sms is not None:
+            self.sms.close()
+
+
+def _render_and_send(invitation: Invitation, channels: _Channels) -> None:
+    if invitation.kind not in messages.TEMPLATES:
+        raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
+    now = timezone.now()
+    link = secret = ""
+    update = ["token_hash", "expires_at", "delivery", "sent_at", "attempts", "last_error"]
+    if invitation.kind in LINK_KINDS:
+        token = make_token()
+        invitation.token_hash = hash_token(token)
+        if invitation.kind == Kind.PASSWORD_RESET:
+            invitation.expires_at = now + timedelta(minutes=settings.PASSWORD_RESET_LIFETIME_MINUTES)
+        elif invitation.expires_at is None:  # a reminder keeps the expiry of the invitation it recalls
+            invitation.expires_at = now + timedelta(days=invitation.organization.invitation_lifetime_days)
+        link = messages.link_for(invitation, token)
+    elif invitation.kind == Kind.TEMPORARY_PASSWORD:
+        secret = make_temporary_password()
+        user = invitation.user
+        user.set_password(secret)
+        user.must_change_password = True
+        user.save(update_fields=["password", "must_change_password", "updated_at"])
+        invitation.used_at = now
+        update.append("used_at")
+    if invitation.channel == Channel.EMAIL:
+        payload = messages.build_email(invitation, link=link, secret=secret)
+    else:
+        payload = messages.build_sms(invitation, link=link, secret=secret)
+    channels.send(invitation, payload)
+    invitation.delivery = Delivery.SENT
+    invitation.sent_at = timezone.now()
+    invitation.attempts += 1
+    invitation.last_error = ""
+    invitation.save(update_fields=update)
+
+
+def _record_failure(pk, failure: Exception) -> str:
+    """Count the attempt; give up after INVITATIONS_MAX_ATTEMPTS or at once on a permanent failure."""
+    give_up = isinstance(failure, PermanentFailure)
+    failed_at = 0 if give_up else settings.INVITATIONS_MAX_ATTEMPTS - 1
+    Invitation.objects.filter(pk=pk, delivery=Delivery.PENDING).update(
+        attempts=F("attempts") + 1,
+        last_error=str(failure)[:500],
+        delivery=Case(When(attempts__gte=failed_at, then=Value(Delivery.FAILED)), default=Value(Delivery.PENDING)),
+    )
+    return Invitation.objects.filter(pk=pk).values_list("delivery", flat=True).first()
+
+
+def invitations_deliver(*, invitation_ids) -> DeliveryOutcome:
+    """Send a packet: each still-pending invitation once, over one SMTP connection.
+
+    Each message is sent inside its own transaction that holds the row lock and commits right after
+    the server accepted it, so a second copy of this task (redelivered after a crash, or queued by
+    the sweeper) skips rows that are locked or no longer pending, and a crash loses at most the one
+    message in flight, which stays pending.
+    """
+    outcome = DeliveryOutcome()
+    channels = _Channels()
+    try:
+        for pk in invitation_ids:
+            try:
+                with transaction.atomic():
+                    invitation = (
+                        Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("organization", "user", "contact")
+                        .filter(pk=pk, delivery=Delivery.PENDING, revoked_at__isnull=True)
+                        .first()
+                    )
+                    if invitation is None:
+                        continue
+                    _render_and_send(invitation, channels)
+                outcome.sent.append(pk)
+            except (TransientFailure, PermanentFailure) as failure:
+                state = _record_failure(pk, failure)
+                (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+            except Exception as exc:
+                # A bug must not stall the rest of the packet: count it as an attempt, so it ends up
+                # failed with the error shown on the batch page instead of retried forever.
+                logger.exception("Invitation %s could not be sent", pk)
+                state = _record_failure(pk, TransientFailure(f"{type(exc).__name__}: {exc}"))
+                (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+    finally:
+        channels.close()
+    return outcome
+
+
+# --- Reminders ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invitations_send_reminders() -> int:
+    """Remind those who have not accepted, N days before their link expires (per organisation).
+
+    A reminder is a new message with a new link and the same expiry; the earlier link is revoked,
+    as with any resend. A reminder is never reminded again.
+    """
+    now = timezone.now()
+    created = []
+    for settings_row in InvitationSettings.objects.filter(reminder_days_before_expiry__gt=0).select_related(
+        "organization"
+    ):
+        horizon = now + timedelta(days=settings_row.reminder_days_before_expiry)
+        due = list(
+            Invitation.objects.for_org(settings_row.organization)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("user")
+            .outstanding()
+            .filter(
+                kind=Kind.ACCOUNT,
+                is_reminder=False,
+                delivery=Delivery.SENT,
+                expires_at__gt=now,
+                expires_at__lte=horizon,
+                user__status=Status.INVITED,
+            )[:5000]
+        )
+        if not due:
+            continue
+        Invitation.objects.filter(pk__in=[row.pk for row in due]).update(revoked_at=now)
+        created += Invitation.objects.bulk_create(
+            [
+                _invitation_for(
+                    row.user,
+                    kind=Kind.ACCOUNT,
+                    actor=None,
+                    batch=row.batch,
+                    now=now,
+                    is_reminder=True,
+                    expires_at=row.expires_at,
+                )
+                for row in due
+            ]
+        )
+    invitations_enqueue(invitation_ids=[row.pk for row in created])
+    return len(created)

@@ -1,0 +1,29 @@
+"""Celery tasks: take ids, call the service; retries live here."""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+
+
+def retry_countdown(retries: int) -> int:
+    """Exponential backoff, capped below the broker's visibility timeout (see settings)."""
+    return min(settings.INVITATIONS_RETRY_BASE * 2**retries, settings.INVITATIONS_RETRY_MAX)
+
+
+@shared_task(bind=True, name="invitations.tasks.deliver_packet", max_retries=None, acks_late=True)
+def deliver_packet(self, invitation_ids):
+    """Send one packet (≤ INVITATIONS_PACKET_SIZE invitations) over one SMTP connection."""
+    outcome = services.invitations_deliver(invitation_ids=invitation_ids)
+    # In-process (no broker) a retry would run at once, in the administrator's request: leave the
+    # rows pending instead; the batch page's "retry" queues them again.
+    if outcome.retry and not self.request.is_eager:
+        services.invitations_mark_enqueued(invitation_ids=outcome.retry)
+        raise self.retry(args=[outcome.retry], countdown=retry_countdown(self.request.retries))
+    return {"sent": len(outcome.sent), "failed": len(outcome.failed), "retry": len(outcome.retry)}
+
+
+@shared_task(name="invitations.tasks.invitations_sweep")
+def invitations_sweep():
+    """Beat: queue again what was left pending too long, and send the reminders that are due."""
+    return {"requeued": services.invitations_sweep(), "reminders": services.invitations_send_reminders()}
