@@ -52,6 +52,8 @@ from django.test import Client, RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from accounts.management.commands.seed_demo import FIRST_NAMES as FIRST  # noqa: E402
+from accounts.management.commands.seed_demo import LAST_NAMES as LAST  # noqa: E402
 from accounts.models import Organization, User, UserType  # noqa: E402
 from accounts.search import search_text_for  # noqa: E402
 from groups.models import UserGroup  # noqa: E402
@@ -59,72 +61,6 @@ from groups.models import UserGroup  # noqa: E402
 BIG, SMALL = ("bench0", 100_000), [(f"bench{n}", 20_000) for n in range(1, 6)]
 GROUPS = {"bench0": 250, **{f"bench{n}": 50 for n in range(1, 6)}}  # 500 in all
 MEMBERSHIPS = 300_000
-FIRST = [
-    "Alice",
-    "Bruno",
-    "Camille",
-    "David",
-    "Emma",
-    "Farid",
-    "Gabrielle",
-    "Hugo",
-    "Inès",
-    "Jules",
-    "Karim",
-    "Léa",
-    "Manon",
-    "Nathan",
-    "Océane",
-    "Paul",
-]
-FIRST += [
-    "Quentin",
-    "Rose",
-    "Sofia",
-    "Thomas",
-    "Ugo",
-    "Valérie",
-    "William",
-    "Yasmine",
-    "Zoé",
-    "Ann",
-    "Ben",
-    "Chloé",
-    "Élodie",
-    "François",
-]
-LAST = [
-    "Martin",
-    "Bernard",
-    "Dubois",
-    "Thomas",
-    "Robert",
-    "Richard",
-    "Petit",
-    "Durand",
-    "Leroy",
-    "Moreau",
-    "Simon",
-    "Laurent",
-    "Lefèvre",
-    "Michel",
-]
-LAST += [
-    "Garcia",
-    "David",
-    "Bertrand",
-    "Roux",
-    "Vincent",
-    "Fournier",
-    "Smith",
-    "Jones",
-    "Brown",
-    "Nguyen",
-    "Müller",
-    "Rossi",
-    "Dupont",
-    "Lambert",
-]
 STATUSES = ["active"] * 60 + ["created"] * 10 + ["invited"] * 10 + ["inactive"] * 15 + ["deleted"] * 5
 ADMIN_EMAIL = "admin@bench0.example"
 STAFF_EMAIL = "staff@platform.example"
