@@ -208,6 +208,12 @@ class UserBulkView(RightRequiredMixin, View):
                     "back": back,
                 },
             )
+        if count > bulk.SYNC_MAX and not request.POST.get("all_matching"):
+            # The background job selects by the filters: it must never widen a list of ticked users.
+            messages.error(
+                request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
+            )
+            return redirect(back)
         if count > bulk.SYNC_MAX:
             # Too many for one request: a worker runs it and the job page follows its progress.
             job = BulkJob.objects.create(
@@ -221,7 +227,10 @@ class UserBulkView(RightRequiredMixin, View):
             transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
             return redirect("accounts:user_bulk_job", pk=job.pk)
         outcome = bulk.run(action, users=users, actor=request.user, params=params)
-        messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], outcome.summary())
+        message = outcome.summary()
+        if outcome.link:
+            message = format_html('{} <a href="{}">{}</a>', message, outcome.link, _("Follow the sending"))
+        messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], message)
         return redirect(back)
 
 
