@@ -101,3 +101,57 @@ def test_the_invitation_sent_from_the_list_opens_the_account_page(alice_client, 
     new = make(alice.organization, "Nina", "New", email="nina@acme.example")
     deliver(lambda: alice_client.post(BULK, {"action": "invite", "ids": [new.pk]}))
     assert anon.get(reverse("invitations:accept", args=[last_token(new.email)])).status_code == 200
+
+
+# --- The user's page --------------------------------------------------------------------------------
+
+
+def test_the_user_page_shows_the_invitation_buttons_and_the_rights_link_to_an_administrator(
+    alice_client, alice, deliver
+):
+    new = make(alice.organization, "Nina", "New", email="nina@acme.example")
+    page = alice_client.get(reverse("accounts:user_detail", args=[new.pk])).content.decode()
+    assert reverse("invitations:user_send", args=[new.pk]) in page
+    assert reverse("groups:user_rights", args=[new.pk]) in page
+    # Activation is offered once, by the status actions (which send the temporary password).
+    assert reverse("invitations:user_activate", args=[new.pk]) not in page
+    assert page.count("Activate with a temporary password") == 1
+    deliver(lambda: alice_client.post(reverse("invitations:user_send", args=[new.pk])))
+    page = alice_client.get(reverse("accounts:user_detail", args=[new.pk])).content.decode()
+    assert "Invitation sent to nina@acme.example" in page and "Resend invitation" in page
+
+
+def test_the_user_page_hides_invitations_outside_the_invite_scope_and_rights_from_non_administrators(make_client, acme):
+    lyon, paris = UserGroupFactory(organization=acme), UserGroupFactory(organization=acme)
+    manager = make(acme, "Mona", "Manager", "active")
+    grant(manager, Right.MANAGE_USERS, lyon, paris)
+    grant(manager, Right.INVITE, lyon)
+    inside = MembershipFactory(group=lyon, user=make(acme, "In", "Side")).user
+    outside = MembershipFactory(group=paris, user=make(acme, "Out", "Side")).user
+    client = make_client(acme, manager)
+    page = client.get(reverse("accounts:user_detail", args=[inside.pk])).content.decode()
+    assert reverse("invitations:user_send", args=[inside.pk]) in page
+    assert reverse("groups:user_rights", args=[inside.pk]) not in page
+    page = client.get(reverse("accounts:user_detail", args=[outside.pk])).content.decode()
+    assert reverse("invitations:user_send", args=[outside.pk]) not in page
+
+
+@pytest.mark.parametrize("status", ["created", "invited"])
+def test_activating_a_new_user_from_their_page_sends_a_temporary_password(alice_client, alice, anon, deliver, status):
+    new = make(alice.organization, "Nina", "New", status, email="nina@acme.example")
+    response = deliver(lambda: alice_client.post(reverse("accounts:user_status", args=[new.pk, "active"]), follow=True))
+    assert messages_of(response) == [f"{new} is active; a temporary password is on its way to nina@acme.example."]
+    new.refresh_from_db()
+    assert new.status == "active" and new.must_change_password
+    password = mail.outbox[-1].body.split("Temporary password:")[1].split()[0]
+    assert anon.post("/login/", {"username": new.email, "password": password}).status_code == 302
+    assert anon.get("/").url == reverse("accounts:password_change")
+    assert new.status_changes.filter(to_status="active").count() == 1
+
+
+def test_reactivating_an_inactive_user_sends_no_password(alice_client, alice, deliver):
+    old = make(alice.organization, "Old", "Timer", "inactive", email="old@acme.example")
+    deliver(lambda: alice_client.post(reverse("accounts:user_status", args=[old.pk, "active"])))
+    old.refresh_from_db()
+    assert old.status == "active" and not old.must_change_password
+    assert not mail.outbox and not Invitation.objects.exists()
