@@ -374,59 +374,79 @@ class ConvertMode:
 
 
 def _move_contact_history(*, contact: Contact, user: User) -> None:
-    """Hand the contact's invitations and assessment attempts over to the user it became.
+    """Hand the contact's invitations over to the user it became, inside the caller's transaction
+    (a conversion moves everything or nothing). Assessment attempts join here when they exist."""
+    from invitations.models import Invitation
 
-    THE ONE PLACE to extend when those models exist: e.g.
-    `Invitation.objects.filter(contact=contact).update(contact=None, user=user)` and the same for
-    attempts, inside the caller's transaction (so a conversion moves everything or nothing).
-    """
+    Invitation.objects.filter(organization_id=contact.organization_id, contact=contact).update(contact=None, user=user)
 
 
-@transaction.atomic
+def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=None):
+    """contact_convert, also returning the invitation batch used (so several conversions share one)."""
+    from invitations.services import invitations_send, user_activate_with_temporary_password
+
+    if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
+        raise ValueError(to)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.is_converted:
+            raise DomainError(_("%(contact)s was already converted.") % {"contact": locked})
+        user = user_create(
+            organization=locked.organization,
+            actor=actor,
+            email=locked.email,
+            mobile=locked.mobile,
+            first_name=locked.first_name,
+            last_name=locked.last_name,
+            language=locked.language,
+        )
+        _move_contact_history(contact=locked, user=user)
+        # The status and the message's row are written with the user; the message itself leaves once
+        # this transaction commits (the invitations services queue delivery on commit).
+        if to == Status.INVITED:
+            sent = invitations_send(
+                organization=locked.organization,
+                users=User.objects.filter(pk=user.pk),
+                actor=actor,
+                label=_("Invitations to converted contacts"),
+                batch=batch,
+            )
+            batch = sent.batch or batch
+            user.status = Status.INVITED
+        elif to == Status.ACTIVE:
+            user_activate_with_temporary_password(user=user, actor=actor)
+        locked.converted_to = user
+        locked.converted_at = timezone.now()
+        locked.save(update_fields=["converted_to", "converted_at"])
+    contact.converted_to, contact.converted_at = user, locked.converted_at
+    return user, batch
+
+
 def contact_convert(*, contact: Contact, to: str, actor: User | None) -> User:
-    """Turn one contact into a user in status `to` (created, invited or active), keeping the contact.
+    """Turn one contact into a user, keeping the contact: `created`, `invited` (an account invitation
+    is sent) or `active` (a temporary password is sent). The contact's invitations move to the user.
 
     Raises LoginIdTaken when a user already has the contact's email or mobile; then nothing changes.
     """
-    if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
-        raise ValueError(to)
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    if locked.is_converted:
-        raise DomainError(_("%(contact)s was already converted.") % {"contact": locked})
-    user = user_create(
-        organization=locked.organization,
-        actor=actor,
-        email=locked.email,
-        mobile=locked.mobile,
-        first_name=locked.first_name,
-        last_name=locked.last_name,
-        language=locked.language,
-    )
-    _move_contact_history(contact=locked, user=user)
-    if to == Status.INVITED:
-        # Delivery of the invitation is wired by the invitations app; the status is set here.
-        user_change_status(user=user, to=Status.INVITED, actor=actor, reason=_("converted from a contact"))
-    elif to == Status.ACTIVE:
-        user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("converted from a contact"))
-    locked.converted_to = user
-    locked.converted_at = timezone.now()
-    locked.save(update_fields=["converted_to", "converted_at"])
-    contact.converted_to, contact.converted_at = user, locked.converted_at
-    return user
+    return _contact_convert(contact=contact, to=to, actor=actor)[0]
 
 
 def contacts_convert(*, contacts, to: str, actor: User | None):
-    """Convert each contact on its own: every contact is fully converted or untouched.
+    """Convert each contact on its own: every contact is fully converted or untouched; the
+    invitations of one conversion share one batch.
 
     Returns (converted: list of (contact, user), refused: list of (contact, message)).
     """
     converted, refused = [], []
+    batch = None
     for contact in contacts:
         try:
-            converted.append((contact, contact_convert(contact=contact, to=to, actor=actor)))
+            user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
         except (DomainError, ValidationError) as error:
             message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
             refused.append((contact, message))
+        else:
+            converted.append((contact, user))
     return converted, refused
 
 

@@ -5,6 +5,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts import bulk
+from accounts.models import User
 from accounts.rights import Right
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
 from groups.tests.factories import grant
@@ -155,3 +156,81 @@ def test_reactivating_an_inactive_user_sends_no_password(alice_client, alice, de
     old.refresh_from_db()
     assert old.status == "active" and not old.must_change_password
     assert not mail.outbox and not Invitation.objects.exists()
+
+
+# --- Converting contacts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emma(acme):
+    from accounts.tests.factories import ContactFactory
+
+    return ContactFactory(organization=acme, first_name="Emma", last_name="Éclair", email="emma@example.org")
+
+
+@pytest.fixture
+def sam(acme):
+    from accounts.tests.factories import ContactFactory
+
+    return ContactFactory(organization=acme, first_name="Sam", last_name="Sms", email="", mobile="+33756123434")
+
+
+def test_converting_contacts_with_invite_sends_account_invitations_in_one_batch(alice, emma, sam, deliver):
+    from accounts.services import contacts_convert
+    from experquiz import sms
+
+    converted, refused = deliver(lambda: contacts_convert(contacts=[emma, sam], to="invited", actor=alice))
+    assert refused == [] and len(converted) == 2
+    users = [user for _contact, user in converted]
+    assert {User.objects.get(pk=user.pk).status for user in users} == {"invited"}
+    batch = InvitationBatch.objects.get()
+    assert set(batch.invitations.values_list("user_id", "kind")) == {(user.pk, "account") for user in users}
+    assert [m.to for m in mail.outbox] == [["emma@example.org"]]
+    assert [m.to for m in sms.outbox] == ["+33756123434"]
+
+
+def test_converting_a_contact_with_activate_sends_a_temporary_password(alice, anon, emma, deliver):
+    from accounts.services import contacts_convert
+
+    ((_contact, user),) = deliver(lambda: contacts_convert(contacts=[emma], to="active", actor=alice))[0]
+    user.refresh_from_db()
+    assert user.status == "active" and user.must_change_password
+    password = mail.outbox[0].body.split("Temporary password:")[1].split()[0]
+    assert anon.post("/login/", {"username": "emma@example.org", "password": password}).status_code == 302
+
+
+def test_nothing_leaves_before_the_conversion_commits(alice, emma, django_capture_on_commit_callbacks):
+    from accounts.services import contacts_convert
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        contacts_convert(contacts=[emma], to="invited", actor=alice)
+    assert callbacks and not mail.outbox
+
+
+def test_conversion_moves_the_contacts_invitations_to_the_new_user(alice, emma, sam):
+    from accounts.services import contacts_convert
+
+    def invitation_of(contact):
+        return Invitation.objects.create(
+            organization=contact.organization, kind="assessment", contact=contact, channel="email", address="x@y.z"
+        )
+
+    mine, other = invitation_of(emma), invitation_of(sam)
+    ((_contact, user),), _refused = contacts_convert(contacts=[emma], to="created", actor=alice)
+    mine.refresh_from_db(), other.refresh_from_db()
+    assert (mine.user_id, mine.contact_id) == (user.pk, None)
+    assert (other.user_id, other.contact_id) == (None, sam.pk)
+
+
+def test_a_refused_conversion_moves_no_invitation(alice, emma):
+    from accounts.services import contacts_convert
+
+    invitation = Invitation.objects.create(
+        organization=emma.organization, kind="assessment", contact=emma, channel="email", address=emma.email
+    )
+    make(alice.organization, "Emma", "Taken", email="emma@example.org")
+    converted, refused = contacts_convert(contacts=[emma], to="invited", actor=alice)
+    assert converted == [] and len(refused) == 1
+    invitation.refresh_from_db()
+    assert (invitation.user_id, invitation.contact_id) == (None, emma.pk)
+    assert not InvitationBatch.objects.exists()
