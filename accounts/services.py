@@ -19,7 +19,8 @@ from .models import (
     default_user_type_names,
     normalized_mobile,
 )
-from .selectors import people_changed
+from .rights import Right
+from .selectors import people_changed, users_in_scope
 
 Status = User.Status
 
@@ -496,9 +497,32 @@ def user_type_delete(*, user_type: UserType) -> None:
     user_type.delete()
 
 
-def _after_import(*, organization: Organization, created_ids: list[int], invite: bool, actor: User | None) -> None:
-    """What follows a committed import. THE ONE PLACE where the invitations app, once it exists,
-    sends account invitations to the created users when `invite` is set."""
+def _after_import(
+    *, organization: Organization, user_ids: list[int], invite: bool, actor: User | None
+) -> dict[str, int | None]:
+    """Send account invitations to the imported users still waiting for one, if asked.
+
+    Runs inside the import's transaction: the invitations exist only if the import does, and their
+    messages leave once it commits. Returns counts for the import's report.
+    """
+    from invitations.services import invitations_send
+
+    report = {"invited": 0, "not_invited": 0, "batch": None}
+    if not invite:
+        return report
+    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
+    # An import run by a person invites within their invitation scope; the command (no actor) everyone.
+    allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
+    sent = invitations_send(
+        organization=organization,
+        users=allowed,
+        actor=actor,
+        label=_("Invitations after an import"),
+    )
+    report["invited"] = len(sent.invited)
+    report["not_invited"] = waiting.count() - len(sent.invited)
+    report["batch"] = sent.batch.pk if sent.batch else None
+    return report
 
 
 @transaction.atomic
@@ -581,9 +605,11 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         for group_id in row.values["group_ids"]
     ]
     Membership.objects.bulk_create(memberships, batch_size=1000, ignore_conflicts=True)
-    created_ids = [user.pk for user in new_users]
-    transaction.on_commit(lambda: people_changed(organization.pk))
-    transaction.on_commit(
-        lambda: _after_import(organization=organization, created_ids=created_ids, invite=invite, actor=actor)
+    sent = _after_import(
+        organization=organization,
+        user_ids=[user.pk for user in [*new_users, *changed]],
+        invite=invite,
+        actor=actor,
     )
-    return {"created": len(new_users), "updated": len(changed), "invite": invite}
+    transaction.on_commit(lambda: people_changed(organization.pk))
+    return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}

@@ -234,3 +234,72 @@ def test_a_refused_conversion_moves_no_invitation(alice, emma):
     invitation.refresh_from_db()
     assert (invitation.user_id, invitation.contact_id) == (None, emma.pk)
     assert not InvitationBatch.objects.exists()
+
+
+# --- Import, then invitations ----------------------------------------------------------------------
+
+
+def _import(org, text, *, actor, invite=True):
+    from accounts.importing import check_rows, read_table
+    from accounts.services import users_import
+
+    header, rows = read_table(text.encode())
+    check = check_rows(organization=org, actor=actor, header=header, rows=rows)
+    return users_import(organization=org, actor=actor, check=check, invite=invite)
+
+
+def test_an_import_with_invite_invites_the_new_and_the_still_waiting_users(alice, bob, deliver):
+    org = alice.organization
+    waiting = make(org, "Wait", "Ing", "invited", email="wait@acme.example")
+    text = f"first_name,last_name,email\nAnn,Bee,ann@acme.example\nWait,Again,{waiting.email}\nBob,Active,{bob.email}\n"
+    result = deliver(lambda: _import(org, text, actor=alice))
+    assert (result["created"], result["updated"], result["invited"], result["not_invited"]) == (1, 2, 2, 0)
+    batch = InvitationBatch.objects.get(pk=result["batch"])
+    assert sorted(batch.invitations.values_list("address", flat=True)) == ["ann@acme.example", "wait@acme.example"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["ann@acme.example", "wait@acme.example"]
+    bob.refresh_from_db()
+    assert bob.status == "active"
+
+
+def test_an_import_without_invite_sends_nothing(alice, deliver):
+    result = deliver(lambda: _import(alice.organization, "email\nann@acme.example\n", actor=alice, invite=False))
+    assert (result["created"], result["invited"]) == (1, 0)
+    assert not Invitation.objects.exists() and not mail.outbox
+
+
+def test_a_scoped_manager_import_invites_only_within_their_invite_scope(acme, deliver):
+    lyon = UserGroupFactory(organization=acme, name="Lyon")
+    paris = UserGroupFactory(organization=acme, name="Paris")
+    manager = make(acme, "Mona", "Manager", "active")
+    grant(manager, Right.MANAGE_USERS, lyon, paris)
+    grant(manager, Right.INVITE, lyon)
+    text = "email,groups\nin@acme.example,Lyon\nout@acme.example,Paris\n"
+    result = deliver(lambda: _import(acme, text, actor=manager))
+    assert (result["created"], result["invited"], result["not_invited"]) == (2, 1, 1)
+    assert [m.to for m in mail.outbox] == [["in@acme.example"]]
+
+
+def test_the_import_page_reports_the_invitations_sent(alice_client, alice, deliver):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.models import ImportJob
+
+    data = b"first_name,last_name,email\nAnn,Bee,ann@acme.example\n"
+    alice_client.post(reverse("accounts:user_import"), {"file": SimpleUploadedFile("p.csv", data), "invite": "on"})
+    job = ImportJob.objects.get()
+    deliver(lambda: alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk])))
+    page = alice_client.get(reverse("accounts:user_import_job", args=[job.pk])).content.decode()
+    assert "1 invitation sent." in page
+    assert reverse("invitations:batch", args=[InvitationBatch.objects.get().pk]) in page
+    assert [m.to for m in mail.outbox] == [["ann@acme.example"]]
+
+
+def test_the_import_command_invites_and_says_so(alice, tmp_path, capsys, deliver):
+    from django.core.management import call_command
+
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"email\nann@acme.example\n")
+    deliver(lambda: call_command("importusers", alice.organization.slug, str(path), "--invite"))
+    assert "Invitations: 1 sent." in capsys.readouterr().out
+    assert User.objects.get(email="ann@acme.example").status == "invited"
+    assert [m.to for m in mail.outbox] == [["ann@acme.example"]]
