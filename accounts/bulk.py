@@ -210,13 +210,25 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
     return outcome
 
 
-register(
-    BulkAction(
-        "activate",
-        gettext_lazy("Activate"),
-        status_handler(Status.ACTIVE, done=gettext_lazy("%(n)s activated"), sources={Status.CREATED, Status.INVITED}),
-    )
-)
+def activate_with_temporary_password(*, users, actor, params) -> BulkOutcome:
+    """Activate created and invited users, each sent a temporary password so they can log in."""
+    from invitations.services import user_activate_with_temporary_password
+
+    outcome = BulkOutcome(done_message=_("%(n)s activated, each sent a temporary password"))
+    for user in users:
+        if user.status not in (Status.CREATED, Status.INVITED):
+            outcome.skip(_skip_reason(user, Status.ACTIVE), user)
+            continue
+        try:
+            user_activate_with_temporary_password(user=user, actor=actor)
+        except DomainError as error:
+            outcome.skip(error.message, user)
+        else:
+            outcome.done.append(user)
+    return outcome
+
+
+register(BulkAction("activate", gettext_lazy("Activate with a temporary password"), activate_with_temporary_password))
 register(
     BulkAction(
         "deactivate",

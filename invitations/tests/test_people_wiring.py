@@ -303,3 +303,34 @@ def test_the_import_command_invites_and_says_so(alice, tmp_path, capsys, deliver
     assert "Invitations: 1 sent." in capsys.readouterr().out
     assert User.objects.get(email="ann@acme.example").status == "invited"
     assert [m.to for m in mail.outbox] == [["ann@acme.example"]]
+
+
+# --- Bulk "Activate" --------------------------------------------------------------------------------
+
+
+def test_bulk_activate_sends_each_new_user_a_temporary_password(alice_client, alice, bob, anon, deliver):
+    from experquiz import sms
+
+    org = alice.organization
+    new = make(org, "Nina", "New", email="nina@acme.example")
+    texted = make(org, "Tex", "Ted", "invited", email="", mobile="+33756123499", preferred_channel="sms")
+    response = deliver(
+        lambda: alice_client.post(BULK, {"action": "activate", "ids": [new.pk, texted.pk, bob.pk]}, follow=True)
+    )
+    assert messages_of(response) == ["2 activated, each sent a temporary password; 1 skipped: already active — Bob P."]
+    for user in (new, texted):
+        user.refresh_from_db()
+        assert user.status == "active" and user.must_change_password
+    assert [m.to for m in mail.outbox] == [["nina@acme.example"]]
+    assert [m.to for m in sms.outbox] == ["+33756123499"]
+    password = mail.outbox[0].body.split("Temporary password:")[1].split()[0]
+    assert anon.post("/login/", {"username": new.email, "password": password}).status_code == 302
+
+
+def test_bulk_activate_does_not_touch_inactive_users(alice_client, alice, deliver):
+    old = make(alice.organization, "Old", "Timer", "inactive")
+    response = deliver(lambda: alice_client.post(BULK, {"action": "activate", "ids": [old.pk]}, follow=True))
+    assert messages_of(response) == [
+        "0 activated, each sent a temporary password; 1 skipped: currently inactive — Old T."
+    ]
+    assert not Invitation.objects.exists()
