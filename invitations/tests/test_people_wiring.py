@@ -334,3 +334,17 @@ def test_bulk_activate_does_not_touch_inactive_users(alice_client, alice, delive
         "0 activated, each sent a temporary password; 1 skipped: currently inactive — Old T."
     ]
     assert not Invitation.objects.exists()
+
+
+# --- Where people land ------------------------------------------------------------------------------
+
+
+def test_home_sends_scoped_managers_to_their_users_and_inviters_to_the_invitations(make_client, acme, alice_client):
+    group = UserGroupFactory(organization=acme)
+    manager, inviter, plain = (make(acme, name, "X", "active") for name in ("Mona", "Ivy", "Pat"))
+    grant(manager, Right.MANAGE_USERS, group)
+    grant(inviter, Right.INVITE, group)
+    assert make_client(acme, manager).get("/").url == reverse("accounts:user_list")
+    assert make_client(acme, inviter).get("/").url == reverse("invitations:list")
+    assert make_client(acme, plain).get("/").url == reverse("accounts:me")
+    assert alice_client.get("/").status_code == 200  # the administrator's dashboard
