@@ -180,6 +180,8 @@ def invitations_send(
             result.skipped.append((user, _("no longer waiting for an invitation")))
     to_invite = [user for user in invitable if user.pk in invited_ids]
     _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
+    if batch is not None and batch.organization_id != organization.pk:
+        raise ValueError("The batch belongs to another organisation.")
     if batch is None:
         batch = InvitationBatch.objects.create(
             organization=organization,
