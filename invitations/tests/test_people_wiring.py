@@ -87,6 +87,8 @@ def test_bulk_send_invitations_in_the_background_makes_one_batch(alice_client, a
     batch = InvitationBatch.objects.get()
     assert batch.invitations.count() == 5
     assert len(mail.outbox) == 5
+    page = alice_client.get(response["Location"]).content.decode()
+    assert reverse("invitations:batch", args=[batch.pk]) in page
 
 
 def test_more_ticked_users_than_a_request_handles_are_refused_not_widened(alice_client, alice, bob, monkeypatch):
