@@ -16,6 +16,16 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _reset_language():
+    # A request by a French-speaking user leaves French active in this thread: the next test must
+    # not inherit it.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def password():
     return PASSWORD

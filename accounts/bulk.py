@@ -2,11 +2,11 @@
 
 Adding an action is one `register(BulkAction(...))` call with a handler
 `handler(*, users, actor, params) -> BulkOutcome` that changes each user on its own (fully or not
-at all) and says what happened to whom. For example, sending invitations:
+at all) and says what happened to whom. For example, deactivating:
 
     register(BulkAction(
-        name="invite", label=_("Send invitations"), right=Right.INVITE,
-        handler=status_handler(User.Status.INVITED, done=_("%(n)s invited")),
+        name="deactivate", label=_("Deactivate"), confirm=True,
+        handler=status_handler(User.Status.INACTIVE, done=_("%(n)s deactivated")),
     ))
 """
 
@@ -39,6 +39,7 @@ class BulkOutcome:
     done_message: str
     done: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)  # reason → [users]
+    link: str = ""  # where to follow what the action started (an invitation batch), if anywhere
 
     def skip(self, reason: str, user) -> None:
         self.skipped.setdefault(reason, []).append(user)
@@ -59,6 +60,7 @@ class BulkOutcome:
 
     def merge(self, other: "BulkOutcome") -> None:
         self.done += other.done
+        self.link = self.link or other.link
         for reason, users in other.skipped.items():
             self.skipped.setdefault(reason, []).extend(users)
 
@@ -140,6 +142,33 @@ def status_handler(to, *, done, sources=None):
     return handler
 
 
+def send_invitations(*, users, actor, params) -> BulkOutcome:
+    """Account invitations to the created and invited users; one batch however many chunks."""
+    from django.urls import reverse
+
+    from invitations.services import invitations_send
+
+    outcome = BulkOutcome(done_message=_("%(n)s invited"))
+    if not users:
+        return outcome
+    # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones.
+    result = invitations_send(
+        organization=actor.organization,
+        users=users,
+        actor=actor,
+        label=_("Invitations from the users list"),
+        batch=params.get("batch"),
+    )
+    if result.batch is not None:
+        params["batch"] = result.batch
+        outcome.link = reverse("invitations:batch", args=[result.batch.pk])
+    invited = set(result.invited)
+    outcome.done = [user for user in users if user.pk in invited]
+    for user, reason in result.skipped:
+        outcome.skip(reason, user)
+    return outcome
+
+
 def _escaped(value) -> str:
     # The done message is %-formatted once more with the count: a "%" in a group name must survive.
     return str(value).replace("%", "%%")
@@ -181,13 +210,25 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
     return outcome
 
 
-register(
-    BulkAction(
-        "activate",
-        gettext_lazy("Activate"),
-        status_handler(Status.ACTIVE, done=gettext_lazy("%(n)s activated"), sources={Status.CREATED, Status.INVITED}),
-    )
-)
+def activate_with_temporary_password(*, users, actor, params) -> BulkOutcome:
+    """Activate created and invited users, each sent a temporary password so they can log in."""
+    from invitations.services import user_activate_with_temporary_password
+
+    outcome = BulkOutcome(done_message=_("%(n)s activated, each sent a temporary password"))
+    for user in users:
+        if user.status not in (Status.CREATED, Status.INVITED):
+            outcome.skip(_skip_reason(user, Status.ACTIVE), user)
+            continue
+        try:
+            user_activate_with_temporary_password(user=user, actor=actor)
+        except DomainError as error:
+            outcome.skip(error.message, user)
+        else:
+            outcome.done.append(user)
+    return outcome
+
+
+register(BulkAction("activate", gettext_lazy("Activate with a temporary password"), activate_with_temporary_password))
 register(
     BulkAction(
         "deactivate",
@@ -214,6 +255,7 @@ register(
 register(
     BulkAction("restore", gettext_lazy("Restore"), status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s restored")))
 )
+register(BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE))
 register(BulkAction("add_to_group", gettext_lazy("Add to group"), add_to_group, needs_group=True))
 register(
     BulkAction(

@@ -458,6 +458,8 @@ class BulkJob(models.Model):
     progress = models.PositiveIntegerField(default=0)
     summary = models.TextField(blank=True)
     level = models.CharField(max_length=10, blank=True)
+    # Where to follow what the action started, e.g. the invitation batch of "Send invitations".
+    link = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -19,7 +19,8 @@ from .models import (
     default_user_type_names,
     normalized_mobile,
 )
-from .selectors import people_changed
+from .rights import Right
+from .selectors import people_changed, users_in_scope
 
 Status = User.Status
 
@@ -374,59 +375,79 @@ class ConvertMode:
 
 
 def _move_contact_history(*, contact: Contact, user: User) -> None:
-    """Hand the contact's invitations and assessment attempts over to the user it became.
+    """Hand the contact's invitations over to the user it became, inside the caller's transaction
+    (a conversion moves everything or nothing). Assessment attempts join here when they exist."""
+    from invitations.models import Invitation
 
-    THE ONE PLACE to extend when those models exist: e.g.
-    `Invitation.objects.filter(contact=contact).update(contact=None, user=user)` and the same for
-    attempts, inside the caller's transaction (so a conversion moves everything or nothing).
-    """
+    Invitation.objects.filter(organization_id=contact.organization_id, contact=contact).update(contact=None, user=user)
 
 
-@transaction.atomic
+def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=None):
+    """contact_convert, also returning the invitation batch used (so several conversions share one)."""
+    from invitations.services import invitations_send, user_activate_with_temporary_password
+
+    if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
+        raise ValueError(to)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.is_converted:
+            raise DomainError(_("%(contact)s was already converted.") % {"contact": locked})
+        user = user_create(
+            organization=locked.organization,
+            actor=actor,
+            email=locked.email,
+            mobile=locked.mobile,
+            first_name=locked.first_name,
+            last_name=locked.last_name,
+            language=locked.language,
+        )
+        _move_contact_history(contact=locked, user=user)
+        # The status and the message's row are written with the user; the message itself leaves once
+        # this transaction commits (the invitations services queue delivery on commit).
+        if to == Status.INVITED:
+            sent = invitations_send(
+                organization=locked.organization,
+                users=User.objects.filter(pk=user.pk),
+                actor=actor,
+                label=_("Invitations to converted contacts"),
+                batch=batch,
+            )
+            batch = sent.batch or batch
+            user.status = Status.INVITED
+        elif to == Status.ACTIVE:
+            user_activate_with_temporary_password(user=user, actor=actor)
+        locked.converted_to = user
+        locked.converted_at = timezone.now()
+        locked.save(update_fields=["converted_to", "converted_at"])
+    contact.converted_to, contact.converted_at = user, locked.converted_at
+    return user, batch
+
+
 def contact_convert(*, contact: Contact, to: str, actor: User | None) -> User:
-    """Turn one contact into a user in status `to` (created, invited or active), keeping the contact.
+    """Turn one contact into a user, keeping the contact: `created`, `invited` (an account invitation
+    is sent) or `active` (a temporary password is sent). The contact's invitations move to the user.
 
     Raises LoginIdTaken when a user already has the contact's email or mobile; then nothing changes.
     """
-    if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
-        raise ValueError(to)
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    if locked.is_converted:
-        raise DomainError(_("%(contact)s was already converted.") % {"contact": locked})
-    user = user_create(
-        organization=locked.organization,
-        actor=actor,
-        email=locked.email,
-        mobile=locked.mobile,
-        first_name=locked.first_name,
-        last_name=locked.last_name,
-        language=locked.language,
-    )
-    _move_contact_history(contact=locked, user=user)
-    if to == Status.INVITED:
-        # Delivery of the invitation is wired by the invitations app; the status is set here.
-        user_change_status(user=user, to=Status.INVITED, actor=actor, reason=_("converted from a contact"))
-    elif to == Status.ACTIVE:
-        user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("converted from a contact"))
-    locked.converted_to = user
-    locked.converted_at = timezone.now()
-    locked.save(update_fields=["converted_to", "converted_at"])
-    contact.converted_to, contact.converted_at = user, locked.converted_at
-    return user
+    return _contact_convert(contact=contact, to=to, actor=actor)[0]
 
 
 def contacts_convert(*, contacts, to: str, actor: User | None):
-    """Convert each contact on its own: every contact is fully converted or untouched.
+    """Convert each contact on its own: every contact is fully converted or untouched; the
+    invitations of one conversion share one batch.
 
     Returns (converted: list of (contact, user), refused: list of (contact, message)).
     """
     converted, refused = [], []
+    batch = None
     for contact in contacts:
         try:
-            converted.append((contact, contact_convert(contact=contact, to=to, actor=actor)))
+            user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
         except (DomainError, ValidationError) as error:
             message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
             refused.append((contact, message))
+        else:
+            converted.append((contact, user))
     return converted, refused
 
 
@@ -476,9 +497,32 @@ def user_type_delete(*, user_type: UserType) -> None:
     user_type.delete()
 
 
-def _after_import(*, organization: Organization, created_ids: list[int], invite: bool, actor: User | None) -> None:
-    """What follows a committed import. THE ONE PLACE where the invitations app, once it exists,
-    sends account invitations to the created users when `invite` is set."""
+def _after_import(
+    *, organization: Organization, user_ids: list[int], invite: bool, actor: User | None
+) -> dict[str, int | None]:
+    """Send account invitations to the imported users still waiting for one, if asked.
+
+    Runs inside the import's transaction: the invitations exist only if the import does, and their
+    messages leave once it commits. Returns counts for the import's report.
+    """
+    from invitations.services import invitations_send
+
+    report = {"invited": 0, "not_invited": 0, "batch": None}
+    if not invite:
+        return report
+    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
+    # An import run by a person invites within their invitation scope; the command (no actor) everyone.
+    allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
+    sent = invitations_send(
+        organization=organization,
+        users=allowed,
+        actor=actor,
+        label=_("Invitations after an import"),
+    )
+    report["invited"] = len(sent.invited)
+    report["not_invited"] = waiting.count() - len(sent.invited)
+    report["batch"] = sent.batch.pk if sent.batch else None
+    return report
 
 
 @transaction.atomic
@@ -561,9 +605,11 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         for group_id in row.values["group_ids"]
     ]
     Membership.objects.bulk_create(memberships, batch_size=1000, ignore_conflicts=True)
-    created_ids = [user.pk for user in new_users]
-    transaction.on_commit(lambda: people_changed(organization.pk))
-    transaction.on_commit(
-        lambda: _after_import(organization=organization, created_ids=created_ids, invite=invite, actor=actor)
+    sent = _after_import(
+        organization=organization,
+        user_ids=[user.pk for user in [*new_users, *changed]],
+        invite=invite,
+        actor=actor,
     )
-    return {"created": len(new_users), "updated": len(changed), "invite": invite}
+    transaction.on_commit(lambda: people_changed(organization.pk))
+    return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}

@@ -146,7 +146,11 @@ def bulk_run_job(job_id: int) -> None:
             )
             raise
         BulkJob.objects.filter(pk=job_id).update(
-            state=BulkJob.State.DONE, summary=outcome.summary(), level=outcome.level, finished_at=timezone.now()
+            state=BulkJob.State.DONE,
+            summary=outcome.summary(),
+            level=outcome.level,
+            link=outcome.link,
+            finished_at=timezone.now(),
         )
 
 

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .forms import LoginForm, OwnPasswordChangeForm
 from .models import Contact, User
-from .selectors import users_in_scope
+from .rights import Right
+from .selectors import actor_has_right, users_in_scope
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -54,10 +55,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 def home(request):
-    """Administrators land on their dashboard; everyone else on their own portal."""
-    people = users_in_scope(request.user, "manage_users")
+    """Administrators land on their dashboard, scoped managers on their users, those who may only
+    invite on the invitations; everyone else on their own portal."""
     if not request.user.is_administrator:
+        if actor_has_right(request.user, Right.MANAGE_USERS):
+            return redirect("accounts:user_list")
+        if actor_has_right(request.user, Right.INVITE):
+            return redirect("invitations:list")
         return redirect("accounts:me")
+    people = users_in_scope(request.user, Right.MANAGE_USERS)
     counts = dict(people.values_list("status").annotate(n=Count("pk")).order_by())
     statuses = [(status, counts.get(status.value, 0)) for status in User.Status]
     contacts = Contact.objects.for_org(request.organization).count()

@@ -12,6 +12,7 @@ from django.views import View
 from .errors import DomainError
 from .filters import ContactFilter
 from .mixins import RightRequiredMixin
+from .models import User
 from .people_forms import ContactForm, ConvertForm
 from .rights import Right
 from .selectors import contacts_in_scope
@@ -102,13 +103,25 @@ class ContactConvertView(ContactsMixin, View):
         if not form.is_valid():
             messages.error(request, _("Choose what the new users become."))
             return redirect(back)
-        converted, refused = contacts_convert(contacts=contacts, to=form.cleaned_data["to"], actor=request.user)
+        to = form.cleaned_data["to"]
+        converted, refused = contacts_convert(contacts=contacts, to=to, actor=request.user)
         if converted:
-            messages.success(
-                request,
-                ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", len(converted))
-                % {"n": len(converted)},
-            )
+            n = len(converted)
+            if to == User.Status.INVITED:
+                done = ngettext(
+                    "%(n)s contact converted to a user; the invitation is on its way.",
+                    "%(n)s contacts converted to users; their invitations are on their way.",
+                    n,
+                )
+            elif to == User.Status.ACTIVE:
+                done = ngettext(
+                    "%(n)s contact converted to an active user; a temporary password is on its way.",
+                    "%(n)s contacts converted to active users; temporary passwords are on their way.",
+                    n,
+                )
+            else:
+                done = ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", n)
+            messages.success(request, done % {"n": n})
         for contact, reason in refused:
             messages.error(
                 request, _("%(contact)s was not converted: %(reason)s") % {"contact": contact, "reason": reason}

@@ -208,6 +208,12 @@ class UserBulkView(RightRequiredMixin, View):
                     "back": back,
                 },
             )
+        if count > bulk.SYNC_MAX and not request.POST.get("all_matching"):
+            # The background job selects by the filters: it must never widen a list of ticked users.
+            messages.error(
+                request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
+            )
+            return redirect(back)
         if count > bulk.SYNC_MAX:
             # Too many for one request: a worker runs it and the job page follows its progress.
             job = BulkJob.objects.create(
@@ -221,7 +227,10 @@ class UserBulkView(RightRequiredMixin, View):
             transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
             return redirect("accounts:user_bulk_job", pk=job.pk)
         outcome = bulk.run(action, users=users, actor=request.user, params=params)
-        messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], outcome.summary())
+        message = outcome.summary()
+        if outcome.link:
+            message = format_html('{} <a href="{}">{}</a>', message, outcome.link, _("Follow the sending"))
+        messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], message)
         return redirect(back)
 
 
@@ -246,10 +255,12 @@ class UserBulkJobView(RightRequiredMixin, View):
 
 
 # The actions a detail page offers from each status: (target, label, needs confirmation). Sending an
-# invitation (→ invited) belongs to the invitations pages.
+# invitation (→ invited) belongs to the invitations buttons the page includes. Activating someone who
+# never had a password sends them a temporary one, or they could not log in.
+ACTIVATE_NEW = _lazy("Activate with a temporary password")
 DETAIL_ACTIONS = {
-    Status.CREATED: [(Status.ACTIVE, _lazy("Activate"), False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.INVITED: [(Status.ACTIVE, _lazy("Activate"), False), (Status.DELETED, _lazy("Delete"), True)],
+    Status.CREATED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
+    Status.INVITED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
     Status.ACTIVE: [(Status.INACTIVE, _lazy("Deactivate"), True), (Status.DELETED, _lazy("Delete"), True)],
     Status.INACTIVE: [(Status.ACTIVE, _lazy("Reactivate"), False), (Status.DELETED, _lazy("Delete"), True)],
     Status.DELETED: [(Status.INACTIVE, _lazy("Restore"), False)],
@@ -264,7 +275,11 @@ class UserDetailView(RightRequiredMixin, View):
     required_right = Right.MANAGE_USERS
 
     def get(self, request, pk):
+        from invitations.selectors import latest_account_invitation
+
         person = get_object_or_404(self.scoped_users().select_related("user_type", "created_by"), pk=pk)
+        # Invitation buttons only for someone the viewer may invite, not merely anyone.
+        can_invite = users_in_scope(request.user, Right.INVITE).filter(pk=person.pk).exists()
         return render(
             request,
             "accounts/user_detail.html",
@@ -273,6 +288,8 @@ class UserDetailView(RightRequiredMixin, View):
                 "history": person.status_changes.select_related("actor"),
                 "groups": person.user_groups.order_by("name"),
                 "actions": _labels(person.status),
+                "can_invite": can_invite,
+                "latest_invitation": latest_account_invitation(person) if can_invite else None,
             },
         )
 
@@ -298,15 +315,23 @@ class UserStatusView(RightRequiredMixin, View):
         )
 
     def post(self, request, pk, to):
+        from invitations.services import user_activate_with_temporary_password
+
         person = self.get_person(pk)
         try:
-            user_change_status(user=person, to=to, actor=request.user, reason=request.POST.get("reason", ""))
+            if to == Status.ACTIVE and person.status in (Status.CREATED, Status.INVITED):
+                invitation = user_activate_with_temporary_password(user=person, actor=request.user)
+                done = _("%(user)s is active; a temporary password is on its way to %(address)s.") % {
+                    "user": person,
+                    "address": invitation.address,
+                }
+            else:
+                user_change_status(user=person, to=to, actor=request.user, reason=request.POST.get("reason", ""))
+                done = _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(
-                request, _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
-            )
+            messages.success(request, done)
         return redirect("accounts:user_detail", pk=person.pk)
 
 

@@ -34,7 +34,8 @@ def test_a_manager_scoped_to_one_group_sees_and_acts_on_its_members_only(
     page.get_by_label("Email or mobile number").fill("maggie@acme.example")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Hello Maggie").wait_for()
+    # A scoped manager lands on the users she manages.
+    page.get_by_role("heading", name="Users").wait_for()
 
     # Navigation offers the pages of the rights she holds, and no others.
     navigation = page.get_by_role("navigation", name="Main navigation")

@@ -1,11 +1,12 @@
-"""An administrator invites a created user; the user opens the link from the email on a phone."""
+"""An administrator invites a created user from the users list; the user opens the link from the email
+on a phone."""
 
 import re
 
 import pytest
 
-from accounts.tests.factories import AdministratorFactory, OrganizationFactory, UserFactory, UserGroupFactory
-from groups.services import group_add_members
+from accounts.models import User
+from accounts.tests.factories import AdministratorFactory, OrganizationFactory, UserFactory
 from invitations.tests.helpers import LINK
 from invitations.tests.realworld import SmtpServer, body_text, wait_until
 
@@ -32,22 +33,31 @@ def test_an_invited_user_finishes_the_account_from_the_email_and_logs_in(
 ):
     acme = OrganizationFactory(slug="acme", name="Acme")
     admin = AdministratorFactory(organization=acme, email="ada@acme.example", first_name="Ada", password=ADMIN_PASSWORD)
-    newcomer = UserFactory(organization=acme, email="noa@acme.example", status="created", first_name="", last_name="")
-    group = UserGroupFactory(organization=acme, name="Newcomers")
-    group_add_members(group=group, users=[newcomer], actor=admin)
+    UserFactory(organization=acme, email="noa@acme.example", status="created", first_name="", last_name="")
+    other = UserFactory(organization=acme, email="otto@acme.example", status="created", first_name="Otto")
 
     page.goto(tenant_url(acme, "/login/"))
     page.get_by_label("Email or mobile number").fill(admin.email)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-    page.goto(tenant_url(acme, "/invitations/"))
-    page.get_by_label("Group").select_option(label="Newcomers")
-    page.get_by_role("button", name="Resend").click()
-    # The batch page follows the sending live.
-    page.get_by_text("1 invitation is on its way.").wait_for()
+    page.get_by_role("link", name="Users", exact=True).first.click()
+    page.get_by_role("link", name=re.compile(r"^Created 2$")).click()
+    page.wait_for_url("**status=created**")
+    assert page.locator("tbody tr").count() == 2
+    page.get_by_label("Select noa@acme.example").check()
+    page.get_by_label("With the selected users").select_option(label="Send invitations")
+    page.get_by_role("button", name="Apply").click()
+    alert = page.get_by_role("alert").filter(has_text="invited")
+    alert.wait_for()
+    assert "1 invited." in alert.inner_text()
+    screenshot(page, "users-invited")
+    # The outcome links to the batch page, which follows the sending live.
+    alert.get_by_role("link", name="Follow the sending").click()
     page.locator("[data-progress-fill]", has_text="100%").wait_for()
     screenshot(page, "invitation-batch")
+    other.refresh_from_db()
+    assert other.status == User.Status.CREATED  # not ticked, not invited
 
     wait_until(lambda: smtp.to("noa@acme.example"), timeout=10, message="the invitation email")
     link = LINK.search(body_text(smtp.to("noa@acme.example")[0])).group(0)

@@ -144,11 +144,14 @@ def _invitation_for(user, *, kind, actor, batch, now, **extra) -> Invitation:
 
 
 @transaction.atomic
-def invitations_send(*, organization: Organization, users, actor: User | None, label: str = "") -> SendResult:
+def invitations_send(
+    *, organization: Organization, users, actor: User | None, label: str = "", batch: InvitationBatch | None = None
+) -> SendResult:
     """Send (or send again) account invitations to `users`, already scoped by the caller.
 
     Users in `created` or `invited` become `invited`, each gets a new invitation, and their older
     links are revoked; anyone else is skipped with the reason. One bulk insert, one task per packet.
+    A sending done in several parts (a bulk action in chunks) passes the `batch` of its first part.
     """
     now = timezone.now()
     fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel")
@@ -177,11 +180,14 @@ def invitations_send(*, organization: Organization, users, actor: User | None, l
             result.skipped.append((user, _("no longer waiting for an invitation")))
     to_invite = [user for user in invitable if user.pk in invited_ids]
     _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
-    batch = InvitationBatch.objects.create(
-        organization=organization,
-        created_by=actor,
-        label=label or _("Account invitations to %(count)d people") % {"count": len(to_invite)},
-    )
+    if batch is not None and batch.organization_id != organization.pk:
+        raise ValueError("The batch belongs to another organisation.")
+    if batch is None:
+        batch = InvitationBatch.objects.create(
+            organization=organization,
+            created_by=actor,
+            label=label or _("Account invitations to %(count)d people") % {"count": len(to_invite)},
+        )
     rows = Invitation.objects.bulk_create(
         [_invitation_for(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite],
         batch_size=2000,

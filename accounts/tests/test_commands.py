@@ -55,4 +55,30 @@ def test_seed_demo_makes_users_of_every_status_and_type_and_is_idempotent():
     assert Contact.objects.for_org(demo).count() == 5
     assert demo.user_groups.exists()
     call_command("seed_demo", "--users", "60")
-    assert User.objects.for_org(demo).count() == 61
+    assert User.objects.for_org(demo).count() == 62  # the administrator, the manager and 60 users
+
+
+def test_seed_demo_adds_a_regional_manager_who_logs_in_to_their_users(capsys, make_client):
+    from accounts.rights import Right
+    from accounts.selectors import actor_has_right, users_in_scope
+
+    call_command("seed_demo", "--users", "30", "--contacts", "0")
+    out = capsys.readouterr().out
+    assert "manager@demo.example.com / demo-manager-pass" in out and "admin@demo.example.com" in out
+    demo = Organization.objects.get(slug="demo")
+    manager = User.objects.for_org(demo).get(email="manager@demo.example.com")
+    assert manager.status == "active" and not manager.is_administrator
+    assert manager.check_password("demo-manager-pass")
+    assert [p.name for p in manager.rights_profiles.all()] == ["Regional manager"]
+    regions = set(demo.user_groups.filter(name__in=["Lyon", "Marseille"]).values_list("pk", flat=True))
+    for right in (Right.MANAGE_USERS, Right.INVITE):
+        assert actor_has_right(manager, right)
+        in_scope = users_in_scope(manager, right)
+        assert in_scope.exists()
+        assert not in_scope.exclude(memberships__group__in=regions).exists()
+    assert not actor_has_right(manager, Right.VIEW_RESULTS)
+    client = make_client(demo)
+    assert client.post("/login/", {"username": manager.email, "password": "demo-manager-pass"}).status_code == 302
+    assert client.get("/").url == "/users/"
+    call_command("seed_demo")
+    assert User.objects.for_org(demo).filter(email="manager@demo.example.com").count() == 1

@@ -169,9 +169,10 @@ def test_upload_preview_confirm_writes_everything(alice_client, alice, setup, dj
     job.refresh_from_db()
     assert job.state == "done", job.error
     ann = User.objects.get(email="ann@example.com")
-    assert (ann.status, ann.created_by, ann.organization) == ("created", alice, setup)
+    assert (ann.status, ann.created_by, ann.organization) == ("invited", alice, setup)  # "invite" was ticked
     assert [g.name for g in ann.user_groups.all()] == ["Lyon"]
     assert StatusChange.objects.filter(user=ann, to_status="created").exists()
+    assert StatusChange.objects.filter(user=ann, to_status="invited").exists()
     assert User.objects.search("ann bee").get() == ann
     existing.refresh_from_db()
     assert (existing.first_name, existing.last_name) == ("New", "Name")  # empty cells keep values

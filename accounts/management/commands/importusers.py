@@ -70,3 +70,5 @@ class Command(BaseCommand):
                 % {"created": result["created"], "updated": result["updated"]}
             )
         )
+        if invite:
+            self.stdout.write(_("Invitations: %(n)s sent.") % {"n": result["invited"]})

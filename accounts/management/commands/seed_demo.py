@@ -5,13 +5,20 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Organization, User, UserType
-from accounts.services import contact_create, organization_create, user_change_status, user_create
+from accounts.rights import Right
+from accounts.selectors import Scope
+from accounts.services import contact_create, organization_create, user_change_status, user_create, user_set_password
 from experquiz.tenancy import organization_url
-from groups.models import Membership, UserGroup
+from groups.models import Membership, RightsProfile, UserGroup
+from groups.services import profile_create, user_rights_set
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo.example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
+DEMO_MANAGER_EMAIL = "manager@demo.example.com"
+DEMO_MANAGER_PASSWORD = "demo-manager-pass"
+MANAGER_PROFILE = "Regional manager"
+MANAGER_GROUPS = ["Lyon", "Marseille"]
 
 FIRST_NAMES = [
     "Alice",
@@ -107,11 +114,51 @@ class Command(BaseCommand):
             organization = self.seed(users, contacts)
         else:
             self.stdout.write("The demo organisation already exists; nothing changed.")
+        # Also for a demo organisation seeded before the manager existed.
+        self.ensure_manager(organization)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo: {organization_url(organization)}  —  log in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
             )
         )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Regional manager (users and invitations of {' and '.join(MANAGER_GROUPS)}): "
+                f"{DEMO_MANAGER_EMAIL} / {DEMO_MANAGER_PASSWORD}"
+            )
+        )
+
+    @transaction.atomic
+    def ensure_manager(self, organization):
+        """A scoped manager: manages and invites the users of Lyon and Marseille, through a rights profile."""
+        if User.objects.for_org(organization).filter(email=DEMO_MANAGER_EMAIL).exists():
+            return
+        admin = User.objects.for_org(organization).get(email=DEMO_ADMIN_EMAIL)
+        groups = []
+        for name in MANAGER_GROUPS:
+            group = UserGroup.objects.for_org(organization).filter(name=name).first()
+            groups.append(group or UserGroup.objects.create(organization=organization, name=name))
+        scope = Scope(group_ids=frozenset(group.pk for group in groups))
+        profile = RightsProfile.objects.for_org(organization).filter(name=MANAGER_PROFILE).first()
+        if profile is None:
+            profile = profile_create(
+                organization=organization,
+                actor=admin,
+                name=MANAGER_PROFILE,
+                description=f"Manage users + invite for {' and '.join(MANAGER_GROUPS)}",
+                grants={Right.MANAGE_USERS: scope, Right.INVITE: scope},
+            )
+        manager = user_create(
+            organization=organization,
+            actor=admin,
+            first_name="Max",
+            last_name="Manager",
+            email=DEMO_MANAGER_EMAIL,
+            language="fr",
+        )
+        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD)
+        user_change_status(user=manager, to=User.Status.ACTIVE, actor=admin, reason="demo data")
+        user_rights_set(user=manager, actor=admin, is_administrator=False, profiles=[profile], grants={})
 
     @transaction.atomic
     def seed(self, user_count, contact_count):
