@@ -21,7 +21,8 @@ run: install
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  ExperQuiz People is running at  http://demo.localhost:$(PORT)/"
-	@echo "  Log in as  admin@demo.example.com  with the password  demo-admin-pass"
+	@echo "  Administrator:     admin@demo.example.com    password  demo-admin-pass"
+	@echo "  Regional manager:  manager@demo.example.com  password  demo-manager-pass"
 	@echo "  (platform admin: http://localhost:$(PORT)/admin/ after 'manage.py createsuperuser')"
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
