@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from accounts import phones
 from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
+from accounts.rights import Right
+from accounts.selectors import actor_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
 from experquiz import sms
 
@@ -280,8 +282,12 @@ def invitations_invite_addresses(
     *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
 ) -> PasteResult:
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
-    from groups.services import group_add_members
+    from groups.services import group_add_created_users
 
+    # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
+    # without one, the new users would be out of their own scope at once.
+    if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
+        raise DomainError(_("Choose one of your groups."))
     result = PasteResult()
     parts = split_addresses(text)
     if len(parts) > MAX_PASTED_ADDRESSES:
@@ -332,7 +338,8 @@ def invitations_invite_addresses(
             )
         )
     if group is not None and result.created:
-        group_add_members(group=group, users=result.created, actor=actor)
+        # The paste page offers the groups of the inviter's invite right.
+        group_add_created_users(group=group, users=result.created, actor=actor, right=Right.INVITE)
     if result.created:
         result.send = invitations_send(
             organization=organization,

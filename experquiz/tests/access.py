@@ -63,6 +63,9 @@ class Access:
     post: bool = True
     # Only POST does anything: GET is a 405 (or the refusal), and allowed cells POST too.
     post_only: bool = False
+    # (world) → a form that actors allowed on the page POST (once per cell): wherever it leads,
+    # redirects followed, the page must not be a 500 nor show anyone out of their scope.
+    data: object = None
 
 
 ACCESS = {
@@ -90,7 +93,18 @@ ACCESS = {
     "groups:user_rights": Access(ADMINISTRATOR),
     # people (post=False: a read-only page answers a POST with 405 before reading anything)
     "accounts:user_list": Access(Right.MANAGE_USERS),
-    "accounts:user_create": Access(Right.MANAGE_USERS),
+    # A new person put in the manager's group: created, then shown on their page.
+    "accounts:user_create": Access(
+        Right.MANAGE_USERS,
+        data=lambda world: {
+            "first_name": "Nina",
+            "last_name": "Newcomer",
+            "email": "NINA.NEWCOMER@ACME.EXAMPLE",
+            "preferred_channel": "email",
+            "language": "en",
+            "groups": [world.groups[IN_SCOPE].pk],
+        },
+    ),
     "accounts:user_bulk": Access(Right.MANAGE_USERS, ok=302, post_only=True),
     # A background job is seen only by whoever started it (IN_SCOPE is the manager's own job).
     "accounts:user_bulk_job": Access(
@@ -131,14 +145,27 @@ ACCESS = {
     "invitations:password_forgot": Access(PUBLIC),
     # ... and the admin pages
     "invitations:list": Access(Right.INVITE),
-    "invitations:paste": Access(Right.INVITE),
+    # Known addresses are typed in capitals: the page may echo what was typed, not who it belongs to.
+    "invitations:paste": Access(
+        Right.INVITE,
+        data=lambda world: {
+            "addresses": "\n".join(
+                [world.users[IN_SCOPE].email.upper(), world.users[OUT_OF_SCOPE].email.upper(), "NEWCOMER@ACME.EXAMPLE"]
+            ),
+            "group": world.groups[IN_SCOPE].pk,
+        },
+    ),
     "invitations:resend": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
     "invitations:revoke": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
-    "invitations:group_resend": Access(Right.INVITE, ok=302, post_only=True),
+    "invitations:group_resend": Access(
+        Right.INVITE, ok=302, post_only=True, data=lambda world: {"group": world.groups[IN_SCOPE].pk}
+    ),
     "invitations:batch": Access(Right.INVITE, kinds={"pk": "batch"}),
     "invitations:batch_progress": Access(Right.INVITE, kinds={"pk": "batch"}),
     "invitations:batch_retry": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "batch"}),
-    "invitations:users_send": Access(Right.INVITE, ok=302, post_only=True),
+    "invitations:users_send": Access(
+        Right.INVITE, ok=302, post_only=True, data=lambda world: {"users": [u.pk for u in world.users.values()]}
+    ),
     "invitations:user_send": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_revoke": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_activate": Access(Right.MANAGE_USERS, ok=302, post_only=True),

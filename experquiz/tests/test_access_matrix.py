@@ -189,6 +189,13 @@ def check_cell(access, actor, place, url, forbidden, world):
         leaked = [s for s in forbidden if s in body]
         if leaked:
             failures.append(f"{actor} POST {url} ({place}): shows out-of-scope people {leaked}")
+    if access.data and not refused:
+        response = client_for(world, actor).post(url, access.data(world), follow=True)
+        if response.status_code >= 500:
+            failures.append(f"{actor} POST {url} ({place}) with data: got {response.status_code}")
+        leaked = [s for s in forbidden if s in content(response)]
+        if leaked:
+            failures.append(f"{actor} POST {url} ({place}) with data: shows out-of-scope people {leaked}")
     return failures
 
 
