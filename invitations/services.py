@@ -250,9 +250,15 @@ def invitations_resend_to_group(*, organization, group, users_in_scope, actor: U
 @transaction.atomic
 def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
     """Put the batch's failed messages (and pending ones that already failed once) back in the queue."""
+    from .selectors import invitations_visible_to
+
     now = timezone.now()
+    invitations = batch.invitations.all()
+    if actor is not None:
+        # Only to people still in the actor's scope (someone may have left their groups since).
+        invitations = invitations.filter(pk__in=invitations_visible_to(actor).values("pk"))
     ids = list(
-        batch.invitations.filter(revoked_at__isnull=True)
+        invitations.filter(revoked_at__isnull=True)
         .filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING, attempts__gt=0))
         .values_list("pk", flat=True)
     )

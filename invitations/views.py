@@ -358,7 +358,13 @@ def _batch(request, pk):
 @right_required(Right.INVITE)
 def batch_detail(request, pk):
     batch = _batch(request, pk)
-    failed = batch.invitations.filter(delivery=Invitation.Delivery.FAILED).select_related("user", "contact")[:200]
+    # Only the invitations of people still in the actor's scope: someone invited by this manager
+    # who has since left their groups is out of reach (the counts stay the batch's).
+    failed = (
+        selectors.invitations_visible_to(request.user)
+        .filter(batch=batch, delivery=Invitation.Delivery.FAILED)
+        .select_related("user", "contact")[:200]
+    )
     return render(
         request,
         "invitations/batch_detail.html",

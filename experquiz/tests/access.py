@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.models import BulkJob, Contact, ImportJob, User
+from accounts.models import BulkJob, Contact, ImportJob, StatusChange, User
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.tests.factories import (
     AdministratorFactory,
@@ -276,6 +276,26 @@ class World:
                 delivery=Invitation.Delivery.FAILED,
                 batch=batch,
                 created_by=actor,
+            )
+        # History that names other people: the administrator created Ines and invited her too, and
+        # Otto was in Lyon when the manager invited him (his invitation is in the manager's batch),
+        # then moved to Paris, out of the manager's scope.
+        admin = self.actors["admin_a"]
+        ines, otto = self.users[IN_SCOPE], self.users[OUT_OF_SCOPE]
+        User.objects.filter(pk=ines.pk).update(created_by=admin)
+        StatusChange.objects.create(
+            organization=self.acme, user=ines, from_status="created", to_status="active", actor=admin
+        )
+        for user, batch in ((ines, self.batches[OUT_OF_SCOPE]), (otto, self.batches[IN_SCOPE])):
+            Invitation.objects.create(
+                organization=self.acme,
+                user=user,
+                channel="email",
+                address=user.email,
+                expires_at=timezone.now() + timedelta(days=7),
+                delivery=Invitation.Delivery.FAILED,
+                batch=batch,
+                created_by=batch.created_by,
             )
         # Links in messages. Their invitees are known by a mobile number only: the link's holder
         # is the invitee and sees their own login, while the matrix checks names and emails.
