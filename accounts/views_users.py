@@ -265,12 +265,22 @@ class UserDetailView(RightRequiredMixin, View):
 
     def get(self, request, pk):
         person = get_object_or_404(self.scoped_users().select_related("user_type", "created_by"), pk=pk)
+        history = list(person.status_changes.select_related("actor"))
+        # Who created or changed this person is named only to a viewer who may see them: a
+        # group-scoped manager must not learn the names of people out of their scope (shown as "—").
+        named = {person.created_by_id, *(change.actor_id for change in history)} - {None, request.user.pk}
+        visible = set(self.scoped_users().filter(pk__in=named).values_list("pk", flat=True)) | {request.user.pk}
+        if person.created_by_id not in visible:
+            person.created_by = None
+        for change in history:
+            if change.actor_id not in visible:
+                change.actor = None
         return render(
             request,
             "accounts/user_detail.html",
             {
                 "person": person,
-                "history": person.status_changes.select_related("actor"),
+                "history": history,
                 "groups": person.user_groups.order_by("name"),
                 "actions": _labels(person.status),
             },
