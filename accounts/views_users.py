@@ -20,7 +20,7 @@ from groups.selectors import groups_in_scope
 from . import bulk, tasks
 from .errors import DomainError, LoginIdTaken
 from .filters import UserFilter
-from .mixins import RightRequiredMixin, check_right
+from .mixins import RightRequiredMixin, check_right, posted_ids
 from .models import BulkJob, User, UserType
 from .people_forms import UserForm
 from .rights import Right
@@ -169,7 +169,7 @@ class UserBulkView(RightRequiredMixin, View):
                 return redirect(reverse("accounts:user_list"))
             users = filterset.qs
         else:
-            ids = [value for value in request.POST.getlist("ids") if value.isdigit()]
+            ids = posted_ids(request.POST.getlist("ids"))
             users = (
                 users_in_scope(request.user, action.right).filter(pk__in=ids).order_by("last_name", "first_name", "pk")
             )
@@ -187,9 +187,7 @@ class UserBulkView(RightRequiredMixin, View):
         params = {}
         if action.needs_group:
             group_id = request.POST.get("group", "")
-            group = (
-                groups_in_scope(request.user, action.right).filter(pk=group_id).first() if group_id.isdigit() else None
-            )
+            group = groups_in_scope(request.user, action.right).filter(pk__in=posted_ids([group_id])).first()
             if group is None:
                 messages.error(request, _("Choose the group for “%(action)s”.") % {"action": action.label})
                 return redirect(back)

@@ -230,7 +230,9 @@ JUNK_QUERY = {
     "status": ["nonsense"],
     "group": ["abc", "-1", "99999999999999999999"],
     "cols": ["x", "1.5", "99999999999999999999999"],
-    "users": ["abc", "-1", "99999999999999999999"],
+    "users": ["abc", "-1", "99999999999999999999", "²"],
+    "ids": ["²", "-1", "99999999999999999999"],
+    "action": ["add_to_group", "nonsense", "delete"],
     "sort": ["-password"],
     "next": ["https://evil.example/"],
 }
