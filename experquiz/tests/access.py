@@ -105,7 +105,17 @@ ACCESS = {
             "groups": [world.groups[IN_SCOPE].pk],
         },
     ),
-    "accounts:user_bulk": Access(Right.MANAGE_USERS, ok=302, post_only=True),
+    # Everyone's ids, as a tampered form would send them: only those in scope are acted on.
+    "accounts:user_bulk": Access(
+        Right.MANAGE_USERS,
+        ok=302,
+        post_only=True,
+        data=lambda world: {
+            "action": "add_to_group",
+            "ids": [user.pk for user in world.users.values()],
+            "group": world.groups[IN_SCOPE].pk,
+        },
+    ),
     # A background job is seen only by whoever started it (IN_SCOPE is the manager's own job).
     "accounts:user_bulk_job": Access(
         Right.MANAGE_USERS, kinds={"pk": "bulk_job"}, expect={("admin_a", IN_SCOPE): 404}, post=False
@@ -129,7 +139,12 @@ ACCESS = {
     "accounts:user_edit": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:user_status": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:contact_list": Access(Right.MANAGE_USERS),
-    "accounts:contact_convert": Access(Right.MANAGE_USERS, ok=302, post_only=True),
+    "accounts:contact_convert": Access(
+        Right.MANAGE_USERS,
+        ok=302,
+        post_only=True,
+        data=lambda world: {"ids": [contact.pk for contact in world.contacts.values()], "to": "created"},
+    ),
     # Contacts belong to no group: only organisation-wide holders of the right reach any contact.
     "accounts:contact_edit": Access(Right.MANAGE_USERS, kinds={"pk": "contact"}, expect={("manager_a", IN_SCOPE): 404}),
     # Same: contacts are out of a group-scoped manager's reach.
