@@ -250,7 +250,7 @@ class _Directory:
 def check_rows(*, organization, actor, header, rows, progress=None) -> ImportCheck:
     """Check every row against the file's other rows and the organisation's users; write nothing."""
     from .rights import Right
-    from .selectors import users_in_scope
+    from .selectors import actor_scope, users_in_scope
 
     mapping, ignored = map_header(header)
     directory = _Directory(organization, actor)
@@ -268,6 +268,12 @@ def check_rows(*, organization, actor, header, rows, progress=None) -> ImportChe
         for check in checks:
             if check.user_id and check.user_id not in in_scope:
                 check.errors.append(("email", _("this person is a user you may not manage")))
+    if actor is not None and not actor_scope(actor, Right.MANAGE_USERS).all_users:
+        # A group-scoped manager must put the people they create in one of their groups (DESIGN §6):
+        # without one, a new user would be out of their own scope.
+        for check in checks:
+            if check.action == "create" and not check.values.get("group_ids"):
+                check.errors.append(("groups", _("a new user must be put in one of your groups")))
     return ImportCheck(rows=checks, columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored)
 
 

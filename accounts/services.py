@@ -135,10 +135,11 @@ def user_create(
     user.save()
     StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     if groups:
-        from groups.services import group_add_members
+        # The new user is in no one's scope yet: only the groups are checked against the actor's.
+        from groups.services import group_add_created_users
 
         for group in groups:
-            group_add_members(group=group, users=[user], actor=actor)
+            group_add_created_users(group=group, users=[user], actor=actor)
     transaction.on_commit(lambda: people_changed(organization.pk))
     return user
 

@@ -20,7 +20,7 @@ from groups.selectors import groups_in_scope
 from . import bulk, tasks
 from .errors import DomainError, LoginIdTaken
 from .filters import UserFilter
-from .mixins import RightRequiredMixin, check_right
+from .mixins import RightRequiredMixin, check_right, posted_ids
 from .models import BulkJob, User, UserType
 from .people_forms import UserForm
 from .rights import Right
@@ -169,7 +169,7 @@ class UserBulkView(RightRequiredMixin, View):
                 return redirect(reverse("accounts:user_list"))
             users = filterset.qs
         else:
-            ids = [value for value in request.POST.getlist("ids") if value.isdigit()]
+            ids = posted_ids(request.POST.getlist("ids"))
             users = (
                 users_in_scope(request.user, action.right).filter(pk__in=ids).order_by("last_name", "first_name", "pk")
             )
@@ -187,9 +187,7 @@ class UserBulkView(RightRequiredMixin, View):
         params = {}
         if action.needs_group:
             group_id = request.POST.get("group", "")
-            group = (
-                groups_in_scope(request.user, action.right).filter(pk=group_id).first() if group_id.isdigit() else None
-            )
+            group = groups_in_scope(request.user, action.right).filter(pk__in=posted_ids([group_id])).first()
             if group is None:
                 messages.error(request, _("Choose the group for “%(action)s”.") % {"action": action.label})
                 return redirect(back)
@@ -280,12 +278,22 @@ class UserDetailView(RightRequiredMixin, View):
         person = get_object_or_404(self.scoped_users().select_related("user_type", "created_by"), pk=pk)
         # Invitation buttons only for someone the viewer may invite, not merely anyone.
         can_invite = users_in_scope(request.user, Right.INVITE).filter(pk=person.pk).exists()
+        history = list(person.status_changes.select_related("actor"))
+        # Who created or changed this person is named only to a viewer who may see them: a
+        # group-scoped manager must not learn the names of people out of their scope (shown as "—").
+        named = {person.created_by_id, *(change.actor_id for change in history)} - {None, request.user.pk}
+        visible = set(self.scoped_users().filter(pk__in=named).values_list("pk", flat=True)) | {request.user.pk}
+        if person.created_by_id not in visible:
+            person.created_by = None
+        for change in history:
+            if change.actor_id not in visible:
+                change.actor = None
         return render(
             request,
             "accounts/user_detail.html",
             {
                 "person": person,
-                "history": person.status_changes.select_related("actor"),
+                "history": history,
                 "groups": person.user_groups.order_by("name"),
                 "actions": _labels(person.status),
                 "can_invite": can_invite,

@@ -115,6 +115,22 @@ def group_add_members(*, group: UserGroup, users, actor, right: str = Right.MANA
     return _add(group=group, users=users, actor=actor)
 
 
+def group_add_created_users(*, group: UserGroup, users, actor, right: str = Right.MANAGE_USERS) -> int:
+    """Put users `actor` has just created into `group`, which must be in their scope.
+
+    A brand-new user is in no group yet, so in no group-scoped manager's scope: checking the users
+    like group_add_members does would refuse every creation by such a manager (DESIGN §6 wants them
+    to put new people in one of their groups). Only users created by `actor` are accepted.
+    """
+    users = list(users)
+    if any(user.organization_id != group.organization_id for user in users):
+        raise NotAllowed(_("You may only act on the users in your scope."))
+    if actor is not None and any(user.created_by_id != actor.pk for user in users):
+        raise NotAllowed(_("You may only act on the users in your scope."))
+    _require_groups_in_scope(actor, [group], right)
+    return _add(group=group, users=users, actor=actor)
+
+
 def _add(*, group, users, actor) -> int:
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = [

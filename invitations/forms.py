@@ -55,10 +55,12 @@ class PasteAddressesForm(forms.Form):
     user_type = forms.ModelChoiceField(label=_("User type"), queryset=UserType.objects.none(), required=False)
     group = forms.ModelChoiceField(label=_("Add to group"), queryset=None, required=False)
 
-    def __init__(self, *args, organization, groups, **kwargs):
+    def __init__(self, *args, organization, groups, group_required=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user_type"].queryset = UserType.objects.for_org(organization)
         self.fields["group"].queryset = groups
+        # A group-scoped inviter must put new users in one of their groups.
+        self.fields["group"].required = group_required
 
 
 class GroupResendForm(forms.Form):

@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from accounts import phones
 from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
+from accounts.rights import Right
+from accounts.selectors import actor_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
 from experquiz import sms
 
@@ -254,9 +256,15 @@ def invitations_resend_to_group(*, organization, group, users_in_scope, actor: U
 @transaction.atomic
 def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
     """Put the batch's failed messages (and pending ones that already failed once) back in the queue."""
+    from .selectors import invitations_visible_to
+
     now = timezone.now()
+    invitations = batch.invitations.all()
+    if actor is not None:
+        # Only to people still in the actor's scope (someone may have left their groups since).
+        invitations = invitations.filter(pk__in=invitations_visible_to(actor).values("pk"))
     ids = list(
-        batch.invitations.filter(revoked_at__isnull=True)
+        invitations.filter(revoked_at__isnull=True)
         .filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING, attempts__gt=0))
         .values_list("pk", flat=True)
     )
@@ -286,8 +294,12 @@ def invitations_invite_addresses(
     *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
 ) -> PasteResult:
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
-    from groups.services import group_add_members
+    from groups.services import group_add_created_users
 
+    # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
+    # without one, the new users would be out of their own scope at once.
+    if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
+        raise DomainError(_("Choose one of your groups."))
     result = PasteResult()
     parts = split_addresses(text)
     if len(parts) > MAX_PASTED_ADDRESSES:
@@ -338,7 +350,8 @@ def invitations_invite_addresses(
             )
         )
     if group is not None and result.created:
-        group_add_members(group=group, users=result.created, actor=actor)
+        # The paste page offers the groups of the inviter's invite right.
+        group_add_created_users(group=group, users=result.created, actor=actor, right=Right.INVITE)
     if result.created:
         result.send = invitations_send(
             organization=organization,

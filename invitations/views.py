@@ -17,9 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError
-from accounts.mixins import right_required
+from accounts.mixins import posted_ids, right_required
 from accounts.rights import Right
-from accounts.selectors import user_by_login_id, users_in_scope
+from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
 from experquiz.throttle import Throttle, client_ip
 from groups.selectors import groups_in_scope
 
@@ -275,7 +275,7 @@ def user_send(request, user_id):
 @right_required(Right.INVITE)
 def users_send(request):
     """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
-    ids = [value for value in request.POST.getlist("users") if value.isdigit()]
+    ids = posted_ids(request.POST.getlist("users"))
     people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
     result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)
@@ -318,8 +318,12 @@ def user_activate(request, user_id):
 @right_required(Right.INVITE)
 def paste(request):
     groups = groups_in_scope(request.user, Right.INVITE)
-    form = PasteAddressesForm(request.POST or None, organization=request.organization, groups=groups)
+    scoped = not actor_scope(request.user, Right.INVITE).all_users
+    form = PasteAddressesForm(
+        request.POST or None, organization=request.organization, groups=groups, group_required=scoped
+    )
     result = None
+    known = []
     if request.method == "POST" and form.is_valid():
         try:
             result = services.invitations_invite_addresses(
@@ -336,8 +340,15 @@ def paste(request):
                 _report_send(request, result.send)
             if result.send and result.send.batch and not result.known and not result.invalid:
                 return redirect("invitations:batch", pk=result.send.batch.pk)
-            form = PasteAddressesForm(organization=request.organization, groups=groups)
-    return render(request, "invitations/paste.html", {"form": form, "result": result})
+            form = PasteAddressesForm(organization=request.organization, groups=groups, group_required=scoped)
+            # A known address is echoed as typed; whose it is only when that person is in scope.
+            visible = set(
+                users_in_scope(request.user, Right.INVITE)
+                .filter(pk__in=[user.pk for _address, user in result.known])
+                .values_list("pk", flat=True)
+            )
+            known = [(address, user if user.pk in visible else None) for address, user in result.known]
+    return render(request, "invitations/paste.html", {"form": form, "result": result, "known": known})
 
 
 def _batch(request, pk):
@@ -347,7 +358,13 @@ def _batch(request, pk):
 @right_required(Right.INVITE)
 def batch_detail(request, pk):
     batch = _batch(request, pk)
-    failed = batch.invitations.filter(delivery=Invitation.Delivery.FAILED).select_related("user", "contact")[:200]
+    # Only the invitations of people still in the actor's scope: someone invited by this manager
+    # who has since left their groups is out of reach (the counts stay the batch's).
+    failed = (
+        selectors.invitations_visible_to(request.user)
+        .filter(batch=batch, delivery=Invitation.Delivery.FAILED)
+        .select_related("user", "contact")[:200]
+    )
     return render(
         request,
         "invitations/batch_detail.html",

@@ -317,3 +317,15 @@ def test_an_xlsx_unfolding_past_the_row_cap_is_refused(setup, monkeypatch):
     data = xlsx_bytes([["email"], *([f"p{n}@example.com"] for n in range(50))])
     with pytest.raises(ImportFileError, match="at most 5"):
         check(setup, data)
+
+
+def test_a_group_scoped_manager_must_put_new_people_in_one_of_their_groups(setup, bob):
+    from accounts.rights import Right
+    from groups.models import UserGroup
+    from groups.tests.factories import grant
+
+    grant(bob, Right.MANAGE_USERS, UserGroup.objects.get(organization=setup, name="Lyon"))
+    data = csv_bytes("first_name,email,groups\nNo,nogroup@example.com,\nYes,lyon@example.com,Lyon\n")
+    result = check(setup, data, actor=bob)
+    assert [row.action for row in result.rows] == ["error", "create"]
+    assert errors_of(result) == [(2, "groups", "a new user must be put in one of your groups")]

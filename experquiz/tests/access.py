@@ -11,11 +11,24 @@ ADMINISTRATOR or a scoped Right. The matrix derives every expected status from i
 302 to the login page, a user without the right → 403, an object out of the actor's scope or of
 another tenant → 404, otherwise `ok`. `expect` overrides a cell when a page behaves differently on
 purpose (e.g. the home page redirects non-administrators to their own space).
+
+A PUBLIC page that names an object (a link's token) finds it only on its own tenant: another
+tenant's token, or one that page does not know (OUT_OF_SCOPE), is a 404 for everyone.
+
+`post_only` pages (an action behind a button) answer a GET with 405, or with their refusal, and
+never act on it; the matrix POSTs an empty form in every cell: the refused ones must change
+nothing, the allowed ones must reach the action (`ok`, usually the redirect back).
+
+Some kwargs are plain values rather than objects (an export format, a target status): VALUE_KINDS
+lists the values the matrix tries, each in every cell.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from accounts.models import Contact, User
+from django.utils import timezone
+
+from accounts.models import BulkJob, Contact, ImportJob, StatusChange, User
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.tests.factories import (
     AdministratorFactory,
@@ -24,8 +37,11 @@ from accounts.tests.factories import (
     OrganizationFactory,
     UserFactory,
     UserGroupFactory,
+    UserTypeFactory,
 )
 from groups.tests.factories import RightsProfileFactory, grant
+from invitations.models import Invitation, InvitationBatch
+from invitations.tokens import hash_token
 
 PUBLIC = "public"
 LOGGED_IN = "logged_in"
@@ -45,6 +61,11 @@ class Access:
     expect: dict = field(default_factory=dict)
     # POST an empty form where access must be refused, and check nothing changed.
     post: bool = True
+    # Only POST does anything: GET is a 405 (or the refusal), and allowed cells POST too.
+    post_only: bool = False
+    # (world) → a form that actors allowed on the page POST (once per cell): wherever it leads,
+    # redirects followed, the page must not be a 500 nor show anyone out of their scope.
+    data: object = None
 
 
 ACCESS = {
@@ -70,6 +91,99 @@ ACCESS = {
     "groups:profile_update": Access(ADMINISTRATOR),
     "groups:profile_delete": Access(ADMINISTRATOR),
     "groups:user_rights": Access(ADMINISTRATOR),
+    # people (post=False: a read-only page answers a POST with 405 before reading anything)
+    "accounts:user_list": Access(Right.MANAGE_USERS),
+    # A new person put in the manager's group: created, then shown on their page.
+    "accounts:user_create": Access(
+        Right.MANAGE_USERS,
+        data=lambda world: {
+            "first_name": "Nina",
+            "last_name": "Newcomer",
+            "email": "NINA.NEWCOMER@ACME.EXAMPLE",
+            "preferred_channel": "email",
+            "language": "en",
+            "groups": [world.groups[IN_SCOPE].pk],
+        },
+    ),
+    # Everyone's ids, as a tampered form would send them: only those in scope are acted on.
+    "accounts:user_bulk": Access(
+        Right.MANAGE_USERS,
+        ok=302,
+        post_only=True,
+        data=lambda world: {
+            "action": "add_to_group",
+            "ids": [user.pk for user in world.users.values()],
+            "group": world.groups[IN_SCOPE].pk,
+        },
+    ),
+    # A background job is seen only by whoever started it (IN_SCOPE is the manager's own job).
+    "accounts:user_bulk_job": Access(
+        Right.MANAGE_USERS, kinds={"pk": "bulk_job"}, expect={("admin_a", IN_SCOPE): 404}, post=False
+    ),
+    "accounts:user_export": Access(Right.MANAGE_USERS),
+    "accounts:user_import": Access(Right.MANAGE_USERS),
+    "accounts:user_import_sample": Access(Right.MANAGE_USERS),
+    # An import is seen only by whoever uploaded it (IN_SCOPE is the manager's own import).
+    "accounts:user_import_job": Access(
+        Right.MANAGE_USERS, kinds={"pk": "import_job"}, expect={("admin_a", IN_SCOPE): 404}, post=False
+    ),
+    # Same: only the uploader follows or confirms an import.
+    "accounts:user_import_progress": Access(
+        Right.MANAGE_USERS, kinds={"pk": "import_job"}, expect={("admin_a", IN_SCOPE): 404}, post=False
+    ),
+    # Same: only the uploader confirms an import.
+    "accounts:user_import_confirm": Access(
+        Right.MANAGE_USERS, ok=302, post_only=True, kinds={"pk": "import_job"}, expect={("admin_a", IN_SCOPE): 404}
+    ),
+    "accounts:user_detail": Access(Right.MANAGE_USERS, kinds={"pk": "user"}, post=False),
+    "accounts:user_edit": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
+    "accounts:user_status": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
+    "accounts:contact_list": Access(Right.MANAGE_USERS),
+    "accounts:contact_convert": Access(
+        Right.MANAGE_USERS,
+        ok=302,
+        post_only=True,
+        data=lambda world: {"ids": [contact.pk for contact in world.contacts.values()], "to": "created"},
+    ),
+    # Contacts belong to no group: only organisation-wide holders of the right reach any contact.
+    "accounts:contact_edit": Access(Right.MANAGE_USERS, kinds={"pk": "contact"}, expect={("manager_a", IN_SCOPE): 404}),
+    # Same: contacts are out of a group-scoped manager's reach.
+    "accounts:contact_delete": Access(
+        Right.MANAGE_USERS, kinds={"pk": "contact"}, expect={("manager_a", IN_SCOPE): 404}
+    ),
+    "accounts:user_type_list": Access(ADMINISTRATOR),
+    "accounts:user_type_edit": Access(ADMINISTRATOR, kinds={"pk": "user_type"}),
+    "accounts:user_type_delete": Access(ADMINISTRATOR, ok=302, post_only=True, kinds={"pk": "user_type"}),
+    # invitations: links in messages (anyone holding the link) ...
+    "invitations:accept": Access(PUBLIC, kinds={"token": "account_token"}),
+    "invitations:reset": Access(PUBLIC, kinds={"token": "reset_token"}),
+    "invitations:password_forgot": Access(PUBLIC),
+    # ... and the admin pages
+    "invitations:list": Access(Right.INVITE),
+    # Known addresses are typed in capitals: the page may echo what was typed, not who it belongs to.
+    "invitations:paste": Access(
+        Right.INVITE,
+        data=lambda world: {
+            "addresses": "\n".join(
+                [world.users[IN_SCOPE].email.upper(), world.users[OUT_OF_SCOPE].email.upper(), "NEWCOMER@ACME.EXAMPLE"]
+            ),
+            "group": world.groups[IN_SCOPE].pk,
+        },
+    ),
+    "invitations:resend": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
+    "invitations:revoke": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
+    "invitations:group_resend": Access(
+        Right.INVITE, ok=302, post_only=True, data=lambda world: {"group": world.groups[IN_SCOPE].pk}
+    ),
+    "invitations:batch": Access(Right.INVITE, kinds={"pk": "batch"}),
+    "invitations:batch_progress": Access(Right.INVITE, kinds={"pk": "batch"}),
+    "invitations:batch_retry": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "batch"}),
+    "invitations:users_send": Access(
+        Right.INVITE, ok=302, post_only=True, data=lambda world: {"users": [u.pk for u in world.users.values()]}
+    ),
+    "invitations:user_send": Access(Right.INVITE, ok=302, post_only=True),
+    "invitations:user_revoke": Access(Right.INVITE, ok=302, post_only=True),
+    "invitations:user_activate": Access(Right.MANAGE_USERS, ok=302, post_only=True),
 }
 
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
@@ -78,6 +192,14 @@ KWARG_KINDS = {
     "group_id": "group",
     "profile_id": "profile",
     "contact_id": "contact",
+    "fmt": "format",
+    "to": "status",
+}
+
+# Kinds of plain values: each value is tried in every cell (they name no tenant's object).
+VALUE_KINDS = {
+    "format": ("csv", "xlsx"),
+    "status": (User.Status.INACTIVE, User.Status.DELETED),
 }
 
 
@@ -127,6 +249,100 @@ class World:
             OUT_OF_SCOPE: ContactFactory(organization=self.acme, first_name="Carl", last_name="Contactacmetwo"),
             OTHER_TENANT: ContactFactory(organization=self.globex, first_name="Cleo", last_name="Contactglobex"),
         }
+        self.user_types = {
+            IN_SCOPE: UserTypeFactory(organization=self.acme, name="Trainee"),
+            OUT_OF_SCOPE: UserTypeFactory(organization=self.acme, name="Contractor"),
+            OTHER_TENANT: UserTypeFactory(organization=self.globex, name="Globex type"),
+        }
+        # Jobs are their author's: IN_SCOPE is the manager's own, OUT_OF_SCOPE the administrator's.
+        authors = {IN_SCOPE: "manager_a", OUT_OF_SCOPE: "admin_a", OTHER_TENANT: "admin_b"}
+        self.bulk_jobs = {
+            place: BulkJob.objects.create(
+                organization=self.actors[author].organization,
+                created_by=self.actors[author],
+                action="deactivate",
+                total=300,
+            )
+            for place, author in authors.items()
+        }
+        self.import_jobs = {
+            place: ImportJob.objects.create(
+                organization=self.actors[author].organization,
+                created_by=self.actors[author],
+                filename=f"{author}.csv",
+                data=b"email\n",
+                state=ImportJob.State.READY,
+                report={"error": 0, "rows": []},
+            )
+            for place, author in authors.items()
+        }
+        # A batch per author, each with one failed invitation of the person of its place.
+        self.batches, self.invitations = {}, {}
+        for place, author in authors.items():
+            actor, user = self.actors[author], self.users[place]
+            batch = InvitationBatch.objects.create(organization=actor.organization, created_by=actor)
+            self.batches[place] = batch
+            self.invitations[place] = Invitation.objects.create(
+                organization=user.organization,
+                user=user,
+                channel="email",
+                address=user.email,
+                expires_at=timezone.now() + timedelta(days=7),
+                delivery=Invitation.Delivery.FAILED,
+                batch=batch,
+                created_by=actor,
+            )
+        # History that names other people: the administrator created Ines and invited her too, and
+        # Otto was in Lyon when the manager invited him (his invitation is in the manager's batch),
+        # then moved to Paris, out of the manager's scope.
+        admin = self.actors["admin_a"]
+        ines, otto = self.users[IN_SCOPE], self.users[OUT_OF_SCOPE]
+        User.objects.filter(pk=ines.pk).update(created_by=admin)
+        StatusChange.objects.create(
+            organization=self.acme, user=ines, from_status="created", to_status="active", actor=admin
+        )
+        for user, batch in ((ines, self.batches[OUT_OF_SCOPE]), (otto, self.batches[IN_SCOPE])):
+            Invitation.objects.create(
+                organization=self.acme,
+                user=user,
+                channel="email",
+                address=user.email,
+                expires_at=timezone.now() + timedelta(days=7),
+                delivery=Invitation.Delivery.FAILED,
+                batch=batch,
+                created_by=batch.created_by,
+            )
+        # Links in messages. Their invitees are known by a mobile number only: the link's holder
+        # is the invitee and sees their own login, while the matrix checks names and emails.
+        self.tokens = {}
+        for kind in (Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET):
+            for place, organization in ((IN_SCOPE, self.acme), (OTHER_TENANT, self.globex)):
+                number = len(self.tokens) + 1
+                invitee = UserFactory(
+                    organization=organization,
+                    first_name="",
+                    last_name="",
+                    email="",
+                    mobile=f"+3361234500{number}",
+                    preferred_channel="sms",
+                    status=User.Status.INVITED if kind == Invitation.Kind.ACCOUNT else User.Status.ACTIVE,
+                )
+                token = f"{kind}-{place}-token-{number}"
+                Invitation.objects.create(
+                    organization=organization,
+                    kind=kind,
+                    user=invitee,
+                    channel="sms",
+                    address=invitee.mobile,
+                    token_hash=hash_token(token),
+                    expires_at=timezone.now() + timedelta(days=7),
+                    delivery=Invitation.Delivery.SENT,
+                )
+                self.tokens[kind, place] = token
+        # OUT_OF_SCOPE: a token that page does not know (a real link, but of the other kind).
+        account, reset = Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET
+        self.tokens[account, OUT_OF_SCOPE] = self.tokens[reset, IN_SCOPE]
+        self.tokens[reset, OUT_OF_SCOPE] = self.tokens[account, IN_SCOPE]
 
     @staticmethod
     def person(organization, first, last, groups=()):
@@ -147,6 +363,13 @@ OBJECT_MAKERS = {
     "group": lambda world, place: world.groups[place],
     "profile": lambda world, place: world.profiles[place],
     "contact": lambda world, place: world.contacts[place],
+    "user_type": lambda world, place: world.user_types[place],
+    "bulk_job": lambda world, place: world.bulk_jobs[place],
+    "import_job": lambda world, place: world.import_jobs[place],
+    "invitation": lambda world, place: world.invitations[place],
+    "batch": lambda world, place: world.batches[place],
+    "account_token": lambda world, place: world.tokens[Invitation.Kind.ACCOUNT, place],
+    "reset_token": lambda world, place: world.tokens[Invitation.Kind.PASSWORD_RESET, place],
 }
 
 # What each actor holds (independent of the code under test) and on which host it acts.
@@ -175,7 +398,10 @@ def expected_status(access: Access, actor: str, place: str | None) -> int:
     if actor == "admin_b_on_a":
         return 302  # the session belongs to another tenant: logged out, sent to the login page
     if access.gate == PUBLIC:
-        return access.ok
+        if place is None:
+            return access.ok
+        own = place == IN_SCOPE if actor != "admin_b" else place == OTHER_TENANT
+        return access.ok if own else 404
     if actor == "anonymous":
         return 302
     if access.gate != LOGGED_IN and access.gate not in ACTOR_RIGHTS[actor]:

@@ -282,3 +282,62 @@ def test_every_invitations_url_with_another_tenants_ids_is_a_404(make_client, ma
     invitation.refresh_from_db()
     carol.refresh_from_db()
     assert invitation.revoked_at is None and carol.status == "invited"
+
+
+def test_a_group_scoped_inviter_pastes_into_one_of_their_groups_and_sees_only_their_peoples_names(
+    acme, bob, bob_client, deliver
+):
+    from accounts.rights import Right
+    from accounts.tests.factories import MembershipFactory
+    from groups.models import Membership
+    from groups.tests.factories import grant
+
+    lyon, paris = UserGroupFactory(organization=acme, name="Lyon"), UserGroupFactory(organization=acme, name="Paris")
+    grant(bob, Right.INVITE, lyon)
+    grant(bob, Right.MANAGE_USERS, lyon)
+    # Otto is in Paris, out of Bob's scope.
+    MembershipFactory(
+        group=paris,
+        user=UserFactory(organization=acme, email="otto@acme.example", first_name="Otto", last_name="Outscope"),
+    )
+
+    # Without a group the new users would be out of their own scope: refused, nobody created.
+    response = bob_client.post("/invitations/paste/", {"addresses": "new@acme.example"})
+    assert response.status_code == 200 and not User.objects.filter(email="new@acme.example").exists()
+    with pytest.raises(services.DomainError):
+        services.invitations_invite_addresses(organization=acme, actor=bob, text="new@acme.example")
+
+    response = deliver(
+        lambda: bob_client.post(
+            "/invitations/paste/", {"addresses": "OTTO@acme.example\nnew@acme.example", "group": lyon.pk}
+        )
+    )
+    page = response.content.decode()
+    assert "already known" in page
+    assert response.status_code == 200 and "OTTO@acme.example" in page
+    assert "Otto Outscope" not in page
+    assert Membership.objects.filter(group=lyon, user__email="new@acme.example").exists()
+
+
+def test_a_batch_shows_and_retries_only_the_people_still_in_the_managers_scope(acme, bob, bob_client):
+    from accounts.rights import Right
+    from accounts.tests.factories import MembershipFactory
+    from groups.tests.factories import grant
+    from invitations.models import InvitationBatch
+
+    lyon = UserGroupFactory(organization=acme, name="Lyon")
+    grant(bob, Right.INVITE, lyon)
+    ines = UserFactory(organization=acme, email="ines@acme.example", first_name="Ines", last_name="Inscope")
+    otto = UserFactory(organization=acme, email="otto@acme.example", first_name="Otto", last_name="Leftlyon")
+    MembershipFactory(group=lyon, user=ines)
+    # Otto was invited by Bob while in Lyon, and has left it since.
+    batch = InvitationBatch.objects.create(organization=acme, created_by=bob)
+    for user in (ines, otto):
+        Invitation.objects.create(
+            organization=acme, user=user, channel="email", address=user.email, delivery="failed", batch=batch
+        )
+    page = bob_client.get(f"/invitations/batches/{batch.pk}/").content.decode()
+    assert "Ines Inscope" in page and "Otto" not in page
+    assert bob_client.post(f"/invitations/batches/{batch.pk}/retry/").status_code == 302
+    assert Invitation.objects.get(user=otto).delivery == "failed"
+    assert Invitation.objects.get(user=ines).delivery != "failed"
