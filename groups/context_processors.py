@@ -1,17 +1,20 @@
 from django.utils.functional import SimpleLazyObject
 
-from accounts.rights import ADMINISTRATOR
-from accounts.selectors import remember_rights
+from accounts.rights import ADMINISTRATOR, Right
+from accounts.selectors import NO_SCOPE, remember_rights
 
 
 def held_rights(user) -> dict:
     """{right: True} for every right `user` holds, plus `administrator` and `any` (any admin right)."""
     if not user.is_authenticated or user.organization_id is None:
         return {}
-    held = dict.fromkeys(remember_rights(user), True)
+    rights = remember_rights(user)
+    held = dict.fromkeys(rights, True)
     if user.is_administrator:
         held[ADMINISTRATOR] = True
     held["any"] = bool(held)
+    # Contacts belong to no group: only organisation-wide managers see them (contacts_in_scope).
+    held["contacts"] = rights.get(Right.MANAGE_USERS, NO_SCOPE).all_users
     return held
 
 
