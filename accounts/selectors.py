@@ -121,11 +121,26 @@ def users_in_scope(actor: User, right: str = Right.MANAGE_USERS):
 
     Every status is included (deleted users stay viewable): lists narrow it down themselves. A
     group-scoped right reaches the current members of its groups, so removing someone from a group
-    takes them out of the scope at once.
+    takes them out of the scope at once. Only administrators reach people who hold rights.
     """
     if not _is_tenant_user(actor):
         return User.objects.none()
-    return users_in(actor.organization_id, actor_scope(actor, right))
+    users = users_in(actor.organization_id, actor_scope(actor, right))
+    if actor.is_administrator or right == Right.VIEW_RESULTS:
+        return users
+    # People who hold rights are managed by administrators only: otherwise a manager could change
+    # an administrator's email (or another manager's) and take the account over with a password
+    # reset, or lock them out. Reading results is harmless, so it keeps its whole scope.
+    return users.exclude(rights_holders(actor.organization_id))
+
+
+def rights_holders(organization_id) -> Q:
+    """Matches the users holding a right: administrators, personal grants and rights profiles."""
+    from groups.models import Grant, ProfileAssignment
+
+    personal = Grant.objects.filter(organization_id=organization_id, user__isnull=False).values("user_id")
+    by_profile = ProfileAssignment.objects.filter(organization_id=organization_id).values("user_id")
+    return Q(is_administrator=True) | Q(pk__in=personal) | Q(pk__in=by_profile)
 
 
 def users_in(organization_id, scope: Scope):

@@ -1,0 +1,64 @@
+"""People who hold rights are managed by administrators only: a manager whose group contains an
+administrator or another manager must not be able to take their account over or lock them out."""
+
+import pytest
+
+from accounts.rights import Right
+from accounts.selectors import users_in_scope
+from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from groups.tests.factories import RightsProfileFactory, grant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lyon(acme):
+    return UserGroupFactory(organization=acme, name="Lyon")
+
+
+@pytest.fixture
+def maggie(acme, lyon):
+    """Manages and invites the users of Lyon."""
+    manager = UserFactory(organization=acme, first_name="Maggie", email="maggie@acme.example")
+    grant(manager, Right.MANAGE_USERS, lyon)
+    grant(manager, Right.INVITE, lyon)
+    return manager
+
+
+def test_an_administrator_in_the_managers_group_is_out_of_scope(alice, lyon, maggie, make_client):
+    MembershipFactory(group=lyon, user=alice)
+    assert not users_in_scope(maggie, Right.MANAGE_USERS).filter(pk=alice.pk).exists()
+    client = make_client(alice.organization, maggie)
+    assert client.get(f"/users/{alice.pk}/").status_code == 404
+    response = client.post(
+        f"/users/{alice.pk}/edit/", {"first_name": "Alice", "last_name": "Admin", "email": "evil@attacker.example"}
+    )
+    assert response.status_code == 404
+    assert client.post(f"/users/{alice.pk}/status/inactive/").status_code == 404
+    alice.refresh_from_db()
+    assert alice.email == "alice@acme.example" and alice.status == "active"
+
+
+def test_another_manager_in_the_group_is_out_of_scope_whether_by_grant_or_by_profile(acme, lyon, maggie):
+    by_grant = UserFactory(organization=acme)
+    grant(by_grant, Right.INVITE, lyon)
+    by_profile = UserFactory(organization=acme)
+    profile = RightsProfileFactory(organization=acme)
+    profile.assignments.create(organization=acme, user=by_profile)
+    plain = UserFactory(organization=acme)
+    for user in (by_grant, by_profile, plain):
+        MembershipFactory(group=lyon, user=user)
+    reachable = set(users_in_scope(maggie, Right.MANAGE_USERS).values_list("pk", flat=True))
+    assert plain.pk in reachable
+    assert not reachable & {by_grant.pk, by_profile.pk, maggie.pk}
+
+
+def test_administrators_still_manage_everyone(alice, maggie):
+    assert users_in_scope(alice, Right.MANAGE_USERS).filter(pk=maggie.pk).exists()
+
+
+def test_results_stay_readable_for_the_whole_scope(alice, acme, lyon):
+    reader = UserFactory(organization=acme)
+    grant(reader, Right.VIEW_RESULTS, lyon)
+    MembershipFactory(group=lyon, user=alice)
+    assert users_in_scope(reader, Right.VIEW_RESULTS).filter(pk=alice.pk).exists()
