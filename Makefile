@@ -34,6 +34,7 @@ e2e: install
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
 
 worker: install
+	@test -n "$$CELERY_BROKER_URL" || { echo "Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0): without a broker, tasks already run in-process."; exit 1; }
 	$(VENV)/bin/celery -A experquiz worker --beat --loglevel=INFO --concurrency=2
 
 # 10,000 invitations, packets vs the naive design; needs PostgreSQL and Redis (see bench/invitations.py).
