@@ -6,7 +6,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
-from groups.selectors import groups_in_scope
+from groups.filters import groups_in_scope_of
 
 from .models import Contact, User, UserType
 from .rights import Right
@@ -33,10 +33,6 @@ SORT_CHOICES = [
 ]
 
 
-def _scoped_groups(request):
-    return groups_in_scope(request.user, Right.MANAGE_USERS).order_by("name") if request else User.objects.none()
-
-
 def _org_user_types(request):
     if request is None or request.organization is None:
         return UserType.objects.none()
@@ -55,7 +51,10 @@ class UserFilter(django_filters.FilterSet):
         choices=User.Status.choices, label=_("Status"), empty_label=_("All but deleted"), method="filter_status"
     )
     group = django_filters.ModelChoiceFilter(
-        queryset=_scoped_groups, label=_("Group"), empty_label=_("Any group"), method="filter_group"
+        queryset=groups_in_scope_of(Right.MANAGE_USERS),
+        label=_("Group"),
+        empty_label=_("Any group"),
+        method="filter_group",
     )
     type = django_filters.ModelChoiceFilter(
         queryset=_org_user_types, field_name="user_type", label=_("Type"), empty_label=_("Any type")

@@ -13,21 +13,20 @@ from .models import Membership
 from .selectors import groups_in_scope
 
 
-def search_people(queryset, words: str, prefix: str = ""):
-    """People whose names, email or mobile contain every word of `words` (case-insensitive)."""
+def search_people(queryset, words: str, prefix: str = "", region: str = "FR"):
+    """People matching `words` the same way as the users list (`UserQuerySet.search`): names, email,
+    mobile typed in any format and employee number, case- and accent-insensitive."""
+    from accounts.search import search_terms
+
     # NUL cannot reach PostgreSQL (a 500); form fields refuse it, callers with raw input rely on this.
-    for word in words.replace("\x00", "").split()[:5]:
-        digits = "".join(ch for ch in word if ch.isdigit())
-        condition = (
-            Q(**{f"{prefix}first_name__icontains": word})
-            | Q(**{f"{prefix}last_name__icontains": word})
-            | Q(**{f"{prefix}email__icontains": word.lower()})
-        )
-        if len(digits) >= 3:
-            # Mobiles are stored in E.164: "06 12 34" must match "+33612 34…", so search the tail digits.
-            condition |= Q(**{f"{prefix}mobile__contains": digits.lstrip("0")})
-        queryset = queryset.filter(condition)
+    for term in search_terms(words.replace("\x00", ""), region):
+        queryset = queryset.filter(**{f"{prefix}search_text__contains": term})
     return queryset
+
+
+def _region(request) -> str:
+    organization = getattr(request, "organization", None)
+    return organization.phone_region if organization else "FR"
 
 
 def filtered(filterset):
@@ -62,7 +61,7 @@ class MemberFilter(django_filters.FilterSet):
         fields = []
 
     def search(self, queryset, name, value):
-        return search_people(queryset, value, prefix="user__")
+        return search_people(queryset, value, prefix="user__", region=_region(self.request))
 
 
 def groups_in_scope_of(right: str):
@@ -73,7 +72,7 @@ def groups_in_scope_of(right: str):
     """
 
     def groups(request):
-        return groups_in_scope(getattr(request, "user", None), right)
+        return groups_in_scope(getattr(request, "user", None), right).order_by("name")
 
     return groups
 
@@ -95,7 +94,7 @@ class PeopleFilter(django_filters.FilterSet):
         fields = []
 
     def search(self, queryset, name, value):
-        return search_people(queryset, value)
+        return search_people(queryset, value, region=_region(self.request))
 
     def in_group(self, queryset, name, value):
         members = Membership.objects.filter(organization_id=value.organization_id, group=value)

@@ -283,7 +283,7 @@ def rights_overview(request):
     ).prefetch_related("rights_profiles")
     search = PeopleSearchForm(request.GET)
     query = search.cleaned_data["q"].strip() if search.is_valid() else ""
-    found = search_people(people.not_deleted(), query)[:20] if query else None
+    found = search_people(people.not_deleted(), query, region=request.organization.phone_region)[:20] if query else None
     profiles = profiles_for(request.user).annotate(holder_count=Count("assignments"))
     return render(
         request,

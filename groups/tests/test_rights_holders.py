@@ -62,3 +62,14 @@ def test_results_stay_readable_for_the_whole_scope(alice, acme, lyon):
     grant(reader, Right.VIEW_RESULTS, lyon)
     MembershipFactory(group=lyon, user=alice)
     assert users_in_scope(reader, Right.VIEW_RESULTS).filter(pk=alice.pk).exists()
+
+
+def test_group_member_search_matches_like_the_users_list(alice, acme, lyon, make_client):
+    """Accents, letter case and phone formats behave as on /users/."""
+    ines = UserFactory(organization=acme, first_name="Inès", last_name="Lefèvre", email="", mobile="+33612345678",
+                       preferred_channel="sms")  # fmt: skip
+    MembershipFactory(group=lyon, user=ines)
+    client = make_client(acme, alice)
+    for query in ("lefevre", "INES", "06 12 34 56 78"):
+        response = client.get(f"/groups/{lyon.pk}/", {"q": query})
+        assert "Lefèvre" in response.content.decode(), query
