@@ -20,7 +20,7 @@ from accounts.errors import DomainError
 from accounts.mixins import posted_ids, right_required
 from accounts.rights import Right
 from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
-from experquiz.throttle import Throttle, client_ip
+from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
 from groups.selectors import groups_in_scope
 
 from . import selectors, services
@@ -41,10 +41,6 @@ BACKEND = "accounts.backends.LoginIdBackend"
 # --- Token pages ----------------------------------------------------------------------------------
 
 
-def _token_throttle():
-    return Throttle("token-ip", settings.TOKEN_THROTTLE_PER_IP, settings.TOKEN_THROTTLE_WINDOW)
-
-
 def token_page(view):
     """Public, rate-limited per client address, never cached.
 
@@ -54,7 +50,7 @@ def token_page(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        throttle = _token_throttle()
+        throttle = token_throttle()
         ip = client_ip(request)
         if throttle.is_blocked(ip):
             response = render(request, "invitations/token_throttled.html", status=429)
@@ -138,10 +134,10 @@ def password_forgot(request):
     """Ask for a reset link. The answer is the same whether or not the account exists."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        login_id = form.cleaned_data["username"].strip().lower()
-        per_id = Throttle("reset-id", settings.PASSWORD_RESET_THROTTLE_PER_ID, settings.TOKEN_THROTTLE_WINDOW)
-        per_ip = Throttle("reset-ip", settings.PASSWORD_RESET_THROTTLE_PER_IP, settings.TOKEN_THROTTLE_WINDOW)
-        identity = f"{request.organization.pk}:{login_id}"
+        login_id = form.cleaned_data["username"]
+        per_id, per_ip = password_reset_throttles()
+        # The same key as the login page's: one person, however the login ID is typed.
+        identity = login_identity(request.organization, login_id)
         ip = client_ip(request)
         # Over the limit we still answer "sent": the page must not tell an attacker anything.
         if not per_id.is_blocked(identity) and not per_ip.is_blocked(ip):

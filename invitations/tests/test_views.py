@@ -148,6 +148,14 @@ def test_forgotten_password_requests_are_limited_per_login_id(anon, bob, deliver
     assert len(mail.outbox) == 2
 
 
+def test_forgotten_password_limit_counts_a_mobile_however_it_is_typed(anon, acme, deliver):
+    UserFactory(organization=acme, email="", mobile="+33612345678", preferred_channel="sms")
+    typed = ["06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "+33612345678", "0033612345678", "06.12.34.56.78"]
+    for login_id in typed:
+        deliver(lambda login_id=login_id: anon.post("/password/forgot/", {"username": login_id}))
+    assert len(sms.outbox) == 3  # PASSWORD_RESET_THROTTLE_PER_ID
+
+
 def test_the_login_page_links_to_forgotten_password(anon):
     assert reverse("invitations:password_forgot") in anon.get("/login/").content.decode()
 
