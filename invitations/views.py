@@ -44,6 +44,9 @@ BACKEND = "accounts.backends.LoginIdBackend"
 def token_page(view):
     """Public, rate-limited per client address, never cached.
 
+    Only failed look-ups (unknown, used, revoked or expired links: `_problem_page`) count towards the
+    limit, as failed logins do, so a whole office behind one address can open its valid links.
+
     The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
     here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
     """
@@ -53,10 +56,10 @@ def token_page(view):
         throttle = token_throttle()
         ip = client_ip(request)
         if throttle.is_blocked(ip):
-            response = render(request, "invitations/token_throttled.html", status=429)
-        else:
+            return render(request, "invitations/token_throttled.html", status=429)
+        response = view(request, *args, **kwargs)
+        if getattr(response, "token_lookup_failed", False):
             throttle.hit(ip)
-            response = view(request, *args, **kwargs)
         return response
 
     return login_not_required(never_cache(wrapped))
@@ -66,12 +69,14 @@ PROBLEM_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410}
 
 
 def _problem_page(request, problem, *, kind):
-    return render(
+    response = render(
         request,
         "invitations/token_problem.html",
         {"problem": problem, "kind": kind},
         status=PROBLEM_STATUS[problem],
     )
+    response.token_lookup_failed = True  # counted by `token_page`
+    return response
 
 
 @token_page

@@ -120,6 +120,18 @@ def test_token_pages_are_rate_limited_per_client(anon, settings, token):
     assert anon.get(f"/i/{token}/").status_code == 429
 
 
+def test_token_pages_count_only_failed_look_ups(anon, settings, token):
+    # An office behind one address opening valid links is never blocked.
+    settings.TOKEN_THROTTLE_PER_IP = 3
+    for _ in range(5):
+        assert anon.get(f"/i/{token}/").status_code == 200
+    assert anon.post(f"/i/{token}/", accept_data(new_password2="mismatch")).status_code == 200
+    assert anon.get("/password/forgot/").status_code == 200
+    for _ in range(3):
+        assert anon.get("/i/" + "y" * 43 + "/").status_code == 404
+    assert anon.get(f"/i/{token}/").status_code == 429
+
+
 def test_forgotten_password_does_not_reveal_who_has_an_account(anon, bob, deliver):
     known = deliver(lambda: anon.post("/password/forgot/", {"username": bob.email}))
     unknown = deliver(lambda: anon.post("/password/forgot/", {"username": "nobody@acme.example"}))
