@@ -27,7 +27,7 @@ from accounts import phones
 from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
 from accounts.rights import Right
-from accounts.selectors import actor_scope
+from accounts.selectors import actor_scope, users_in_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
 from experquiz import sms
 
@@ -383,7 +383,16 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
 
 @transaction.atomic
 def _temporary_password_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
-    """Another temporary password, for one that could not be delivered (a sent one is never resent)."""
+    """Another temporary password, for one that could not be delivered (a sent one is never resent).
+
+    A new temporary password replaces the user's password, so it takes what activation takes: the
+    `manage_users` right over that user (the `invite` right is not enough).
+    """
+    if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
+        raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
+    if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
+        raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
     user = User.objects.select_for_update().get(pk=invitation.user_id)
     if user.status != Status.ACTIVE or not user.must_change_password:
         raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})

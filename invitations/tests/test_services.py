@@ -402,3 +402,33 @@ def test_an_undelivered_temporary_password_can_be_sent_again(alice, carol, deliv
     user_set_password(user=carol, password="chosen-by-carol-1")
     with pytest.raises(DomainError):
         services.invitation_resend(invitation=first, actor=alice)
+
+
+def test_a_delivered_or_pending_temporary_password_is_never_sent_again(alice, carol, deliver):
+    first = deliver(lambda: services.user_activate_with_temporary_password(user=carol, actor=alice))
+    first.refresh_from_db()
+    assert first.delivery == "sent"
+    with pytest.raises(DomainError, match="could not be delivered"):
+        services.invitation_resend(invitation=first, actor=alice)
+    Invitation.objects.filter(pk=first.pk).update(delivery="pending")
+    first.refresh_from_db()
+    with pytest.raises(DomainError, match="could not be delivered"):
+        services.invitation_resend(invitation=first, actor=alice)
+    assert len(mail.outbox) == 1 and Invitation.objects.filter(user=carol).count() == 1
+
+
+def test_a_temporary_password_is_sent_again_only_by_someone_who_manages_the_user(
+    acme, alice, carol, django_capture_on_commit_callbacks
+):
+    from accounts.rights import Right
+    from groups.tests.factories import grant
+
+    inviter = UserFactory(organization=acme, email="ines@acme.example")
+    grant(inviter, Right.INVITE, everyone=True)
+    with django_capture_on_commit_callbacks(execute=False):
+        first = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    Invitation.objects.filter(pk=first.pk).update(delivery="failed", last_error="SMTP 451")
+    first.refresh_from_db()
+    with pytest.raises(DomainError, match="manages"):
+        services.invitation_resend(invitation=first, actor=inviter)
+    assert Invitation.objects.filter(user=carol).count() == 1
