@@ -432,3 +432,44 @@ def test_a_temporary_password_is_sent_again_only_by_someone_who_manages_the_user
     with pytest.raises(DomainError, match="manages"):
         services.invitation_resend(invitation=first, actor=inviter)
     assert Invitation.objects.filter(user=carol).count() == 1
+
+
+def test_a_late_temporary_password_never_replaces_the_users_own(alice, carol, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    # The user chose a password by another way before the worker ran (no hook involved here).
+    carol.set_password("chosen-by-carol-1")
+    carol.must_change_password = False
+    carol.save()
+    outcome = services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert outcome.sent == [] and outcome.failed == [invitation.pk]
+    assert mail.outbox == []
+    carol.refresh_from_db()
+    assert carol.check_password("chosen-by-carol-1") and not carol.must_change_password
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None and invitation.delivery == "failed"
+    assert "no longer needs a temporary password" in invitation.last_error
+
+
+def test_a_temporary_password_is_not_sent_to_a_user_no_longer_active(alice, carol, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    User.objects.filter(pk=carol.pk).update(status="inactive")
+    services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert mail.outbox == []
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+
+
+def test_setting_ones_own_password_revokes_a_temporary_password_not_sent_yet(
+    alice, carol, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    user_set_password(user=carol, password="chosen-by-carol-1")
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+    services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert mail.outbox == []
+    carol.refresh_from_db()
+    assert carol.check_password("chosen-by-carol-1")
