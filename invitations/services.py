@@ -446,7 +446,12 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
-    """The invited user finishes their account: names, own password; the token is consumed."""
+    """The invited user finishes their account: names, own password; the token is consumed.
+
+    The organisation is locked first, as `user_change_status` (called below) and every other service
+    that locks it does: organisation, then user. Taking the user first would deadlock against them.
+    """
+    Organization.objects.select_for_update().get(pk=invitation.organization_id)
     locked = _lock_usable(invitation)
     user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status not in (Status.CREATED, Status.INVITED):

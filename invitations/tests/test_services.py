@@ -473,3 +473,25 @@ def test_setting_ones_own_password_revokes_a_temporary_password_not_sent_yet(
     assert mail.outbox == []
     carol.refresh_from_db()
     assert carol.check_password("chosen-by-carol-1")
+
+
+def test_accepting_locks_the_organisation_before_the_user(deliver, alice, carol):
+    # Every service locks organisation, then user (user_change_status does): accepting must too,
+    # or an acceptance and an administrator's status change deadlock.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("no row locks on this database")
+    invite(deliver, [carol], alice)
+    invitation = Invitation.objects.get(user=carol)
+    with CaptureQueriesContext(connection) as queries:
+        services.invitation_accept(
+            invitation=invitation, first_name="Carol", last_name="Chen", password="violet-umb-42"
+        )
+    locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
+    tables = [
+        next(t for t in ("accounts_organization", "accounts_user", "invitations_invitation") if t in sql)
+        for sql in locks
+    ]
+    assert tables[0] == "accounts_organization", tables
