@@ -17,9 +17,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError
-from accounts.mixins import posted_ids, right_required
+from accounts.mixins import right_required
 from accounts.rights import Right
 from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
+from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
 from groups.selectors import groups_in_scope
 
@@ -276,7 +277,7 @@ def user_send(request, user_id):
 @right_required(Right.INVITE)
 def users_send(request):
     """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
-    ids = posted_ids(request.POST.getlist("users"))
+    ids = parse_ids(request.POST.getlist("users"))
     people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
     result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)
