@@ -574,7 +574,7 @@ def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
     """
     user = User.objects.select_for_update(skip_locked=True).filter(pk=invitation.user_id).first()
     if user is None:
-        raise TransientFailure("The account is being changed at this moment; trying again later.")
+        raise TransientFailure(_("The account is being changed at this moment; trying again later."))
     invitation.user = user
     if user.status == Status.ACTIVE and user.must_change_password:
         return False
