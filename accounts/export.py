@@ -1,4 +1,9 @@
-"""Exporting people lists as CSV or Excel, safe to open in a spreadsheet."""
+"""Exporting people lists as CSV or Excel, safe to open in a spreadsheet.
+
+Rows hold the plain text of each cell. CSV has no types, so a cell a spreadsheet would run as a
+formula gets a leading apostrophe there (`neutralise`); an Excel file stores every cell as text,
+which is never evaluated, so its cells keep their exact value (a mobile stays "+33612345678").
+"""
 
 import csv
 import io
@@ -12,10 +17,19 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
 
 
+def cell_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read this text, typed in a cell, as a formula."""
+    return text.startswith(FORMULA_TRIGGERS)
+
+
 def neutralise(value) -> str:
-    """The cell's text, with a leading apostrophe if a spreadsheet would read it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    """The cell's text, with a leading apostrophe if a spreadsheet would read it as a formula (CSV)."""
+    text = cell_text(value)
+    return "'" + text if is_formula_like(text) else text
 
 
 def user_header() -> list[str]:
@@ -36,10 +50,13 @@ def user_header() -> list[str]:
 
 
 def user_rows(queryset):
-    """One list of neutralised cells per user, read in chunks with their groups (constant memory)."""
+    """One list of cell texts per user, read in chunks with their groups (constant memory).
+
+    The texts are raw: each format makes them safe its own way (see the module's docstring).
+    """
     for user in queryset.iterator(chunk_size=CHUNK):
         yield [
-            neutralise(cell)
+            cell_text(cell)
             for cell in (
                 user.first_name,
                 user.last_name,
@@ -67,9 +84,9 @@ def csv_response(header, rows, filename) -> StreamingHttpResponse:
 
     def lines():
         yield "\ufeff"  # BOM: Excel then reads the file as UTF-8
-        yield writer.writerow(header)
+        yield writer.writerow([neutralise(cell) for cell in header])
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([neutralise(cell) for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -86,9 +103,14 @@ def xlsx_response(header, rows, filename) -> HttpResponse:
     for row in rows:
         cells = []
         for value in row:
-            # Typed as text explicitly: openpyxl would otherwise store "=…" as a formula.
-            cell = WriteOnlyCell(sheet, value=value)
+            # Typed as text explicitly (openpyxl would otherwise store "=…" as a formula): a text
+            # cell is shown as is and never evaluated, so it needs no apostrophe. The quote-prefix
+            # style keeps formula-like text a text if someone edits the cell in Excel.
+            text = cell_text(value)
+            cell = WriteOnlyCell(sheet, value=text)
             cell.data_type = "s"
+            if is_formula_like(text):
+                cell.quotePrefix = True
             cells.append(cell)
         sheet.append(cells)
     buffer = io.BytesIO()

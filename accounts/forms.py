@@ -1,5 +1,3 @@
-import contextlib
-
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -7,26 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from experquiz.throttle import Throttle, client_ip
-
-from . import phones
-
-
-def _login_throttles():
-    window = settings.LOGIN_THROTTLE_WINDOW
-    return (
-        Throttle("login-id", settings.LOGIN_THROTTLE_PER_ID, window),
-        Throttle("login-ip", settings.LOGIN_THROTTLE_PER_IP, window),
-    )
-
-
-def _login_identity(organization, raw: str) -> str:
-    """One key per person however they typed their login ID, so retyping it differently gains nothing."""
-    raw = raw.strip().lower()
-    if organization is not None and phones.looks_like_phone(raw):
-        with contextlib.suppress(phones.InvalidPhoneNumber):
-            raw = phones.to_e164(raw, organization.phone_region)
-    return f"{organization.pk if organization else 0}:{raw}"
+from experquiz.throttle import client_ip, login_identity, login_throttles
 
 
 class LoginForm(AuthenticationForm):
@@ -55,9 +34,9 @@ class LoginForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if not username or not password:
             return self.cleaned_data
-        identity = _login_identity(getattr(self.request, "organization", None), username)
+        identity = login_identity(getattr(self.request, "organization", None), username)
         ip = client_ip(self.request)
-        per_id, per_ip = _login_throttles()
+        per_id, per_ip = login_throttles()
         # Checked before hashing anything: a blocked attempt costs no password hash.
         if per_id.is_blocked(identity) or per_ip.is_blocked(ip):
             self.throttled = True

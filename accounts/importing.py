@@ -152,7 +152,22 @@ def _read_csv(data: bytes) -> list[list[str]]:
         ) from None
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, rows_end = [], 0
+    try:
+        for row in reader:
+            rows.append([cell.strip() for cell in row])
+            rows_end = reader.line_num
+    except csv.Error:  # a cell longer than the csv module's limit (a quote never closed, usually)
+        # The row that failed starts on the line after the last row read.
+        raise ImportFileError(
+            _(
+                "Line %(line)s of the file cannot be read as CSV: a cell is far too long, usually "
+                'because a quote (") is opened and never closed.'
+            )
+            % {"line": rows_end + 1}
+        ) from None
+    return rows
 
 
 def map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:

@@ -46,12 +46,6 @@ class RightRequiredMixin:
         return get_object_or_404(self.scoped_users(), pk=pk)
 
 
-def posted_ids(values) -> list[int]:
-    """Primary keys from form values: ASCII digits within a 64-bit integer. Anything else ("²" passes
-    str.isdigit, a 20-digit number overflows the database's integer) names nothing."""
-    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 18]
-
-
 def right_required(right: str):
     """Function-based admin views: `@right_required(Right.MANAGE_USERS)`."""
 

@@ -298,11 +298,16 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
     return locked
 
 
+@transaction.atomic
 def user_set_password(*, user: User, password: str) -> User:
     """Set a password the user chose; lifts the "change your password" requirement."""
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
+    # A temporary password not sent yet must not replace the one the user just chose.
+    from invitations.services import invitations_revoke_on_password_set
+
+    invitations_revoke_on_password_set(user=user)
     return user
 
 

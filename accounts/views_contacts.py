@@ -9,9 +9,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from experquiz.parsing import parse_ids
+
 from .errors import DomainError
 from .filters import ContactFilter
-from .mixins import RightRequiredMixin, posted_ids
+from .mixins import RightRequiredMixin
 from .models import User
 from .people_forms import ContactForm, ConvertForm
 from .rights import Right
@@ -95,7 +97,7 @@ class ContactConvertView(ContactsMixin, View):
     def post(self, request):
         back = reverse("accounts:contact_list") + "?" + request.POST.get("filters", "")
         form = ConvertForm(request.POST)
-        ids = posted_ids(request.POST.getlist("ids"))
+        ids = parse_ids(request.POST.getlist("ids"))
         contacts = list(self.scoped_contacts().filter(pk__in=ids).order_by("last_name", "first_name", "pk"))
         if not contacts:
             messages.error(request, _("Select at least one contact."))

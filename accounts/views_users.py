@@ -15,12 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
+from experquiz.parsing import parse_id, parse_ids
 from groups.selectors import groups_in_scope
 
 from . import bulk, tasks
 from .errors import DomainError, LoginIdTaken
 from .filters import UserFilter
-from .mixins import RightRequiredMixin, check_right, posted_ids
+from .mixins import RightRequiredMixin, check_right
 from .models import BulkJob, User, UserType
 from .people_forms import UserForm
 from .rights import Right
@@ -113,8 +114,8 @@ class UserListView(RightRequiredMixin, View):
                 column["query"] = _query_string(request.GET, sort=reverse_ if sort == default else default)
                 column["sorted"] = {key: "ascending", f"-{key}": "descending"}.get(sort)
             columns.append(column)
-        per_page = request.GET.get("per_page", "")
-        per_page = int(per_page) if per_page.isdigit() and int(per_page) in PAGE_SIZES else PAGE_SIZES[0]
+        per_page = parse_id(request.GET.get("per_page"))
+        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
         paginator = KnownCountPaginator(people_for_list(list_queryset(filterset, total)), per_page, count=total)
         page = paginator.get_page(request.GET.get("page"))
         return render(
@@ -169,7 +170,7 @@ class UserBulkView(RightRequiredMixin, View):
                 return redirect(reverse("accounts:user_list"))
             users = filterset.qs
         else:
-            ids = posted_ids(request.POST.getlist("ids"))
+            ids = parse_ids(request.POST.getlist("ids"))
             users = (
                 users_in_scope(request.user, action.right).filter(pk__in=ids).order_by("last_name", "first_name", "pk")
             )
@@ -187,7 +188,7 @@ class UserBulkView(RightRequiredMixin, View):
         params = {}
         if action.needs_group:
             group_id = request.POST.get("group", "")
-            group = groups_in_scope(request.user, action.right).filter(pk__in=posted_ids([group_id])).first()
+            group = groups_in_scope(request.user, action.right).filter(pk__in=parse_ids([group_id])).first()
             if group is None:
                 messages.error(request, _("Choose the group for “%(action)s”.") % {"action": action.label})
                 return redirect(back)

@@ -4,6 +4,7 @@ With several web processes the cache must be shared (CACHE_URL=redis://…); the
 (local memory) limits per process, which is enough for a single-process run.
 """
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 
@@ -47,3 +48,43 @@ class Throttle:
 
     def reset(self, identity: str) -> None:
         cache.delete(self._key(identity))
+
+
+def login_identity(organization, raw: str) -> str:
+    """One key per person however they typed their login ID, so retyping it differently gains nothing.
+
+    A mobile number typed "06 12 34 56 78", "0612345678" or "+33 6 12 34 56 78" is one key.
+    """
+    from accounts import phones
+
+    raw = (raw or "").strip().lower()
+    if organization is not None and phones.looks_like_phone(raw):
+        with contextlib.suppress(phones.InvalidPhoneNumber):
+            raw = phones.to_e164(raw, organization.phone_region)
+    return f"{organization.pk if organization else 0}:{raw}"
+
+
+# The named limits, in one place. Settings are read when called, so tests can change them.
+
+
+def login_throttles() -> tuple[Throttle, Throttle]:
+    """Failed logins, per login ID (see `login_identity`) and per client address."""
+    window = settings.LOGIN_THROTTLE_WINDOW
+    return (
+        Throttle("login-id", settings.LOGIN_THROTTLE_PER_ID, window),
+        Throttle("login-ip", settings.LOGIN_THROTTLE_PER_IP, window),
+    )
+
+
+def token_throttle() -> Throttle:
+    """Failed token look-ups (unknown, used, revoked or expired links), per client address."""
+    return Throttle("token-ip", settings.TOKEN_THROTTLE_PER_IP, settings.TOKEN_THROTTLE_WINDOW)
+
+
+def password_reset_throttles() -> tuple[Throttle, Throttle]:
+    """Password-reset requests, per login ID (see `login_identity`) and per client address."""
+    window = settings.TOKEN_THROTTLE_WINDOW
+    return (
+        Throttle("reset-id", settings.PASSWORD_RESET_THROTTLE_PER_ID, window),
+        Throttle("reset-ip", settings.PASSWORD_RESET_THROTTLE_PER_IP, window),
+    )

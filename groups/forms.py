@@ -4,23 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.rights import Right
 from accounts.selectors import NO_SCOPE, Scope, actor_scope
+from experquiz.parsing import parse_id
 
 from .selectors import groups_in_scope, profiles_for
-
-BIGINT = 2**63
-
-
-def valid_ids(values) -> list[int]:
-    """The values that are ids a database can hold; the others are dropped."""
-    ids = []
-    for value in values:
-        try:
-            number = int(str(value))
-        except ValueError:
-            continue
-        if 0 < number < BIGINT:
-            ids.append(number)
-    return ids
 
 
 class ScopedChoicesField(forms.ModelMultipleChoiceField):
@@ -31,7 +17,7 @@ class ScopedChoicesField(forms.ModelMultipleChoiceField):
 
     def _check_values(self, value):
         for pk in value:
-            if not valid_ids([pk]):
+            if parse_id(pk) is None:
                 raise ValidationError(
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                 )

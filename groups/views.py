@@ -15,6 +15,7 @@ from accounts.errors import DomainError
 from accounts.mixins import right_required
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.selectors import actor_rights, users_in_scope
+from experquiz.parsing import parse_ids
 
 from . import services
 from .filters import GroupFilter, MemberFilter, PeopleFilter, filtered, search_people
@@ -25,7 +26,6 @@ from .forms import (
     PickPeopleForm,
     ProfileForm,
     UserRightsForm,
-    valid_ids,
 )
 from .models import Grant, Membership, ProfileAssignment, UserGroup
 from .selectors import (
@@ -241,7 +241,7 @@ def membership_grid(request):
             messages.error(request, " ".join(error))
     filterset = PeopleFilter(request.GET or None, queryset=people, request=request)
     column_ids = request.GET.getlist("cols")
-    columns = groups.filter(pk__in=valid_ids(column_ids)) if column_ids else groups
+    columns = groups.filter(pk__in=parse_ids(column_ids)) if column_ids else groups
     columns = list(columns[:GRID_MAX_COLUMNS])
     page = _page(request, filtered(filterset), GRID_PAGE_SIZE)
     have = set(

@@ -27,7 +27,7 @@ from accounts import phones
 from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
 from accounts.rights import Right
-from accounts.selectors import actor_scope
+from accounts.selectors import actor_scope, users_in_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
 from experquiz import sms
 
@@ -229,6 +229,11 @@ def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int
     return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
 
 
+def invitations_revoke_on_password_set(*, user: User) -> int:
+    """Called when the user sets their own password: a temporary password still to come must not replace it."""
+    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=timezone.now())
+
+
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
     """Called by the status service: activation ends invitations; deactivation and deletion end every link."""
     if to == Status.ACTIVE:
@@ -383,7 +388,16 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
 
 @transaction.atomic
 def _temporary_password_resend(*, invitation: Invitation, actor: User | None) -> SendResult:
-    """Another temporary password, for one that could not be delivered (a sent one is never resent)."""
+    """Another temporary password, for one that could not be delivered (a sent one is never resent).
+
+    A new temporary password replaces the user's password, so it takes what activation takes: the
+    `manage_users` right over that user (the `invite` right is not enough).
+    """
+    if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
+        raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
+    if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
+        raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
     user = User.objects.select_for_update().get(pk=invitation.user_id)
     if user.status != Status.ACTIVE or not user.must_change_password:
         raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
@@ -432,7 +446,12 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
-    """The invited user finishes their account: names, own password; the token is consumed."""
+    """The invited user finishes their account: names, own password; the token is consumed.
+
+    The organisation is locked first, as `user_change_status` (called below) and every other service
+    that locks it does: organisation, then user. Taking the user first would deadlock against them.
+    """
+    Organization.objects.select_for_update().get(pk=invitation.organization_id)
     locked = _lock_usable(invitation)
     user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status not in (Status.CREATED, Status.INVITED):
@@ -545,7 +564,29 @@ class _Channels:
             self.sms.close()
 
 
-def _render_and_send(invitation: Invitation, channels: _Channels) -> None:
+def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
+    """Lock the user of a temporary password; if they no longer need one, end it without sending.
+
+    A temporary password replaces the user's password: one that arrives late (after the user chose
+    their own, or was deactivated) must not. The user is locked after the invitation, as on the token
+    pages, and only if free: someone setting their password right now (user, then their links) makes
+    this a transient failure to retry instead of a deadlock.
+    """
+    user = User.objects.select_for_update(skip_locked=True).filter(pk=invitation.user_id).first()
+    if user is None:
+        raise TransientFailure(_("The account is being changed at this moment; trying again later."))
+    invitation.user = user
+    if user.status == Status.ACTIVE and user.must_change_password:
+        return False
+    invitation.revoked_at = now
+    invitation.delivery = Delivery.FAILED
+    invitation.last_error = _("Not sent: %(user)s no longer needs a temporary password.") % {"user": user}
+    invitation.save(update_fields=["revoked_at", "delivery", "last_error"])
+    return True
+
+
+def _render_and_send(invitation: Invitation, channels: _Channels) -> bool:
+    """Send one invitation; False when it was ended unsent because it is no longer needed."""
     if invitation.kind not in messages.TEMPLATES:
         raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
     now = timezone.now()
@@ -560,6 +601,8 @@ def _render_and_send(invitation: Invitation, channels: _Channels) -> None:
             invitation.expires_at = now + timedelta(days=invitation.organization.invitation_lifetime_days)
         link = messages.link_for(invitation, token)
     elif invitation.kind == Kind.TEMPORARY_PASSWORD:
+        if _temporary_password_not_needed(invitation, now):
+            return False
         secret = make_temporary_password()
         user = invitation.user
         user.set_password(secret)
@@ -577,6 +620,7 @@ def _render_and_send(invitation: Invitation, channels: _Channels) -> None:
     invitation.attempts += 1
     invitation.last_error = ""
     invitation.save(update_fields=update)
+    return True
 
 
 def _record_failure(pk, failure: Exception) -> str:
@@ -613,8 +657,8 @@ def invitations_deliver(*, invitation_ids) -> DeliveryOutcome:
                     )
                     if invitation is None:
                         continue
-                    _render_and_send(invitation, channels)
-                outcome.sent.append(pk)
+                    sent = _render_and_send(invitation, channels)
+                (outcome.sent if sent else outcome.failed).append(pk)
             except (TransientFailure, PermanentFailure) as failure:
                 state = _record_failure(pk, failure)
                 (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)

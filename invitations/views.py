@@ -17,10 +17,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError
-from accounts.mixins import posted_ids, right_required
+from accounts.mixins import right_required
 from accounts.rights import Right
 from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
-from experquiz.throttle import Throttle, client_ip
+from experquiz.parsing import parse_ids
+from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
 from groups.selectors import groups_in_scope
 
 from . import selectors, services
@@ -41,12 +42,11 @@ BACKEND = "accounts.backends.LoginIdBackend"
 # --- Token pages ----------------------------------------------------------------------------------
 
 
-def _token_throttle():
-    return Throttle("token-ip", settings.TOKEN_THROTTLE_PER_IP, settings.TOKEN_THROTTLE_WINDOW)
-
-
 def token_page(view):
     """Public, rate-limited per client address, never cached.
+
+    Only failed look-ups (unknown, used, revoked or expired links: `_problem_page`) count towards the
+    limit, as failed logins do, so a whole office behind one address can open its valid links.
 
     The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
     here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
@@ -54,13 +54,13 @@ def token_page(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        throttle = _token_throttle()
+        throttle = token_throttle()
         ip = client_ip(request)
         if throttle.is_blocked(ip):
-            response = render(request, "invitations/token_throttled.html", status=429)
-        else:
+            return render(request, "invitations/token_throttled.html", status=429)
+        response = view(request, *args, **kwargs)
+        if getattr(response, "token_lookup_failed", False):
             throttle.hit(ip)
-            response = view(request, *args, **kwargs)
         return response
 
     return login_not_required(never_cache(wrapped))
@@ -70,12 +70,14 @@ PROBLEM_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410}
 
 
 def _problem_page(request, problem, *, kind):
-    return render(
+    response = render(
         request,
         "invitations/token_problem.html",
         {"problem": problem, "kind": kind},
         status=PROBLEM_STATUS[problem],
     )
+    response.token_lookup_failed = True  # counted by `token_page`
+    return response
 
 
 @token_page
@@ -138,10 +140,10 @@ def password_forgot(request):
     """Ask for a reset link. The answer is the same whether or not the account exists."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        login_id = form.cleaned_data["username"].strip().lower()
-        per_id = Throttle("reset-id", settings.PASSWORD_RESET_THROTTLE_PER_ID, settings.TOKEN_THROTTLE_WINDOW)
-        per_ip = Throttle("reset-ip", settings.PASSWORD_RESET_THROTTLE_PER_IP, settings.TOKEN_THROTTLE_WINDOW)
-        identity = f"{request.organization.pk}:{login_id}"
+        login_id = form.cleaned_data["username"]
+        per_id, per_ip = password_reset_throttles()
+        # The same key as the login page's: one person, however the login ID is typed.
+        identity = login_identity(request.organization, login_id)
         ip = client_ip(request)
         # Over the limit we still answer "sent": the page must not tell an attacker anything.
         if not per_id.is_blocked(identity) and not per_ip.is_blocked(ip):
@@ -275,7 +277,7 @@ def user_send(request, user_id):
 @right_required(Right.INVITE)
 def users_send(request):
     """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
-    ids = posted_ids(request.POST.getlist("users"))
+    ids = parse_ids(request.POST.getlist("users"))
     people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
     result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)

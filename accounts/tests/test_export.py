@@ -1,5 +1,6 @@
 import csv
 import io
+import zipfile
 
 import pytest
 from django.urls import reverse
@@ -56,8 +57,21 @@ def test_xlsx_export_stores_text_never_formulas(alice_client, hostile):
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 2
-    assert rows[1][0] == "'=cmd|' /C calc'!A0"
-    assert all(cell.data_type == "s" for cell in sheet[2] if cell.value)
+    # The exact value, as a text cell (never a formula: no cell of type "f" anywhere), quote-prefixed
+    # so that editing it in Excel keeps it a text.
+    assert rows[1][0] == "=cmd|' /C calc'!A0" and rows[1][1] == "@Evil"
+    assert rows[1][7] == '=HYPERLINK("http://evil")'
+    assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value)
+    assert sheet["A2"].quotePrefix and sheet["H2"].quotePrefix
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_xlsx_export_keeps_mobiles_exactly(alice_client, alice):
+    UserFactory(organization=alice.organization, first_name="Zed", mobile="+33612345678")
+    response = alice_client.get(reverse("accounts:user_export", args=["xlsx"]), {"q": "zed"})
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[1][3] == "+33612345678"
 
 
 def test_export_never_includes_another_tenant(alice_client, alice, mallory):

@@ -92,6 +92,14 @@ def test_unusable_files_are_refused_with_the_reason(setup, data, message):
         check(setup, data)
 
 
+def test_a_csv_cell_too_long_for_the_csv_module_is_refused_naming_its_line(setup, alice_client):
+    data = b'email,first_name\na@x.com,Ann\nb@x.com,"Bo\n' + b"c@x.com,Cy\n" * 20_000
+    with pytest.raises(ImportFileError, match="Line 3 of the file cannot be read as CSV"):
+        check(setup, data)
+    response = alice_client.post(UPLOAD, {"file": SimpleUploadedFile("users.csv", data, "text/csv")})
+    assert response.status_code == 200 and "cannot be read as CSV" in response.content.decode()
+
+
 def test_size_and_row_caps(setup, monkeypatch):
     monkeypatch.setattr(importing, "MAX_ROWS", 2)
     with pytest.raises(ImportFileError, match="at most 2"):

@@ -150,6 +150,13 @@ def test_bad_filter_values_are_ignored_with_a_message_not_a_500(alice_client, pe
     assert "not understood" in response.content.decode()
 
 
+@pytest.mark.parametrize("per_page", ["²", "٥٠", " 50", "+50", "5_0", "9" * 30])
+def test_a_page_size_that_is_not_plain_digits_shows_the_default_size(alice_client, people, per_page):
+    response = alice_client.get(URL, {"per_page": per_page})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.per_page == 25
+
+
 def test_names_with_html_are_shown_escaped(alice_client, alice):
     UserFactory(organization=alice.organization, first_name="<script>alert(1)</script>", last_name="X")
     content = alice_client.get(URL).content.decode()

@@ -195,7 +195,8 @@ INVITATIONS_RETRY_MAX = env.int("INVITATIONS_RETRY_MAX", default=900)
 INVITATIONS_SWEEP_AFTER = env.int("INVITATIONS_SWEEP_AFTER", default=1200)
 INVITATIONS_SWEEP_INTERVAL = env.int("INVITATIONS_SWEEP_INTERVAL", default=60)
 PASSWORD_RESET_LIFETIME_MINUTES = env.int("PASSWORD_RESET_LIFETIME_MINUTES", default=60)
-# Requests per client IP on the token pages (/i/…, /r/…) and on the forgotten-password form.
+# Failed link look-ups (unknown, used, revoked, expired) per client IP on the token pages (/i/…, /r/…);
+# over the limit those pages and the forgotten-password form answer 429 until the window ends.
 TOKEN_THROTTLE_PER_IP = env.int("TOKEN_THROTTLE_PER_IP", default=60)
 TOKEN_THROTTLE_WINDOW = env.int("TOKEN_THROTTLE_WINDOW", default=15 * 60)
 PASSWORD_RESET_THROTTLE_PER_ID = env.int("PASSWORD_RESET_THROTTLE_PER_ID", default=3)

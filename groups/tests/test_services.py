@@ -246,3 +246,43 @@ def test_deleted_members_keep_their_membership(alice, acme, lyon):
     MembershipFactory(group=lyon, user=user)
     user_change_status(user=user, to="deleted", actor=alice)
     assert lyon.memberships.filter(user=user).exists()
+
+
+# Cached people counts
+
+
+def test_membership_changes_forget_the_cached_counts_only_once_committed(
+    alice, acme, ines, otto, lyon, django_capture_on_commit_callbacks
+):
+    from accounts.selectors import people_version
+
+    version = people_version(acme.pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        group_add_members(group=lyon, users=[otto], actor=alice)
+        group_remove_members(group=lyon, users=[ines], actor=alice)
+        memberships_set(actor=alice, users=[ines], groups=[lyon], pairs=[(ines.pk, lyon.pk)])
+        group_delete(group=lyon, actor=alice)
+    # Nothing was forgotten before the commit: a page loaded in between would cache old counts.
+    assert people_version(acme.pk) == version
+    for callback in callbacks:
+        callback()
+    assert people_version(acme.pk) > version
+
+
+def test_rights_changes_forget_the_cached_counts(alice, acme, bob, lyon, django_capture_on_commit_callbacks):
+    from accounts.selectors import people_version
+
+    profile = profile_create(organization=acme, actor=alice, name="Regional", grants={Right.INVITE: scope(lyon)})
+    steps = [
+        lambda: user_rights_set(
+            user=bob, actor=alice, is_administrator=False, profiles=[], grants={Right.MANAGE_USERS: scope(lyon)}
+        ),
+        lambda: user_rights_set(user=bob, actor=alice, is_administrator=False, profiles=[profile], grants={}),
+        lambda: profile_update(profile=profile, actor=alice, name="Regional", grants={Right.MANAGE_USERS: EVERYONE}),
+        lambda: profile_delete(profile=profile, actor=alice),
+    ]
+    for step in steps:
+        version = people_version(acme.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            step()
+        assert people_version(acme.pk) > version

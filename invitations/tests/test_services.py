@@ -402,3 +402,96 @@ def test_an_undelivered_temporary_password_can_be_sent_again(alice, carol, deliv
     user_set_password(user=carol, password="chosen-by-carol-1")
     with pytest.raises(DomainError):
         services.invitation_resend(invitation=first, actor=alice)
+
+
+def test_a_delivered_or_pending_temporary_password_is_never_sent_again(alice, carol, deliver):
+    first = deliver(lambda: services.user_activate_with_temporary_password(user=carol, actor=alice))
+    first.refresh_from_db()
+    assert first.delivery == "sent"
+    with pytest.raises(DomainError, match="could not be delivered"):
+        services.invitation_resend(invitation=first, actor=alice)
+    Invitation.objects.filter(pk=first.pk).update(delivery="pending")
+    first.refresh_from_db()
+    with pytest.raises(DomainError, match="could not be delivered"):
+        services.invitation_resend(invitation=first, actor=alice)
+    assert len(mail.outbox) == 1 and Invitation.objects.filter(user=carol).count() == 1
+
+
+def test_a_temporary_password_is_sent_again_only_by_someone_who_manages_the_user(
+    acme, alice, carol, django_capture_on_commit_callbacks
+):
+    from accounts.rights import Right
+    from groups.tests.factories import grant
+
+    inviter = UserFactory(organization=acme, email="ines@acme.example")
+    grant(inviter, Right.INVITE, everyone=True)
+    with django_capture_on_commit_callbacks(execute=False):
+        first = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    Invitation.objects.filter(pk=first.pk).update(delivery="failed", last_error="SMTP 451")
+    first.refresh_from_db()
+    with pytest.raises(DomainError, match="manages"):
+        services.invitation_resend(invitation=first, actor=inviter)
+    assert Invitation.objects.filter(user=carol).count() == 1
+
+
+def test_a_late_temporary_password_never_replaces_the_users_own(alice, carol, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    # The user chose a password by another way before the worker ran (no hook involved here).
+    carol.set_password("chosen-by-carol-1")
+    carol.must_change_password = False
+    carol.save()
+    outcome = services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert outcome.sent == [] and outcome.failed == [invitation.pk]
+    assert mail.outbox == []
+    carol.refresh_from_db()
+    assert carol.check_password("chosen-by-carol-1") and not carol.must_change_password
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None and invitation.delivery == "failed"
+    assert "no longer needs a temporary password" in invitation.last_error
+
+
+def test_a_temporary_password_is_not_sent_to_a_user_no_longer_active(alice, carol, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    User.objects.filter(pk=carol.pk).update(status="inactive")
+    services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert mail.outbox == []
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+
+
+def test_setting_ones_own_password_revokes_a_temporary_password_not_sent_yet(
+    alice, carol, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
+    user_set_password(user=carol, password="chosen-by-carol-1")
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+    services.invitations_deliver(invitation_ids=[invitation.pk])
+    assert mail.outbox == []
+    carol.refresh_from_db()
+    assert carol.check_password("chosen-by-carol-1")
+
+
+def test_accepting_locks_the_organisation_before_the_user(deliver, alice, carol):
+    # Every service locks organisation, then user (user_change_status does): accepting must too,
+    # or an acceptance and an administrator's status change deadlock.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("no row locks on this database")
+    invite(deliver, [carol], alice)
+    invitation = Invitation.objects.get(user=carol)
+    with CaptureQueriesContext(connection) as queries:
+        services.invitation_accept(
+            invitation=invitation, first_name="Carol", last_name="Chen", password="violet-umb-42"
+        )
+    locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
+    tables = [
+        next(t for t in ("accounts_organization", "accounts_user", "invitations_invitation") if t in sql)
+        for sql in locks
+    ]
+    assert tables[0] == "accounts_organization", tables

@@ -120,6 +120,18 @@ def test_token_pages_are_rate_limited_per_client(anon, settings, token):
     assert anon.get(f"/i/{token}/").status_code == 429
 
 
+def test_token_pages_count_only_failed_look_ups(anon, settings, token):
+    # An office behind one address opening valid links is never blocked.
+    settings.TOKEN_THROTTLE_PER_IP = 3
+    for _ in range(5):
+        assert anon.get(f"/i/{token}/").status_code == 200
+    assert anon.post(f"/i/{token}/", accept_data(new_password2="mismatch")).status_code == 200
+    assert anon.get("/password/forgot/").status_code == 200
+    for _ in range(3):
+        assert anon.get("/i/" + "y" * 43 + "/").status_code == 404
+    assert anon.get(f"/i/{token}/").status_code == 429
+
+
 def test_forgotten_password_does_not_reveal_who_has_an_account(anon, bob, deliver):
     known = deliver(lambda: anon.post("/password/forgot/", {"username": bob.email}))
     unknown = deliver(lambda: anon.post("/password/forgot/", {"username": "nobody@acme.example"}))
@@ -146,6 +158,14 @@ def test_forgotten_password_requests_are_limited_per_login_id(anon, bob, deliver
     for _ in range(4):
         deliver(lambda: anon.post("/password/forgot/", {"username": bob.email}))
     assert len(mail.outbox) == 2
+
+
+def test_forgotten_password_limit_counts_a_mobile_however_it_is_typed(anon, acme, deliver):
+    UserFactory(organization=acme, email="", mobile="+33612345678", preferred_channel="sms")
+    typed = ["06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "+33612345678", "0033612345678", "06.12.34.56.78"]
+    for login_id in typed:
+        deliver(lambda login_id=login_id: anon.post("/password/forgot/", {"username": login_id}))
+    assert len(sms.outbox) == 3  # PASSWORD_RESET_THROTTLE_PER_ID
 
 
 def test_the_login_page_links_to_forgotten_password(anon):
