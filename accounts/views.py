@@ -14,6 +14,18 @@ from .rights import Right
 from .selectors import actor_has_right, users_in_scope
 
 
+def use_language(response, language: str):
+    """Show the product in the user's own language from now on (after logging in)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite="Lax",
+        secure=settings.HTTPS,
+    )
+    return response
+
+
 @method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
     form_class = LoginForm
@@ -21,16 +33,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        # Show the product in the user's own language from now on.
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            form.get_user().language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            samesite="Lax",
-            secure=settings.HTTPS,
-        )
-        return response
+        return use_language(super().form_valid(form), form.get_user().language)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

@@ -2,7 +2,6 @@
 
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
@@ -20,6 +19,7 @@ from accounts.errors import DomainError
 from accounts.mixins import right_required
 from accounts.rights import Right
 from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
+from accounts.views import use_language
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
 from groups.selectors import groups_in_scope
@@ -105,9 +105,7 @@ def accept(request, token):
         else:
             login(request, user, backend=BACKEND)
             messages.success(request, _("Welcome, %(name)s: your account is ready.") % {"name": user.first_name})
-            response = redirect("home")
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax", secure=settings.HTTPS)
-            return response
+            return use_language(redirect("home"), user.language)
     return render(request, "invitations/accept.html", {"form": form, "invitation": invitation})
 
 
