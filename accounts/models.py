@@ -247,7 +247,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_full_name(self):
         return self.full_name
 
-    def save(self, *args, **kwargs):
+    def refresh_search_text(self):
+        """Recompute the folded text the people search looks in (bulk writes skip save())."""
         from .search import search_text_for
 
         self.search_text = search_text_for(
@@ -257,6 +258,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             mobile=self.mobile,
             employee_number=self.employee_number,
         )
+
+    def save(self, *args, **kwargs):
+        self.refresh_search_text()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and {"first_name", "last_name", "email", "mobile", "employee_number"} & set(
             update_fields

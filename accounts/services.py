@@ -537,8 +537,6 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
     record their first history row, add their groups. Refuses a check that has rows in error."""
     from groups.models import Membership
 
-    from .search import search_text_for
-
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
     Organization.objects.select_for_update().get(pk=organization.pk)
@@ -561,13 +559,7 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
             created_by=actor,
         )
         user.set_unusable_password()
-        user.search_text = search_text_for(
-            first_name=user.first_name,
-            last_name=user.last_name,
-            email=user.email,
-            mobile=user.mobile,
-            employee_number=user.employee_number,
-        )
+        user.refresh_search_text()
         new_users.append(user)
     User.objects.bulk_create(new_users, batch_size=1000)
     StatusChange.objects.bulk_create(
@@ -594,13 +586,7 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
                 _("Row %(row)s: %(reason)s") % {"row": updates[user.pk].number, "reason": " ".join(error.messages)}
             ) from None
         user.updated_at = timezone.now()
-        user.search_text = search_text_for(
-            first_name=user.first_name,
-            last_name=user.last_name,
-            email=user.email,
-            mobile=user.mobile,
-            employee_number=user.employee_number,
-        )
+        user.refresh_search_text()
         changed.append(user)
     User.objects.bulk_update(
         changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
