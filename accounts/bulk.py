@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from .errors import DomainError, LastAdministrator
 from .models import User
 from .rights import Right
-from .selectors import people_changed
 from .services import user_change_status
 
 Status = User.Status
@@ -187,7 +186,6 @@ def add_to_group(*, users, actor, params) -> BulkOutcome:
         else:
             new.append(user)
     group_add_members(group=group, users=new, actor=actor)
-    people_changed(group.organization_id)
     outcome.done = new
     return outcome
 
@@ -205,7 +203,6 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
         else:
             outcome.skip(_("not in %(group)s") % {"group": group}, user)
     group_remove_members(group=group, users=leaving, actor=actor)
-    people_changed(group.organization_id)
     outcome.done = leaving
     return outcome
 

@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 
 from . import phones
@@ -171,7 +172,16 @@ def people_version(organization_id) -> int:
 
 
 def people_changed(organization_id) -> None:
-    """Forget cached counts of an organisation's people (call after any write on them)."""
+    """Forget cached counts of an organisation's people once the current write commits.
+
+    Call it from any write on people, memberships or rights (they decide who is in whose scope).
+    Forgotten before the commit, a page loaded in between would count the old rows and cache them
+    under the new version; outside a transaction it happens at once.
+    """
+    transaction.on_commit(lambda: _bump_version(organization_id))
+
+
+def _bump_version(organization_id) -> None:
     try:
         cache.incr(_version_key(organization_id))
     except ValueError:

@@ -140,7 +140,7 @@ def user_create(
 
         for group in groups:
             group_add_created_users(group=group, users=[user], actor=actor)
-    transaction.on_commit(lambda: people_changed(organization.pk))
+    people_changed(organization.pk)
     return user
 
 
@@ -192,7 +192,7 @@ def user_update(
                 group_add_members(group=group, users=[locked], actor=actor)
             elif group.pk not in wanted and group.pk in current:
                 group_remove_members(group=group, users=[locked], actor=actor)
-    transaction.on_commit(lambda: people_changed(organization.pk))
+    people_changed(organization.pk)
     return locked
 
 
@@ -232,7 +232,7 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         reason=reason[:300],
     )
     user.status = locked.status
-    transaction.on_commit(lambda: people_changed(locked.organization_id))
+    people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5).
     from invitations.services import invitations_revoke_on_status_change
 
@@ -274,7 +274,7 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         ],
         batch_size=2000,
     )
-    transaction.on_commit(lambda: people_changed(organization.pk))
+    people_changed(organization.pk)
     return ids
 
 
@@ -603,5 +603,5 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         invite=invite,
         actor=actor,
     )
-    transaction.on_commit(lambda: people_changed(organization.pk))
+    people_changed(organization.pk)
     return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}

@@ -19,15 +19,6 @@ from .models import Grant, GrantGroup, Membership, ProfileAssignment, RightsProf
 from .selectors import groups_in_scope, must_place_new_users_in_a_group, personal_grants, profile_grants
 
 
-def _people_changed_on_commit(organization_id) -> None:
-    """Forget the cached people counts once this write commits.
-
-    Memberships and rights decide who is in whose scope, hence the tab counts. Forgotten before the
-    commit, a page loaded in between would count the old rows and cache them under the new version.
-    """
-    transaction.on_commit(lambda: people_changed(organization_id))
-
-
 def _require_administrator(actor, organization_id) -> None:
     if actor is None:
         return
@@ -107,7 +98,7 @@ def group_delete(*, group: UserGroup, actor) -> None:
     """Delete a group: its memberships and the grants scoped to it go, its users are never touched."""
     _require_administrator(actor, group.organization_id)
     group.delete()
-    _people_changed_on_commit(group.organization_id)
+    people_changed(group.organization_id)
     # A grant that was scoped to this group only now reaches nobody: drop it rather than keep
     # a grant that looks held but is empty.
     Grant.objects.filter(organization_id=group.organization_id, all_users=False, grant_groups__isnull=True).delete()
@@ -148,7 +139,7 @@ def _add(*, group, users, actor) -> int:
         if user.pk not in existing
     ]
     Membership.objects.bulk_create(new)
-    _people_changed_on_commit(group.organization_id)
+    people_changed(group.organization_id)
     return len(new)
 
 
@@ -159,7 +150,7 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = Right.M
     _require_groups_in_scope(actor, [group], right)
     _require_users_in_scope(actor, users, right)
     deleted, _counts = group.memberships.filter(user__in=users).delete()
-    _people_changed_on_commit(group.organization_id)
+    people_changed(group.organization_id)
     return deleted
 
 
@@ -189,7 +180,7 @@ def memberships_set(*, actor, users, groups, pairs, right: str = Right.MANAGE_US
         for u, g in sorted(wanted - have)
     )
     if organization_id:
-        _people_changed_on_commit(organization_id)
+        people_changed(organization_id)
     return len(wanted - have), removed
 
 
@@ -300,7 +291,7 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         for profile in profiles
         if profile.pk not in current
     )
-    _people_changed_on_commit(user.organization_id)  # their scope, hence their counts, may have changed
+    people_changed(user.organization_id)  # their scope, hence their counts, may have changed
     return user
 
 
@@ -329,7 +320,7 @@ def profile_update(
     _save_named(profile, exclude_pk=profile.pk)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
-        _people_changed_on_commit(profile.organization_id)  # every holder's scope changed
+        people_changed(profile.organization_id)  # every holder's scope changed
     return profile
 
 
@@ -338,4 +329,4 @@ def profile_delete(*, profile: RightsProfile, actor) -> None:
     """Delete a profile: its holders lose the rights it gave them (their own grants stay)."""
     _require_administrator(actor, profile.organization_id)
     profile.delete()
-    _people_changed_on_commit(profile.organization_id)  # its holders lost its scopes
+    people_changed(profile.organization_id)  # its holders lost its scopes
