@@ -5,23 +5,13 @@ import pytest
 from accounts.models import User
 from accounts.rights import Right
 from accounts.services import user_create
-from accounts.tests.factories import UserFactory, UserGroupFactory
+from accounts.tests.factories import UserFactory
 from groups.errors import NotAllowed
 from groups.models import Membership
 from groups.services import group_add_created_users
 from groups.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lyon(acme):
-    return UserGroupFactory(organization=acme, name="Lyon")
-
-
-@pytest.fixture
-def paris(acme):
-    return UserGroupFactory(organization=acme, name="Paris")
 
 
 @pytest.fixture

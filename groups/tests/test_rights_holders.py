@@ -5,24 +5,10 @@ import pytest
 
 from accounts.rights import Right
 from accounts.selectors import users_in_scope
-from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from accounts.tests.factories import MembershipFactory, UserFactory
 from groups.tests.factories import RightsProfileFactory, grant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lyon(acme):
-    return UserGroupFactory(organization=acme, name="Lyon")
-
-
-@pytest.fixture
-def maggie(acme, lyon):
-    """Manages and invites the users of Lyon."""
-    manager = UserFactory(organization=acme, first_name="Maggie", email="maggie@acme.example")
-    grant(manager, Right.MANAGE_USERS, lyon)
-    grant(manager, Right.INVITE, lyon)
-    return manager
 
 
 def test_an_administrator_in_the_managers_group_is_out_of_scope(alice, lyon, maggie, make_client):
