@@ -395,7 +395,23 @@ def default_user_type_names():
     return [_("Employee"), _("Trainee"), _("Service provider"), _("Student"), _("Client")]
 
 
-class ImportJob(models.Model):
+class TrackedJob(models.Model):
+    """Work a worker does while a page polls its progress (imports, bulk actions)."""
+
+    total = models.PositiveIntegerField(default=0)
+    progress = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def percent(self):
+        return int(100 * self.progress / self.total) if self.total else 0
+
+
+class ImportJob(TrackedJob):
     """One uploaded people file: checked, previewed, then applied on confirmation.
 
     The file and the preview live here so a large file can be checked and applied by a Celery
@@ -415,12 +431,8 @@ class ImportJob(models.Model):
     data = models.BinaryField()
     invite = models.BooleanField(_("send invitations afterwards"), default=False)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.CHECKING)
-    total = models.PositiveIntegerField(default=0)
-    progress = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = OrgQuerySet.as_manager()
 
@@ -434,15 +446,11 @@ class ImportJob(models.Model):
         return self.filename
 
     @property
-    def percent(self):
-        return int(100 * self.progress / self.total) if self.total else 0
-
-    @property
     def in_progress(self):
         return self.state in (self.State.CHECKING, self.State.APPLYING)
 
 
-class BulkJob(models.Model):
+class BulkJob(TrackedJob):
     """A bulk action on more users than one request should change: run by a worker, followed by the page."""
 
     class State(models.TextChoices):
@@ -458,14 +466,10 @@ class BulkJob(models.Model):
         "usergroups.UserGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RUNNING)
-    total = models.PositiveIntegerField(default=0)
-    progress = models.PositiveIntegerField(default=0)
     summary = models.TextField(blank=True)
     level = models.CharField(max_length=10, blank=True)
     # Where to follow what the action started, e.g. the invitation batch of "Send invitations".
     link = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = OrgQuerySet.as_manager()
 
@@ -477,7 +481,3 @@ class BulkJob(models.Model):
 
     def __str__(self):
         return self.action
-
-    @property
-    def percent(self):
-        return int(100 * self.progress / self.total) if self.total else 0
