@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .errors import DomainError, LastAdministrator
+from experquiz.errors import DomainError
+
+from .errors import LastAdministrator
 from .models import User
 from .rights import Right
 from .services import user_change_status

@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
-from . import phones
+from experquiz import phones
+
 from .models import Channel, Language, User, UserType
 from .search import fold
 

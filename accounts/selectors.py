@@ -7,7 +7,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 
-from . import phones
+from experquiz import phones
+
 from .models import Contact, User
 from .rights import ADMINISTRATOR, Right
 

@@ -7,8 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
-from . import phones
-from .errors import DomainError, LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from experquiz import phones
+from experquiz.errors import DomainError
+
+from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from .models import (
     Channel,
     Contact,

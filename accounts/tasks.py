@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from .errors import DomainError
+from experquiz.errors import DomainError
+
 from .importing import ImportFileError, check_rows, read_table
 from .models import ImportJob
 

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 
-from .errors import DomainError
 from .filters import ContactFilter
 from .mixins import RightRequiredMixin
 from .models import User

@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from .errors import DomainError
+from experquiz.errors import DomainError
+
 from .mixins import RightRequiredMixin
 from .models import UserType
 from .people_forms import UserTypeForm

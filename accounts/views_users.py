@@ -15,11 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
+from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
 from groups.selectors import groups_in_scope
 
 from . import bulk, tasks
-from .errors import DomainError, LoginIdTaken
+from .errors import LoginIdTaken
 from .filters import UserFilter
 from .mixins import RightRequiredMixin, check_right
 from .models import BulkJob, User, UserType

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.errors import DomainError
 from accounts.mixins import right_required
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.selectors import actor_rights, users_in_scope
+from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 
 from . import services

@@ -23,13 +23,12 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import phones
-from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
 from accounts.rights import Right
 from accounts.selectors import actor_scope, users_in_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
-from experquiz import sms
+from experquiz import phones, sms
+from experquiz.errors import DomainError
 
 from . import messages
 from .models import Invitation, InvitationBatch, InvitationSettings

@@ -5,11 +5,11 @@ from django.core import mail
 from django.db import IntegrityError
 from django.utils import timezone
 
-from accounts.errors import DomainError
 from accounts.models import StatusChange, User
 from accounts.services import user_change_status, user_set_password
 from accounts.tests.factories import ContactFactory, UserFactory, UserGroupFactory, UserTypeFactory
 from experquiz import sms
+from experquiz.errors import DomainError
 from experquiz.sms.gsm import septets
 from invitations import services
 from invitations.models import Invitation, InvitationSettings
