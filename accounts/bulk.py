@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from experquiz.errors import DomainError
+from rights.names import Right
 
 from .errors import LastAdministrator
 from .models import User
-from .rights import Right
 from .services import user_change_status
 
 Status = User.Status
@@ -109,7 +109,7 @@ def register(action: BulkAction) -> BulkAction:
 
 
 def actions_for(actor) -> list[BulkAction]:
-    from .selectors import actor_has_right
+    from rights.selectors import actor_has_right
 
     return [action for action in REGISTRY.values() if actor_has_right(actor, action.right)]
 

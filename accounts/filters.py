@@ -7,9 +7,9 @@ from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from groups.filters import groups_in_scope_of
+from rights.names import Right
 
 from .models import Contact, User, UserType
-from .rights import Right
 
 SORTS = {
     "name": ("last_name", "first_name", "pk"),

@@ -242,9 +242,8 @@ class _Directory:
 
     def __init__(self, organization, actor):
         from groups.models import UserGroup
-        from groups.selectors import groups_in_scope
-
-        from .rights import Right
+        from rights.names import Right
+        from rights.selectors import groups_in_scope
 
         self.by_email, self.by_mobile, self.by_number = {}, {}, {}
         for pk, email, mobile, number in User.objects.for_org(organization).values_list(
@@ -265,8 +264,8 @@ class _Directory:
 
 def check_rows(*, organization, actor, header, rows, progress=None) -> ImportCheck:
     """Check every row against the file's other rows and the organisation's users; write nothing."""
-    from .rights import Right
-    from .selectors import actor_scope, users_in_scope
+    from rights.names import Right
+    from rights.selectors import actor_scope, users_in_scope
 
     mapping, ignored = map_header(header)
     directory = _Directory(organization, actor)

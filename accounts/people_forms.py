@@ -4,10 +4,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from groups.selectors import groups_in_scope
+from rights.names import Right
+from rights.selectors import groups_in_scope
 
 from .models import Channel, Contact, Language, User, UserType
-from .rights import Right
 from .services import normalize_mobile
 
 

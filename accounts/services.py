@@ -9,6 +9,8 @@ from django.utils.translation import ngettext, override
 
 from experquiz import phones
 from experquiz.errors import DomainError
+from rights.names import Right
+from rights.selectors import users_in_scope
 
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from .models import (
@@ -21,8 +23,7 @@ from .models import (
     default_user_type_names,
     normalized_mobile,
 )
-from .rights import Right
-from .selectors import people_changed, users_in_scope
+from .selectors import people_changed
 
 Status = User.Status
 
@@ -278,26 +279,6 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     )
     people_changed(organization.pk)
     return ids
-
-
-@transaction.atomic
-def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
-    """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
-    if (
-        locked.is_administrator
-        and not is_administrator
-        and locked.status == Status.ACTIVE
-        and not _other_active_administrators(locked).exists()
-    ):
-        raise LastAdministrator(
-            _("%(user)s is the last active administrator of %(organization)s and must stay one.")
-            % {"user": locked, "organization": locked.organization}
-        )
-    locked.is_administrator = is_administrator
-    locked.save(update_fields=["is_administrator", "updated_at"])
-    return locked
 
 
 @transaction.atomic

@@ -106,10 +106,11 @@ def bulk_run_job(job_id: int) -> None:
 
     from django.http import QueryDict
 
+    from rights.selectors import users_in_scope
+
     from . import bulk
     from .filters import UserFilter
     from .models import BulkJob
-    from .selectors import users_in_scope
 
     job = BulkJob.objects.select_related("organization", "created_by", "group").get(pk=job_id)
     if job.state != BulkJob.State.RUNNING:

@@ -8,10 +8,11 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 
+from rights.names import Right
+from rights.selectors import actor_has_right, users_in_scope
+
 from .forms import LoginForm, OwnPasswordChangeForm
 from .models import Contact, User
-from .rights import Right
-from .selectors import actor_has_right, users_in_scope
 
 
 def use_language(response, language: str):

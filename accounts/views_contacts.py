@@ -11,13 +11,13 @@ from django.views import View
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from rights.mixins import RightRequiredMixin
+from rights.names import Right
+from rights.selectors import contacts_in_scope
 
 from .filters import ContactFilter
-from .mixins import RightRequiredMixin
 from .models import User
 from .people_forms import ContactForm, ConvertForm
-from .rights import Right
-from .selectors import contacts_in_scope
 from .services import contact_delete, contact_update, contacts_convert
 
 

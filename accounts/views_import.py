@@ -6,13 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from rights.mixins import RightRequiredMixin
+from rights.names import Right
+
 from . import tasks
 from .export import csv_response, xlsx_response
 from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
-from .mixins import RightRequiredMixin
 from .models import ImportJob
 from .people_forms import ImportForm
-from .rights import Right
 
 State = ImportJob.State
 ROWS_SHOWN = 200

@@ -7,11 +7,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from experquiz.errors import DomainError
+from rights.mixins import RightRequiredMixin
+from rights.names import ADMINISTRATOR
 
-from .mixins import RightRequiredMixin
 from .models import UserType
 from .people_forms import UserTypeForm
-from .rights import ADMINISTRATOR
 from .services import user_type_create, user_type_delete, user_type_rename
 
 

@@ -17,16 +17,17 @@ from django.views import View
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
-from groups.selectors import groups_in_scope
+from groups.selectors import people_for_list
+from rights.mixins import RightRequiredMixin, check_right
+from rights.names import Right
+from rights.selectors import groups_in_scope, users_in_scope
 
 from . import bulk, tasks
 from .errors import LoginIdTaken
 from .filters import UserFilter
-from .mixins import RightRequiredMixin, check_right
 from .models import BulkJob, User, UserType
 from .people_forms import UserForm
-from .rights import Right
-from .selectors import people_for_list, status_counts, users_in_scope
+from .selectors import status_counts
 from .services import user_change_status, user_create, user_update
 
 Status = User.Status

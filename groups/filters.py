@@ -7,10 +7,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.rights import Right
+from rights.names import Right
+from rights.selectors import groups_in_scope
 
 from .models import Membership
-from .selectors import groups_in_scope
 
 
 def search_people(queryset, words: str, prefix: str = "", region: str = "FR"):

@@ -2,11 +2,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts.rights import Right
-from accounts.selectors import NO_SCOPE, Scope, actor_scope
 from experquiz.parsing import parse_id
-
-from .selectors import groups_in_scope, profiles_for
+from rights.names import Right
+from rights.selectors import NO_SCOPE, Scope, actor_scope, groups_in_scope, profiles_for
 
 
 class ScopedChoicesField(forms.ModelMultipleChoiceField):

@@ -11,11 +11,22 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.mixins import right_required
-from accounts.rights import ADMINISTRATOR, Right
-from accounts.selectors import actor_rights, users_in_scope
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from rights import services as rights_services
+from rights.mixins import right_required
+from rights.models import Grant, ProfileAssignment
+from rights.names import ADMINISTRATOR, Right
+from rights.selectors import (
+    actor_rights,
+    group_candidates,
+    group_memberships,
+    groups_in_scope,
+    personal_grants,
+    profile_grants,
+    profiles_for,
+    users_in_scope,
+)
 
 from . import services
 from .filters import GroupFilter, MemberFilter, PeopleFilter, filtered, search_people
@@ -27,16 +38,8 @@ from .forms import (
     ProfileForm,
     UserRightsForm,
 )
-from .models import Grant, Membership, ProfileAssignment, UserGroup
-from .selectors import (
-    group_candidates,
-    group_memberships,
-    groups_in_scope,
-    groups_with_counts,
-    personal_grants,
-    profile_grants,
-    profiles_for,
-)
+from .models import Membership, UserGroup
+from .selectors import groups_with_counts
 
 PAGE_SIZE = 50
 GRID_PAGE_SIZE = 25
@@ -313,7 +316,7 @@ def user_rights(request, user_id):
     form = UserRightsForm(_posted(request), actor=request.user, user=person, personal=personal_grants(person))
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_rights_set(
+            rights_services.user_rights_set(
                 user=person,
                 actor=request.user,
                 is_administrator=form.cleaned_data["is_administrator"],
@@ -338,7 +341,7 @@ def profile_create(request):
     form = ProfileForm(_posted(request), actor=request.user, grants={})
     if request.method == "POST" and form.is_valid():
         try:
-            profile = services.profile_create(
+            profile = rights_services.profile_create(
                 organization=request.organization,
                 actor=request.user,
                 name=form.cleaned_data["name"],
@@ -365,7 +368,7 @@ def profile_update(request, profile_id):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.profile_update(
+            rights_services.profile_update(
                 profile=profile,
                 actor=request.user,
                 name=form.cleaned_data["name"],
@@ -389,7 +392,7 @@ def profile_update(request, profile_id):
 def profile_delete(request, profile_id):
     profile = get_object_or_404(profiles_for(request.user), pk=profile_id)
     if request.method == "POST":
-        services.profile_delete(profile=profile, actor=request.user)
+        rights_services.profile_delete(profile=profile, actor=request.user)
         messages.success(request, _("Rights profile “%(name)s” deleted.") % {"name": profile.name})
         return redirect("groups:rights")
     holder_count = ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile).count()

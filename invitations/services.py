@@ -24,11 +24,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Channel, Organization, User
-from accounts.rights import Right
-from accounts.selectors import actor_scope, users_in_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
 from experquiz import phones, sms
 from experquiz.errors import DomainError
+from rights.names import Right
+from rights.selectors import actor_scope, users_in_scope
 
 from . import messages
 from .models import Invitation, InvitationBatch, InvitationSettings

@@ -15,14 +15,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.mixins import right_required
-from accounts.rights import Right
-from accounts.selectors import actor_scope, user_by_login_id, users_in_scope
+from accounts.selectors import user_by_login_id
 from accounts.views import use_language
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
-from groups.selectors import groups_in_scope
+from rights.mixins import right_required
+from rights.names import Right
+from rights.selectors import actor_scope, groups_in_scope, users_in_scope
 
 from . import selectors, services
 from .filters import InvitationFilter

@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
-from accounts.rights import ADMINISTRATOR, Right
-from accounts.selectors import NO_SCOPE, remember_rights
+from .names import ADMINISTRATOR, Right
+from .selectors import NO_SCOPE, remember_rights
 
 
 def held_rights(user) -> dict:

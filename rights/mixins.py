@@ -6,8 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .rights import ADMINISTRATOR
-from .selectors import actor_has_right, remember_rights, users_in_scope
+from .names import ADMINISTRATOR
+from .selectors import actor_has_right, groups_in_scope, remember_rights, users_in_scope
 
 
 def check_right(request, right: str) -> None:
@@ -37,8 +37,6 @@ class RightRequiredMixin:
 
     def scoped_groups(self):
         """The groups this actor may pick or act on for `required_right` (forms, filters, pages)."""
-        from groups.selectors import groups_in_scope
-
         return groups_in_scope(self.request.user, self.required_right)
 
     def get_scoped_user(self, pk):

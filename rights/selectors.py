@@ -1,37 +1,18 @@
-"""Reads that depend on who asks or on how people type things."""
+"""The scope selectors: which people, groups and contacts an actor may reach with each right.
 
-import hashlib
+Every list, count, detail, bulk action, export, import and invitation starts from
+`users_in_scope(actor, right)` or one of its siblings here.
+"""
+
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Exists, OuterRef, Q
 
-from experquiz import phones
+from accounts.models import Contact, User
+from groups.models import Membership, UserGroup
 
-from .models import Contact, User
-from .rights import ADMINISTRATOR, Right
-
-
-def user_by_login_id(organization, login_id: str) -> User | None:
-    """The user of `organization` whose email or mobile is `login_id`, typed any usual way.
-
-    `organization` None means platform staff (the bare domain). Emails are stored lower-cased, so
-    the lookup is exact and uses the unique index.
-    """
-    login_id = (login_id or "").strip()
-    if not login_id:
-        return None
-    users = User.objects.filter(organization=organization)
-    if "@" in login_id:
-        return users.filter(email=login_id.lower()).first()
-    if organization is None or not phones.looks_like_phone(login_id):
-        return None
-    try:
-        mobile = phones.to_e164(login_id, organization.phone_region)
-    except phones.InvalidPhoneNumber:
-        return None
-    return users.filter(mobile=mobile).first()
+from .models import Grant, GrantGroup, ProfileAssignment, RightsProfile
+from .names import ADMINISTRATOR, Right
 
 
 @dataclass(frozen=True)
@@ -73,8 +54,6 @@ def actor_rights(actor: User) -> dict[str, Scope]:
         return remembered
     if actor.is_administrator:
         return {right.value: EVERYONE for right in Right}
-    from groups.models import Grant, GrantGroup
-
     grants = Grant.objects.filter(organization_id=actor.organization_id).filter(
         Q(user_id=actor.pk) | Q(profile__assignments__user_id=actor.pk, profile__organization_id=actor.organization_id)
     )
@@ -138,8 +117,6 @@ def users_in_scope(actor: User, right: str = Right.MANAGE_USERS):
 
 def rights_holders(organization_id) -> Q:
     """Matches the users holding a right: administrators, personal grants and rights profiles."""
-    from groups.models import Grant, ProfileAssignment
-
     personal = Grant.objects.filter(organization_id=organization_id, user__isnull=False).values("user_id")
     by_profile = ProfileAssignment.objects.filter(organization_id=organization_id).values("user_id")
     return Q(is_administrator=True) | Q(pk__in=personal) | Q(pk__in=by_profile)
@@ -152,62 +129,8 @@ def users_in(organization_id, scope: Scope):
         return users
     if not scope.group_ids:
         return users.none()
-    from groups.models import Membership
-
     members = Membership.objects.filter(organization_id=organization_id, group_id__in=scope.group_ids)
     return users.filter(pk__in=members.values("user_id"))
-
-
-# Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
-# view: the tab counts are cached per organisation and invalidated by any write on its people
-# (writes bump a version number that is part of the cache key).
-COUNTS_TTL = 120
-
-
-def _version_key(organization_id) -> str:
-    return f"people-version:{organization_id}"
-
-
-def people_version(organization_id) -> int:
-    return cache.get_or_set(_version_key(organization_id), 1, None)
-
-
-def people_changed(organization_id) -> None:
-    """Forget cached counts of an organisation's people once the current write commits.
-
-    Call it from any write on people, memberships or rights (they decide who is in whose scope).
-    Forgotten before the commit, a page loaded in between would count the old rows and cache them
-    under the new version; outside a transaction it happens at once.
-    """
-    transaction.on_commit(lambda: _bump_version(organization_id))
-
-
-def _bump_version(organization_id) -> None:
-    try:
-        cache.incr(_version_key(organization_id))
-    except ValueError:
-        cache.set(_version_key(organization_id), 2, None)
-
-
-def status_counts(queryset, *, organization_id, cache_key: str) -> dict[str, int]:
-    """{status: count} over `queryset`, cached until the organisation's people change."""
-    # The filters can be long and any text: hash them so the key stays short and safe for any cache.
-    digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-    key = f"people-counts:{organization_id}:{people_version(organization_id)}:{digest}"
-    counts = cache.get(key)
-    if counts is None:
-        counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))
-        cache.set(key, counts, COUNTS_TTL)
-    return counts
-
-
-def people_for_list(queryset):
-    """What a page of the people list shows, in a fixed number of queries whatever the page size."""
-    from groups.models import UserGroup
-
-    return queryset.select_related("user_type").prefetch_related(
-        Prefetch("user_groups", queryset=UserGroup.objects.only("id", "name").order_by("name"))
-    )
 
 
 def contacts_in_scope(actor: User, right: str = "manage_users"):
@@ -215,3 +138,78 @@ def contacts_in_scope(actor: User, right: str = "manage_users"):
     if not actor_scope(actor, right).all_users:
         return Contact.objects.none()
     return Contact.objects.filter(organization_id=actor.organization_id)
+
+
+def groups_in_scope(actor, right: str = Right.MANAGE_USERS):
+    """The groups `actor` may pick or act on for `right` (forms and filters offer only these)."""
+    if actor is None or not actor.is_authenticated or actor.organization_id is None:
+        return UserGroup.objects.none()
+    scope = actor_scope(actor, right)
+    groups = UserGroup.objects.filter(organization_id=actor.organization_id)
+    if scope.all_users:
+        return groups
+    return groups.filter(pk__in=scope.group_ids)
+
+
+def must_place_new_users_in_a_group(actor, right: str = Right.MANAGE_USERS) -> bool:
+    """Whether a user `actor` creates (or imports) must land in one of `actor`'s groups.
+
+    True for a group-scoped manager: a user outside their groups would be out of their reach the
+    moment it is created.
+    """
+    scope = actor_scope(actor, right)
+    return bool(scope) and not scope.all_users
+
+
+def default_groups_for_new_users(actor, right: str = Right.MANAGE_USERS):
+    """Where users created or imported by `actor` land when no group is chosen: all of a scoped
+    manager's groups (so they stay within reach), none for someone who holds `right` over everyone."""
+    if not must_place_new_users_in_a_group(actor, right):
+        return UserGroup.objects.none()
+    return groups_in_scope(actor, right)
+
+
+def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
+    """The memberships of `group` whose user `actor` may see, with who added them and when.
+
+    `added_by_visible` says whether the person who added the member is in `actor`'s scope too:
+    when not, the page names nobody (an out-of-scope person's name never leaks).
+    """
+    in_scope = users_in_scope(actor, right)
+    return (
+        Membership.objects.filter(organization_id=group.organization_id, group=group, user__in=in_scope)
+        .select_related("user", "user__user_type", "added_by")
+        .annotate(added_by_visible=Exists(in_scope.filter(pk=OuterRef("added_by_id"))))
+        .order_by("user__last_name", "user__first_name", "user__pk")
+    )
+
+
+def group_candidates(*, actor, group, right: str = Right.MANAGE_USERS):
+    """Users `actor` may add to `group`: in scope, not deleted, not already members."""
+    members = Membership.objects.filter(organization_id=group.organization_id, group=group)
+    return users_in_scope(actor, right).not_deleted().exclude(pk__in=members.values("user_id"))
+
+
+def profiles_for(actor):
+    """The rights profiles `actor` may see and assign (administrators only)."""
+    if actor_scope(actor, ADMINISTRATOR) != EVERYONE:
+        return RightsProfile.objects.none()
+    return RightsProfile.objects.filter(organization_id=actor.organization_id)
+
+
+def personal_grants(user):
+    """`user`'s own grants, as {right: Scope} (profiles not included)."""
+    return _scopes(Grant.objects.filter(organization_id=user.organization_id, user=user))
+
+
+def profile_grants(profile):
+    """The rights a profile bundles, as {right: Scope}."""
+    return _scopes(Grant.objects.filter(organization_id=profile.organization_id, profile=profile))
+
+
+def _scopes(grants) -> dict[str, Scope]:
+    scopes = {}
+    for grant in grants.prefetch_related("grant_groups"):
+        group_ids = frozenset(link.group_id for link in grant.grant_groups.all())
+        scopes[grant.right] = Scope(all_users=grant.all_users, group_ids=group_ids)
+    return scopes

@@ -59,8 +59,8 @@ def test_seed_demo_makes_users_of_every_status_and_type_and_is_idempotent():
 
 
 def test_seed_demo_adds_a_regional_manager_who_logs_in_to_their_users(capsys, make_client):
-    from accounts.rights import Right
-    from accounts.selectors import actor_has_right, users_in_scope
+    from rights.names import Right
+    from rights.selectors import actor_has_right, users_in_scope
 
     call_command("seed_demo", "--users", "30", "--contacts", "0")
     out = capsys.readouterr().out

@@ -328,9 +328,9 @@ def test_an_xlsx_unfolding_past_the_row_cap_is_refused(setup, monkeypatch):
 
 
 def test_a_group_scoped_manager_must_put_new_people_in_one_of_their_groups(setup, bob):
-    from accounts.rights import Right
     from groups.models import UserGroup
     from groups.tests.factories import grant
+    from rights.names import Right
 
     grant(bob, Right.MANAGE_USERS, UserGroup.objects.get(organization=setup, name="Lyon"))
     data = csv_bytes("first_name,email,groups\nNo,nogroup@example.com,\nYes,lyon@example.com,Lyon\n")

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import get_resolver, reverse
 
-from accounts.mixins import RightRequiredMixin
 from accounts.models import BulkJob, ImportJob
 from accounts.tests.factories import ContactFactory, UserTypeFactory
+from rights.mixins import RightRequiredMixin
 
 pytestmark = pytest.mark.django_db
 PUBLIC_OR_PERSONAL = {"login", "logout", "password_change", "me"}

@@ -3,13 +3,13 @@
 import pytest
 
 from accounts.models import User
-from accounts.rights import Right
 from accounts.services import user_create
 from accounts.tests.factories import UserFactory
 from groups.errors import NotAllowed
 from groups.models import Membership
 from groups.services import group_add_created_users
 from groups.tests.factories import grant
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 

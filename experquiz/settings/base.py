@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "experquiz",
     "accounts",
     "groups",
+    "rights",
     "invitations",
 ]
 
@@ -71,7 +72,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "experquiz.tenancy.organization_context",
-                "groups.context_processors.rights",
+                "rights.context_processors.rights",
             ],
         },
     },

@@ -29,7 +29,6 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import BulkJob, Contact, ImportJob, StatusChange, User
-from accounts.rights import ADMINISTRATOR, Right
 from accounts.tests.factories import (
     AdministratorFactory,
     ContactFactory,
@@ -42,6 +41,7 @@ from accounts.tests.factories import (
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
 from invitations.tokens import hash_token
+from rights.names import ADMINISTRATOR, Right
 
 PUBLIC = "public"
 LOGGED_IN = "logged_in"
@@ -417,7 +417,7 @@ def expected_status(access: Access, actor: str, place: str | None) -> int:
 
 def forbidden_strings(world, actor) -> list[str]:
     """Names and emails `actor` must never see: everyone outside what they may see."""
-    from accounts.selectors import users_in_scope
+    from rights.selectors import users_in_scope
 
     if actor in ("anonymous", "admin_b_on_a"):
         visible = set()

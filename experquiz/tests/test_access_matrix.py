@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.mixins import RightRequiredMixin
+from rights.mixins import RightRequiredMixin
 
 from .access import (
     ACCESS,

@@ -1,8 +1,8 @@
 import pytest
 
-from accounts.rights import Right
 from accounts.tests.factories import UserFactory, UserGroupFactory
 from groups.tests.factories import grant
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 

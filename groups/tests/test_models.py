@@ -1,10 +1,10 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from accounts.rights import Right
 from accounts.tests.factories import UserGroupFactory
-from groups.models import Grant, ProfileAssignment
 from groups.tests.factories import RightsProfileFactory, grant
+from rights.models import Grant, ProfileAssignment
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,10 @@ administrator or another manager must not be able to take their account over or 
 
 import pytest
 
-from accounts.rights import Right
-from accounts.selectors import users_in_scope
 from accounts.tests.factories import MembershipFactory, UserFactory
 from groups.tests.factories import RightsProfileFactory, grant
+from rights.names import Right
+from rights.selectors import users_in_scope
 
 pytestmark = pytest.mark.django_db
 

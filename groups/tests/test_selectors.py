@@ -1,17 +1,22 @@
 import pytest
 
-from accounts.rights import ADMINISTRATOR, Right
-from accounts.selectors import EVERYONE, NO_SCOPE, actor_has_right, actor_rights, actor_scope, users_in_scope
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
-from groups.models import ProfileAssignment
-from groups.selectors import (
+from groups.selectors import groups_with_counts
+from groups.tests.factories import RightsProfileFactory, grant, scope
+from rights.models import ProfileAssignment
+from rights.names import ADMINISTRATOR, Right
+from rights.selectors import (
+    EVERYONE,
+    NO_SCOPE,
+    actor_has_right,
+    actor_rights,
+    actor_scope,
     default_groups_for_new_users,
     group_memberships,
     groups_in_scope,
-    groups_with_counts,
     must_place_new_users_in_a_group,
+    users_in_scope,
 )
-from groups.tests.factories import RightsProfileFactory, grant, scope
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +100,7 @@ def test_a_member_added_by_someone_out_of_scope_does_not_name_them(maggie, ines,
 
 
 def test_rights_remembered_for_a_request_are_computed_once(maggie, lyon, django_assert_num_queries):
-    from accounts.selectors import remember_rights
+    from rights.selectors import remember_rights
 
     remember_rights(maggie)
     with django_assert_num_queries(0):

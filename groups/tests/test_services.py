@@ -2,12 +2,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.errors import LastAdministrator
-from accounts.rights import Right
-from accounts.selectors import EVERYONE, users_in_scope
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
 from groups.errors import NotAllowed
-from groups.models import Grant, GrantGroup, Membership, ProfileAssignment, RightsProfile, UserGroup
-from groups.selectors import personal_grants
+from groups.models import Membership, UserGroup
 from groups.services import (
     group_add_members,
     group_create,
@@ -16,13 +13,13 @@ from groups.services import (
     group_update,
     memberships_set,
     new_user_groups_check,
-    profile_create,
-    profile_delete,
-    profile_update,
     user_place_in_groups,
-    user_rights_set,
 )
 from groups.tests.factories import RightsProfileFactory, grant, scope
+from rights.models import Grant, GrantGroup, ProfileAssignment, RightsProfile
+from rights.names import Right
+from rights.selectors import EVERYONE, personal_grants, users_in_scope
+from rights.services import profile_create, profile_delete, profile_update, user_rights_set
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +188,7 @@ def test_a_manager_cannot_grant_themselves_more(maggie, acme, lyon, paris):
 
 
 def test_nobody_grants_beyond_the_scope_they_hold(maggie, bob, lyon, paris):
-    from groups.services import _check_grantable
+    from rights.services import _check_grantable
 
     _check_grantable(maggie, {}, {Right.INVITE: scope(lyon)})
     with pytest.raises(NotAllowed):

@@ -1,10 +1,11 @@
 import pytest
 from django.urls import reverse
 
-from accounts.rights import Right
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
-from groups.models import Grant, Membership, RightsProfile, UserGroup
+from groups.models import Membership, UserGroup
 from groups.tests.factories import RightsProfileFactory, grant
+from rights.models import Grant, RightsProfile
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ from django.urls import reverse
 
 from accounts import bulk
 from accounts.models import User
-from accounts.rights import Right
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
+from rights.names import Right
 
 from .helpers import last_token
 

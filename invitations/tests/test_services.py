@@ -420,8 +420,8 @@ def test_a_delivered_or_pending_temporary_password_is_never_sent_again(alice, ca
 def test_a_temporary_password_is_sent_again_only_by_someone_who_manages_the_user(
     acme, alice, carol, django_capture_on_commit_callbacks
 ):
-    from accounts.rights import Right
     from groups.tests.factories import grant
+    from rights.names import Right
 
     inviter = UserFactory(organization=acme, email="ines@acme.example")
     grant(inviter, Right.INVITE, everyone=True)

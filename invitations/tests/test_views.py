@@ -307,10 +307,10 @@ def test_every_invitations_url_with_another_tenants_ids_is_a_404(make_client, ma
 def test_a_group_scoped_inviter_pastes_into_one_of_their_groups_and_sees_only_their_peoples_names(
     acme, bob, bob_client, deliver
 ):
-    from accounts.rights import Right
     from accounts.tests.factories import MembershipFactory
     from groups.models import Membership
     from groups.tests.factories import grant
+    from rights.names import Right
 
     lyon, paris = UserGroupFactory(organization=acme, name="Lyon"), UserGroupFactory(organization=acme, name="Paris")
     grant(bob, Right.INVITE, lyon)
@@ -340,10 +340,10 @@ def test_a_group_scoped_inviter_pastes_into_one_of_their_groups_and_sees_only_th
 
 
 def test_a_batch_shows_and_retries_only_the_people_still_in_the_managers_scope(acme, bob, bob_client):
-    from accounts.rights import Right
     from accounts.tests.factories import MembershipFactory
     from groups.tests.factories import grant
     from invitations.models import InvitationBatch
+    from rights.names import Right
 
     lyon = UserGroupFactory(organization=acme, name="Lyon")
     grant(bob, Right.INVITE, lyon)

@@ -5,12 +5,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Organization, User, UserType
-from accounts.rights import Right
-from accounts.selectors import Scope
 from accounts.services import contact_create, organization_create, user_change_status, user_create, user_set_password
 from experquiz.tenancy import organization_url
-from groups.models import Membership, RightsProfile, UserGroup
-from groups.services import profile_create, user_rights_set
+from groups.models import Membership, UserGroup
+from rights.models import RightsProfile
+from rights.names import Right
+from rights.selectors import Scope
+from rights.services import profile_create, user_rights_set
 
 DEMO_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo.example.com"
