@@ -107,9 +107,9 @@ def bulk_run_job(job_id: int) -> None:
     from django.http import QueryDict
 
     from rights.selectors import users_in_scope
+    from web.people.filters import UserFilter
 
     from . import bulk
-    from .filters import UserFilter
     from .models import BulkJob
 
     job = BulkJob.objects.select_related("organization", "created_by", "group").get(pk=job_id)

@@ -223,7 +223,7 @@ def measure():
 
 
 def explain():
-    from accounts.views_users import filtered_users, list_queryset
+    from web.people.views_users import filtered_users, list_queryset
 
     org = Organization.objects.get(slug=BIG[0])
     actor = User.objects.get(organization=org, email=ADMIN_EMAIL)

@@ -57,3 +57,16 @@ def right_required(right: str):
         return wrapped
 
     return decorator
+
+
+def groups_in_scope_of(right: str):
+    """A `queryset=` callable for django-filter: the groups the requesting actor holds `right` over.
+
+    Every FilterSet uses it so a group filter never lists (or accepts) a group out of scope:
+    `group = ModelChoiceFilter(queryset=groups_in_scope_of(Right.INVITE), method=...)`.
+    """
+
+    def groups(request):
+        return groups_in_scope(getattr(request, "user", None), right).order_by("name")
+
+    return groups

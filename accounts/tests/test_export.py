@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from accounts.export import neutralise
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from web.people.export import neutralise
 
 pytestmark = pytest.mark.django_db
 

@@ -280,7 +280,7 @@ def test_every_invitations_url_with_another_tenants_ids_is_a_404(make_client, ma
     """Walk the URL patterns: any id from Acme, used by Globex's administrator, is not found."""
     from django.urls import URLPattern
 
-    from invitations import urls
+    from web.invitations import urls
 
     invitation = Invitation.objects.get(user=carol)
     ids = {"pk": invitation.pk, "user_id": carol.pk}

@@ -7,10 +7,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from groups.models import Membership
+from rights.mixins import groups_in_scope_of
 from rights.names import Right
-from rights.selectors import groups_in_scope
-
-from .models import Membership
 
 
 def search_people(queryset, words: str, prefix: str = "", region: str = "FR"):
@@ -62,19 +61,6 @@ class MemberFilter(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return search_people(queryset, value, prefix="user__", region=_region(self.request))
-
-
-def groups_in_scope_of(right: str):
-    """A `queryset=` callable for django-filter: the groups the requesting actor holds `right` over.
-
-    Other apps' FilterSets use it so a group filter never lists (or accepts) a group out of scope:
-    `group = ModelChoiceFilter(queryset=groups_in_scope_of(Right.INVITE), method=...)`.
-    """
-
-    def groups(request):
-        return groups_in_scope(getattr(request, "user", None), right).order_by("name")
-
-    return groups
 
 
 class PeopleFilter(django_filters.FilterSet):

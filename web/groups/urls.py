@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -13,9 +13,6 @@ urlpatterns = [
     path("groups/<int:group_id>/delete/", views.group_delete, name="delete"),
     path("groups/<int:group_id>/members/add/", views.group_add_members, name="add_members"),
     path("groups/<int:group_id>/members/remove/", views.group_remove_members, name="remove_members"),
-    path("rights/", views.rights_overview, name="rights"),
-    path("rights/profiles/new/", views.profile_create, name="profile_create"),
-    path("rights/profiles/<int:profile_id>/", views.profile_update, name="profile_update"),
-    path("rights/profiles/<int:profile_id>/delete/", views.profile_delete, name="profile_delete"),
-    path("users/<int:user_id>/rights/", views.user_rights, name="user_rights"),
+    # The rights pages keep their names in this namespace (groups:rights, groups:user_rights, …).
+    path("", include("web.rights.urls")),
 ]

@@ -3,8 +3,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Channel
-
-from .models import Invitation
+from invitations.models import Invitation
 
 SELECT = forms.Select(attrs={"class": "form-select form-select-sm"})
 

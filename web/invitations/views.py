@@ -16,15 +16,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import user_by_login_id
-from accounts.views import use_language
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
+from experquiz.web import use_language
+from invitations import selectors, services
+from invitations.models import Invitation
 from rights.mixins import right_required
 from rights.names import Right
 from rights.selectors import actor_scope, groups_in_scope, users_in_scope
 
-from . import selectors, services
 from .filters import InvitationFilter
 from .forms import (
     AcceptInvitationForm,
@@ -33,7 +34,6 @@ from .forms import (
     PasteAddressesForm,
     ResetPasswordForm,
 )
-from .models import Invitation
 
 Kind = Invitation.Kind
 BACKEND = "accounts.backends.LoginIdBackend"

@@ -6,10 +6,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
-from groups.filters import groups_in_scope_of
+from accounts.models import Contact, User, UserType
+from rights.mixins import groups_in_scope_of
 from rights.names import Right
-
-from .models import Contact, User, UserType
 
 SORTS = {
     "name": ("last_name", "first_name", "pk"),

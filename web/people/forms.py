@@ -57,6 +57,6 @@ class LoginForm(AuthenticationForm):
 
 class OwnPasswordChangeForm(PasswordChangeForm):
     def save(self, commit=True):
-        from .services import user_set_password
+        from accounts.services import user_set_password
 
         return user_set_password(user=self.user, password=self.cleaned_data["new_password1"])

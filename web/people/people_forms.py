@@ -4,11 +4,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Channel, Contact, Language, User, UserType
+from accounts.services import normalize_mobile
 from rights.names import Right
 from rights.selectors import groups_in_scope
-
-from .models import Channel, Contact, Language, User, UserType
-from .services import normalize_mobile
 
 
 class UserForm(forms.Form):

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -8,23 +7,12 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Contact, User
+from experquiz.web import use_language
 from rights.names import Right
 from rights.selectors import actor_has_right, users_in_scope
 
 from .forms import LoginForm, OwnPasswordChangeForm
-from .models import Contact, User
-
-
-def use_language(response, language: str):
-    """Show the product in the user's own language from now on (after logging in)."""
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite="Lax",
-        secure=settings.HTTPS,
-    )
-    return response
 
 
 @method_decorator(login_not_required, name="dispatch")

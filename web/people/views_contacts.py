@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from accounts.models import User
+from accounts.services import contact_delete, contact_update, contacts_convert
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from rights.mixins import RightRequiredMixin
@@ -16,9 +18,7 @@ from rights.names import Right
 from rights.selectors import contacts_in_scope
 
 from .filters import ContactFilter
-from .models import User
 from .people_forms import ContactForm, ConvertForm
-from .services import contact_delete, contact_update, contacts_convert
 
 
 class ContactsMixin(RightRequiredMixin):

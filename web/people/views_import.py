@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from accounts import tasks
+from accounts.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
+from accounts.models import ImportJob
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 
-from . import tasks
 from .export import csv_response, xlsx_response
-from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
-from .models import ImportJob
 from .people_forms import ImportForm
 
 State = ImportJob.State

@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from accounts.models import UserType
+from accounts.services import user_type_create, user_type_delete, user_type_rename
 from experquiz.errors import DomainError
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 
-from .models import UserType
 from .people_forms import UserTypeForm
-from .services import user_type_create, user_type_delete, user_type_rename
 
 
 class UserTypesMixin(RightRequiredMixin):

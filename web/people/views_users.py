@@ -15,6 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
+from accounts import bulk, tasks
+from accounts.errors import LoginIdTaken
+from accounts.models import BulkJob, User, UserType
+from accounts.selectors import status_counts
+from accounts.services import user_change_status, user_create, user_update
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
 from groups.selectors import people_for_list
@@ -22,13 +27,8 @@ from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
 from rights.selectors import groups_in_scope, users_in_scope
 
-from . import bulk, tasks
-from .errors import LoginIdTaken
 from .filters import UserFilter
-from .models import BulkJob, User, UserType
 from .people_forms import UserForm
-from .selectors import status_counts
-from .services import user_change_status, user_create, user_update
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
