@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.errors import LastAdministrator
+from accounts.models import User
+from accounts.services import user_change_status
 from experquiz.errors import DomainError
 from rights.names import Right
-
-from .errors import LastAdministrator
-from .models import User
-from .services import user_change_status
 
 Status = User.Status
 # Each user goes through the transition service in its own transaction (~8 ms each on PostgreSQL):

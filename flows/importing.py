@@ -14,10 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from accounts.models import Channel, Language, User, UserType
+from accounts.search import fold
 from experquiz import phones
-
-from .models import Channel, Language, User, UserType
-from .search import fold
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000

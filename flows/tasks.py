@@ -1,4 +1,8 @@
-"""Background work on people: checking and applying large import files."""
+"""Background work on people: checking and applying large import files, running bulk actions.
+
+The tasks keep the names they had when they lived in accounts.tasks, so messages already queued
+by a previous release still find them.
+"""
 
 from celery import shared_task
 from django.db import IntegrityError, transaction
@@ -6,10 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from accounts.models import ImportJob
 from experquiz.errors import DomainError
 
 from .importing import ImportFileError, check_rows, read_table
-from .models import ImportJob
 
 State = ImportJob.State
 
@@ -48,7 +52,7 @@ def import_check_job(job_id: int) -> None:
 
 def import_apply_job(job_id: int) -> None:
     """Check the file again (the organisation may have changed since the preview) and write it, all or nothing."""
-    from .services import users_import
+    from .imports import users_import
 
     job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
     if job.state != State.APPLYING:
@@ -82,12 +86,12 @@ def import_apply_job(job_id: int) -> None:
         _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
 
 
-@shared_task(acks_late=True)
+@shared_task(name="accounts.tasks.import_check", acks_late=True)
 def import_check(job_id: int) -> None:
     import_check_job(job_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(name="accounts.tasks.import_apply", acks_late=True)
 def import_apply(job_id: int) -> None:
     import_apply_job(job_id)
 
@@ -106,11 +110,11 @@ def bulk_run_job(job_id: int) -> None:
 
     from django.http import QueryDict
 
+    from accounts.models import BulkJob
     from rights.selectors import users_in_scope
-    from web.people.filters import UserFilter
 
     from . import bulk
-    from .models import BulkJob
+    from .filters import UserFilter
 
     job = BulkJob.objects.select_related("organization", "created_by", "group").get(pk=job_id)
     if job.state != BulkJob.State.RUNNING:
@@ -156,6 +160,6 @@ def bulk_run_job(job_id: int) -> None:
         )
 
 
-@shared_task(acks_late=True)
+@shared_task(name="accounts.tasks.bulk_run", acks_late=True)
 def bulk_run(job_id: int) -> None:
     bulk_run_job(job_id)

@@ -7,4 +7,14 @@ class InvitationsConfig(AppConfig):
     verbose_name = _("Invitations")
 
     def ready(self):
-        from . import checks  # noqa: F401
+        from accounts.signals import user_password_set, user_status_changed
+
+        from . import (
+            checks,  # noqa: F401
+            receivers,
+            tasks,  # noqa: F401  registers the tasks: the services publish them by name
+        )
+
+        # The people floor's hooks (accounts.signals): pending links are revoked here.
+        user_status_changed.connect(receivers.revoke_on_status_change, dispatch_uid="invitations.revoke_on_status")
+        user_password_set.connect(receivers.revoke_on_password_set, dispatch_uid="invitations.revoke_on_password")

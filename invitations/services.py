@@ -8,27 +8,25 @@ rows are still pending, and the sweeper queues them again.
 
 import contextlib
 import logging
-import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core import mail
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Channel, Organization, User
-from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
-from experquiz import phones, sms
+from accounts.services import user_change_status, user_set_password, users_mark_invited
+from experquiz import sms
 from experquiz.errors import DomainError
 from rights.names import Right
-from rights.selectors import actor_scope, users_in_scope
+from rights.selectors import users_in_scope
 
 from . import messages
 from .models import Invitation, InvitationBatch, InvitationSettings
@@ -43,6 +41,7 @@ Status = User.Status
 # Kinds whose message carries a link with a token.
 LINK_KINDS = {Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET}
 MAX_PASTED_ADDRESSES = 1000
+DELIVER_PACKET_TASK = "invitations.tasks.deliver_packet"
 
 
 class InvitationUnusable(DomainError):
@@ -75,8 +74,9 @@ def invitations_enqueue(*, invitation_ids) -> None:
     def publish():
         from kombu.exceptions import OperationalError
 
-        from .tasks import deliver_packet
-
+        # By name, as Celery allows: the tasks module calls these services, so importing it here
+        # would tie the two in a circle. InvitationsConfig.ready() imports it, so it is registered.
+        deliver_packet = current_app.tasks[DELIVER_PACKET_TASK]
         packets = list(chunks(ids, settings.INVITATIONS_PACKET_SIZE))
         for number, packet in enumerate(packets):
             try:
@@ -229,12 +229,12 @@ def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int
 
 
 def invitations_revoke_on_password_set(*, user: User) -> int:
-    """Called when the user sets their own password: a temporary password still to come must not replace it."""
+    """On a password the user chose (accounts.signals): a temporary password still to come must not replace it."""
     return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=timezone.now())
 
 
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
-    """Called by the status service: activation ends invitations; deactivation and deletion end every link."""
+    """On a status change (accounts.signals): activation ends invitations; deactivation and deletion end every link."""
     if to == Status.ACTIVE:
         kinds = [Kind.ACCOUNT]
     elif to in (Status.INACTIVE, Status.DELETED):
@@ -275,95 +275,6 @@ def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
     Invitation.objects.filter(pk__in=ids).update(delivery=Delivery.PENDING, attempts=0, enqueued_at=now)
     invitations_enqueue(invitation_ids=ids)
     return len(ids)
-
-
-# --- Invite by pasting addresses -----------------------------------------------------------------
-
-
-@dataclass
-class PasteResult:
-    send: SendResult | None = None
-    created: list = field(default_factory=list)  # users
-    known: list = field(default_factory=list)  # (address, existing user)
-    invalid: list = field(default_factory=list)  # (text, reason)
-    duplicates: int = 0
-
-
-def split_addresses(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
-
-
-@transaction.atomic
-def invitations_invite_addresses(
-    *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
-) -> PasteResult:
-    """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
-    from groups.services import group_add_created_users
-
-    # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
-    # without one, the new users would be out of their own scope at once.
-    if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
-        raise DomainError(_("Choose one of your groups."))
-    result = PasteResult()
-    parts = split_addresses(text)
-    if len(parts) > MAX_PASTED_ADDRESSES:
-        raise DomainError(
-            _("Paste at most %(max)d addresses at a time (%(count)d given).")
-            % {"max": MAX_PASTED_ADDRESSES, "count": len(parts)}
-        )
-    seen = set()
-    wanted = []  # (field, normalised, as typed)
-    for part in parts:
-        if "@" in part:
-            value = part.lower()
-            try:
-                validate_email(value)
-            except ValidationError:
-                result.invalid.append((part, _("not a valid email address")))
-                continue
-            key = ("email", value)
-        else:
-            try:
-                value = phones.to_e164(part, organization.phone_region)
-            except phones.InvalidPhoneNumber:
-                result.invalid.append((part, _("neither an email address nor a valid mobile number")))
-                continue
-            key = ("mobile", value)
-        if key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        wanted.append((key, part))
-    emails = [value for (kind, value), _part in wanted if kind == "email"]
-    mobiles = [value for (kind, value), _part in wanted if kind == "mobile"]
-    existing = User.objects.for_org(organization).filter(Q(email__in=emails) | Q(mobile__in=mobiles))
-    by_email = {user.email: user for user in existing if user.email}
-    by_mobile = {user.mobile: user for user in existing if user.mobile}
-    for (kind, value), part in wanted:
-        known = by_email.get(value) if kind == "email" else by_mobile.get(value)
-        if known is not None:
-            result.known.append((part, known))
-            continue
-        result.created.append(
-            user_create(
-                organization=organization,
-                actor=actor,
-                email=value if kind == "email" else "",
-                mobile=value if kind == "mobile" else "",
-                user_type=user_type,
-            )
-        )
-    if group is not None and result.created:
-        # The paste page offers the groups of the inviter's invite right.
-        group_add_created_users(group=group, users=result.created, actor=actor, right=Right.INVITE)
-    if result.created:
-        result.send = invitations_send(
-            organization=organization,
-            users=User.objects.filter(pk__in=[user.pk for user in result.created]),
-            actor=actor,
-            label=_("Invitations to %(count)d pasted addresses") % {"count": len(result.created)},
-        )
-    return result
 
 
 # --- Activation by an administrator, forgotten passwords -------------------------------------------

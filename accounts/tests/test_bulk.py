@@ -1,9 +1,9 @@
 import pytest
 from django.urls import reverse
 
-from accounts import bulk
 from accounts.models import StatusChange
 from accounts.tests.factories import AdministratorFactory, MembershipFactory, UserFactory, UserGroupFactory
+from flows import bulk
 
 pytestmark = pytest.mark.django_db
 URL = reverse("accounts:user_bulk")
@@ -213,7 +213,7 @@ def test_all_matching_with_an_invalid_filter_changes_nobody(alice_client, alice,
 
 def test_a_background_job_whose_filter_became_invalid_changes_nobody(alice, bob):
     from accounts.models import BulkJob
-    from accounts.tasks import bulk_run_job
+    from flows.tasks import bulk_run_job
 
     group = UserGroupFactory(organization=alice.organization)
     job = BulkJob.objects.create(

@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Contact, StatusChange, User
-from accounts.services import contacts_convert
 from accounts.tests.factories import ContactFactory, UserFactory
+from flows.contacts import contacts_convert
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("accounts:contact_list")
@@ -135,18 +135,18 @@ def test_plain_users_cannot_see_contacts(bob_client):
 
 
 def test_conversion_hands_the_contact_history_over_inside_the_same_transaction(alice, contacts, monkeypatch):
-    from accounts import services
+    from flows import contacts as flow
 
     moved = []
-    monkeypatch.setattr(services, "_move_contact_history", lambda *, contact, user: moved.append((contact, user)))
+    monkeypatch.setattr(flow, "_move_contact_history", lambda *, contact, user: moved.append((contact, user)))
     converted, refused = contacts_convert(contacts=[contacts["emma"]], to="created", actor=alice)
     ((contact, user),) = converted
     assert moved == [(Contact.objects.get(pk=contact.pk), user)]
 
     def fail(*, contact, user):
-        raise services.DomainError("history could not move")
+        raise flow.DomainError("history could not move")
 
-    monkeypatch.setattr(services, "_move_contact_history", fail)
+    monkeypatch.setattr(flow, "_move_contact_history", fail)
     converted, refused = contacts_convert(contacts=[contacts["sam"]], to="created", actor=alice)
     assert converted == [] and refused[0][1] == "history could not move"
     assert not User.objects.filter(mobile=contacts["sam"].mobile).exists()

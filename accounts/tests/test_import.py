@@ -6,10 +6,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from openpyxl import Workbook
 
-from accounts import importing
-from accounts.importing import ImportFileError, check_rows, read_table
 from accounts.models import ImportJob, StatusChange, User
 from accounts.tests.factories import UserFactory, UserGroupFactory, UserTypeFactory
+from flows import importing
+from flows.importing import ImportFileError, check_rows, read_table
 
 pytestmark = pytest.mark.django_db
 UPLOAD = reverse("accounts:user_import")
@@ -200,7 +200,7 @@ def test_a_file_with_errors_cannot_be_confirmed(alice_client, setup):
 
 
 def test_the_import_is_all_or_nothing(alice, setup, monkeypatch):
-    from accounts import services
+    from flows import imports
     from groups.models import Membership
 
     result = check(setup, csv_bytes("email,groups\na@example.com,Sales\nb@example.com,Sales\n"), actor=alice)
@@ -210,7 +210,7 @@ def test_the_import_is_all_or_nothing(alice, setup, monkeypatch):
 
     monkeypatch.setattr(Membership.objects, "bulk_create", fail)
     with pytest.raises(RuntimeError):
-        services.users_import(organization=setup, actor=alice, check=result)
+        imports.users_import(organization=setup, actor=alice, check=result)
     assert not User.objects.filter(email__in=["a@example.com", "b@example.com"]).exists()
     assert not StatusChange.objects.filter(user__email="a@example.com").exists()
 

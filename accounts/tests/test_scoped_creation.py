@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import User
-from accounts.services import user_create
 from accounts.tests.factories import UserFactory
+from flows.people import user_create_with_groups
 from groups.errors import NotAllowed
 from groups.models import Membership
 from groups.services import group_add_created_users
@@ -39,7 +39,7 @@ def test_a_group_scoped_manager_creates_a_user_in_their_group_from_the_page(mana
 
 def test_but_not_in_a_group_out_of_their_scope(acme, manager, paris):
     with pytest.raises(NotAllowed):
-        user_create(organization=acme, actor=manager, email="nina@acme.example", groups=[paris])
+        user_create_with_groups(organization=acme, actor=manager, email="nina@acme.example", groups=[paris])
 
 
 def test_only_users_the_actor_created_can_be_added_that_way(acme, manager, lyon, alice):

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "groups",
     "rights",
     "invitations",
+    "flows",
 ]
 
 MIDDLEWARE = [

@@ -4,9 +4,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from accounts import bulk
 from accounts.models import User
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from flows import bulk
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
 from rights.names import Right
@@ -178,8 +178,8 @@ def sam(acme):
 
 
 def test_converting_contacts_with_invite_sends_account_invitations_in_one_batch(alice, emma, sam, deliver):
-    from accounts.services import contacts_convert
     from experquiz import sms
+    from flows.contacts import contacts_convert
 
     converted, refused = deliver(lambda: contacts_convert(contacts=[emma, sam], to="invited", actor=alice))
     assert refused == [] and len(converted) == 2
@@ -192,7 +192,7 @@ def test_converting_contacts_with_invite_sends_account_invitations_in_one_batch(
 
 
 def test_converting_a_contact_with_activate_sends_a_temporary_password(alice, anon, emma, deliver):
-    from accounts.services import contacts_convert
+    from flows.contacts import contacts_convert
 
     ((_contact, user),) = deliver(lambda: contacts_convert(contacts=[emma], to="active", actor=alice))[0]
     user.refresh_from_db()
@@ -202,7 +202,7 @@ def test_converting_a_contact_with_activate_sends_a_temporary_password(alice, an
 
 
 def test_nothing_leaves_before_the_conversion_commits(alice, emma, django_capture_on_commit_callbacks):
-    from accounts.services import contacts_convert
+    from flows.contacts import contacts_convert
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         contacts_convert(contacts=[emma], to="invited", actor=alice)
@@ -210,7 +210,7 @@ def test_nothing_leaves_before_the_conversion_commits(alice, emma, django_captur
 
 
 def test_conversion_moves_the_contacts_invitations_to_the_new_user(alice, emma, sam):
-    from accounts.services import contacts_convert
+    from flows.contacts import contacts_convert
 
     def invitation_of(contact):
         return Invitation.objects.create(
@@ -225,7 +225,7 @@ def test_conversion_moves_the_contacts_invitations_to_the_new_user(alice, emma, 
 
 
 def test_a_refused_conversion_moves_no_invitation(alice, emma):
-    from accounts.services import contacts_convert
+    from flows.contacts import contacts_convert
 
     invitation = Invitation.objects.create(
         organization=emma.organization, kind="assessment", contact=emma, channel="email", address=emma.email
@@ -242,8 +242,8 @@ def test_a_refused_conversion_moves_no_invitation(alice, emma):
 
 
 def _import(org, text, *, actor, invite=True):
-    from accounts.importing import check_rows, read_table
-    from accounts.services import users_import
+    from flows.importing import check_rows, read_table
+    from flows.imports import users_import
 
     header, rows = read_table(text.encode())
     check = check_rows(organization=org, actor=actor, header=header, rows=rows)

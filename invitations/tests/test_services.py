@@ -11,6 +11,7 @@ from accounts.tests.factories import ContactFactory, UserFactory, UserGroupFacto
 from experquiz import sms
 from experquiz.errors import DomainError
 from experquiz.sms.gsm import septets
+from flows.invitations import invitations_invite_addresses
 from invitations import services
 from invitations.models import Invitation, InvitationSettings
 from invitations.selectors import invitation_by_token
@@ -240,9 +241,7 @@ def test_pasted_addresses_become_invited_users_and_known_ones_are_reported(deliv
     kind = UserTypeFactory(organization=acme)
     text = "new1@acme.example; BOB@acme.example,\n06 11 22 33 44\nnew1@acme.example, not-an-address, +33611223344"
     result = deliver(
-        lambda: services.invitations_invite_addresses(
-            organization=acme, actor=alice, text=text, user_type=kind, group=group
-        )
+        lambda: invitations_invite_addresses(organization=acme, actor=alice, text=text, user_type=kind, group=group)
     )
     assert [user.email or user.mobile for user in result.created] == ["new1@acme.example", "+33611223344"]
     assert [(address, user) for address, user in result.known] == [("BOB@acme.example", bob)]

@@ -20,6 +20,7 @@ from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
 from experquiz.web import use_language
+from flows.invitations import invitations_invite_addresses
 from invitations import selectors, services
 from invitations.models import Invitation
 from rights.mixins import right_required
@@ -326,7 +327,7 @@ def paste(request):
     known = []
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.invitations_invite_addresses(
+            result = invitations_invite_addresses(
                 organization=request.organization,
                 actor=request.user,
                 text=form.cleaned_data["addresses"],

@@ -10,14 +10,15 @@ from django.utils.translation import ngettext
 from django.views import View
 
 from accounts.models import User
-from accounts.services import contact_delete, contact_update, contacts_convert
+from accounts.services import contact_delete, contact_update
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from flows.contacts import contacts_convert
+from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 from rights.selectors import contacts_in_scope
 
-from .filters import ContactFilter
 from .people_forms import ContactForm, ConvertForm
 
 

@@ -6,9 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from accounts import tasks
-from accounts.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
 from accounts.models import ImportJob
+from flows import tasks
+from flows.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 

@@ -15,19 +15,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
-from accounts import bulk, tasks
 from accounts.errors import LoginIdTaken
 from accounts.models import BulkJob, User, UserType
 from accounts.selectors import status_counts
-from accounts.services import user_change_status, user_create, user_update
+from accounts.services import user_change_status
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
+from flows import bulk, tasks
+from flows.filters import UserFilter
+from flows.people import user_create_with_groups, user_update_with_groups
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
 from rights.selectors import groups_in_scope, users_in_scope
 
-from .filters import UserFilter
 from .people_forms import UserForm
 
 Status = User.Status
@@ -382,7 +383,9 @@ class UserCreateView(RightRequiredMixin, View):
         form = UserForm(request.POST, request=request)
         if form.is_valid():
             try:
-                person = user_create(organization=request.organization, actor=request.user, **form.cleaned_data)
+                person = user_create_with_groups(
+                    organization=request.organization, actor=request.user, **form.cleaned_data
+                )
             except (DomainError, ValidationError) as error:
                 _form_error_from_service(request, form, error)
             else:
@@ -407,7 +410,7 @@ class UserEditView(RightRequiredMixin, View):
         form = UserForm(request.POST, request=request)
         if form.is_valid():
             try:
-                user_update(
+                user_update_with_groups(
                     user=person,
                     actor=request.user,
                     manageable_groups=list(form.fields["groups"].queryset),

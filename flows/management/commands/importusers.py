@@ -3,10 +3,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from accounts.importing import ImportFileError, check_rows, read_table
 from accounts.models import Organization
-from accounts.services import users_import
 from experquiz.errors import DomainError
+from flows.importing import ImportFileError, check_rows, read_table
+from flows.imports import users_import
 
 
 def format_report(report: dict) -> list[str]:
