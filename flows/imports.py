@@ -44,7 +44,7 @@ def _after_import(
 
 @transaction.atomic
 def users_import(*, organization: Organization, actor: User | None, check, invite: bool = False) -> dict:
-    """Write a checked import (accounts.importing.check_rows) all or nothing: create and update users,
+    """Write a checked import (flows.importing.check_rows) all or nothing: create and update users,
     record their first history row, add their groups. Refuses a check that has rows in error."""
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))

@@ -9,9 +9,8 @@ from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFa
 from flows import bulk
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
+from invitations.tests.helpers import last_token
 from rights.names import Right
-
-from .helpers import last_token
 
 pytestmark = pytest.mark.django_db
 BULK = reverse("accounts:user_bulk")

@@ -1,7 +1,7 @@
 """The access matrix: every URL pattern of the tenant URLconf × every actor × objects in scope, out
 of scope and of another tenant. The patterns come from the URL resolver, so a page added later is
 in the matrix whether or not its author remembered it: until it is registered in
-experquiz/tests/access.py, test_every_url_is_registered (and its own matrix test) fail and say how.
+web/tests/access.py, test_every_url_is_registered (and its own matrix test) fail and say how.
 """
 
 import html
@@ -32,7 +32,7 @@ from .access import (
     forbidden_strings,
 )
 
-REGISTRY = "experquiz/tests/access.py"
+REGISTRY = "web/tests/access.py"
 
 
 def walk(patterns, namespace="", route=""):
@@ -100,7 +100,7 @@ def test_the_view_checks_the_gate_the_matrix_expects(name, route, kwargs, callba
     """Fail closed: the table and the code must agree, so a view that forgot its gate is caught."""
     assert view_gate(callback) == ACCESS[name].gate, (
         f"'{name}' is registered with gate {ACCESS[name].gate!r} but its view checks {view_gate(callback)!r}: "
-        "put the view behind accounts.mixins.RightRequiredMixin / right_required, or fix the registry."
+        "put the view behind rights.mixins.RightRequiredMixin / right_required, or fix the registry."
     )
 
 
@@ -151,7 +151,7 @@ def snapshot():
     """Every row of the project's own models: a refused request must leave it unchanged."""
     state = {}
     for model in apps.get_models():
-        if model._meta.app_label in {"accounts", "usergroups", "invitations", "assessments"}:
+        if model._meta.app_label in {"accounts", "usergroups", "rights", "invitations", "assessments"}:
             state[model._meta.label] = list(model.objects.order_by("pk").values())
     return state
 

@@ -12,8 +12,7 @@ from experquiz import sms
 from flows.invitations import invitations_invite_addresses
 from invitations import services
 from invitations.models import Invitation
-
-from .helpers import LINK, last_token
+from invitations.tests.helpers import LINK, last_token
 
 pytestmark = pytest.mark.django_db
 
