@@ -2,7 +2,7 @@
 
 `read_table` turns the uploaded bytes into a header and rows whatever the declared type;
 `check_rows` says, row by row, what would be created, updated or refused and why. The web page
-and `manage.py importusers` both use these, then `services.users_import` to write.
+and `manage.py importusers` both use these, then `flows.imports.users_import` to write.
 """
 
 import csv

@@ -93,7 +93,7 @@ def _write_grants(*, organization_id, owner: dict, grants: dict[str, Scope], act
 def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, grants: dict[str, Scope]) -> User:
     """Set everything `user` holds: the administrator flag, their rights profiles, their own grants.
 
-    Administrators only; the last active administrator stays one (accounts.services enforces it
+    Administrators only; the last active administrator stays one (user_set_administrator enforces it
     and, being first, refuses before anything is written).
     """
     _require_administrator(actor, user.organization_id)
