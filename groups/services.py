@@ -155,6 +155,7 @@ def group_add_members(*, group: UserGroup, users, actor, right: str = Right.MANA
     return _add(group=group, users=users, actor=actor)
 
 
+@transaction.atomic
 def group_add_created_users(*, group: UserGroup, users, actor, right: str = Right.MANAGE_USERS) -> int:
     """Put users `actor` has just created into `group`, which must be in their scope.
 

@@ -197,6 +197,7 @@ def invitations_send(
         batch_size=2000,
     )
     # Someone already invited is sent the invitation again (their earlier link was revoked above).
+    sending = str(batch)
     audit_record_many(
         audit_event(
             organization=organization,
@@ -204,7 +205,7 @@ def invitations_send(
             action=Action.INVITATION_RESENT if user.status == Status.INVITED else Action.INVITATION_SENT,
             target=row,
             user=user,
-            after={"batch": str(batch)},
+            after={"batch": sending},
         )
         for user, row in zip(to_invite, rows, strict=True)
     )

@@ -913,8 +913,7 @@ def test_every_service_is_in_the_table():
     assert not listed - public_services(), f"Stale rows: {sorted(listed - public_services())}"
 
 
-@pytest.mark.parametrize("name", list(TABLE))
-def test_the_service_records_exactly_its_events(name, w):
+def check_events(name, w):
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     expected = TABLE[name](w)
     events = list(AuditEvent.objects.filter(pk__gt=last).order_by("pk"))
@@ -938,3 +937,15 @@ def test_the_service_records_exactly_its_events(name, w):
         if expect.target is not None or expect.user is not None:
             # Readable after the target is gone: the display text was captured when it was written.
             assert event.target_text, f"{what}: no readable target"
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_the_service_records_exactly_its_events(name, w):
+    check_events(name, w)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", list(TABLE))
+def test_the_service_records_its_events_when_called_outside_any_transaction(name, w):
+    """As views call them: a service that records outside its own transaction would raise here."""
+    check_events(name, w)
