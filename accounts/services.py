@@ -7,6 +7,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
+
 from . import phones
 from .errors import DomainError, LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from .models import (
@@ -23,6 +26,19 @@ from .rights import Right
 from .selectors import people_changed, users_in_scope
 
 Status = User.Status
+# What the audit trail records of a person's identity and of a contact (never a password).
+AUDITED_USER_FIELDS = ("first_name", "last_name", "email", "mobile", "employee_number", "preferred_channel", "language")
+AUDITED_CONTACT_FIELDS = ("first_name", "last_name", "email", "mobile", "language", "notes")
+
+
+def _audited(user: User, type_names=None) -> dict:
+    """A person's identity as the audit trail records it (`type_names`: {id: name}, to spare a query)."""
+    values = {name: getattr(user, name) for name in AUDITED_USER_FIELDS}
+    if type_names is not None:
+        values["user_type"] = type_names.get(user.user_type_id, "")
+    else:
+        values["user_type"] = user.user_type.name if user.user_type_id else ""
+    return values
 
 
 def organization_create(
@@ -39,6 +55,13 @@ def organization_create(
             UserType.objects.bulk_create(
                 UserType(organization=organization, name=str(type_name)) for type_name in default_user_type_names()
             )
+        audit_record(
+            organization=organization,
+            actor=None,
+            action=Action.ORGANIZATION_CREATED,
+            target=organization,
+            after={"name": name, "slug": slug},
+        )
         admin = user_create(
             organization=organization,
             actor=None,
@@ -134,6 +157,13 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.USER_CREATED,
+        target=user,
+        after={**_audited(user), "status": status, "administrator": is_administrator or None},
+    )
     if groups:
         # The new user is in no one's scope yet: only the groups are checked against the actor's.
         from groups.services import group_add_created_users
@@ -166,6 +196,7 @@ def user_update(
     """
     organization = user.organization
     locked = User.objects.select_for_update().get(pk=user.pk)
+    before = _audited(locked)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -182,6 +213,14 @@ def user_update(
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
     locked.save()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.USER_UPDATED,
+        target=locked,
+        before=before,
+        after=_audited(locked),
+    )
     if groups is not None and manageable_groups is not None:
         from groups.services import group_add_members, group_remove_members
 
@@ -231,6 +270,14 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         actor=actor,
         reason=reason[:300],
     )
+    audit_record(
+        organization=locked.organization_id,
+        actor=actor,
+        action=Action.USER_STATUS_CHANGED,
+        target=locked,
+        before={"status": from_status},
+        after={"status": to.value, "reason": reason},
+    )
     user.status = locked.status
     people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5).
@@ -274,6 +321,18 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         ],
         batch_size=2000,
     )
+    audit_record_many(
+        audit_event(
+            organization=organization,
+            actor=actor,
+            action=Action.USER_STATUS_CHANGED,
+            user=pk,
+            before={"status": status},
+            after={"status": Status.INVITED.value, "reason": reason},
+        )
+        for pk, status in locked
+        if status != Status.INVITED
+    )
     people_changed(organization.pk)
     return ids
 
@@ -293,6 +352,14 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
             _("%(user)s is the last active administrator of %(organization)s and must stay one.")
             % {"user": locked, "organization": locked.organization}
         )
+    audit_record(
+        organization=locked.organization_id,
+        actor=actor,
+        action=Action.RIGHTS_CHANGED,
+        target=locked,
+        before={"administrator": locked.is_administrator},
+        after={"administrator": is_administrator},
+    )
     locked.is_administrator = is_administrator
     locked.save(update_fields=["is_administrator", "updated_at"])
     return locked
@@ -304,6 +371,7 @@ def user_set_password(*, user: User, password: str) -> User:
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
+    audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)
     # A temporary password not sent yet must not replace the one the user just chose.
     from invitations.services import invitations_revoke_on_password_set
 
@@ -336,14 +404,30 @@ def contact_create(
     )
     contact.full_clean()
     contact.save()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.CONTACT_CREATED,
+        target=contact,
+        after={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     return contact
 
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, first_name: str, last_name: str, email: str, mobile: str, language: str, notes: str = ""
+    *,
+    contact: Contact,
+    first_name: str,
+    last_name: str,
+    email: str,
+    mobile: str,
+    language: str,
+    notes: str = "",
+    actor: User | None = None,
 ) -> Contact:
     """Change a contact's name, addresses, language and notes."""
+    before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
     contact.first_name = first_name.strip()
     contact.last_name = last_name.strip()
     contact.email = (email or "").strip().lower()
@@ -360,6 +444,14 @@ def contact_update(
             )
     contact.full_clean()
     contact.save()
+    audit_record(
+        organization=contact.organization_id,
+        actor=actor,
+        action=Action.CONTACT_UPDATED,
+        target=contact,
+        before=before,
+        after={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     return contact
 
 
@@ -371,6 +463,13 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
             _("%(contact)s became the user %(user)s and is kept for history.")
             % {"contact": contact, "user": contact.converted_to}
         )
+    audit_record(
+        organization=contact.organization_id,
+        actor=actor,
+        action=Action.CONTACT_DELETED,
+        target=contact,
+        before={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     contact.delete()
 
 
@@ -425,6 +524,14 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
         locked.converted_to = user
         locked.converted_at = timezone.now()
         locked.save(update_fields=["converted_to", "converted_at"])
+        audit_record(
+            organization=locked.organization_id,
+            actor=actor,
+            action=Action.CONTACT_CONVERTED,
+            target=locked,
+            user=user,
+            after={"user": str(user), "status": str(to)},
+        )
     contact.converted_to, contact.converted_at = user, locked.converted_at
     return user, batch
 
@@ -466,21 +573,32 @@ def _check_type_name_free(*, organization, name, exclude_pk=None):
 
 
 @transaction.atomic
-def user_type_create(*, organization: Organization, name: str) -> UserType:
+def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
     """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
     name = name.strip()
     _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
     user_type.full_clean()
     user_type.save()
+    audit_record(
+        organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
+    )
     return user_type
 
 
 @transaction.atomic
-def user_type_rename(*, user_type: UserType, name: str) -> UserType:
+def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
     """Rename a user type; the users of that type keep it."""
     name = name.strip()
     _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
+    audit_record(
+        organization=user_type.organization_id,
+        actor=actor,
+        action=Action.USER_TYPE_RENAMED,
+        target=user_type,
+        before={"name": user_type.name},
+        after={"name": name},
+    )
     user_type.name = name
     user_type.full_clean()
     user_type.save(update_fields=["name"])
@@ -488,7 +606,7 @@ def user_type_rename(*, user_type: UserType, name: str) -> UserType:
 
 
 @transaction.atomic
-def user_type_delete(*, user_type: UserType) -> None:
+def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
     """Remove a user type nobody has; a type in use is refused, naming how many users have it."""
     in_use = user_type.users.count()
     if in_use:
@@ -500,6 +618,13 @@ def user_type_delete(*, user_type: UserType) -> None:
             )
             % {"name": user_type.name, "n": in_use}
         )
+    audit_record(
+        organization=user_type.organization_id,
+        actor=actor,
+        action=Action.USER_TYPE_DELETED,
+        target=user_type,
+        before={"name": user_type.name},
+    )
     user_type.delete()
 
 
@@ -532,10 +657,14 @@ def _after_import(
 
 
 @transaction.atomic
-def users_import(*, organization: Organization, actor: User | None, check, invite: bool = False) -> dict:
+def users_import(
+    *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = ""
+) -> dict:
     """Write a checked import (accounts.importing.check_rows) all or nothing: create and update users,
-    record their first history row, add their groups. Refuses a check that has rows in error."""
-    from groups.models import Membership
+    record their first history row, add their groups. Refuses a check that has rows in error.
+
+    `source` names the file in the audit trail."""
+    from groups.models import Membership, UserGroup
 
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
@@ -543,6 +672,7 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
     creates = [row for row in check.rows if row.action == "create"]
     updates = {row.user_id: row for row in check.rows if row.action == "update"}
     new_users = []
+    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name"))
     for row in creates:
         values = row.values
         user = User(
@@ -569,9 +699,10 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         ],
         batch_size=1000,
     )
-    changed = []
+    changed, before = [], {}
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
     for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update():
+        before[user.pk] = _audited(user, type_names)
         values = updates[user.pk].values
         # An empty cell keeps what the user already has.
         for name in fields:
@@ -596,12 +727,75 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         for row, user in [*zip(creates, new_users, strict=True), *((updates[u.pk], u) for u in changed)]
         for group_id in row.values["group_ids"]
     ]
+    # Memberships the updated users already had are left alone, and not audited as added.
+    had = set(
+        Membership.objects.filter(organization=organization, user_id__in=[u.pk for u in changed]).values_list(
+            "user_id", "group_id"
+        )
+    )
     Membership.objects.bulk_create(memberships, batch_size=1000, ignore_conflicts=True)
+    groups = UserGroup.objects.filter(organization=organization).in_bulk({m.group_id for m in memberships})
+    audit_record_many(
+        [
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.USER_CREATED,
+                    target=user,
+                    after={**_audited(user, type_names), "status": Status.CREATED.value},
+                )
+                for user in new_users
+            ),
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.USER_UPDATED,
+                    target=user,
+                    before=before[user.pk],
+                    after=_audited(user, type_names),
+                )
+                for user in changed
+            ),
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.GROUP_MEMBER_ADDED,
+                    target=groups[m.group_id],
+                    user=m.user_id,
+                )
+                for m in memberships
+                if (m.user_id, m.group_id) not in had
+            ),
+        ]
+    )
     sent = _after_import(
         organization=organization,
         user_ids=[user.pk for user in [*new_users, *changed]],
         invite=invite,
         actor=actor,
     )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.IMPORT_APPLIED,
+        label=source,
+        after={"created": len(new_users), "updated": len(changed), "invited": sent["invited"] if invite else None},
+    )
     people_changed(organization.pk)
     return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}
+
+
+@transaction.atomic
+def users_export_record(*, organization: Organization, actor: User | None, fmt: str, filters: dict, rows: int) -> None:
+    """Record that `actor` downloaded the people list (which filters, how many rows): an export takes
+    personal data out of the product, so the trail says who took what."""
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.EXPORT_DOWNLOADED,
+        label=_("People list"),
+        after={"list": "users", "format": fmt, "filters": filters, "rows": rows},
+    )

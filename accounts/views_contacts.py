@@ -64,7 +64,7 @@ class ContactEditView(ContactsMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                contact_update(contact=contact, **data)
+                contact_update(contact=contact, actor=request.user, **data)
             except ValidationError as error:
                 for field, errors in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
+from audit.selectors import events_about
 from experquiz.parsing import parse_id, parse_ids
 from groups.selectors import groups_in_scope
 
@@ -26,7 +27,7 @@ from .models import BulkJob, User, UserType
 from .people_forms import UserForm
 from .rights import Right
 from .selectors import people_for_list, status_counts, users_in_scope
-from .services import user_change_status, user_create, user_update
+from .services import user_change_status, user_create, user_update, users_export_record
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -299,6 +300,8 @@ class UserDetailView(RightRequiredMixin, View):
                 "actions": _labels(person.status),
                 "can_invite": can_invite,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
+                # What was done to this person, by whom: administrators only (it names anyone).
+                "activity": list(events_about(person)) if request.user.is_administrator else None,
             },
         )
 
@@ -431,6 +434,13 @@ class UserExportView(RightRequiredMixin, View):
         if not filterset.is_valid():
             messages.error(request, _("Some filters were not understood: fix them before exporting."))
             return redirect(reverse("accounts:user_list") + "?" + request.GET.urlencode())
+        users_export_record(
+            organization=request.organization,
+            actor=request.user,
+            fmt="xlsx" if fmt == "xlsx" else "csv",
+            filters={key: value for key, value in request.GET.items() if value and key in filterset.filters},
+            rows=filterset.qs.count(),
+        )
         rows = user_rows(people_for_list(filterset.qs))
         filename = f"users-{request.organization.slug}"
         if fmt == "xlsx":

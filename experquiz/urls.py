@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("groups.urls")),
     path("", include("invitations.urls")),
+    path("", include("audit.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
 ]

@@ -13,6 +13,8 @@ from accounts.models import User
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.selectors import NO_SCOPE, Scope, actor_scope, people_changed, users_in_scope
 from accounts.services import user_set_administrator
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
 
 from .errors import NotAllowed
 from .models import Grant, GrantGroup, Membership, ProfileAssignment, RightsProfile, UserGroup
@@ -71,6 +73,21 @@ def _save_named(instance, *, exclude_pk=None) -> None:
         raise
 
 
+def _rights_summary(organization_id, grants: dict[str, Scope], profile_ids=None) -> dict:
+    """Rights as the audit trail records them: each right's groups by name ("*": all users), and
+    the names of the profiles when given."""
+    group_ids = {pk for scope in grants.values() if not scope.all_users for pk in scope.group_ids}
+    names = dict(UserGroup.objects.filter(organization_id=organization_id, pk__in=group_ids).values_list("pk", "name"))
+    summary = {
+        right: "*" if scope.all_users else sorted(names.get(pk, str(pk)) for pk in scope.group_ids)
+        for right, scope in grants.items()
+    }
+    if profile_ids is not None:
+        profiles = RightsProfile.objects.filter(organization_id=organization_id, pk__in=list(profile_ids))
+        summary["profiles"] = sorted(profiles.values_list("name", flat=True))
+    return summary
+
+
 # Groups ------------------------------------------------------------------------------------------
 
 
@@ -80,6 +97,13 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
     _require_administrator(actor, organization.pk)
     group = UserGroup(organization=organization, name=name, description=description)
     _save_named(group)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.GROUP_CREATED,
+        target=group,
+        after={"name": group.name, "description": description},
+    )
     return group
 
 
@@ -87,9 +111,18 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
 def group_update(*, group: UserGroup, actor, name: str, description: str = "") -> UserGroup:
     """Rename a group or change its description (administrators only)."""
     _require_administrator(actor, group.organization_id)
+    before = {"name": group.name, "description": group.description}
     group.name = name
     group.description = description
     _save_named(group, exclude_pk=group.pk)
+    audit_record(
+        organization=group.organization_id,
+        actor=actor,
+        action=Action.GROUP_UPDATED,
+        target=group,
+        before=before,
+        after={"name": group.name, "description": group.description},
+    )
     return group
 
 
@@ -97,6 +130,13 @@ def group_update(*, group: UserGroup, actor, name: str, description: str = "") -
 def group_delete(*, group: UserGroup, actor) -> None:
     """Delete a group: its memberships and the grants scoped to it go, its users are never touched."""
     _require_administrator(actor, group.organization_id)
+    audit_record(
+        organization=group.organization_id,
+        actor=actor,
+        action=Action.GROUP_DELETED,
+        target=group,
+        before={"name": group.name, "description": group.description},
+    )
     group.delete()
     people_changed(group.organization_id)
     # A grant that was scoped to this group only now reaches nobody: drop it rather than keep
@@ -115,6 +155,7 @@ def group_add_members(*, group: UserGroup, users, actor, right: str = Right.MANA
     return _add(group=group, users=users, actor=actor)
 
 
+@transaction.atomic
 def group_add_created_users(*, group: UserGroup, users, actor, right: str = Right.MANAGE_USERS) -> int:
     """Put users `actor` has just created into `group`, which must be in their scope.
 
@@ -139,6 +180,16 @@ def _add(*, group, users, actor) -> int:
         if user.pk not in existing
     ]
     Membership.objects.bulk_create(new)
+    audit_record_many(
+        audit_event(
+            organization=group.organization_id,
+            actor=actor,
+            action=Action.GROUP_MEMBER_ADDED,
+            target=group,
+            user=membership.user,
+        )
+        for membership in new
+    )
     people_changed(group.organization_id)
     return len(new)
 
@@ -149,7 +200,18 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = Right.M
     users = list(users)
     _require_groups_in_scope(actor, [group], right)
     _require_users_in_scope(actor, users, right)
+    leaving = list(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     deleted, _counts = group.memberships.filter(user__in=users).delete()
+    audit_record_many(
+        audit_event(
+            organization=group.organization_id,
+            actor=actor,
+            action=Action.GROUP_MEMBER_REMOVED,
+            target=group,
+            user=user_id,
+        )
+        for user_id in leaving
+    )
     people_changed(group.organization_id)
     return deleted
 
@@ -178,6 +240,12 @@ def memberships_set(*, actor, users, groups, pairs, right: str = Right.MANAGE_US
     Membership.objects.bulk_create(
         Membership(organization_id=organization_id, user_id=u, group_id=g, added_by=actor)
         for u, g in sorted(wanted - have)
+    )
+    by_id = {group.pk: group for group in groups}
+    audit_record_many(
+        audit_event(organization=organization_id, actor=actor, action=action, target=by_id[g], user=u)
+        for action, pairs in ((Action.GROUP_MEMBER_REMOVED, to_remove), (Action.GROUP_MEMBER_ADDED, wanted - have))
+        for u, g in sorted(pairs)
     )
     if organization_id:
         people_changed(organization_id)
@@ -291,6 +359,14 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         for profile in profiles
         if profile.pk not in current
     )
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.RIGHTS_CHANGED,
+        target=user,
+        before=_rights_summary(user.organization_id, before, current),
+        after=_rights_summary(user.organization_id, grants, wanted),
+    )
     people_changed(user.organization_id)  # their scope, hence their counts, may have changed
     return user
 
@@ -304,6 +380,13 @@ def profile_create(*, organization, actor, name: str, description: str = "", gra
     profile = RightsProfile(organization=organization, name=name, description=description)
     _save_named(profile)
     _write_grants(organization_id=organization.pk, owner={"profile": profile}, grants=grants, actor=actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.PROFILE_CREATED,
+        target=profile,
+        after={"name": profile.name, "description": description, **_rights_summary(organization.pk, grants)},
+    )
     return profile
 
 
@@ -316,11 +399,21 @@ def profile_update(
     grants = _clean_grants(profile.organization_id, grants)
     before = profile_grants(profile)
     _check_grantable(actor, before, grants)
+    audited = {"name": profile.name, "description": profile.description}
+    audited |= _rights_summary(profile.organization_id, before)
     profile.name, profile.description = name, description
     _save_named(profile, exclude_pk=profile.pk)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
         people_changed(profile.organization_id)  # every holder's scope changed
+    audit_record(
+        organization=profile.organization_id,
+        actor=actor,
+        action=Action.PROFILE_UPDATED,
+        target=profile,
+        before=audited,
+        after={"name": profile.name, "description": description, **_rights_summary(profile.organization_id, grants)},
+    )
     return profile
 
 
@@ -328,5 +421,12 @@ def profile_update(
 def profile_delete(*, profile: RightsProfile, actor) -> None:
     """Delete a profile: its holders lose the rights it gave them (their own grants stay)."""
     _require_administrator(actor, profile.organization_id)
+    audit_record(
+        organization=profile.organization_id,
+        actor=actor,
+        action=Action.PROFILE_DELETED,
+        target=profile,
+        before={"name": profile.name, **_rights_summary(profile.organization_id, profile_grants(profile))},
+    )
     profile.delete()
     people_changed(profile.organization_id)  # its holders lost its scopes

@@ -29,6 +29,8 @@ from accounts.models import Channel, Organization, User
 from accounts.rights import Right
 from accounts.selectors import actor_scope, users_in_scope
 from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import sms
 
 from . import messages
@@ -194,6 +196,19 @@ def invitations_send(
         [_invitation_for(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite],
         batch_size=2000,
     )
+    # Someone already invited is sent the invitation again (their earlier link was revoked above).
+    sending = str(batch)
+    audit_record_many(
+        audit_event(
+            organization=organization,
+            actor=actor,
+            action=Action.INVITATION_RESENT if user.status == Status.INVITED else Action.INVITATION_SENT,
+            target=row,
+            user=user,
+            after={"batch": sending},
+        )
+        for user, row in zip(to_invite, rows, strict=True)
+    )
     invitations_enqueue(invitation_ids=[row.pk for row in rows])
     result.batch = batch
     result.invited = [user.pk for user in to_invite]
@@ -220,13 +235,29 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitati
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=locked.organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=locked,
+            user=locked.user_id,
+        )
     return locked
 
 
 @transaction.atomic
 def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int:
     """Revoke every outstanding account invitation of `user` (from the user's page)."""
-    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
+    count = _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
+    if count:
+        audit_record(
+            organization=user.organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=user,
+            after={"count": count},
+        )
+    return count
 
 
 def invitations_revoke_on_password_set(*, user: User) -> int:
@@ -274,6 +305,14 @@ def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
         .values_list("pk", flat=True)
     )
     Invitation.objects.filter(pk__in=ids).update(delivery=Delivery.PENDING, attempts=0, enqueued_at=now)
+    if ids:
+        audit_record(
+            organization=batch.organization_id,
+            actor=actor,
+            action=Action.INVITATIONS_RETRIED,
+            target=batch,
+            after={"count": len(ids)},
+        )
     invitations_enqueue(invitation_ids=ids)
     return len(ids)
 
@@ -382,6 +421,13 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     user.must_change_password = True
     invitation = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
     invitation.save()
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.TEMPORARY_PASSWORD_ISSUED,
+        target=invitation,
+        user=user,
+    )
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
 
@@ -405,6 +451,14 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=now)
     again = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=now)
     again.save()
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.TEMPORARY_PASSWORD_ISSUED,
+        target=again,
+        user=user,
+        after={"again": True},
+    )
     invitations_enqueue(invitation_ids=[again.pk])
     return SendResult(invited=[user.pk])
 
@@ -418,6 +472,9 @@ def password_reset_request(*, organization: Organization, user: User | None) -> 
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.PASSWORD_RESET], now=now)
     invitation = _invitation_for(user, kind=Kind.PASSWORD_RESET, actor=None, batch=None, now=now)
     invitation.save()
+    audit_record(
+        organization=organization, actor=None, action=Action.PASSWORD_RESET_REQUESTED, target=invitation, user=user
+    )
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
 
@@ -464,6 +521,14 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     user_set_password(user=user, password=password)
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    audit_record(
+        organization=locked.organization_id,
+        actor=user,
+        action=Action.INVITATION_ACCEPTED,
+        target=locked,
+        user=user,
+        after={"first_name": user.first_name, "last_name": user.last_name},
+    )
     return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
 
 
@@ -478,6 +543,9 @@ def password_reset_complete(*, invitation: Invitation, password: str) -> User:
     user_set_password(user=user, password=password)
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    audit_record(
+        organization=locked.organization_id, actor=user, action=Action.PASSWORD_RESET_USED, target=locked, user=user
+    )
     return user
 
 
@@ -720,5 +788,15 @@ def invitations_send_reminders() -> int:
                 for row in due
             ]
         )
+    audit_record_many(
+        audit_event(
+            organization=row.organization_id,
+            actor=None,
+            action=Action.INVITATION_REMINDED,
+            target=row,
+            user=row.user_id,
+        )
+        for row in created
+    )
     invitations_enqueue(invitation_ids=[row.pk for row in created])
     return len(created)

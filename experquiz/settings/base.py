@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "experquiz",
+    "audit",
     "accounts",
     "groups",
     "invitations",
@@ -39,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First, so that everything below (services deep inside views) knows the client and request id.
+    "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "experquiz.tenancy.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -39,6 +39,7 @@ from accounts.tests.factories import (
     UserGroupFactory,
     UserTypeFactory,
 )
+from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
 from invitations.tokens import hash_token
@@ -184,6 +185,9 @@ ACCESS = {
     "invitations:user_send": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_revoke": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_activate": Access(Right.MANAGE_USERS, ok=302, post_only=True),
+    # the audit trail
+    "audit:list": Access(ADMINISTRATOR),
+    "audit:export": Access(ADMINISTRATOR),
 }
 
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
@@ -311,6 +315,21 @@ class World:
                 delivery=Invitation.Delivery.FAILED,
                 batch=batch,
                 created_by=batch.created_by,
+            )
+        # The audit trail of each tenant names its own people: the administrator changed Ines (Acme),
+        # Globex's administrator changed Gina. Only an administrator of the same tenant reads them.
+        for actor, person in ((admin, ines), (self.actors["admin_b"], self.users[OTHER_TENANT])):
+            AuditEvent.objects.create(
+                organization_id=person.organization_id,
+                created_at=timezone.now(),
+                actor=actor,
+                action=Action.USER_UPDATED,
+                target_user=person,
+                target_type="user",
+                target_id=person.pk,
+                target_label=person.full_name,
+                before={"email": "old." + person.email},
+                after={"email": person.email},
             )
         # Links in messages. Their invitees are known by a mobile number only: the link's holder
         # is the invitee and sees their own login, while the matrix checks names and emails.

@@ -1,0 +1,16 @@
+from django import template
+
+from audit import display
+
+register = template.Library()
+
+
+@register.filter
+def audit_changes(event):
+    """`{% for label, before, after in event|audit_changes %}`: what an event changed, translated."""
+    return display.changes(event)
+
+
+@register.filter
+def audit_target_type(event):
+    return display.target_type_text(event)
