@@ -62,13 +62,18 @@ def normalize_mobile(organization: Organization, raw: str) -> str:
 
 
 def _check_login_ids_free(*, organization, email, mobile, employee_number="", exclude_pk=None):
+    """Raise LoginIdTaken if another user of the organisation has one of these IDs.
+
+    The message says only that the ID is taken, never whose it is: the actor may not be allowed to
+    see the holder (a group-scoped manager, or anyone but an administrator for a rights holder). A
+    view that may show the holder names them itself (`existing`).
+    """
     if employee_number:
         taken = User.objects.for_org(organization).filter(employee_number=employee_number).exclude(pk=exclude_pk)
         existing = taken.first()
         if existing is not None:
             raise LoginIdTaken(
-                _("The employee number %(number)s already belongs to %(user)s.")
-                % {"number": employee_number, "user": existing},
+                _("The employee number %(number)s is already taken.") % {"number": employee_number},
                 field="employee_number",
                 existing=existing,
             )
@@ -78,13 +83,12 @@ def _check_login_ids_free(*, organization, email, mobile, employee_number="", ex
     for existing in clashes[:2]:
         if email and existing.email == email:
             raise LoginIdTaken(
-                _("The email address %(email)s already belongs to %(user)s.") % {"email": email, "user": existing},
+                _("The email address %(email)s is already taken.") % {"email": email},
                 field="email",
                 existing=existing,
             )
         raise LoginIdTaken(
-            _("The mobile number %(mobile)s already belongs to %(user)s.")
-            % {"mobile": phones.display(mobile), "user": existing},
+            _("The mobile number %(mobile)s is already taken.") % {"mobile": phones.display(mobile)},
             field="mobile",
             existing=existing,
         )
@@ -442,7 +446,9 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
     """Convert each contact on its own: every contact is fully converted or untouched; the
     invitations of one conversion share one batch.
 
-    Returns (converted: list of (contact, user), refused: list of (contact, message)).
+    Returns (converted: list of (contact, user), refused: list of (contact, message, holder)), where
+    `holder` is the user who already has the contact's email or mobile (None for other refusals).
+    The message never names the holder: the caller names them only if its actor may see them.
     """
     converted, refused = [], []
     batch = None
@@ -451,7 +457,7 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
             user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
         except (DomainError, ValidationError) as error:
             message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
-            refused.append((contact, message))
+            refused.append((contact, message, getattr(error, "existing", None)))
         else:
             converted.append((contact, user))
     return converted, refused

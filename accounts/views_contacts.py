@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -19,6 +20,7 @@ from .people_forms import ContactForm, ConvertForm
 from .rights import Right
 from .selectors import contacts_in_scope
 from .services import contact_delete, contact_update, contacts_convert
+from .views_users import user_link, visible_login_id_holder
 
 
 class ContactsMixin(RightRequiredMixin):
@@ -124,8 +126,14 @@ class ContactConvertView(ContactsMixin, View):
             else:
                 done = ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", n)
             messages.success(request, done % {"n": n})
-        for contact, reason in refused:
+        for contact, reason, holder in refused:
+            # Whose address it is only for a viewer who may see that user (never an administrator's
+            # name to a manager): the service's reason names nobody.
+            holder = visible_login_id_holder(request.user, holder)
+            if holder is not None:
+                reason = format_html(_("{reason} It belongs to {user}."), reason=reason, user=user_link(holder))
             messages.error(
-                request, _("%(contact)s was not converted: %(reason)s") % {"contact": contact, "reason": reason}
+                request,
+                format_html(_("{contact} was not converted: {reason}"), contact=contact, reason=reason),
             )
         return redirect(back)

@@ -344,25 +344,39 @@ class UserStatusView(RightRequiredMixin, View):
         return redirect("accounts:user_detail", pk=person.pk)
 
 
+def visible_login_id_holder(actor, existing):
+    """The user holding a clashing login ID if `actor` may see them (manage_users scope), else None.
+
+    A clash says only that the ID is taken; naming whose it is would tell a group-scoped manager
+    who exists outside their groups (or which address an administrator uses).
+    """
+    if existing is None:
+        return None
+    return users_in_scope(actor, Right.MANAGE_USERS).filter(pk=existing.pk).first()
+
+
+def user_link(user):
+    return format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[user.pk]), user)
+
+
 def _form_error_from_service(request, form, error):
-    """Show a service refusal on the form, linking to the user who already holds the address."""
+    """Show a service refusal on the form; a clash links to the holder only if the viewer may see them."""
     if isinstance(error, LoginIdTaken):
-        existing = error.existing
-        if users_in_scope(request.user, Right.MANAGE_USERS).filter(pk=existing.pk).exists():
+        holder = visible_login_id_holder(request.user, error.existing)
+        if holder is not None:
             message = {
                 "email": _("This email address already belongs to {}."),
                 "mobile": _("This mobile number already belongs to {}."),
                 "employee_number": _("This employee number already belongs to {}."),
             }[error.field]
-            form.add_error(
-                error.field,
-                format_html(
-                    message,
-                    format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[existing.pk]), existing),
-                ),
-            )
+            form.add_error(error.field, format_html(message, user_link(holder)))
         else:
-            form.add_error(error.field, error.message)
+            message = {
+                "email": _("This email address is already taken."),
+                "mobile": _("This mobile number is already taken."),
+                "employee_number": _("This employee number is already taken."),
+            }[error.field]
+            form.add_error(error.field, message)
     elif isinstance(error, ValidationError):
         for field, messages_ in error.message_dict.items():
             form.add_error(field if field in form.fields else None, messages_)
