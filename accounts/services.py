@@ -206,8 +206,17 @@ def _other_active_administrators(user: User):
 
 @transaction.atomic
 def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
-    """The one place a user's status changes: checks the lifecycle, records who/when/why."""
+    """The one place a user's status changes: checks the lifecycle, records who/when/why.
+
+    `invited` is refused: someone is invited only by sending them an invitation
+    (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
+    "invited" always means a message with a link is on its way.
+    """
     to = Status(to)
+    if to == Status.INVITED:
+        raise TransitionNotAllowed(
+            _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
+        )
     # Lock the organisation first: two administrators deactivating each other at the same moment
     # must not both pass the "last administrator" check.
     Organization.objects.select_for_update().get(pk=user.organization_id)
@@ -246,7 +255,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
 
 @transaction.atomic
 def users_mark_invited(*, organization: Organization, user_ids, actor: User | None, reason: str = "") -> list[int]:
-    """The bulk form of `user_change_status(to=invited)`, for sendings to thousands of people at once.
+    """Mark users invited, for a sending to thousands of people at once.
+
+    Only the service that writes their invitations in the same transaction calls this (a test keeps
+    the list of callers), so nobody is invited without a message.
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
     returns their ids; others are left alone. Invited never comes from active, so neither the

@@ -308,8 +308,11 @@ class UserStatusView(RightRequiredMixin, View):
 
     required_right = Right.MANAGE_USERS
 
+    # Invited is reached only by sending an invitation (the invitations buttons), never set by hand.
+    TARGETS = [status for status in Status.values if status != Status.INVITED]
+
     def dispatch(self, request, *args, **kwargs):
-        if kwargs["to"] not in Status.values:
+        if kwargs["to"] not in self.TARGETS:
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
