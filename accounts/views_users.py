@@ -116,7 +116,8 @@ class UserListView(RightRequiredMixin, View):
             columns.append(column)
         per_page = parse_id(request.GET.get("per_page"))
         per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-        paginator = KnownCountPaginator(people_for_list(list_queryset(filterset, total)), per_page, count=total)
+        people = people_for_list(list_queryset(filterset, total), groups=self.scoped_groups())
+        paginator = KnownCountPaginator(people, per_page, count=total)
         page = paginator.get_page(request.GET.get("page"))
         return render(
             request,
@@ -295,7 +296,9 @@ class UserDetailView(RightRequiredMixin, View):
             {
                 "person": person,
                 "history": history,
-                "groups": person.user_groups.order_by("name"),
+                # Only the groups the viewer may see: a manager scoped to some groups does not learn
+                # the names of the others (administrators and organisation-wide holders see all).
+                "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
                 "actions": _labels(person.status),
                 "can_invite": can_invite,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
@@ -448,7 +451,7 @@ class UserExportView(RightRequiredMixin, View):
         if not filterset.is_valid():
             messages.error(request, _("Some filters were not understood: fix them before exporting."))
             return redirect(reverse("accounts:user_list") + "?" + request.GET.urlencode())
-        rows = user_rows(people_for_list(filterset.qs))
+        rows = user_rows(people_for_list(filterset.qs, groups=self.scoped_groups()))
         filename = f"users-{request.organization.slug}"
         if fmt == "xlsx":
             return xlsx_response(user_header(), rows, filename)

@@ -74,7 +74,7 @@ SUBMITTERS = {
     },
     # An import file whose row carries the identifier: the preview matches it to the user.
     "accounts:user_import": lambda world, actor, kind, value: {
-        "file": csv_upload(f"first_name,last_name,{kind},groups\nNina,Newcomer,{value},Lyon\n"),
+        "file": csv_upload(f"first_name,last_name,{kind},groups\nNina,Newcomer,{value},{world.lyon.name}\n"),
     },
 }
 # POST-only actions that take no typed value (ids in the URL or ticked boxes): nothing to look up.
