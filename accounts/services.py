@@ -434,6 +434,10 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
                 label=_("Invitations to converted contacts"),
                 batch=batch,
             )
+            if user.pk not in sent.invited:
+                # No invitation was allowed (the invite right is checked by the sending service):
+                # the conversion is undone rather than leaving a user "invited" with no message.
+                raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
             batch = sent.batch or batch
             user.status = Status.INVITED
         elif to == Status.ACTIVE:

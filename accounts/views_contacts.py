@@ -18,7 +18,7 @@ from .mixins import RightRequiredMixin
 from .models import User
 from .people_forms import ContactForm, ConvertForm
 from .rights import Right
-from .selectors import contacts_in_scope
+from .selectors import actor_has_right, contacts_in_scope
 from .services import contact_delete, contact_update, contacts_convert
 from .views_users import user_link, visible_login_id_holder
 
@@ -48,7 +48,7 @@ class ContactListView(ContactsMixin, View):
                 "filter": filterset,
                 "page": page,
                 "contacts": page.object_list,
-                "convert_form": ConvertForm(),
+                "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
                 "query_without_page": params.urlencode(),
             },
         )
@@ -108,6 +108,16 @@ class ContactConvertView(ContactsMixin, View):
             messages.error(request, _("Choose what the new users become."))
             return redirect(back)
         to = form.cleaned_data["to"]
+        if to == User.Status.INVITED and not actor_has_right(request.user, Right.INVITE):
+            # Converting to "invited" sends invitations: refused as a whole, before anything changes.
+            messages.error(
+                request,
+                _(
+                    "You do not hold the right to invite, so no contact was converted: convert them as "
+                    "“Created”, or ask someone who may invite them."
+                ),
+            )
+            return redirect(back)
         converted, refused = contacts_convert(contacts=contacts, to=to, actor=request.user)
         if converted:
             n = len(converted)
