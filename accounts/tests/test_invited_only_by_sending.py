@@ -3,10 +3,8 @@ the status service, the bulk actions and every other caller refuse to mark someo
 sending them anything."""
 
 import ast
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from accounts import bulk
@@ -14,6 +12,7 @@ from accounts.errors import TransitionNotAllowed
 from accounts.models import StatusChange, User
 from accounts.services import user_change_status
 from accounts.tests.factories import UserFactory
+from experquiz.tests.codebase import product_modules
 from invitations.models import Invitation
 
 pytestmark = pytest.mark.django_db
@@ -68,16 +67,11 @@ def test_a_registered_status_action_never_targets_invited(alice, lyon):
 
 
 def project_sources():
-    root = Path(settings.BASE_DIR)
-    for path in sorted(root.glob("*/**/*.py")):
-        parts = path.relative_to(root).parts
-        if parts[0] in {".venv", "e2e", "bench", "node_modules"} or "tests" in parts or "migrations" in parts:
-            continue
-        yield path.relative_to(root), ast.parse(path.read_text())
+    yield from product_modules()
 
 
 def callers_of(name: str) -> set[str]:
-    """'path:function' of every function of the project (tests aside) that calls `name`."""
+    """'module:function' of every function of the project (tests aside) that calls `name`."""
     found = set()
     for path, tree in project_sources():
         for node in ast.walk(tree):
@@ -96,8 +90,8 @@ def test_only_the_sending_service_marks_people_invited_in_bulk():
     """`users_mark_invited` writes `invited` without a message: only the service that also writes
     the invitations calls it (and the demo data, whose addresses are made up)."""
     assert callers_of("users_mark_invited") == {
-        "invitations/services.py:invitations_send",
-        "accounts/management/commands/seed_demo.py:seed",
+        "invitations.services:invitations_send",
+        "accounts.management.commands.seed_demo:seed",
     }
 
 

@@ -14,7 +14,6 @@ import ast
 import inspect
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -32,6 +31,7 @@ from accounts.rights import Right
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserGroupFactory
 from conftest import tenant_client
 from experquiz import sms
+from experquiz.tests.codebase import product_modules
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
 
@@ -274,7 +274,6 @@ SEND = "invitations_enqueue"  # every message leaves through it (the database is
 
 def project_functions():
     """{(module, qualname): (name, names it uses)} for every function of the project (tests aside)."""
-    root = Path(settings.BASE_DIR)
     functions = {}
 
     def visit(node, module, prefix):
@@ -287,12 +286,8 @@ def project_functions():
             elif isinstance(child, ast.ClassDef):
                 visit(child, module, f"{prefix}{child.name}.")
 
-    for path in sorted(root.glob("*/**/*.py")):
-        parts = path.relative_to(root).parts
-        if parts[0] in {".venv", "e2e", "bench"} or "tests" in parts or "migrations" in parts:
-            continue
-        module = ".".join(path.relative_to(root).with_suffix("").parts)
-        visit(ast.parse(path.read_text()), module, "")
+    for module, tree in product_modules():
+        visit(tree, module, "")
     return functions
 
 
