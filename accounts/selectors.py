@@ -200,12 +200,12 @@ def status_counts(queryset, *, organization_id, cache_key: str) -> dict[str, int
     return counts
 
 
-def people_for_list(queryset):
-    """What a page of the people list shows, in a fixed number of queries whatever the page size."""
-    from groups.models import UserGroup
-
+def people_for_list(queryset, *, groups):
+    """What a page of the people list (or an export) shows, in a fixed number of queries whatever the
+    page size. Each user's `user_groups` holds only `groups`: the groups the viewer may see
+    (`groups_in_scope`), so a group-scoped manager never learns the names of the others."""
     return queryset.select_related("user_type").prefetch_related(
-        Prefetch("user_groups", queryset=UserGroup.objects.only("id", "name").order_by("name"))
+        Prefetch("user_groups", queryset=groups.only("id", "name").order_by("name"))
     )
 
 

@@ -85,13 +85,18 @@ def normalize_mobile(organization: Organization, raw: str) -> str:
 
 
 def _check_login_ids_free(*, organization, email, mobile, employee_number="", exclude_pk=None):
+    """Raise LoginIdTaken if another user of the organisation has one of these IDs.
+
+    The message says only that the ID is taken, never whose it is: the actor may not be allowed to
+    see the holder (a group-scoped manager, or anyone but an administrator for a rights holder). A
+    view that may show the holder names them itself (`existing`).
+    """
     if employee_number:
         taken = User.objects.for_org(organization).filter(employee_number=employee_number).exclude(pk=exclude_pk)
         existing = taken.first()
         if existing is not None:
             raise LoginIdTaken(
-                _("The employee number %(number)s already belongs to %(user)s.")
-                % {"number": employee_number, "user": existing},
+                _("The employee number %(number)s is already taken.") % {"number": employee_number},
                 field="employee_number",
                 existing=existing,
             )
@@ -101,13 +106,12 @@ def _check_login_ids_free(*, organization, email, mobile, employee_number="", ex
     for existing in clashes[:2]:
         if email and existing.email == email:
             raise LoginIdTaken(
-                _("The email address %(email)s already belongs to %(user)s.") % {"email": email, "user": existing},
+                _("The email address %(email)s is already taken.") % {"email": email},
                 field="email",
                 existing=existing,
             )
         raise LoginIdTaken(
-            _("The mobile number %(mobile)s already belongs to %(user)s.")
-            % {"mobile": phones.display(mobile), "user": existing},
+            _("The mobile number %(mobile)s is already taken.") % {"mobile": phones.display(mobile)},
             field="mobile",
             existing=existing,
         )
@@ -241,8 +245,17 @@ def _other_active_administrators(user: User):
 
 @transaction.atomic
 def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
-    """The one place a user's status changes: checks the lifecycle, records who/when/why."""
+    """The one place a user's status changes: checks the lifecycle, records who/when/why.
+
+    `invited` is refused: someone is invited only by sending them an invitation
+    (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
+    "invited" always means a message with a link is on its way.
+    """
     to = Status(to)
+    if to == Status.INVITED:
+        raise TransitionNotAllowed(
+            _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
+        )
     # Lock the organisation first: two administrators deactivating each other at the same moment
     # must not both pass the "last administrator" check.
     Organization.objects.select_for_update().get(pk=user.organization_id)
@@ -289,7 +302,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
 
 @transaction.atomic
 def users_mark_invited(*, organization: Organization, user_ids, actor: User | None, reason: str = "") -> list[int]:
-    """The bulk form of `user_change_status(to=invited)`, for sendings to thousands of people at once.
+    """Mark users invited, for a sending to thousands of people at once.
+
+    Only the service that writes their invitations in the same transaction calls this (a test keeps
+    the list of callers), so nobody is invited without a message.
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
     returns their ids; others are left alone. Invited never comes from active, so neither the
@@ -517,6 +533,10 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
                 label=_("Invitations to converted contacts"),
                 batch=batch,
             )
+            if user.pk not in sent.invited:
+                # No invitation was allowed (the invite right is checked by the sending service):
+                # the conversion is undone rather than leaving a user "invited" with no message.
+                raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
             batch = sent.batch or batch
             user.status = Status.INVITED
         elif to == Status.ACTIVE:
@@ -549,7 +569,9 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
     """Convert each contact on its own: every contact is fully converted or untouched; the
     invitations of one conversion share one batch.
 
-    Returns (converted: list of (contact, user), refused: list of (contact, message)).
+    Returns (converted: list of (contact, user), refused: list of (contact, message, holder)), where
+    `holder` is the user who already has the contact's email or mobile (None for other refusals).
+    The message never names the holder: the caller names them only if its actor may see them.
     """
     converted, refused = [], []
     batch = None
@@ -558,7 +580,7 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
             user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
         except (DomainError, ValidationError) as error:
             message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
-            refused.append((contact, message))
+            refused.append((contact, message, getattr(error, "existing", None)))
         else:
             converted.append((contact, user))
     return converted, refused

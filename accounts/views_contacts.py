@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -17,8 +18,9 @@ from .mixins import RightRequiredMixin
 from .models import User
 from .people_forms import ContactForm, ConvertForm
 from .rights import Right
-from .selectors import contacts_in_scope
+from .selectors import actor_has_right, contacts_in_scope
 from .services import contact_delete, contact_update, contacts_convert
+from .views_users import user_link, visible_login_id_holder
 
 
 class ContactsMixin(RightRequiredMixin):
@@ -46,7 +48,7 @@ class ContactListView(ContactsMixin, View):
                 "filter": filterset,
                 "page": page,
                 "contacts": page.object_list,
-                "convert_form": ConvertForm(),
+                "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
                 "query_without_page": params.urlencode(),
             },
         )
@@ -106,6 +108,16 @@ class ContactConvertView(ContactsMixin, View):
             messages.error(request, _("Choose what the new users become."))
             return redirect(back)
         to = form.cleaned_data["to"]
+        if to == User.Status.INVITED and not actor_has_right(request.user, Right.INVITE):
+            # Converting to "invited" sends invitations: refused as a whole, before anything changes.
+            messages.error(
+                request,
+                _(
+                    "You do not hold the right to invite, so no contact was converted: convert them as "
+                    "“Created”, or ask someone who may invite them."
+                ),
+            )
+            return redirect(back)
         converted, refused = contacts_convert(contacts=contacts, to=to, actor=request.user)
         if converted:
             n = len(converted)
@@ -124,8 +136,14 @@ class ContactConvertView(ContactsMixin, View):
             else:
                 done = ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", n)
             messages.success(request, done % {"n": n})
-        for contact, reason in refused:
+        for contact, reason, holder in refused:
+            # Whose address it is only for a viewer who may see that user (never an administrator's
+            # name to a manager): the service's reason names nobody.
+            holder = visible_login_id_holder(request.user, holder)
+            if holder is not None:
+                reason = format_html(_("{reason} It belongs to {user}."), reason=reason, user=user_link(holder))
             messages.error(
-                request, _("%(contact)s was not converted: %(reason)s") % {"contact": contact, "reason": reason}
+                request,
+                format_html(_("{contact} was not converted: {reason}"), contact=contact, reason=reason),
             )
         return redirect(back)

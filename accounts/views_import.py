@@ -13,6 +13,7 @@ from .mixins import RightRequiredMixin
 from .models import ImportJob
 from .people_forms import ImportForm
 from .rights import Right
+from .selectors import actor_has_right
 
 State = ImportJob.State
 ROWS_SHOWN = 200
@@ -38,10 +39,13 @@ class ImportUploadView(ImportMixin, View):
         )
 
     def get(self, request):
-        return self.render_form(ImportForm())
+        return self.render_form(ImportForm(can_invite=self.can_invite()))
+
+    def can_invite(self):
+        return actor_has_right(self.request.user, Right.INVITE)
 
     def post(self, request):
-        form = ImportForm(request.POST, request.FILES)
+        form = ImportForm(request.POST, request.FILES, can_invite=self.can_invite())
         if not form.is_valid():
             return self.render_form(form)
         upload = form.cleaned_data["file"]

@@ -151,20 +151,29 @@ def _invitation_for(user, *, kind, actor, batch, now, **extra) -> Invitation:
 def invitations_send(
     *, organization: Organization, users, actor: User | None, label: str = "", batch: InvitationBatch | None = None
 ) -> SendResult:
-    """Send (or send again) account invitations to `users`, already scoped by the caller.
+    """Send (or send again) account invitations to `users` (a queryset or a list).
 
     Users in `created` or `invited` become `invited`, each gets a new invitation, and their older
     links are revoked; anyone else is skipped with the reason. One bulk insert, one task per packet.
     A sending done in several parts (a bulk action in chunks) passes the `batch` of its first part.
+
+    Every account invitation an actor sends goes through here, so the `invite` right is checked here
+    over each recipient, whatever the caller scoped already: a path that forgot it sends nothing it
+    may not (the invitations tests list every sending path). No actor means the system (reminders)
+    or the platform operator (the import command).
     """
     now = timezone.now()
-    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel")
-    candidates = list(
-        users.filter(organization=organization).only(*fields)
-        if hasattr(users, "filter")
-        else [user for user in users if user.organization_id == organization.pk]
-    )
+    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel", "first_name", "last_name")
+    if not hasattr(users, "filter"):
+        users = User.objects.filter(pk__in=[user.pk for user in users])
+    users = users.filter(organization=organization)
     result = SendResult()
+    if actor is not None:
+        in_scope = users_in_scope(actor, Right.INVITE).values("pk")
+        for user in users.exclude(pk__in=in_scope).only(*fields):
+            result.skipped.append((user, _("outside your right to invite")))
+        users = users.filter(pk__in=in_scope)
+    candidates = list(users.only(*fields))
     invitable = [user for user in candidates if user.status in (Status.CREATED, Status.INVITED)]
     for user in candidates:
         if user.status not in (Status.CREATED, Status.INVITED):
@@ -340,6 +349,9 @@ def invitations_invite_addresses(
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
     from groups.services import group_add_created_users
 
+    # Checked before anyone is created: without the right, nothing would be sent to the new users.
+    if actor is not None and not actor_scope(actor, Right.INVITE):
+        raise DomainError(_("You do not hold the right to invite: nothing was sent."))
     # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
     # without one, the new users would be out of their own scope at once.
     if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
@@ -414,8 +426,13 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     """Activate a created or invited user; a temporary password goes over their preferred channel.
 
     The password is made by the worker when it renders the message, like a token, so it is never
-    stored in clear; until then the account has no usable password.
+    stored in clear; until then the account has no usable password. A temporary password replaces
+    the user's password, so it takes the `manage_users` right over them (as its resend does).
     """
+    if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=user.pk).exists():
+        raise DomainError(
+            _("Only someone who manages %(user)s can activate them with a temporary password.") % {"user": user}
+        )
     user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password"))
     User.objects.filter(pk=user.pk).update(must_change_password=True)
     user.must_change_password = True
