@@ -220,9 +220,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         )
     from_status = locked.status
     locked.status = to
-    locked.save(update_fields=["status", "updated_at"])
-    # Inactive and deleted users lose their sessions by themselves: the auth backend refuses to load
-    # a user who is not active, so their next request is anonymous.
+    fields = ["status", "updated_at"]
+    if to in (Status.INACTIVE, Status.DELETED):
+        # End every session now (see User.get_session_auth_hash). Refusing to load a user who is not
+        # active is not enough: a session kept since then would work again after a reactivation.
+        locked.session_generation += 1
+        fields.append("session_generation")
+    locked.save(update_fields=fields)
     StatusChange.objects.create(
         organization_id=locked.organization_id,
         user=locked,
@@ -231,7 +235,7 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         actor=actor,
         reason=reason[:300],
     )
-    user.status = locked.status
+    user.status, user.session_generation = locked.status, locked.session_generation
     people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5).
     from invitations.services import invitations_revoke_on_status_change
