@@ -21,6 +21,7 @@ from .models import (
 )
 from .rights import Right
 from .selectors import people_changed, users_in_scope
+from .signals import account_links_outdated
 
 Status = User.Status
 
@@ -59,6 +60,52 @@ def normalize_mobile(organization: Organization, raw: str) -> str:
         raise ValidationError(
             {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
         ) from None
+
+
+def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
+    """Say that the account links already sent to these users must no longer work, and why.
+
+    Every service that changes a login ID, a channel address, rights or a password calls this
+    in its transaction (see signals.account_links_outdated).
+    """
+    user_ids = sorted(set(user_ids))
+    if user_ids:
+        account_links_outdated.send(sender=User, user_ids=user_ids, reason=reason, actor=actor)
+
+
+# The fields a link was sent for: the login IDs and the channel that says which address gets it.
+LINK_FIELDS = ("email", "mobile", "preferred_channel")
+
+
+def _link_fields(user: User) -> dict:
+    return {name: getattr(user, name) for name in LINK_FIELDS}
+
+
+def link_fields_changes(before: dict, user: User) -> str:
+    """Which login IDs or channel changed, as a phrase for the history ("" when none did)."""
+    labels = {
+        "email": _("email address changed"),
+        "mobile": _("mobile number changed"),
+        "preferred_channel": _("preferred channel changed"),
+    }
+    return ", ".join(labels[name] for name in LINK_FIELDS if before[name] != getattr(user, name))
+
+
+def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
+    """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
+    StatusChange.objects.bulk_create(
+        StatusChange(
+            organization_id=organization_id,
+            user_id=pk,
+            from_status=status,
+            to_status=status,
+            actor=actor,
+            reason=note[:300],
+        )
+        for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
+        .order_by("pk")
+        .values_list("pk", "organization_id", "status")
+    )
 
 
 def _check_login_ids_free(*, organization, email, mobile, employee_number="", exclude_pk=None):
@@ -172,6 +219,7 @@ def user_update(
     _check_login_ids_free(
         organization=organization, email=email, mobile=mobile, employee_number=employee_number, exclude_pk=locked.pk
     )
+    before = _link_fields(locked)
     locked.first_name = first_name.strip()
     locked.last_name = last_name.strip()
     locked.email = email
@@ -182,6 +230,9 @@ def user_update(
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
     locked.save()
+    changes = link_fields_changes(before, locked)
+    if changes:
+        account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
     if groups is not None and manageable_groups is not None:
         from groups.services import group_add_members, group_remove_members
 
@@ -297,21 +348,24 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
             _("%(user)s is the last active administrator of %(organization)s and must stay one.")
             % {"user": locked, "organization": locked.organization}
         )
-    locked.is_administrator = is_administrator
-    locked.save(update_fields=["is_administrator", "updated_at"])
+    if locked.is_administrator != is_administrator:
+        locked.is_administrator = is_administrator
+        locked.save(update_fields=["is_administrator", "updated_at"])
+        account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
     return locked
 
 
 @transaction.atomic
 def user_set_password(*, user: User, password: str) -> User:
-    """Set a password the user chose; lifts the "change your password" requirement."""
+    """Set a password the user chose; lifts the "change your password" requirement.
+
+    Every link still pending ends with it: a reset link asked for earlier, or a temporary password
+    not sent yet, must not replace the password the user just chose.
+    """
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
-    # A temporary password not sent yet must not replace the one the user just chose.
-    from invitations.services import invitations_revoke_on_password_set
-
-    invitations_revoke_on_password_set(user=user)
+    account_links_outdated_for(user_ids=[user.pk], reason=_("password changed"), actor=user)
     return user
 
 
@@ -574,9 +628,11 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         batch_size=1000,
     )
     changed = []
+    outdated = {}  # what changed among the login IDs and channel → the users it changed for
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
     for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update():
         values = updates[user.pk].values
+        before = _link_fields(user)
         # An empty cell keeps what the user already has.
         for name in fields:
             if values.get(name):
@@ -592,9 +648,14 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
         user.updated_at = timezone.now()
         user.refresh_search_text()
         changed.append(user)
+        changes = link_fields_changes(before, user)
+        if changes:
+            outdated.setdefault(changes, []).append(user.pk)
     User.objects.bulk_update(
         changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
     )
+    for changes, user_ids in outdated.items():
+        account_links_outdated_for(user_ids=user_ids, reason=changes, actor=actor)
     memberships = [
         Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
         for row, user in [*zip(creates, new_users, strict=True), *((updates[u.pk], u) for u in changed)]

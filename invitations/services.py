@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import phones
@@ -28,7 +28,13 @@ from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
 from accounts.rights import Right
 from accounts.selectors import actor_scope, users_in_scope
-from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
+from accounts.services import (
+    user_change_status,
+    user_create,
+    user_set_password,
+    users_history_note,
+    users_mark_invited,
+)
 from experquiz import sms
 
 from . import messages
@@ -229,9 +235,44 @@ def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int
     return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
 
 
-def invitations_revoke_on_password_set(*, user: User) -> int:
-    """Called when the user sets their own password: a temporary password still to come must not replace it."""
-    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=timezone.now())
+@transaction.atomic
+def account_links_revoke_for_users(*, user_ids, reason: str, actor: User | None) -> int:
+    """Revoke the outstanding account links of these users (account invitation, password reset,
+    temporary password not sent yet) and note why in the history of each one who had any.
+
+    The one answer to a change of login ID, channel address, rights or password (the accounts
+    signal `account_links_outdated`): a link made for the account as it was must not open the
+    account as it is now. Users are locked before their invitations, as on the token pages, so a
+    link being used at this moment is either used first or found revoked.
+    """
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return 0
+    list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values_list("pk", flat=True))
+    pending = list(
+        Invitation.objects.pending_account_links()
+        .filter(user_id__in=user_ids)
+        .select_for_update()
+        .values_list("pk", "user_id")
+    )
+    if not pending:
+        return 0
+    Invitation.objects.filter(pk__in=[pk for pk, _user in pending]).update(revoked_at=timezone.now())
+    users_history_note(
+        user_ids={user_id for _pk, user_id in pending},
+        actor=actor,
+        note=_("Pending links revoked: %(reason)s") % {"reason": reason},
+    )
+    return len(pending)
+
+
+def account_links_revoke(*, user: User, reason: str, actor: User | None) -> int:
+    """account_links_revoke_for_users for one user."""
+    return account_links_revoke_for_users(user_ids=[user.pk], reason=reason, actor=actor)
+
+
+def on_account_links_outdated(sender, *, user_ids, reason, actor, **kwargs) -> None:
+    account_links_revoke_for_users(user_ids=user_ids, reason=reason, actor=actor)
 
 
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
@@ -395,10 +436,10 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
         raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+    user = User.objects.select_for_update().get(pk=invitation.user_id)  # user, then links: the usual order
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
     if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
         raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
-    user = User.objects.select_for_update().get(pk=invitation.user_id)
     if user.status != Status.ACTIVE or not user.must_change_password:
         raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
     now = timezone.now()
@@ -448,12 +489,13 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
     """The invited user finishes their account: names, own password; the token is consumed.
 
-    The organisation is locked first, as `user_change_status` (called below) and every other service
-    that locks it does: organisation, then user. Taking the user first would deadlock against them.
+    Locks are taken in the order every service takes them: organisation, user, then the user's
+    invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
+    deadlock against them.
     """
     Organization.objects.select_for_update().get(pk=invitation.organization_id)
+    user = User.objects.select_for_update().get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status not in (Status.CREATED, Status.INVITED):
         # Normally revoked already by the status change; never let an old link reopen an account.
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
@@ -461,23 +503,27 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     user.last_name = last_name.strip()
     password_validation.validate_password(password, user)
     user.save(update_fields=["first_name", "last_name", "updated_at"])
-    user_set_password(user=user, password=password)
+    # Used before the password is set: setting it revokes the user's other pending links, not this one.
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    user_set_password(user=user, password=password)
     return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
 
 
 @transaction.atomic
 def password_reset_complete(*, invitation: Invitation, password: str) -> User:
-    """The user chose a new password through a reset link; the token is consumed."""
+    """The user chose a new password through a reset link; the token is consumed.
+
+    The user is locked before the link, as every service does (see invitation_accept).
+    """
+    user = User.objects.select_for_update().get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status != Status.ACTIVE:
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
     password_validation.validate_password(password, user)
-    user_set_password(user=user, password=password)
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    user_set_password(user=user, password=password)
     return user
 
 
@@ -620,6 +666,10 @@ def _render_and_send(invitation: Invitation, channels: _Channels) -> bool:
     invitation.attempts += 1
     invitation.last_error = ""
     invitation.save(update_fields=update)
+    if invitation.kind == Kind.TEMPORARY_PASSWORD:
+        # A new password, like any other: the links sent before it stop working (this one is used).
+        with translation.override(invitation.organization.language):
+            account_links_revoke(user=invitation.user, reason=_("temporary password sent"), actor=None)
     return True
 
 
@@ -689,9 +739,13 @@ def invitations_send_reminders() -> int:
         "organization"
     ):
         horizon = now + timedelta(days=settings_row.reminder_days_before_expiry)
+        # The users are locked with their links, skipping those being changed right now (their links
+        # may be revoked as we speak; the next run reminds them if the link still stands): locking
+        # the links alone, then writing the new ones, would deadlock against a change that holds
+        # the user and waits for those links.
         due = list(
             Invitation.objects.for_org(settings_row.organization)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, of=("self", "user"))
             .select_related("user")
             .outstanding()
             .filter(
