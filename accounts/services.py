@@ -1,4 +1,11 @@
-"""Every write on organisations and people. Views, commands, tasks and the admin call these."""
+"""Every write on organisations and people. Views, commands, tasks and the admin call these.
+
+Services lock rows in one order: the organisation, then users, then their invitations. Organisations
+and users are locked FOR NO KEY UPDATE (`no_key=True`): it still serialises the services, but does
+not stop another transaction from writing a row that merely points at them (a history row, an
+invitation, a membership). With FOR UPDATE that write would wait for us, and deadlock as soon as
+we wait for something that transaction holds.
+"""
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -212,7 +219,7 @@ def user_update(
     Memberships of groups the actor may not manage are left as they are.
     """
     organization = user.organization
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -257,8 +264,8 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
     to = Status(to)
     # Lock the organisation first: two administrators deactivating each other at the same moment
     # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
@@ -306,7 +313,7 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
-        .select_for_update()
+        .select_for_update(no_key=True)
         .filter(pk__in=list(user_ids), status__in=allowed)
         .order_by("pk")
         .values_list("pk", "status")
@@ -336,8 +343,8 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
     """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (
         locked.is_administrator
         and not is_administrator
@@ -597,7 +604,7 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
 
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
-    Organization.objects.select_for_update().get(pk=organization.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     creates = [row for row in check.rows if row.action == "create"]
     updates = {row.user_id: row for row in check.rows if row.action == "update"}
     new_users = []
@@ -630,7 +637,7 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
     changed = []
     outdated = {}  # what changed among the login IDs and channel → the users it changed for
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update():
+    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
         values = updates[user.pk].values
         before = _link_fields(user)
         # An empty cell keeps what the user already has.

@@ -248,7 +248,8 @@ def account_links_revoke_for_users(*, user_ids, reason: str, actor: User | None)
     user_ids = sorted(set(user_ids))
     if not user_ids:
         return 0
-    list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values_list("pk", flat=True))
+    users = User.objects.select_for_update(no_key=True).filter(pk__in=user_ids).order_by("pk")
+    list(users.values_list("pk", flat=True))  # locked before their links: the order of accounts.services
     pending = list(
         Invitation.objects.pending_account_links()
         .filter(user_id__in=user_ids)
@@ -436,7 +437,7 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
         raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
-    user = User.objects.select_for_update().get(pk=invitation.user_id)  # user, then links: the usual order
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)  # user, then links: the usual order
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
     if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
         raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
@@ -493,8 +494,8 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
     deadlock against them.
     """
-    Organization.objects.select_for_update().get(pk=invitation.organization_id)
-    user = User.objects.select_for_update().get(pk=invitation.user_id)
+    Organization.objects.select_for_update(no_key=True).get(pk=invitation.organization_id)
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
     if user.status not in (Status.CREATED, Status.INVITED):
         # Normally revoked already by the status change; never let an old link reopen an account.
@@ -516,7 +517,7 @@ def password_reset_complete(*, invitation: Invitation, password: str) -> User:
 
     The user is locked before the link, as every service does (see invitation_accept).
     """
-    user = User.objects.select_for_update().get(pk=invitation.user_id)
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
     if user.status != Status.ACTIVE:
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
@@ -618,7 +619,7 @@ def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
     pages, and only if free: someone setting their password right now (user, then their links) makes
     this a transient failure to retry instead of a deadlock.
     """
-    user = User.objects.select_for_update(skip_locked=True).filter(pk=invitation.user_id).first()
+    user = User.objects.select_for_update(skip_locked=True, no_key=True).filter(pk=invitation.user_id).first()
     if user is None:
         raise TransientFailure(_("The account is being changed at this moment; trying again later."))
     invitation.user = user
@@ -745,7 +746,7 @@ def invitations_send_reminders() -> int:
         # the user and waits for those links.
         due = list(
             Invitation.objects.for_org(settings_row.organization)
-            .select_for_update(skip_locked=True, of=("self", "user"))
+            .select_for_update(skip_locked=True, of=("self", "user"), no_key=True)
             .select_related("user")
             .outstanding()
             .filter(
