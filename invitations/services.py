@@ -186,7 +186,9 @@ def invitations_send(
     for user in invitable:
         if user.pk not in invited_ids:  # changed status since it was read
             result.skipped.append((user, _("no longer waiting for an invitation")))
-    to_invite = [user for user in invitable if user.pk in invited_ids]
+    # Addresses read again now the users are locked: one changed meanwhile gets the invitation,
+    # not the old one (the change revoked what it found, and the new link did not exist yet).
+    to_invite = list(User.objects.filter(pk__in=invited_ids).only(*fields).order_by("pk"))
     _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
     if batch is not None and batch.organization_id != organization.pk:
         raise ValueError("The batch belongs to another organisation.")
@@ -419,10 +421,13 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     The password is made by the worker when it renders the message, like a token, so it is never
     stored in clear; until then the account has no usable password.
     """
-    user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password"))
+    locked = user_change_status(
+        user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password")
+    )
     User.objects.filter(pk=user.pk).update(must_change_password=True)
-    user.must_change_password = True
-    invitation = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
+    user.must_change_password = locked.must_change_password = True
+    # To the address as it is under the lock, not as the caller read it.
+    invitation = _invitation_for(locked, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
     invitation.save()
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
@@ -455,6 +460,10 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
 def password_reset_request(*, organization: Organization, user: User | None) -> Invitation | None:
     """Send a password-reset link to an active user; for anyone else do nothing, silently."""
     if user is None or user.organization_id != organization.pk or user.status != Status.ACTIVE:
+        return None
+    # Locked and read again: an address changed meanwhile gets the link, not the old one.
+    user = User.objects.select_for_update(no_key=True).filter(pk=user.pk, status=Status.ACTIVE).first()
+    if user is None:
         return None
     now = timezone.now()
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.PASSWORD_RESET], now=now)

@@ -554,3 +554,33 @@ def test_a_link_used_while_the_account_changes_is_either_used_first_or_refused(r
             assert isinstance(used, services.InvitationUnusable) and used.reason == "revoked", used
             assert link.used_at is None and link.revoked_at is not None
             assert not User.objects.get(pk=link.user_id).check_password(NEW_PASSWORD)
+
+
+# --- A link made while the address changes goes to the new address ---------------------------------
+# A service that read the user before a change committed must not send to the old address: each one
+# locks the user and reads the address again. A copy read before the change stands for that race.
+
+
+def send_invitation(user, actor):
+    return services.invitations_send(organization=user.organization, users=[user], actor=actor).batch.invitations.get()
+
+
+def activate(user, actor):
+    return services.user_activate_with_temporary_password(user=user, actor=actor)
+
+
+def request_reset(user, actor):
+    return services.password_reset_request(organization=user.organization, user=user)
+
+
+@pytest.mark.parametrize(
+    "status, make",
+    [("created", send_invitation), ("created", activate), ("active", request_reset)],
+    ids=["account-invitation", "temporary-password", "password-reset"],
+)
+def test_a_link_made_from_a_stale_copy_of_the_user_goes_to_the_current_address(status, make, acme, alice):
+    person = UserFactory(organization=acme, email="old@acme.example", mobile="+33633333333", status=status)
+    stale = User.objects.get(pk=person.pk)
+    # An edit commits meanwhile: the address and the channel change.
+    User.objects.filter(pk=person.pk).update(email="new@acme.example", preferred_channel="sms")
+    assert make(stale, alice).address == "+33633333333"
