@@ -749,10 +749,9 @@ def invitations_send_reminders() -> int:
         "organization"
     ):
         horizon = now + timedelta(days=settings_row.reminder_days_before_expiry)
-        # The users are locked with their links, skipping those being changed right now (their links
-        # may be revoked as we speak; the next run reminds them if the link still stands): locking
-        # the links alone, then writing the new ones, would deadlock against a change that holds
-        # the user and waits for those links.
+        # The users are locked with their links, skipping those being changed right now: a change of
+        # address locks the user, then revokes the links it finds, and a reminder written meanwhile
+        # for the old address would escape it. The next run reminds them if their link still stands.
         due = list(
             Invitation.objects.for_org(settings_row.organization)
             .select_for_update(skip_locked=True, of=("self", "user"), no_key=True)
