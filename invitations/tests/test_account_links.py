@@ -424,6 +424,21 @@ def test_the_links_of_other_people_are_left_alone(scene, bob):
     assert problem(f"/i/{others.invitation}/") is None and problem(f"/r/{others.reset}/") is None
 
 
+def test_a_change_to_a_profile_revokes_the_links_of_every_holder_and_only_theirs(scene, bob, otto):
+    held_profile(scene)
+    ProfileAssignment.objects.create(organization=scene.acme, profile=scene.state["profile"], user=bob)
+    holders, other = [pending_links(scene.person), pending_links(bob)], pending_links(otto)
+    response = scene.alice_client.post(
+        reverse("groups:profile_update", args=[scene.state["profile"].pk]),
+        {**NO_RIGHTS, "name": "Regional", "view_results_scope": "all"},
+    )
+    assert response.status_code == 302
+    for links in holders:
+        assert problem(f"/i/{links.invitation}/") == "revoked" and problem(f"/r/{links.reset}/") == "revoked"
+    assert problem(f"/i/{other.invitation}/") is None and problem(f"/r/{other.reset}/") is None
+    assert StatusChange.objects.filter(reason__startswith=REVOKED_NOTE).count() == 2
+
+
 # --- The reproduction: a manager takes over an account an administrator later promotes --------------
 
 
