@@ -1,4 +1,11 @@
-"""Every write on organisations and people. Views, commands, tasks and the admin call these."""
+"""Every write on organisations and people. Views, commands, tasks and the admin call these.
+
+Services lock rows in one order: the organisation, then users, then their invitations. Organisations
+and users are locked FOR NO KEY UPDATE (`no_key=True`): it still serialises the services, but does
+not stop another transaction from writing a row that merely points at them (a history row, an
+invitation, a membership). With FOR UPDATE that write would wait for us, and deadlock as soon as
+we wait for something that transaction holds.
+"""
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -24,6 +31,7 @@ from .models import (
 )
 from .rights import Right
 from .selectors import people_changed, users_in_scope
+from .signals import account_links_outdated
 
 Status = User.Status
 # What the audit trail records of a person's identity and of a contact (never a password).
@@ -82,6 +90,52 @@ def normalize_mobile(organization: Organization, raw: str) -> str:
         raise ValidationError(
             {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
         ) from None
+
+
+def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
+    """Say that the account links already sent to these users must no longer work, and why.
+
+    Every service that changes a login ID, a channel address, rights or a password calls this
+    in its transaction (see signals.account_links_outdated).
+    """
+    user_ids = sorted(set(user_ids))
+    if user_ids:
+        account_links_outdated.send(sender=User, user_ids=user_ids, reason=reason, actor=actor)
+
+
+# The fields a link was sent for: the login IDs and the channel that says which address gets it.
+LINK_FIELDS = ("email", "mobile", "preferred_channel")
+
+
+def _link_fields(user: User) -> dict:
+    return {name: getattr(user, name) for name in LINK_FIELDS}
+
+
+def link_fields_changes(before: dict, user: User) -> str:
+    """Which login IDs or channel changed, as a phrase for the history ("" when none did)."""
+    labels = {
+        "email": _("email address changed"),
+        "mobile": _("mobile number changed"),
+        "preferred_channel": _("preferred channel changed"),
+    }
+    return ", ".join(labels[name] for name in LINK_FIELDS if before[name] != getattr(user, name))
+
+
+def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
+    """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
+    StatusChange.objects.bulk_create(
+        StatusChange(
+            organization_id=organization_id,
+            user_id=pk,
+            from_status=status,
+            to_status=status,
+            actor=actor,
+            reason=note[:300],
+        )
+        for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
+        .order_by("pk")
+        .values_list("pk", "organization_id", "status")
+    )
 
 
 def _check_login_ids_free(*, organization, email, mobile, employee_number="", exclude_pk=None):
@@ -199,7 +253,7 @@ def user_update(
     Memberships of groups the actor may not manage are left as they are.
     """
     organization = user.organization
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
@@ -225,6 +279,9 @@ def user_update(
         before=before,
         after=_audited(locked),
     )
+    changes = link_fields_changes(before, locked)
+    if changes:
+        account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
     if groups is not None and manageable_groups is not None:
         from groups.services import group_add_members, group_remove_members
 
@@ -258,8 +315,8 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         )
     # Lock the organisation first: two administrators deactivating each other at the same moment
     # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
@@ -272,9 +329,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         )
     from_status = locked.status
     locked.status = to
-    locked.save(update_fields=["status", "updated_at"])
-    # Inactive and deleted users lose their sessions by themselves: the auth backend refuses to load
-    # a user who is not active, so their next request is anonymous.
+    fields = ["status", "updated_at"]
+    if to in (Status.INACTIVE, Status.DELETED):
+        # End every session now (see User.get_session_auth_hash). Refusing to load a user who is not
+        # active is not enough: a session kept since then would work again after a reactivation.
+        locked.session_generation += 1
+        fields.append("session_generation")
+    locked.save(update_fields=fields)
     StatusChange.objects.create(
         organization_id=locked.organization_id,
         user=locked,
@@ -291,7 +352,7 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         before={"status": from_status},
         after={"status": to.value, "reason": reason},
     )
-    user.status = locked.status
+    user.status, user.session_generation = locked.status, locked.session_generation
     people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5).
     from invitations.services import invitations_revoke_on_status_change
@@ -314,7 +375,7 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
-        .select_for_update()
+        .select_for_update(no_key=True)
         .filter(pk__in=list(user_ids), status__in=allowed)
         .order_by("pk")
         .values_list("pk", "status")
@@ -356,8 +417,8 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
     """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (
         locked.is_administrator
         and not is_administrator
@@ -376,22 +437,25 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
         before={"administrator": locked.is_administrator},
         after={"administrator": is_administrator},
     )
-    locked.is_administrator = is_administrator
-    locked.save(update_fields=["is_administrator", "updated_at"])
+    if locked.is_administrator != is_administrator:
+        locked.is_administrator = is_administrator
+        locked.save(update_fields=["is_administrator", "updated_at"])
+        account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
     return locked
 
 
 @transaction.atomic
 def user_set_password(*, user: User, password: str) -> User:
-    """Set a password the user chose; lifts the "change your password" requirement."""
+    """Set a password the user chose; lifts the "change your password" requirement.
+
+    Every link still pending ends with it: a reset link asked for earlier, or a temporary password
+    not sent yet, must not replace the password the user just chose.
+    """
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
     audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)
-    # A temporary password not sent yet must not replace the one the user just chose.
-    from invitations.services import invitations_revoke_on_password_set
-
-    invitations_revoke_on_password_set(user=user)
+    account_links_outdated_for(user_ids=[user.pk], reason=_("password changed"), actor=user)
     return user
 
 
@@ -690,7 +754,7 @@ def users_import(
 
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
-    Organization.objects.select_for_update().get(pk=organization.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     creates = [row for row in check.rows if row.action == "create"]
     updates = {row.user_id: row for row in check.rows if row.action == "update"}
     new_users = []
@@ -722,10 +786,12 @@ def users_import(
         batch_size=1000,
     )
     changed, before = [], {}
+    outdated = {}  # what changed among the login IDs and channel → the users it changed for
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update():
+    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
         before[user.pk] = _audited(user, type_names)
         values = updates[user.pk].values
+        link_before = _link_fields(user)
         # An empty cell keeps what the user already has.
         for name in fields:
             if values.get(name):
@@ -741,9 +807,14 @@ def users_import(
         user.updated_at = timezone.now()
         user.refresh_search_text()
         changed.append(user)
+        changes = link_fields_changes(link_before, user)
+        if changes:
+            outdated.setdefault(changes, []).append(user.pk)
     User.objects.bulk_update(
         changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
     )
+    for changes, user_ids in outdated.items():
+        account_links_outdated_for(user_ids=user_ids, reason=changes, actor=actor)
     memberships = [
         Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
         for row, user in [*zip(creates, new_users, strict=True), *((updates[u.pk], u) for u in changed)]

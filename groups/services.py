@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.rights import ADMINISTRATOR, Right
 from accounts.selectors import NO_SCOPE, Scope, actor_scope, people_changed, users_in_scope
-from accounts.services import user_set_administrator
+from accounts.services import account_links_outdated_for, user_set_administrator
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 
@@ -88,6 +88,15 @@ def _rights_summary(organization_id, grants: dict[str, Scope], profile_ids=None)
     return summary
 
 
+def _rights_changed(*, user_ids, actor) -> None:
+    """Rights granted or withdrawn: the links already sent to these people stop working."""
+    account_links_outdated_for(user_ids=user_ids, reason=_("rights changed"), actor=actor)
+
+
+def _profile_holder_ids(profile_ids) -> list[int]:
+    return list(ProfileAssignment.objects.filter(profile_id__in=list(profile_ids)).values_list("user_id", flat=True))
+
+
 # Groups ------------------------------------------------------------------------------------------
 
 
@@ -137,7 +146,12 @@ def group_delete(*, group: UserGroup, actor) -> None:
         target=group,
         before={"name": group.name, "description": group.description},
     )
+    # The rights scoped to this group shrink (or go): their holders' links must not outlive that.
+    scoped = Grant.objects.filter(organization_id=group.organization_id, grant_groups__group=group)
+    holders = {*scoped.exclude(user=None).values_list("user_id", flat=True)}
+    holders |= set(_profile_holder_ids(scoped.exclude(profile=None).values_list("profile_id", flat=True)))
     group.delete()
+    _rights_changed(user_ids=holders, actor=actor)
     people_changed(group.organization_id)
     # A grant that was scoped to this group only now reaches nobody: drop it rather than keep
     # a grant that looks held but is empty.
@@ -340,7 +354,8 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         user = user_set_administrator(user=user, is_administrator=is_administrator, actor=actor)
     before = personal_grants(user)
     _check_grantable(actor, before, grants)
-    if before != grants:
+    changed = before != grants
+    if changed:
         _write_grants(organization_id=user.organization_id, owner={"user": user}, grants=grants, actor=actor)
     current = set(
         ProfileAssignment.objects.filter(organization_id=user.organization_id, user=user).values_list(
@@ -367,6 +382,8 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         before=_rights_summary(user.organization_id, before, current),
         after=_rights_summary(user.organization_id, grants, wanted),
     )
+    if changed or wanted != current:  # (a change of the administrator flag was dealt with above)
+        _rights_changed(user_ids=[user.pk], actor=actor)
     people_changed(user.organization_id)  # their scope, hence their counts, may have changed
     return user
 
@@ -405,6 +422,7 @@ def profile_update(
     _save_named(profile, exclude_pk=profile.pk)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
+        _rights_changed(user_ids=_profile_holder_ids([profile.pk]), actor=actor)
         people_changed(profile.organization_id)  # every holder's scope changed
     audit_record(
         organization=profile.organization_id,
@@ -428,5 +446,7 @@ def profile_delete(*, profile: RightsProfile, actor) -> None:
         target=profile,
         before={"name": profile.name, **_rights_summary(profile.organization_id, profile_grants(profile))},
     )
+    holders = _profile_holder_ids([profile.pk])
     profile.delete()
+    _rights_changed(user_ids=holders, actor=actor)
     people_changed(profile.organization_id)  # its holders lost its scopes

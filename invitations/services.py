@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import phones
@@ -28,7 +28,13 @@ from accounts.errors import DomainError
 from accounts.models import Channel, Organization, User
 from accounts.rights import Right
 from accounts.selectors import actor_scope, users_in_scope
-from accounts.services import user_change_status, user_create, user_set_password, users_mark_invited
+from accounts.services import (
+    user_change_status,
+    user_create,
+    user_set_password,
+    users_history_note,
+    users_mark_invited,
+)
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import sms
@@ -191,7 +197,9 @@ def invitations_send(
     for user in invitable:
         if user.pk not in invited_ids:  # changed status since it was read
             result.skipped.append((user, _("no longer waiting for an invitation")))
-    to_invite = [user for user in invitable if user.pk in invited_ids]
+    # Addresses read again now the users are locked: one changed meanwhile gets the invitation,
+    # not the old one (the change revoked what it found, and the new link did not exist yet).
+    to_invite = list(User.objects.filter(pk__in=invited_ids).only(*fields).order_by("pk"))
     _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
     if batch is not None and batch.organization_id != organization.pk:
         raise ValueError("The batch belongs to another organisation.")
@@ -269,9 +277,45 @@ def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int
     return count
 
 
-def invitations_revoke_on_password_set(*, user: User) -> int:
-    """Called when the user sets their own password: a temporary password still to come must not replace it."""
-    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=timezone.now())
+@transaction.atomic
+def account_links_revoke_for_users(*, user_ids, reason: str, actor: User | None) -> int:
+    """Revoke the outstanding account links of these users (account invitation, password reset,
+    temporary password not sent yet) and note why in the history of each one who had any.
+
+    The one answer to a change of login ID, channel address, rights or password (the accounts
+    signal `account_links_outdated`): a link made for the account as it was must not open the
+    account as it is now. Users are locked before their invitations, as on the token pages, so a
+    link being used at this moment is either used first or found revoked.
+    """
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return 0
+    users = User.objects.select_for_update(no_key=True).filter(pk__in=user_ids).order_by("pk")
+    list(users.values_list("pk", flat=True))  # locked before their links: the order of accounts.services
+    pending = list(
+        Invitation.objects.pending_account_links()
+        .filter(user_id__in=user_ids)
+        .select_for_update()
+        .values_list("pk", "user_id")
+    )
+    if not pending:
+        return 0
+    Invitation.objects.filter(pk__in=[pk for pk, _user in pending]).update(revoked_at=timezone.now())
+    users_history_note(
+        user_ids={user_id for _pk, user_id in pending},
+        actor=actor,
+        note=_("Pending links revoked: %(reason)s") % {"reason": reason},
+    )
+    return len(pending)
+
+
+def account_links_revoke(*, user: User, reason: str, actor: User | None) -> int:
+    """account_links_revoke_for_users for one user."""
+    return account_links_revoke_for_users(user_ids=[user.pk], reason=reason, actor=actor)
+
+
+def on_account_links_outdated(sender, *, user_ids, reason, actor, **kwargs) -> None:
+    account_links_revoke_for_users(user_ids=user_ids, reason=reason, actor=actor)
 
 
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
@@ -433,10 +477,13 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
         raise DomainError(
             _("Only someone who manages %(user)s can activate them with a temporary password.") % {"user": user}
         )
-    user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password"))
+    locked = user_change_status(
+        user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password")
+    )
     User.objects.filter(pk=user.pk).update(must_change_password=True)
-    user.must_change_password = True
-    invitation = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
+    user.must_change_password = locked.must_change_password = True
+    # To the address as it is under the lock, not as the caller read it.
+    invitation = _invitation_for(locked, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
     invitation.save()
     audit_record(
         organization=user.organization_id,
@@ -458,10 +505,10 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
         raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)  # user, then links: the usual order
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
     if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
         raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
-    user = User.objects.select_for_update().get(pk=invitation.user_id)
     if user.status != Status.ACTIVE or not user.must_change_password:
         raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
     now = timezone.now()
@@ -484,6 +531,10 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
 def password_reset_request(*, organization: Organization, user: User | None) -> Invitation | None:
     """Send a password-reset link to an active user; for anyone else do nothing, silently."""
     if user is None or user.organization_id != organization.pk or user.status != Status.ACTIVE:
+        return None
+    # Locked and read again: an address changed meanwhile gets the link, not the old one.
+    user = User.objects.select_for_update(no_key=True).filter(pk=user.pk, status=Status.ACTIVE).first()
+    if user is None:
         return None
     now = timezone.now()
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.PASSWORD_RESET], now=now)
@@ -522,12 +573,13 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
     """The invited user finishes their account: names, own password; the token is consumed.
 
-    The organisation is locked first, as `user_change_status` (called below) and every other service
-    that locks it does: organisation, then user. Taking the user first would deadlock against them.
+    Locks are taken in the order every service takes them: organisation, user, then the user's
+    invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
+    deadlock against them.
     """
-    Organization.objects.select_for_update().get(pk=invitation.organization_id)
+    Organization.objects.select_for_update(no_key=True).get(pk=invitation.organization_id)
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status not in (Status.CREATED, Status.INVITED):
         # Normally revoked already by the status change; never let an old link reopen an account.
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
@@ -535,7 +587,7 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     user.last_name = last_name.strip()
     password_validation.validate_password(password, user)
     user.save(update_fields=["first_name", "last_name", "updated_at"])
-    user_set_password(user=user, password=password)
+    # Used before the password is set: setting it revokes the user's other pending links, not this one.
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
     audit_record(
@@ -546,23 +598,27 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
         user=user,
         after={"first_name": user.first_name, "last_name": user.last_name},
     )
+    user_set_password(user=user, password=password)
     return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
 
 
 @transaction.atomic
 def password_reset_complete(*, invitation: Invitation, password: str) -> User:
-    """The user chose a new password through a reset link; the token is consumed."""
+    """The user chose a new password through a reset link; the token is consumed.
+
+    The user is locked before the link, as every service does (see invitation_accept).
+    """
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status != Status.ACTIVE:
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
     password_validation.validate_password(password, user)
-    user_set_password(user=user, password=password)
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
     audit_record(
         organization=locked.organization_id, actor=user, action=Action.PASSWORD_RESET_USED, target=locked, user=user
     )
+    user_set_password(user=user, password=password)
     return user
 
 
@@ -657,7 +713,7 @@ def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
     pages, and only if free: someone setting their password right now (user, then their links) makes
     this a transient failure to retry instead of a deadlock.
     """
-    user = User.objects.select_for_update(skip_locked=True).filter(pk=invitation.user_id).first()
+    user = User.objects.select_for_update(skip_locked=True, no_key=True).filter(pk=invitation.user_id).first()
     if user is None:
         raise TransientFailure(_("The account is being changed at this moment; trying again later."))
     invitation.user = user
@@ -705,6 +761,10 @@ def _render_and_send(invitation: Invitation, channels: _Channels) -> bool:
     invitation.attempts += 1
     invitation.last_error = ""
     invitation.save(update_fields=update)
+    if invitation.kind == Kind.TEMPORARY_PASSWORD:
+        # A new password, like any other: the links sent before it stop working (this one is used).
+        with translation.override(invitation.organization.language):
+            account_links_revoke(user=invitation.user, reason=_("temporary password sent"), actor=None)
     return True
 
 
@@ -774,9 +834,12 @@ def invitations_send_reminders() -> int:
         "organization"
     ):
         horizon = now + timedelta(days=settings_row.reminder_days_before_expiry)
+        # The users are locked with their links, skipping those being changed right now: a change of
+        # address locks the user, then revokes the links it finds, and a reminder written meanwhile
+        # for the old address would escape it. The next run reminds them if their link still stands.
         due = list(
             Invitation.objects.for_org(settings_row.organization)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, of=("self", "user"), no_key=True)
             .select_related("user")
             .outstanding()
             .filter(
