@@ -194,6 +194,7 @@ def invitations_send(
             reason=_("Invitation sent"),
         )
     )
+    was_invited = {user.pk for user in invitable if user.status == Status.INVITED}
     for user in invitable:
         if user.pk not in invited_ids:  # changed status since it was read
             result.skipped.append((user, _("no longer waiting for an invitation")))
@@ -219,7 +220,7 @@ def invitations_send(
         audit_event(
             organization=organization,
             actor=actor,
-            action=Action.INVITATION_RESENT if user.status == Status.INVITED else Action.INVITATION_SENT,
+            action=Action.INVITATION_RESENT if user.pk in was_invited else Action.INVITATION_SENT,
             target=row,
             user=user,
             after={"batch": sending},
@@ -296,13 +297,24 @@ def account_links_revoke_for_users(*, user_ids, reason: str, actor: User | None)
         Invitation.objects.pending_account_links()
         .filter(user_id__in=user_ids)
         .select_for_update()
-        .values_list("pk", "user_id")
+        .values_list("pk", "organization_id", "user_id", "kind", "address")
     )
     if not pending:
         return 0
-    Invitation.objects.filter(pk__in=[pk for pk, _user in pending]).update(revoked_at=timezone.now())
+    Invitation.objects.filter(pk__in=[row[0] for row in pending]).update(revoked_at=timezone.now())
+    audit_record_many(
+        audit_event(
+            organization=organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=Invitation(pk=pk, organization_id=organization_id, kind=kind, address=address),
+            user=user_id,
+            after={"reason": reason},
+        )
+        for pk, organization_id, user_id, kind, address in pending
+    )
     users_history_note(
-        user_ids={user_id for _pk, user_id in pending},
+        user_ids={row[2] for row in pending},
         actor=actor,
         note=_("Pending links revoked: %(reason)s") % {"reason": reason},
     )

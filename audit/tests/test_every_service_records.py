@@ -63,6 +63,8 @@ from invitations.services import (
     invitation_revoke,
     invitations_invite_addresses,
     invitations_resend_to_group,
+    account_links_revoke,
+    account_links_revoke_for_users,
     invitations_revoke_for_user,
     invitations_send,
     invitations_send_reminders,
@@ -88,8 +90,11 @@ NOT_AUDITED = {
     "invitations.services.invitations_mark_enqueued": "delivery bookkeeping of the worker",
     "invitations.services.invitations_sweep": "re-queues lost delivery tasks; changes nothing a person sees",
     "invitations.services.invitations_deliver": "delivers what was recorded when it was sent or issued",
-    "invitations.services.invitations_revoke_on_password_set": "a side effect of the password change, recorded",
     "invitations.services.invitations_revoke_on_status_change": "a side effect of the status change, recorded",
+    "accounts.services.account_links_outdated_for": "sends the signal; its receiver records each revoked link",
+    "accounts.services.link_fields_changes": "reads: which login IDs or channel changed",
+    "accounts.services.users_history_note": "the history rows beside the caller's own events",
+    "invitations.services.on_account_links_outdated": "the signal receiver; account_links_revoke_for_users records",
 }
 
 
@@ -712,6 +717,32 @@ def case_invitations_revoke_for_user(w):
     return [Expect(Action.INVITATION_REVOKED, actor=w.alice, user=w.invited, target=w.invited, after={"count": 1})]
 
 
+def case_account_links_revoke(w):
+    account_links_revoke(user=w.invited, reason="email address changed", actor=w.alice)
+    return [
+        Expect(
+            Action.INVITATION_REVOKED,
+            actor=w.alice,
+            user=w.invited,
+            target=w.invitation,
+            after={"reason": "email address changed"},
+        )
+    ]
+
+
+def case_account_links_revoke_for_users(w):
+    account_links_revoke_for_users(user_ids=[w.invited.pk], reason="rights changed", actor=w.alice)
+    return [
+        Expect(
+            Action.INVITATION_REVOKED,
+            actor=w.alice,
+            user=w.invited,
+            target=w.invitation,
+            after={"reason": "rights changed"},
+        )
+    ]
+
+
 def case_invitations_resend_to_group(w):
     invitations_resend_to_group(
         organization=w.acme, group=w.lyon, users_in_scope=users_in_scope(w.alice, Right.INVITE), actor=w.alice
@@ -882,6 +913,8 @@ TABLE = {
     "invitations.services.invitation_resend[temporary password]": case_invitation_resend_of_a_temporary_password,
     "invitations.services.invitation_revoke": case_invitation_revoke,
     "invitations.services.invitations_revoke_for_user": case_invitations_revoke_for_user,
+    "invitations.services.account_links_revoke": case_account_links_revoke,
+    "invitations.services.account_links_revoke_for_users": case_account_links_revoke_for_users,
     "invitations.services.invitations_resend_to_group": case_invitations_resend_to_group,
     "invitations.services.batch_retry_failed": case_batch_retry_failed,
     "invitations.services.invitations_invite_addresses": case_invitations_invite_addresses,
