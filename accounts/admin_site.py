@@ -6,16 +6,18 @@ or by a device that is not the user's, does not get in. Staff enrol a device wit
 `manage.py addtotpdevice EMAIL`.
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LogoutView
+from django.db import transaction
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django_otp import devices_for_user
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
-from django_otp.models import Device
+from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminSite
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .forms import ThrottledLoginMixin
 
@@ -24,25 +26,43 @@ class PlatformLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
 
 
-class PlatformOTPLoginForm(ThrottledLoginMixin, OTPAdminAuthenticationForm):
-    """Password, then the TOTP code; a wrong code counts as a failed login."""
+class PlatformOTPLoginForm(PlatformLoginForm):
+    """Password and the code of one of the member's TOTP devices (django-otp's admin login template).
+
+    Whatever is wrong (login ID, password, code), the answer is the same and the attempt counts as a
+    failed login: saying "now the code" would tell a guesser the password was right.
+    """
+
+    otp_token = forms.CharField(required=False, max_length=16)
+    error_messages = {
+        **PlatformLoginForm.error_messages,
+        "invalid_login": _(
+            "Please enter the correct %(username)s, password and authenticator code for a staff account."
+        ),
+    }
 
     def clean(self):
         attempt = self.clean_credentials()
-        self.clean_otp(self.get_user())
         if attempt is not None:
+            device = _device_accepting(self.user_cache, (self.cleaned_data.get("otp_token") or "").strip())
+            if device is None:
+                self.user_cache = None
+                raise self.get_invalid_login_error()
+            self.user_cache.otp_device = device  # django-otp keeps it in the session at login
             attempt.succeeded()
         return self.cleaned_data
 
-    def _chosen_device(self, user):
-        # django-otp asks to choose a device before it checks a code, which takes a second round for
-        # the usual case of one authenticator app: with a single confirmed device, that one is meant.
-        device = super()._chosen_device(user)
-        if device is None and not self.cleaned_data.get("otp_device"):
-            devices = list(devices_for_user(user, confirmed=True))
-            if len(devices) == 1:
-                device = Device.from_persistent_id(devices[0].persistent_id, for_verify=True)
-        return device
+
+def _device_accepting(user, token):
+    """The user's confirmed TOTP device that accepts `token` (each device throttles its own failures
+    and refuses a code already used), or None."""
+    if not token:
+        return None
+    with transaction.atomic():
+        for device in TOTPDevice.objects.devices_for_user(user, confirmed=True).select_for_update():
+            if device.verify_token(token):
+                return device
+    return None
 
 
 class PlatformAdminSite(OTPAdminSite):

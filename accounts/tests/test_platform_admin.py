@@ -2,6 +2,7 @@
 its login is rate-limited like a tenant's and, with PLATFORM_ADMIN_OTP, needs a TOTP code as well."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -156,6 +157,22 @@ def test_with_otp_another_staff_members_device_is_refused(staff, device, platfor
     )
     assert response.status_code == 200
     assert platform.get("/admin/").status_code == 302
+
+
+@override_settings(PLATFORM_ADMIN_OTP=True)
+def test_with_otp_a_wrong_code_looks_exactly_like_a_wrong_password(staff, device, platform):
+    """Saying "now the code" would tell a guesser that the password was right."""
+
+    def page(response):
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+    assert page(admin_login(platform, STAFF_PASSWORD, otp_token="000000")) == page(
+        admin_login(platform, "wrong-password", otp_token="000000")
+    )
+    wrong_code = page(admin_login(platform, STAFF_PASSWORD))
+    assert wrong_code == page(admin_login(platform, "wrong-password"))
+    assert "authenticator code" in wrong_code
+    assert STAFF_PASSWORD not in wrong_code
 
 
 @override_settings(PLATFORM_ADMIN_OTP=True, LOGIN_THROTTLE_PER_ID=3, LOGIN_THROTTLE_PER_IP=100)
