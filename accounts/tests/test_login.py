@@ -211,3 +211,27 @@ def test_the_owners_successful_login_does_not_count_towards_the_ceiling(anon, ma
     assert (
         owner.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **OWNER).status_code == 302
     )
+
+
+@pytest.mark.parametrize("platform", [False, True], ids=["tenant login", "platform admin login"])
+def test_a_wrong_password_costs_one_hash_whether_or_not_the_login_id_exists(
+    make_client, acme, bob, monkeypatch, platform
+):
+    """Timing must not tell who has an account: an unknown login ID is hashed like a known one."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    hashes = []
+    real = MD5PasswordHasher.encode
+    monkeypatch.setattr(MD5PasswordHasher, "encode", lambda self, *args: hashes.append(1) or real(self, *args))
+    if platform:
+        User.objects.create_superuser("root@platform.example", "platform-pass-2026")
+        client, url, known = make_client(None), "/admin/login/", "root@platform.example"
+    else:
+        client, url, known = make_client(acme), reverse("accounts:login"), bob.email
+    costs = []
+    for login_id in [known, "nobody@acme.example"]:
+        hashes.clear()
+        response = client.post(url, {"username": login_id, "password": "wrong-password"})
+        assert response.status_code == 200
+        costs.append(len(hashes))
+    assert costs == [1, 1]
