@@ -3,8 +3,9 @@
 Checking a counter, doing the work, then counting lets a burst of simultaneous requests all pass the
 check before any of them is counted. Every public page that spends something per attempt (a password
 hash, a token look-up, a reset message) is listed in GATES, and each is hit by simultaneous requests
-(threads, through the real view and the cache backend) while the spent work is slowed down as a real
-password hash would be: at most the limit may get through.
+(threads, through the real view and the cache backend). The requests that reach the spent work wait
+there until every request of the burst has reached it or been answered, as they would behind a real
+password hash: so every request is counted before any finishes, and at most the limit may get through.
 """
 
 import contextlib
@@ -24,7 +25,6 @@ from accounts.tests.factories import OrganizationFactory, UserFactory
 from experquiz.throttle import Throttle
 
 LIMIT = 3
-SPEND_TIME = 0.2  # about one Argon2 verify on these cores: the window a check-then-count race needs
 
 
 # --- The throttle itself --------------------------------------------------------------------------
@@ -57,29 +57,52 @@ def cache_backend(request, settings):
     return request.param
 
 
+class Burst:
+    """Requests released together, one thread each, and a meeting point in the work they spend."""
+
+    def __init__(self, actions):
+        self.actions = actions
+        self.changed = threading.Condition()
+        self.arrived = 0  # requests that reached the spent work
+        self.answered = 0  # requests answered (refused ones never arrive)
+
+    def meet(self):
+        """Wait until every request has reached the spent work or been answered."""
+        with self.changed:
+            self.arrived += 1
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.arrived + self.answered >= len(self.actions), timeout=15)
+
+    def run(self):
+        """Run every action in its own thread, released together; return their results in order."""
+        barrier = threading.Barrier(len(self.actions))
+        results = [None] * len(self.actions)
+        errors = []
+
+        def run(index, action):
+            try:
+                barrier.wait(timeout=30)
+                results[index] = action()
+            except Exception as exc:  # reported in the test's own thread
+                errors.append(exc)
+            finally:
+                connection.close()
+                with self.changed:
+                    self.answered += 1
+                    self.changed.notify_all()
+
+        threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(self.actions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        if errors:
+            raise errors[0]
+        return results
+
+
 def run_at_once(actions):
-    """Run every action in its own thread, released together; return their results in order."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-    errors = []
-
-    def run(index, action):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = action()
-        except Exception as exc:  # reported in the test's own thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    if errors:
-        raise errors[0]
-    return results
+    return Burst(actions).run()
 
 
 def test_simultaneous_attempts_are_let_through_up_to_the_limit_only(cache_backend):
@@ -240,8 +263,8 @@ def world(transactional_db):
     }
 
 
-def slow_spy(monkeypatch, module_name, attribute):
-    """Count the calls of a module's function or class method, slowed to a real hash's cost."""
+def spend_spy(monkeypatch, burst, module_name, attribute):
+    """Count the calls of a module's function or class method; each waits at the burst's meeting point."""
     import importlib
 
     owner = importlib.import_module(module_name)
@@ -252,14 +275,14 @@ def slow_spy(monkeypatch, module_name, attribute):
     calls = []
     lock = threading.Lock()
     # SQLite's shared in-memory test database refuses concurrent writers ("table is locked") where
-    # PostgreSQL would wait: there the work itself takes turns. The counting and the waiting above
+    # PostgreSQL would wait: there the work itself takes turns. The counting and the meeting above
     # it stay concurrent, which is what the limits must survive.
     database = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
 
     def spy(*args, **kwargs):
         with lock:
             calls.append(1)
-        time.sleep(SPEND_TIME)
+        burst.meet()
         with database:
             return real(*args, **kwargs)
 
@@ -272,12 +295,17 @@ def test_simultaneous_attempts_spend_no_more_than_the_limit(name, world, setting
     gate = GATES[name]
     for setting, value in gate.limits.items():
         setattr(settings, setting, value)
-    spent = slow_spy(monkeypatch, *gate.spend)
     host = "localhost" if gate.platform else "acme.localhost"
     attempts = 4 * LIMIT
-    responses = run_at_once([lambda n=n: gate.post(Client(HTTP_HOST=host), n, world) for n in range(attempts)])
+    burst = Burst([lambda n=n: gate.post(Client(HTTP_HOST=host), n, world) for n in range(attempts)])
+    spent = spend_spy(monkeypatch, burst, *gate.spend)
+    responses = burst.run()
     assert len(spent) == LIMIT, f"{len(spent)} of {attempts} simultaneous attempts got through, limit {LIMIT}"
     assert sum(response.status_code in gate.refused for response in responses) >= attempts - LIMIT
+
+
+def login_attempt(password, username="bob@acme.example"):
+    return lambda: Client(HTTP_HOST="acme.localhost").post("/login/", {"username": username, "password": password})
 
 
 def test_twelve_simultaneous_logins_for_one_mobile_check_five_passwords_at_most(world, password_checks, monkeypatch):
@@ -285,24 +313,15 @@ def test_twelve_simultaneous_logins_for_one_mobile_check_five_passwords_at_most(
     from accounts.tests.factories import PASSWORD
 
     UserFactory(organization=world["acme"], email="", mobile="+33612345678", preferred_channel="sms")
-    slow_spy(monkeypatch, "accounts.backends", "LoginIdBackend.authenticate")
-
-    def attempt(password):
-        return lambda: Client(HTTP_HOST="acme.localhost").post(
-            "/login/", {"username": "06 12 34 56 78", "password": password}
-        )
-
-    run_at_once([attempt(f"wrong-{n}") for n in range(11)] + [attempt(PASSWORD)])
-    assert len(password_checks) <= settings.LOGIN_THROTTLE_PER_ID
+    burst = Burst([login_attempt(f"wrong-{n}", "06 12 34 56 78") for n in range(11)])
+    burst.actions.append(login_attempt(PASSWORD, "06 12 34 56 78"))
+    spend_spy(monkeypatch, burst, "accounts.backends", "LoginIdBackend.authenticate")
+    burst.run()
+    assert len(password_checks) == settings.LOGIN_THROTTLE_PER_ID
 
 
 def test_a_burst_of_twenty_five_wrong_logins_is_answered_429(world, monkeypatch):
-    slow_spy(monkeypatch, "accounts.backends", "LoginIdBackend.authenticate")
-
-    def attempt(n):
-        return lambda: Client(HTTP_HOST="acme.localhost").post(
-            "/login/", {"username": "bob@acme.example", "password": f"w{n}"}
-        )
-
-    statuses = [response.status_code for response in run_at_once([attempt(n) for n in range(25)])]
+    burst = Burst([login_attempt(f"wrong-{n}") for n in range(25)])
+    spend_spy(monkeypatch, burst, "accounts.backends", "LoginIdBackend.authenticate")
+    statuses = [response.status_code for response in burst.run()]
     assert statuses.count(429) == 25 - settings.LOGIN_THROTTLE_PER_ID
