@@ -206,3 +206,11 @@ def test_the_enrolment_command_is_for_platform_staff_only(alice):
     with pytest.raises(CommandError, match="No platform staff"):
         call_command("addtotpdevice", alice.email, stdout=io.StringIO())
     assert not TOTPDevice.objects.exists()
+
+
+def test_the_admin_never_shows_a_devices_secret(staff, device, platform):
+    platform.force_login(staff)
+    page = platform.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert "phone" in page
+    assert device.key not in page
+    assert platform.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403

@@ -125,6 +125,9 @@ LOGIN_THROTTLE_ID_CEILING_WINDOW = env.int("LOGIN_THROTTLE_ID_CEILING_WINDOW", d
 # on in production (see production.py), off in development and tests. Enrol: manage.py addtotpdevice.
 PLATFORM_ADMIN_OTP = env.bool("PLATFORM_ADMIN_OTP", default=False)
 OTP_TOTP_ISSUER = "ExperQuiz"
+# A device's secret is shown once, to its owner, by addtotpdevice: never again in the admin, where any
+# other superuser could copy it.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
