@@ -539,6 +539,20 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     return SendResult(invited=[user.pk])
 
 
+def password_reset_ask(*, organization: Organization, login_id: str) -> None:
+    """Queue the look-up of `login_id` and the sending of a reset link (`tasks.password_reset_send`).
+
+    The request does the same work whether or not an account matches: only the task looks (in a
+    worker, or with no broker in a thread after the response), so neither what the page does nor how
+    long it takes tells who has an account.
+    """
+    from experquiz.queueing import enqueue_detached
+
+    from .tasks import password_reset_send
+
+    enqueue_detached(password_reset_send, organization.pk, login_id)
+
+
 @transaction.atomic
 def password_reset_request(*, organization: Organization, user: User | None) -> Invitation | None:
     """Send a password-reset link to an active user; for anyone else do nothing, silently."""

@@ -57,14 +57,14 @@ from groups.services import (
 from groups.tests.factories import RightsProfileFactory, grant, scope
 from invitations.models import Invitation, InvitationBatch, InvitationSettings
 from invitations.services import (
+    account_links_revoke,
+    account_links_revoke_for_users,
     batch_retry_failed,
     invitation_accept,
     invitation_resend,
     invitation_revoke,
     invitations_invite_addresses,
     invitations_resend_to_group,
-    account_links_revoke,
-    account_links_revoke_for_users,
     invitations_revoke_for_user,
     invitations_send,
     invitations_send_reminders,
