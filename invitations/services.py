@@ -546,11 +546,14 @@ def password_reset_ask(*, organization: Organization, login_id: str) -> None:
     worker, or with no broker in a thread after the response), so neither what the page does nor how
     long it takes tells who has an account.
     """
+    from experquiz import request_context
     from experquiz.queueing import enqueue_detached
 
     from .tasks import password_reset_send
 
-    enqueue_detached(password_reset_send, organization.pk, login_id)
+    # The request's client address and id go along, for the audit trail and the logs of the task.
+    asking = request_context.current()
+    enqueue_detached(password_reset_send, organization.pk, login_id, asking.client_ip, asking.request_id)
 
 
 @transaction.atomic

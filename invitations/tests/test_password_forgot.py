@@ -55,8 +55,8 @@ def test_the_request_does_the_same_work_whether_or_not_the_account_exists(anon, 
     unknown_response, unknown_sql, unknown_tasks = request_work(anon, unknown)
     assert known_response.status_code == unknown_response.status_code == 200
     assert known_sql == unknown_sql
-    assert known_tasks == [(TASK, (acme.pk, typed))]
-    assert unknown_tasks == [(TASK, (acme.pk, unknown))]
+    assert known_tasks == [(TASK, (acme.pk, typed, "127.0.0.1", known_tasks[0][1][3]))]
+    assert unknown_tasks == [(TASK, (acme.pk, unknown, "127.0.0.1", unknown_tasks[0][1][3]))]
     # The look-up happened in the task: the known account got its link, the unknown one nothing.
     assert Invitation.objects.filter(kind=Invitation.Kind.PASSWORD_RESET, user__mobile="+33612345678").count() == (
         0 if "@" in typed else 1

@@ -177,6 +177,7 @@ SENDING_PATHS = {
 # Entry points that reach a sending but are not an actor's: nobody's right to check.
 EXCLUDED = {
     "url:invitations:password_forgot": "public: a person asks for their own reset link",
+    "task:invitations.tasks.password_reset_send": "public: the look-up behind the forgotten-password page",
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
     "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports",
 }
