@@ -142,3 +142,27 @@ def maggie_client(maggie, make_client):
 @pytest.fixture
 def mallory_client(mallory, make_client):
     return make_client(mallory.organization, mallory)
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """The login IDs whose password the login backend checked (it is called through, unchanged).
+
+    A rate limit must stop an attempt before this point: a password hash is what an attacker
+    wants us to spend, and what a guess needs.
+    """
+    import threading
+
+    from accounts.backends import LoginIdBackend
+
+    checked = []
+    lock = threading.Lock()
+    real = LoginIdBackend.authenticate
+
+    def spy(self, request, username=None, password=None, **kwargs):
+        with lock:
+            checked.append(username)
+        return real(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(LoginIdBackend, "authenticate", spy)
+    return checked

@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import Contact, Organization, StatusChange, User, UserType
+from .services import LINK_FIELDS, account_links_outdated_for, link_fields_changes
 
 admin.site.site_header = _("ExperQuiz platform administration")
 
@@ -29,6 +31,18 @@ class UserAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "password", "last_login", "created_at", "updated_at", "created_by"]
     exclude = ["groups", "user_permissions"]
     raw_id_fields = ["user_type"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            return
+        # An edit here skips the services: the links already sent for the old login IDs, channel or
+        # rights must stop working all the same.
+        changes = [link_fields_changes({name: form.initial.get(name) for name in LINK_FIELDS}, obj)]
+        if "is_administrator" in form.changed_data:
+            changes.append(gettext("rights changed"))
+        if any(changes):
+            account_links_outdated_for(user_ids=[obj.pk], reason=", ".join(filter(None, changes)), actor=None)
 
 
 @admin.register(Contact)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -5,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from experquiz import phones
@@ -156,6 +158,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("administrator"), default=False, help_text=_("Can do everything in the organisation.")
     )
     must_change_password = models.BooleanField(default=False)
+    # Mixed into the session auth hash (get_session_auth_hash): raising it ends every session of the user.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
     is_staff = models.BooleanField(_("platform staff"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -270,6 +274,30 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name
+
+    # Ending a user's sessions (deactivation, deletion) raises `session_generation`. Every session
+    # keeps the hash it was opened with, and Django's AuthenticationMiddleware compares it with this
+    # one, computed from the user's row, on each request: a bump logs the user out everywhere at
+    # once, whatever the session engine (database, cache, signed cookies) and however many web
+    # processes there are, with nothing to find and delete (neither engine can list one user's
+    # sessions, and a per-process cache could not be told). Reactivating never lowers it, so old
+    # sessions stay dead. At 0 the hash is Django's own, so existing sessions outlive the upgrade.
+    def get_session_auth_hash(self):
+        return self._session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=secret)
+
+    def _session_hash(self, *, secret):
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}|{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def can_become(self, status) -> bool:
         return status in self.TRANSITIONS[self.status]

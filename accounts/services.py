@@ -1,4 +1,11 @@
-"""Every write on organisations and people. Views, commands, tasks and the admin call these."""
+"""Every write on organisations and people. Views, commands, tasks and the admin call these.
+
+Services lock rows in one order: the organisation, then users, then their invitations. Organisations
+and users are locked FOR NO KEY UPDATE (`no_key=True`): it still serialises the services, but does
+not stop another transaction from writing a row that merely points at them (a history row, an
+invitation, a membership). With FOR UPDATE that write would wait for us, and deadlock as soon as
+we wait for something that transaction holds.
+"""
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -7,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import phones
 from experquiz.errors import DomainError
 
@@ -21,9 +30,22 @@ from .models import (
     normalized_mobile,
 )
 from .selectors import people_changed
-from .signals import user_password_set, user_status_changed
+from .signals import account_links_outdated, user_status_changed
 
 Status = User.Status
+# What the audit trail records of a person's identity and of a contact (never a password).
+AUDITED_USER_FIELDS = ("first_name", "last_name", "email", "mobile", "employee_number", "preferred_channel", "language")
+AUDITED_CONTACT_FIELDS = ("first_name", "last_name", "email", "mobile", "language", "notes")
+
+
+def _audited(user: User, type_names=None) -> dict:
+    """A person's identity as the audit trail records it (`type_names`: {id: name}, to spare a query)."""
+    values = {name: getattr(user, name) for name in AUDITED_USER_FIELDS}
+    if type_names is not None:
+        values["user_type"] = type_names.get(user.user_type_id, "")
+    else:
+        values["user_type"] = user.user_type.name if user.user_type_id else ""
+    return values
 
 
 def organization_create(
@@ -40,6 +62,13 @@ def organization_create(
             UserType.objects.bulk_create(
                 UserType(organization=organization, name=str(type_name)) for type_name in default_user_type_names()
             )
+        audit_record(
+            organization=organization,
+            actor=None,
+            action=Action.ORGANIZATION_CREATED,
+            target=organization,
+            after={"name": name, "slug": slug},
+        )
         admin = user_create(
             organization=organization,
             actor=None,
@@ -62,14 +91,66 @@ def normalize_mobile(organization: Organization, raw: str) -> str:
         ) from None
 
 
+def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
+    """Say that the account links already sent to these users must no longer work, and why.
+
+    Every service that changes a login ID, a channel address, rights or a password calls this
+    in its transaction. It sends the hook `signals.account_links_outdated`: the invitations floor
+    revokes the links (invitations.receivers), which accounts cannot import.
+    """
+    user_ids = sorted(set(user_ids))
+    if user_ids:
+        account_links_outdated.send(sender=User, user_ids=user_ids, reason=reason, actor=actor)
+
+
+# The fields a link was sent for: the login IDs and the channel that says which address gets it.
+LINK_FIELDS = ("email", "mobile", "preferred_channel")
+
+
+def _link_fields(user: User) -> dict:
+    return {name: getattr(user, name) for name in LINK_FIELDS}
+
+
+def link_fields_changes(before: dict, user: User) -> str:
+    """Which login IDs or channel changed, as a phrase for the history ("" when none did)."""
+    labels = {
+        "email": _("email address changed"),
+        "mobile": _("mobile number changed"),
+        "preferred_channel": _("preferred channel changed"),
+    }
+    return ", ".join(labels[name] for name in LINK_FIELDS if before[name] != getattr(user, name))
+
+
+def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
+    """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
+    StatusChange.objects.bulk_create(
+        StatusChange(
+            organization_id=organization_id,
+            user_id=pk,
+            from_status=status,
+            to_status=status,
+            actor=actor,
+            reason=note[:300],
+        )
+        for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
+        .order_by("pk")
+        .values_list("pk", "organization_id", "status")
+    )
+
+
 def _check_login_ids_free(*, organization, email, mobile, employee_number="", exclude_pk=None):
+    """Raise LoginIdTaken if another user of the organisation has one of these IDs.
+
+    The message says only that the ID is taken, never whose it is: the actor may not be allowed to
+    see the holder (a group-scoped manager, or anyone but an administrator for a rights holder). A
+    view that may show the holder names them itself (`existing`).
+    """
     if employee_number:
         taken = User.objects.for_org(organization).filter(employee_number=employee_number).exclude(pk=exclude_pk)
         existing = taken.first()
         if existing is not None:
             raise LoginIdTaken(
-                _("The employee number %(number)s already belongs to %(user)s.")
-                % {"number": employee_number, "user": existing},
+                _("The employee number %(number)s is already taken.") % {"number": employee_number},
                 field="employee_number",
                 existing=existing,
             )
@@ -79,13 +160,12 @@ def _check_login_ids_free(*, organization, email, mobile, employee_number="", ex
     for existing in clashes[:2]:
         if email and existing.email == email:
             raise LoginIdTaken(
-                _("The email address %(email)s already belongs to %(user)s.") % {"email": email, "user": existing},
+                _("The email address %(email)s is already taken.") % {"email": email},
                 field="email",
                 existing=existing,
             )
         raise LoginIdTaken(
-            _("The mobile number %(mobile)s already belongs to %(user)s.")
-            % {"mobile": phones.display(mobile), "user": existing},
+            _("The mobile number %(mobile)s is already taken.") % {"mobile": phones.display(mobile)},
             field="mobile",
             existing=existing,
         )
@@ -134,6 +214,13 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.USER_CREATED,
+        target=user,
+        after={**_audited(user), "status": status, "administrator": is_administrator or None},
+    )
     people_changed(organization.pk)
     return user
 
@@ -154,7 +241,8 @@ def user_update(
 ) -> User:
     """Change a user's identity and settings (never the status)."""
     organization = user.organization
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    before = _audited(locked)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -171,6 +259,17 @@ def user_update(
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
     locked.save()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.USER_UPDATED,
+        target=locked,
+        before=before,
+        after=_audited(locked),
+    )
+    changes = link_fields_changes(before, locked)
+    if changes:
+        account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
     people_changed(organization.pk)
     return locked
 
@@ -181,12 +280,21 @@ def _other_active_administrators(user: User):
 
 @transaction.atomic
 def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
-    """The one place a user's status changes: checks the lifecycle, records who/when/why."""
+    """The one place a user's status changes: checks the lifecycle, records who/when/why.
+
+    `invited` is refused: someone is invited only by sending them an invitation
+    (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
+    "invited" always means a message with a link is on its way.
+    """
     to = Status(to)
+    if to == Status.INVITED:
+        raise TransitionNotAllowed(
+            _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
+        )
     # Lock the organisation first: two administrators deactivating each other at the same moment
     # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
@@ -199,9 +307,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         )
     from_status = locked.status
     locked.status = to
-    locked.save(update_fields=["status", "updated_at"])
-    # Inactive and deleted users lose their sessions by themselves: the auth backend refuses to load
-    # a user who is not active, so their next request is anonymous.
+    fields = ["status", "updated_at"]
+    if to in (Status.INACTIVE, Status.DELETED):
+        # End every session now (see User.get_session_auth_hash). Refusing to load a user who is not
+        # active is not enough: a session kept since then would work again after a reactivation.
+        locked.session_generation += 1
+        fields.append("session_generation")
+    locked.save(update_fields=fields)
     StatusChange.objects.create(
         organization_id=locked.organization_id,
         user=locked,
@@ -210,7 +322,15 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         actor=actor,
         reason=reason[:300],
     )
-    user.status = locked.status
+    audit_record(
+        organization=locked.organization_id,
+        actor=actor,
+        action=Action.USER_STATUS_CHANGED,
+        target=locked,
+        before={"status": from_status},
+        after={"status": to.value, "reason": reason},
+    )
+    user.status, user.session_generation = locked.status, locked.session_generation
     people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5): invitations revokes them.
     user_status_changed.send(sender=User, user=locked, from_status=from_status, to=to)
@@ -219,7 +339,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
 
 @transaction.atomic
 def users_mark_invited(*, organization: Organization, user_ids, actor: User | None, reason: str = "") -> list[int]:
-    """The bulk form of `user_change_status(to=invited)`, for sendings to thousands of people at once.
+    """Mark users invited, for a sending to thousands of people at once.
+
+    Only the service that writes their invitations in the same transaction calls this (a test keeps
+    the list of callers), so nobody is invited without a message.
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
     returns their ids; others are left alone. Invited never comes from active, so neither the
@@ -228,7 +351,7 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
-        .select_for_update()
+        .select_for_update(no_key=True)
         .filter(pk__in=list(user_ids), status__in=allowed)
         .order_by("pk")
         .values_list("pk", "status")
@@ -251,19 +374,34 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         ],
         batch_size=2000,
     )
+    audit_record_many(
+        audit_event(
+            organization=organization,
+            actor=actor,
+            action=Action.USER_STATUS_CHANGED,
+            user=pk,
+            before={"status": status},
+            after={"status": Status.INVITED.value, "reason": reason},
+        )
+        for pk, status in locked
+        if status != Status.INVITED
+    )
     people_changed(organization.pk)
     return ids
 
 
 @transaction.atomic
 def user_set_password(*, user: User, password: str) -> User:
-    """Set a password the user chose; lifts the "change your password" requirement."""
+    """Set a password the user chose; lifts the "change your password" requirement.
+
+    Every link still pending ends with it: a reset link asked for earlier, or a temporary password
+    not sent yet, must not replace the password the user just chose.
+    """
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
-    # A temporary password not sent yet must not replace the one the user just chose: invitations
-    # revokes it.
-    user_password_set.send(sender=User, user=user)
+    audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)
+    account_links_outdated_for(user_ids=[user.pk], reason=_("password changed"), actor=user)
     return user
 
 
@@ -292,14 +430,30 @@ def contact_create(
     )
     contact.full_clean()
     contact.save()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.CONTACT_CREATED,
+        target=contact,
+        after={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     return contact
 
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, first_name: str, last_name: str, email: str, mobile: str, language: str, notes: str = ""
+    *,
+    contact: Contact,
+    first_name: str,
+    last_name: str,
+    email: str,
+    mobile: str,
+    language: str,
+    notes: str = "",
+    actor: User | None = None,
 ) -> Contact:
     """Change a contact's name, addresses, language and notes."""
+    before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
     contact.first_name = first_name.strip()
     contact.last_name = last_name.strip()
     contact.email = (email or "").strip().lower()
@@ -316,6 +470,14 @@ def contact_update(
             )
     contact.full_clean()
     contact.save()
+    audit_record(
+        organization=contact.organization_id,
+        actor=actor,
+        action=Action.CONTACT_UPDATED,
+        target=contact,
+        before=before,
+        after={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     return contact
 
 
@@ -327,6 +489,13 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
             _("%(contact)s became the user %(user)s and is kept for history.")
             % {"contact": contact, "user": contact.converted_to}
         )
+    audit_record(
+        organization=contact.organization_id,
+        actor=actor,
+        action=Action.CONTACT_DELETED,
+        target=contact,
+        before={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
+    )
     contact.delete()
 
 
@@ -339,21 +508,32 @@ def _check_type_name_free(*, organization, name, exclude_pk=None):
 
 
 @transaction.atomic
-def user_type_create(*, organization: Organization, name: str) -> UserType:
+def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
     """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
     name = name.strip()
     _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
     user_type.full_clean()
     user_type.save()
+    audit_record(
+        organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
+    )
     return user_type
 
 
 @transaction.atomic
-def user_type_rename(*, user_type: UserType, name: str) -> UserType:
+def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
     """Rename a user type; the users of that type keep it."""
     name = name.strip()
     _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
+    audit_record(
+        organization=user_type.organization_id,
+        actor=actor,
+        action=Action.USER_TYPE_RENAMED,
+        target=user_type,
+        before={"name": user_type.name},
+        after={"name": name},
+    )
     user_type.name = name
     user_type.full_clean()
     user_type.save(update_fields=["name"])
@@ -361,7 +541,7 @@ def user_type_rename(*, user_type: UserType, name: str) -> UserType:
 
 
 @transaction.atomic
-def user_type_delete(*, user_type: UserType) -> None:
+def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
     """Remove a user type nobody has; a type in use is refused, naming how many users have it."""
     in_use = user_type.users.count()
     if in_use:
@@ -373,4 +553,24 @@ def user_type_delete(*, user_type: UserType) -> None:
             )
             % {"name": user_type.name, "n": in_use}
         )
+    audit_record(
+        organization=user_type.organization_id,
+        actor=actor,
+        action=Action.USER_TYPE_DELETED,
+        target=user_type,
+        before={"name": user_type.name},
+    )
     user_type.delete()
+
+
+@transaction.atomic
+def users_export_record(*, organization: Organization, actor: User | None, fmt: str, filters: dict, rows: int) -> None:
+    """Record that `actor` downloaded the people list (which filters, how many rows): an export takes
+    personal data out of the product, so the trail says who took what."""
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.EXPORT_DOWNLOADED,
+        label=_("People list"),
+        after={"list": "users", "format": fmt, "filters": filters, "rows": rows},
+    )

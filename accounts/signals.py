@@ -8,12 +8,17 @@ user_status_changed(sender=User, user, from_status, to)
     Receivers: invitations revokes the links sent for an earlier state, which must not outlive it
     (DESIGN §5: a deleted or deactivated user's pending invitations and resets stop working).
 
-user_password_set(sender=User, user)
-    Sent by `accounts.services.user_set_password` once the user chose a password. Receivers:
-    invitations revokes a temporary password not sent yet, which must not replace the chosen one.
+account_links_outdated(sender=User, user_ids, reason, actor)
+    Sent through `accounts.services.account_links_outdated_for` by every change that makes the links
+    already sent to these people unsafe: a new login ID or channel address (`user_update`, the admin,
+    `flows.imports.users_import`), rights granted or withdrawn (`rights.services`, and group deletion
+    through `rights.receivers`), a password set (`user_set_password`, which also ends a temporary
+    password not sent yet). A link made for the account as it was must not open the account as it is
+    now. `reason` is a short phrase for their history (e.g. "email address changed"). Receivers:
+    invitations revokes their outstanding account links (`invitations.receivers`).
 """
 
 from django.dispatch import Signal
 
 user_status_changed = Signal()
-user_password_set = Signal()
+account_links_outdated = Signal()

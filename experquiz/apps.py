@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ExperquizConfig(AppConfig):
     name = "experquiz"
     verbose_name = _("ExperQuiz")
+
+    def ready(self):
+        from . import queueing
+
+        queueing.connect_signals()

@@ -1,5 +1,9 @@
 """Fixed-window counters in the cache, for rate limits on login and token pages.
 
+An attempt is counted before it is let through, atomically (the cache's add/incr), and the decision
+is taken on the count: see `Throttle.attempt`. The cache must implement incr() atomically, as the
+local-memory and Redis backends do (the database and file backends do not).
+
 With several web processes the cache must be shared (CACHE_URL=redis://…); the embedded default
 (local memory) limits per process, which is enough for a single-process run.
 """
@@ -7,6 +11,7 @@ With several web processes the cache must be shared (CACHE_URL=redis://…); the
 import contextlib
 import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,19 +37,46 @@ class Throttle:
         digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
         return f"throttle:{self.scope}:{digest}"
 
-    def is_blocked(self, identity: str) -> bool:
-        return (cache.get(self._key(identity)) or 0) >= self.limit
+    def attempt(self, identity: str) -> bool:
+        """Count one attempt, then say whether it is within the limit.
+
+        Counting comes first and the decision is taken on the count the cache returned: simultaneous
+        requests each get their own number, so no more than `limit` of them pass. (Checking, doing the
+        work, then counting lets a burst all pass the check before any of them is counted.)
+        """
+        return self.hit(identity) <= self.limit
 
     def hit(self, identity: str) -> int:
-        """Count one attempt; the window starts at the first one."""
+        """Count one attempt atomically (the cache's add/incr) and return the count in this window.
+
+        The window starts at the first attempt.
+        """
         key = self._key(identity)
-        if cache.add(key, 1, self.window):
-            return 1
+        for _ in range(3):
+            if cache.add(key, 1, self.window):
+                return 1
+            try:
+                count = cache.incr(key)
+            except ValueError:  # the window ended between add() and incr(): start the next one
+                continue
+            if count == 1:
+                # Nothing was counted before this one: a counter given back to 0, or one that Redis's
+                # INCR re-created without an expiry after the window ended. Start a fresh window, so
+                # no counter outlives it.
+                cache.touch(key, self.window)
+            return count
+        return self.limit + 1  # the cache keeps losing the key: refuse rather than count nothing
+
+    def refund(self, identity: str) -> None:
+        """Give back one counted attempt that turned out not to be a failure."""
+        key = self._key(identity)
         try:
-            return cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, self.window)
-            return 1
+            count = cache.decr(key)
+        except ValueError:  # the window ended: nothing left to give back
+            return
+        if count < 0:
+            # The window ended during decr() and Redis re-created the key: never hold a credit.
+            cache.delete(key)
 
     def reset(self, identity: str) -> None:
         cache.delete(self._key(identity))
@@ -67,13 +99,74 @@ def login_identity(organization, raw: str) -> str:
 # The named limits, in one place. Settings are read when called, so tests can change them.
 
 
-def login_throttles() -> tuple[Throttle, Throttle]:
-    """Failed logins, per login ID (see `login_identity`) and per client address."""
+class LoginThrottles(NamedTuple):
+    per_id_and_ip: Throttle
+    per_ip: Throttle
+    per_id: Throttle
+
+
+def login_throttles() -> LoginThrottles:
+    """Failed logins: per login ID (see `login_identity`) from one client address, per client address,
+    and a larger, slower ceiling per login ID from every address.
+
+    Counting per login ID alone would let anyone who knows a login ID lock its owner out (five wrong
+    passwords from anywhere). Per (login ID, address), an attacker's failures block only their own
+    address; the ceiling still stops a guessing attack spread over many addresses (django-axes calls
+    these combination lockouts).
+    """
     window = settings.LOGIN_THROTTLE_WINDOW
-    return (
-        Throttle("login-id", settings.LOGIN_THROTTLE_PER_ID, window),
-        Throttle("login-ip", settings.LOGIN_THROTTLE_PER_IP, window),
+    return LoginThrottles(
+        per_id_and_ip=Throttle("login-id-ip", settings.LOGIN_THROTTLE_PER_ID, window),
+        per_ip=Throttle("login-ip", settings.LOGIN_THROTTLE_PER_IP, window),
+        per_id=Throttle("login-id", settings.LOGIN_THROTTLE_ID_CEILING, settings.LOGIN_THROTTLE_ID_CEILING_WINDOW),
     )
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One login attempt, already counted. `blocked_for` is the window, in seconds, of the limit it
+    is over (0 when it may go on to the password check)."""
+
+    identity: str
+    ip: str
+    blocked_for: int = 0
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_for > 0
+
+    @property
+    def minutes(self) -> int:
+        return max(1, self.blocked_for // 60)
+
+    def succeeded(self) -> None:
+        """The login went through: it was no failure. This address has shown it knows the password,
+        so its counter for this login ID starts again; the other two get their one attempt back."""
+        throttles = login_throttles()
+        throttles.per_id_and_ip.reset(_pair(self.identity, self.ip))
+        throttles.per_ip.refund(self.ip)
+        throttles.per_id.refund(self.identity)
+
+
+def _pair(identity: str, ip: str) -> str:
+    return f"{identity}\n{ip}"
+
+
+def login_attempt(request, username: str) -> LoginAttempt:
+    """Count a login attempt before any password is hashed, and decide on the counts (see
+    `login_throttles`). A blocked attempt must not reach the password check."""
+    identity = login_identity(getattr(request, "organization", None), username)
+    ip = client_ip(request)
+    throttles = login_throttles()
+    # Both counted (a list, not a short-circuit): a flood on one login ID also uses up its address.
+    near = [throttles.per_id_and_ip.attempt(_pair(identity, ip)), throttles.per_ip.attempt(ip)]
+    if not all(near):
+        return LoginAttempt(identity, ip, blocked_for=settings.LOGIN_THROTTLE_WINDOW)
+    # Only attempts let through by the address's limits count towards the ceiling: otherwise one
+    # blocked address could go on pushing a login ID to its ceiling, and lock its owner out everywhere.
+    if not throttles.per_id.attempt(identity):
+        return LoginAttempt(identity, ip, blocked_for=throttles.per_id.window)
+    return LoginAttempt(identity, ip)
 
 
 def token_throttle() -> Throttle:

@@ -121,7 +121,9 @@ def _skip_reason(user, to) -> str:
 
 def status_handler(to, *, done, sources=None):
     """A handler moving each user from one of `sources` (default: any allowed) to `to`, one by one,
-    through the one transition service."""
+    through the one transition service. Not to `invited`: only sending an invitation invites."""
+    if to == Status.INVITED:
+        raise ValueError("Invited is reached by sending invitations (the 'invite' action), not by a status change.")
 
     def handler(*, users, actor, params) -> BulkOutcome:
         outcome = BulkOutcome(done_message=str(done))

@@ -8,6 +8,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Contact, User
 from accounts.services import user_create
+from audit.models import Action
+from audit.services import audit_record
 from experquiz.errors import DomainError
 from invitations.models import Invitation
 from invitations.services import invitations_send, user_activate_with_temporary_password
@@ -55,6 +57,10 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
                 label=_("Invitations to converted contacts"),
                 batch=batch,
             )
+            if user.pk not in sent.invited:
+                # No invitation was allowed (the invite right is checked by the sending service):
+                # the conversion is undone rather than leaving a user "invited" with no message.
+                raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
             batch = sent.batch or batch
             user.status = Status.INVITED
         elif to == Status.ACTIVE:
@@ -62,6 +68,14 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
         locked.converted_to = user
         locked.converted_at = timezone.now()
         locked.save(update_fields=["converted_to", "converted_at"])
+        audit_record(
+            organization=locked.organization_id,
+            actor=actor,
+            action=Action.CONTACT_CONVERTED,
+            target=locked,
+            user=user,
+            after={"user": str(user), "status": str(to)},
+        )
     contact.converted_to, contact.converted_at = user, locked.converted_at
     return user, batch
 
@@ -79,7 +93,9 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
     """Convert each contact on its own: every contact is fully converted or untouched; the
     invitations of one conversion share one batch.
 
-    Returns (converted: list of (contact, user), refused: list of (contact, message)).
+    Returns (converted: list of (contact, user), refused: list of (contact, message, holder)), where
+    `holder` is the user who already has the contact's email or mobile (None for other refusals).
+    The message never names the holder: the caller names them only if its actor may see them.
     """
     converted, refused = [], []
     batch = None
@@ -88,7 +104,7 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
             user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
         except (DomainError, ValidationError) as error:
             message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
-            refused.append((contact, message))
+            refused.append((contact, message, getattr(error, "existing", None)))
         else:
             converted.append((contact, user))
     return converted, refused

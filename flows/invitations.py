@@ -38,6 +38,9 @@ def invitations_invite_addresses(
     *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
 ) -> PasteResult:
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
+    # Checked before anyone is created: without the right, nothing would be sent to the new users.
+    if actor is not None and not actor_scope(actor, Right.INVITE):
+        raise DomainError(_("You do not hold the right to invite: nothing was sent."))
     # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
     # without one, the new users would be out of their own scope at once.
     if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:

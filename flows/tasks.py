@@ -61,7 +61,13 @@ def import_apply_job(job_id: int) -> None:
     with override(language):
         try:
             check = _check(job)
-            result = users_import(organization=job.organization, actor=job.created_by, check=check, invite=job.invite)
+            result = users_import(
+                organization=job.organization,
+                actor=job.created_by,
+                check=check,
+                invite=job.invite,
+                source=job.filename,
+            )
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return

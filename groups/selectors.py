@@ -4,8 +4,6 @@ from django.db.models import Count, Prefetch, Q
 
 from accounts.models import User
 
-from .models import UserGroup
-
 
 def groups_with_counts(groups):
     """`groups` annotated with `active_count` and `member_count`; deleted users are not counted."""
@@ -16,8 +14,10 @@ def groups_with_counts(groups):
     ).order_by("name", "pk")
 
 
-def people_for_list(queryset):
-    """What a page of the people list shows, in a fixed number of queries whatever the page size."""
+def people_for_list(queryset, *, groups):
+    """What a page of the people list (or an export) shows, in a fixed number of queries whatever the
+    page size. Each user's `user_groups` holds only `groups`: the groups the viewer may see
+    (`groups_in_scope`), so a group-scoped manager never learns the names of the others."""
     return queryset.select_related("user_type").prefetch_related(
-        Prefetch("user_groups", queryset=UserGroup.objects.only("id", "name").order_by("name"))
+        Prefetch("user_groups", queryset=groups.only("id", "name").order_by("name"))
     )

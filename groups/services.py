@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import people_changed
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
 
 from .errors import NotAllowed
 from .models import Membership, UserGroup
@@ -22,7 +24,7 @@ from .scope import (
     must_place_new_users_in_a_group,
     users_in_scope,
 )
-from .signals import group_deleted
+from .signals import group_deleted, group_deleting
 
 
 def _require_administrator(actor, organization_id) -> None:
@@ -86,6 +88,13 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
     _require_administrator(actor, organization.pk)
     group = UserGroup(organization=organization, name=name, description=description)
     _save_named(group)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.GROUP_CREATED,
+        target=group,
+        after={"name": group.name, "description": description},
+    )
     return group
 
 
@@ -93,9 +102,18 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
 def group_update(*, group: UserGroup, actor, name: str, description: str = "") -> UserGroup:
     """Rename a group or change its description (administrators only)."""
     _require_administrator(actor, group.organization_id)
+    before = {"name": group.name, "description": group.description}
     group.name = name
     group.description = description
     _save_named(group, exclude_pk=group.pk)
+    audit_record(
+        organization=group.organization_id,
+        actor=actor,
+        action=Action.GROUP_UPDATED,
+        target=group,
+        before=before,
+        after={"name": group.name, "description": group.description},
+    )
     return group
 
 
@@ -103,6 +121,16 @@ def group_update(*, group: UserGroup, actor, name: str, description: str = "") -
 def group_delete(*, group: UserGroup, actor) -> None:
     """Delete a group: its memberships and the grants scoped to it go, its users are never touched."""
     _require_administrator(actor, group.organization_id)
+    audit_record(
+        organization=group.organization_id,
+        actor=actor,
+        action=Action.GROUP_DELETED,
+        target=group,
+        before={"name": group.name, "description": group.description},
+    )
+    # The rights scoped to this group shrink (or go): the rights floor outdates their holders'
+    # links while it can still tell who they are (groups.signals).
+    group_deleting.send(sender=UserGroup, group=group, actor=actor)
     group.delete()
     people_changed(group.organization_id)
     # The rights floor drops the grants this group was the whole scope of (groups.signals).
@@ -120,6 +148,7 @@ def group_add_members(*, group: UserGroup, users, actor, right: str = MANAGE_USE
     return _add(group=group, users=users, actor=actor)
 
 
+@transaction.atomic
 def group_add_created_users(*, group: UserGroup, users, actor, right: str = MANAGE_USERS) -> int:
     """Put users `actor` has just created into `group`, which must be in their scope.
 
@@ -144,6 +173,16 @@ def _add(*, group, users, actor) -> int:
         if user.pk not in existing
     ]
     Membership.objects.bulk_create(new)
+    audit_record_many(
+        audit_event(
+            organization=group.organization_id,
+            actor=actor,
+            action=Action.GROUP_MEMBER_ADDED,
+            target=group,
+            user=membership.user,
+        )
+        for membership in new
+    )
     people_changed(group.organization_id)
     return len(new)
 
@@ -154,7 +193,18 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = MANAGE_
     users = list(users)
     _require_groups_in_scope(actor, [group], right)
     _require_users_in_scope(actor, users, right)
+    leaving = list(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     deleted, _counts = group.memberships.filter(user__in=users).delete()
+    audit_record_many(
+        audit_event(
+            organization=group.organization_id,
+            actor=actor,
+            action=Action.GROUP_MEMBER_REMOVED,
+            target=group,
+            user=user_id,
+        )
+        for user_id in leaving
+    )
     people_changed(group.organization_id)
     return deleted
 
@@ -183,6 +233,12 @@ def memberships_set(*, actor, users, groups, pairs, right: str = MANAGE_USERS) -
     Membership.objects.bulk_create(
         Membership(organization_id=organization_id, user_id=u, group_id=g, added_by=actor)
         for u, g in sorted(wanted - have)
+    )
+    by_id = {group.pk: group for group in groups}
+    audit_record_many(
+        audit_event(organization=organization_id, actor=actor, action=action, target=by_id[g], user=u)
+        for action, pairs in ((Action.GROUP_MEMBER_REMOVED, to_remove), (Action.GROUP_MEMBER_ADDED, wanted - have))
+        for u, g in sorted(pairs)
     )
     if organization_id:
         people_changed(organization_id)

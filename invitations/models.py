@@ -13,11 +13,25 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Channel
 from experquiz.tenancy import OrgQuerySet
 
+# The messages that open the account itself (unlike an assessment link): Invitation.Kind values.
+ACCOUNT_LINK_KINDS = ("account", "password_reset", "temporary_password")
+
 
 class InvitationQuerySet(OrgQuerySet):
     def outstanding(self):
         """Not used and not revoked: a link that may still be (or become) usable."""
         return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+    def pending_account_links(self):
+        """Account invitations, password resets and temporary passwords that may still be used or sent.
+
+        A temporary password counts until it is sent (sending marks it used): once sent it is the
+        user's password, not a link.
+        """
+        return self.filter(kind__in=ACCOUNT_LINK_KINDS).outstanding()
+
+    def pending_account_links_for(self, user):
+        return self.pending_account_links().filter(organization_id=user.organization_id, user=user)
 
     def pending_delivery(self):
         return self.filter(delivery=Invitation.Delivery.PENDING, revoked_at__isnull=True)

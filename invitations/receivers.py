@@ -9,6 +9,7 @@ def revoke_on_status_change(sender, user, to, **kwargs):
     services.invitations_revoke_on_status_change(user=user, to=to)
 
 
-def revoke_on_password_set(sender, user, **kwargs):
-    """accounts.signals.user_password_set: a temporary password still to come must not replace it."""
-    services.invitations_revoke_on_password_set(user=user)
+def revoke_outdated_account_links(sender, *, user_ids, reason, actor, **kwargs):
+    """accounts.signals.account_links_outdated: a link made for the account as it was (login IDs,
+    channel, rights, password) must not open the account as it is now."""
+    services.account_links_revoke_for_users(user_ids=user_ids, reason=reason, actor=actor)

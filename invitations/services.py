@@ -18,13 +18,16 @@ from django.contrib.auth import password_validation
 from django.core import mail
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Channel, Organization, User
-from accounts.services import user_change_status, user_set_password, users_mark_invited
-from experquiz import sms
+from accounts.services import user_change_status, user_set_password, users_history_note, users_mark_invited
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import request_context, sms
 from experquiz.errors import DomainError
+from experquiz.queueing import enqueue_detached
 from rights.names import Right
 from rights.selectors import users_in_scope
 
@@ -42,6 +45,7 @@ Status = User.Status
 LINK_KINDS = {Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET}
 MAX_PASTED_ADDRESSES = 1000
 DELIVER_PACKET_TASK = "invitations.tasks.deliver_packet"
+PASSWORD_RESET_SEND_TASK = "invitations.tasks.password_reset_send"
 
 
 class InvitationUnusable(DomainError):
@@ -148,20 +152,29 @@ def _invitation_for(user, *, kind, actor, batch, now, **extra) -> Invitation:
 def invitations_send(
     *, organization: Organization, users, actor: User | None, label: str = "", batch: InvitationBatch | None = None
 ) -> SendResult:
-    """Send (or send again) account invitations to `users`, already scoped by the caller.
+    """Send (or send again) account invitations to `users` (a queryset or a list).
 
     Users in `created` or `invited` become `invited`, each gets a new invitation, and their older
     links are revoked; anyone else is skipped with the reason. One bulk insert, one task per packet.
     A sending done in several parts (a bulk action in chunks) passes the `batch` of its first part.
+
+    Every account invitation an actor sends goes through here, so the `invite` right is checked here
+    over each recipient, whatever the caller scoped already: a path that forgot it sends nothing it
+    may not (the invitations tests list every sending path). No actor means the system (reminders)
+    or the platform operator (the import command).
     """
     now = timezone.now()
-    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel")
-    candidates = list(
-        users.filter(organization=organization).only(*fields)
-        if hasattr(users, "filter")
-        else [user for user in users if user.organization_id == organization.pk]
-    )
+    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel", "first_name", "last_name")
+    if not hasattr(users, "filter"):
+        users = User.objects.filter(pk__in=[user.pk for user in users])
+    users = users.filter(organization=organization)
     result = SendResult()
+    if actor is not None:
+        in_scope = users_in_scope(actor, Right.INVITE).values("pk")
+        for user in users.exclude(pk__in=in_scope).only(*fields):
+            result.skipped.append((user, _("outside your right to invite")))
+        users = users.filter(pk__in=in_scope)
+    candidates = list(users.only(*fields))
     invitable = [user for user in candidates if user.status in (Status.CREATED, Status.INVITED)]
     for user in candidates:
         if user.status not in (Status.CREATED, Status.INVITED):
@@ -176,10 +189,13 @@ def invitations_send(
             reason=_("Invitation sent"),
         )
     )
+    was_invited = {user.pk for user in invitable if user.status == Status.INVITED}
     for user in invitable:
         if user.pk not in invited_ids:  # changed status since it was read
             result.skipped.append((user, _("no longer waiting for an invitation")))
-    to_invite = [user for user in invitable if user.pk in invited_ids]
+    # Addresses read again now the users are locked: one changed meanwhile gets the invitation,
+    # not the old one (the change revoked what it found, and the new link did not exist yet).
+    to_invite = list(User.objects.filter(pk__in=invited_ids).only(*fields).order_by("pk"))
     _revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
     if batch is not None and batch.organization_id != organization.pk:
         raise ValueError("The batch belongs to another organisation.")
@@ -192,6 +208,19 @@ def invitations_send(
     rows = Invitation.objects.bulk_create(
         [_invitation_for(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite],
         batch_size=2000,
+    )
+    # Someone already invited is sent the invitation again (their earlier link was revoked above).
+    sending = str(batch)
+    audit_record_many(
+        audit_event(
+            organization=organization,
+            actor=actor,
+            action=Action.INVITATION_RESENT if user.pk in was_invited else Action.INVITATION_SENT,
+            target=row,
+            user=user,
+            after={"batch": sending},
+        )
+        for user, row in zip(to_invite, rows, strict=True)
     )
     invitations_enqueue(invitation_ids=[row.pk for row in rows])
     result.batch = batch
@@ -219,18 +248,77 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitati
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=locked.organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=locked,
+            user=locked.user_id,
+        )
     return locked
 
 
 @transaction.atomic
 def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int:
     """Revoke every outstanding account invitation of `user` (from the user's page)."""
-    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
+    count = _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
+    if count:
+        audit_record(
+            organization=user.organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=user,
+            after={"count": count},
+        )
+    return count
 
 
-def invitations_revoke_on_password_set(*, user: User) -> int:
-    """On a password the user chose (accounts.signals): a temporary password still to come must not replace it."""
-    return _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=timezone.now())
+@transaction.atomic
+def account_links_revoke_for_users(*, user_ids, reason: str, actor: User | None) -> int:
+    """Revoke the outstanding account links of these users (account invitation, password reset,
+    temporary password not sent yet) and note why in the history of each one who had any.
+
+    The one answer to a change of login ID, channel address, rights or password (the accounts
+    signal `account_links_outdated`): a link made for the account as it was must not open the
+    account as it is now. Users are locked before their invitations, as on the token pages, so a
+    link being used at this moment is either used first or found revoked.
+    """
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return 0
+    users = User.objects.select_for_update(no_key=True).filter(pk__in=user_ids).order_by("pk")
+    list(users.values_list("pk", flat=True))  # locked before their links: the order of accounts.services
+    pending = list(
+        Invitation.objects.pending_account_links()
+        .filter(user_id__in=user_ids)
+        .select_for_update()
+        .values_list("pk", "organization_id", "user_id", "kind", "address")
+    )
+    if not pending:
+        return 0
+    Invitation.objects.filter(pk__in=[row[0] for row in pending]).update(revoked_at=timezone.now())
+    audit_record_many(
+        audit_event(
+            organization=organization_id,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            target=Invitation(pk=pk, organization_id=organization_id, kind=kind, address=address),
+            user=user_id,
+            after={"reason": reason},
+        )
+        for pk, organization_id, user_id, kind, address in pending
+    )
+    users_history_note(
+        user_ids={row[2] for row in pending},
+        actor=actor,
+        note=_("Pending links revoked: %(reason)s") % {"reason": reason},
+    )
+    return len(pending)
+
+
+def account_links_revoke(*, user: User, reason: str, actor: User | None) -> int:
+    """account_links_revoke_for_users for one user."""
+    return account_links_revoke_for_users(user_ids=[user.pk], reason=reason, actor=actor)
 
 
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
@@ -273,6 +361,14 @@ def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
         .values_list("pk", flat=True)
     )
     Invitation.objects.filter(pk__in=ids).update(delivery=Delivery.PENDING, attempts=0, enqueued_at=now)
+    if ids:
+        audit_record(
+            organization=batch.organization_id,
+            actor=actor,
+            action=Action.INVITATIONS_RETRIED,
+            target=batch,
+            after={"count": len(ids)},
+        )
     invitations_enqueue(invitation_ids=ids)
     return len(ids)
 
@@ -285,13 +381,28 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     """Activate a created or invited user; a temporary password goes over their preferred channel.
 
     The password is made by the worker when it renders the message, like a token, so it is never
-    stored in clear; until then the account has no usable password.
+    stored in clear; until then the account has no usable password. A temporary password replaces
+    the user's password, so it takes the `manage_users` right over them (as its resend does).
     """
-    user_change_status(user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password"))
+    if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=user.pk).exists():
+        raise DomainError(
+            _("Only someone who manages %(user)s can activate them with a temporary password.") % {"user": user}
+        )
+    locked = user_change_status(
+        user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password")
+    )
     User.objects.filter(pk=user.pk).update(must_change_password=True)
-    user.must_change_password = True
-    invitation = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
+    user.must_change_password = locked.must_change_password = True
+    # To the address as it is under the lock, not as the caller read it.
+    invitation = _invitation_for(locked, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
     invitation.save()
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.TEMPORARY_PASSWORD_ISSUED,
+        target=invitation,
+        user=user,
+    )
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
 
@@ -305,18 +416,40 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
         raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)  # user, then links: the usual order
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
     if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:
         raise DomainError(_("Only a temporary password that could not be delivered is sent again; this one was not."))
-    user = User.objects.select_for_update().get(pk=invitation.user_id)
     if user.status != Status.ACTIVE or not user.must_change_password:
         raise DomainError(_("%(user)s has already chosen a password.") % {"user": user})
     now = timezone.now()
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.TEMPORARY_PASSWORD], now=now)
     again = _invitation_for(user, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=now)
     again.save()
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.TEMPORARY_PASSWORD_ISSUED,
+        target=again,
+        user=user,
+        after={"again": True},
+    )
     invitations_enqueue(invitation_ids=[again.pk])
     return SendResult(invited=[user.pk])
+
+
+def password_reset_ask(*, organization: Organization, login_id: str) -> None:
+    """Queue the look-up of `login_id` and the sending of a reset link (`tasks.password_reset_send`).
+
+    The request does the same work whether or not an account matches: only the task looks (in a
+    worker, or with no broker in a thread after the response), so neither what the page does nor how
+    long it takes tells who has an account.
+    """
+    # Published by name, as invitations_enqueue does (the tasks module calls these services).
+    password_reset_send = current_app.tasks[PASSWORD_RESET_SEND_TASK]
+    # The request's client address and id go along, for the audit trail and the logs of the task.
+    asking = request_context.current()
+    enqueue_detached(password_reset_send, organization.pk, login_id, asking.client_ip, asking.request_id)
 
 
 @transaction.atomic
@@ -324,10 +457,17 @@ def password_reset_request(*, organization: Organization, user: User | None) -> 
     """Send a password-reset link to an active user; for anyone else do nothing, silently."""
     if user is None or user.organization_id != organization.pk or user.status != Status.ACTIVE:
         return None
+    # Locked and read again: an address changed meanwhile gets the link, not the old one.
+    user = User.objects.select_for_update(no_key=True).filter(pk=user.pk, status=Status.ACTIVE).first()
+    if user is None:
+        return None
     now = timezone.now()
     _revoke_outstanding(user_ids=[user.pk], kinds=[Kind.PASSWORD_RESET], now=now)
     invitation = _invitation_for(user, kind=Kind.PASSWORD_RESET, actor=None, batch=None, now=now)
     invitation.save()
+    audit_record(
+        organization=organization, actor=None, action=Action.PASSWORD_RESET_REQUESTED, target=invitation, user=user
+    )
     invitations_enqueue(invitation_ids=[invitation.pk])
     return invitation
 
@@ -358,12 +498,13 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
     """The invited user finishes their account: names, own password; the token is consumed.
 
-    The organisation is locked first, as `user_change_status` (called below) and every other service
-    that locks it does: organisation, then user. Taking the user first would deadlock against them.
+    Locks are taken in the order every service takes them: organisation, user, then the user's
+    invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
+    deadlock against them.
     """
-    Organization.objects.select_for_update().get(pk=invitation.organization_id)
+    Organization.objects.select_for_update(no_key=True).get(pk=invitation.organization_id)
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status not in (Status.CREATED, Status.INVITED):
         # Normally revoked already by the status change; never let an old link reopen an account.
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
@@ -371,23 +512,38 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
     user.last_name = last_name.strip()
     password_validation.validate_password(password, user)
     user.save(update_fields=["first_name", "last_name", "updated_at"])
-    user_set_password(user=user, password=password)
+    # Used before the password is set: setting it revokes the user's other pending links, not this one.
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    audit_record(
+        organization=locked.organization_id,
+        actor=user,
+        action=Action.INVITATION_ACCEPTED,
+        target=locked,
+        user=user,
+        after={"first_name": user.first_name, "last_name": user.last_name},
+    )
+    user_set_password(user=user, password=password)
     return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
 
 
 @transaction.atomic
 def password_reset_complete(*, invitation: Invitation, password: str) -> User:
-    """The user chose a new password through a reset link; the token is consumed."""
+    """The user chose a new password through a reset link; the token is consumed.
+
+    The user is locked before the link, as every service does (see invitation_accept).
+    """
+    user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
-    user = User.objects.select_for_update().get(pk=locked.user_id)
     if user.status != Status.ACTIVE:
         raise InvitationUnusable(_("This link can no longer be used."), reason="revoked")
     password_validation.validate_password(password, user)
-    user_set_password(user=user, password=password)
     locked.used_at = timezone.now()
     locked.save(update_fields=["used_at"])
+    audit_record(
+        organization=locked.organization_id, actor=user, action=Action.PASSWORD_RESET_USED, target=locked, user=user
+    )
+    user_set_password(user=user, password=password)
     return user
 
 
@@ -482,7 +638,7 @@ def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
     pages, and only if free: someone setting their password right now (user, then their links) makes
     this a transient failure to retry instead of a deadlock.
     """
-    user = User.objects.select_for_update(skip_locked=True).filter(pk=invitation.user_id).first()
+    user = User.objects.select_for_update(skip_locked=True, no_key=True).filter(pk=invitation.user_id).first()
     if user is None:
         raise TransientFailure(_("The account is being changed at this moment; trying again later."))
     invitation.user = user
@@ -530,6 +686,10 @@ def _render_and_send(invitation: Invitation, channels: _Channels) -> bool:
     invitation.attempts += 1
     invitation.last_error = ""
     invitation.save(update_fields=update)
+    if invitation.kind == Kind.TEMPORARY_PASSWORD:
+        # A new password, like any other: the links sent before it stop working (this one is used).
+        with translation.override(invitation.organization.language):
+            account_links_revoke(user=invitation.user, reason=_("temporary password sent"), actor=None)
     return True
 
 
@@ -599,9 +759,12 @@ def invitations_send_reminders() -> int:
         "organization"
     ):
         horizon = now + timedelta(days=settings_row.reminder_days_before_expiry)
+        # The users are locked with their links, skipping those being changed right now: a change of
+        # address locks the user, then revokes the links it finds, and a reminder written meanwhile
+        # for the old address would escape it. The next run reminds them if their link still stands.
         due = list(
             Invitation.objects.for_org(settings_row.organization)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, of=("self", "user"), no_key=True)
             .select_related("user")
             .outstanding()
             .filter(
@@ -630,5 +793,15 @@ def invitations_send_reminders() -> int:
                 for row in due
             ]
         )
+    audit_record_many(
+        audit_event(
+            organization=row.organization_id,
+            actor=None,
+            action=Action.INVITATION_REMINDED,
+            target=row,
+            user=row.user_id,
+        )
+        for row in created
+    )
     invitations_enqueue(invitation_ids=[row.pk for row in created])
     return len(created)

@@ -3,6 +3,10 @@
 from celery import shared_task
 from django.conf import settings
 
+from accounts.models import Organization
+from accounts.selectors import user_by_login_id
+from experquiz import request_context
+
 from . import services
 
 
@@ -27,3 +31,17 @@ def deliver_packet(self, invitation_ids):
 def invitations_sweep():
     """Beat: queue again what was left pending too long, and send the reminders that are due."""
     return {"requeued": services.invitations_sweep(), "reminders": services.invitations_send_reminders()}
+
+
+@shared_task(name="invitations.tasks.password_reset_send")
+def password_reset_send(organization_id, login_id, client_ip="", request_id=""):
+    """Look up who a forgotten-password request names and send them a link (`password_reset_ask`).
+
+    Returns nothing, so nothing in the task's result or log says whether the account exists. The
+    asking request's client address and id are recorded as if the request had done the work.
+    """
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is not None:
+        with request_context.bound(client_ip=client_ip, request_id=request_id):
+            user = user_by_login_id(organization, login_id)
+            services.password_reset_request(organization=organization, user=user)

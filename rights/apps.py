@@ -9,7 +9,7 @@ class RightsConfig(AppConfig):
     def ready(self):
         # The floors below ask and tell the rights floor through hooks, never by importing it.
         from groups import scope
-        from groups.signals import group_deleted
+        from groups.signals import group_deleted, group_deleting
 
         from . import receivers, selectors
         from .names import ADMINISTRATOR
@@ -19,5 +19,8 @@ class RightsConfig(AppConfig):
             groups_in_scope=selectors.groups_in_scope,
             users_in_scope=selectors.users_in_scope,
             must_place_new_users_in_a_group=selectors.must_place_new_users_in_a_group,
+        )
+        group_deleting.connect(
+            receivers.outdate_links_of_group_rights_holders, dispatch_uid="rights.outdate_links_of_holders"
         )
         group_deleted.connect(receivers.drop_grants_of_deleted_group, dispatch_uid="rights.drop_grants")

@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 from accounts.errors import LastAdministrator
 from accounts.models import Organization, User
 from accounts.selectors import people_changed
-from accounts.services import _other_active_administrators
+from accounts.services import _other_active_administrators, account_links_outdated_for
+from audit.models import Action
+from audit.services import audit_record
 from groups.errors import NotAllowed
 from groups.models import UserGroup
 from groups.services import _require_administrator, _save_named
@@ -25,8 +27,8 @@ Status = User.Status
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
     """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    Organization.objects.select_for_update().get(pk=user.organization_id)
-    locked = User.objects.select_for_update().get(pk=user.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (
         locked.is_administrator
         and not is_administrator
@@ -37,9 +39,43 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
             _("%(user)s is the last active administrator of %(organization)s and must stay one.")
             % {"user": locked, "organization": locked.organization}
         )
-    locked.is_administrator = is_administrator
-    locked.save(update_fields=["is_administrator", "updated_at"])
+    audit_record(
+        organization=locked.organization_id,
+        actor=actor,
+        action=Action.RIGHTS_CHANGED,
+        target=locked,
+        before={"administrator": locked.is_administrator},
+        after={"administrator": is_administrator},
+    )
+    if locked.is_administrator != is_administrator:
+        locked.is_administrator = is_administrator
+        locked.save(update_fields=["is_administrator", "updated_at"])
+        account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
     return locked
+
+
+def _rights_summary(organization_id, grants: dict[str, Scope], profile_ids=None) -> dict:
+    """Rights as the audit trail records them: each right's groups by name ("*": all users), and
+    the names of the profiles when given."""
+    group_ids = {pk for scope in grants.values() if not scope.all_users for pk in scope.group_ids}
+    names = dict(UserGroup.objects.filter(organization_id=organization_id, pk__in=group_ids).values_list("pk", "name"))
+    summary = {
+        right: "*" if scope.all_users else sorted(names.get(pk, str(pk)) for pk in scope.group_ids)
+        for right, scope in grants.items()
+    }
+    if profile_ids is not None:
+        profiles = RightsProfile.objects.filter(organization_id=organization_id, pk__in=list(profile_ids))
+        summary["profiles"] = sorted(profiles.values_list("name", flat=True))
+    return summary
+
+
+def _rights_changed(*, user_ids, actor) -> None:
+    """Rights granted or withdrawn: the links already sent to these people stop working."""
+    account_links_outdated_for(user_ids=user_ids, reason=_("rights changed"), actor=actor)
+
+
+def _profile_holder_ids(profile_ids) -> list[int]:
+    return list(ProfileAssignment.objects.filter(profile_id__in=list(profile_ids)).values_list("user_id", flat=True))
 
 
 def _clean_grants(organization_id, grants: dict) -> dict[str, Scope]:
@@ -105,7 +141,8 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         user = user_set_administrator(user=user, is_administrator=is_administrator, actor=actor)
     before = personal_grants(user)
     _check_grantable(actor, before, grants)
-    if before != grants:
+    changed = before != grants
+    if changed:
         _write_grants(organization_id=user.organization_id, owner={"user": user}, grants=grants, actor=actor)
     current = set(
         ProfileAssignment.objects.filter(organization_id=user.organization_id, user=user).values_list(
@@ -124,6 +161,16 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
         for profile in profiles
         if profile.pk not in current
     )
+    audit_record(
+        organization=user.organization_id,
+        actor=actor,
+        action=Action.RIGHTS_CHANGED,
+        target=user,
+        before=_rights_summary(user.organization_id, before, current),
+        after=_rights_summary(user.organization_id, grants, wanted),
+    )
+    if changed or wanted != current:  # (a change of the administrator flag was dealt with above)
+        _rights_changed(user_ids=[user.pk], actor=actor)
     people_changed(user.organization_id)  # their scope, hence their counts, may have changed
     return user
 
@@ -137,6 +184,13 @@ def profile_create(*, organization, actor, name: str, description: str = "", gra
     profile = RightsProfile(organization=organization, name=name, description=description)
     _save_named(profile)
     _write_grants(organization_id=organization.pk, owner={"profile": profile}, grants=grants, actor=actor)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.PROFILE_CREATED,
+        target=profile,
+        after={"name": profile.name, "description": description, **_rights_summary(organization.pk, grants)},
+    )
     return profile
 
 
@@ -149,11 +203,22 @@ def profile_update(
     grants = _clean_grants(profile.organization_id, grants)
     before = profile_grants(profile)
     _check_grantable(actor, before, grants)
+    audited = {"name": profile.name, "description": profile.description}
+    audited |= _rights_summary(profile.organization_id, before)
     profile.name, profile.description = name, description
     _save_named(profile, exclude_pk=profile.pk)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
+        _rights_changed(user_ids=_profile_holder_ids([profile.pk]), actor=actor)
         people_changed(profile.organization_id)  # every holder's scope changed
+    audit_record(
+        organization=profile.organization_id,
+        actor=actor,
+        action=Action.PROFILE_UPDATED,
+        target=profile,
+        before=audited,
+        after={"name": profile.name, "description": description, **_rights_summary(profile.organization_id, grants)},
+    )
     return profile
 
 
@@ -161,5 +226,14 @@ def profile_update(
 def profile_delete(*, profile: RightsProfile, actor) -> None:
     """Delete a profile: its holders lose the rights it gave them (their own grants stay)."""
     _require_administrator(actor, profile.organization_id)
+    audit_record(
+        organization=profile.organization_id,
+        actor=actor,
+        action=Action.PROFILE_DELETED,
+        target=profile,
+        before={"name": profile.name, **_rights_summary(profile.organization_id, profile_grants(profile))},
+    )
+    holders = _profile_holder_ids([profile.pk])
     profile.delete()
+    _rights_changed(user_ids=holders, actor=actor)
     people_changed(profile.organization_id)  # its holders lost its scopes

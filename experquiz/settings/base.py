@@ -20,7 +20,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 HTTPS = env.bool("HTTPS", default=not DEBUG)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.PlatformAdminConfig",  # Django's admin, with the platform's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,7 +31,10 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "experquiz",
+    "audit",
     "accounts",
     "groups",
     "rights",
@@ -41,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First, so that everything below (services deep inside views) knows the client and request id.
+    "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "experquiz.tenancy.TenantSessionMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.PasswordChangeRequiredMiddleware",
@@ -75,6 +81,8 @@ TEMPLATES = [
                 "experquiz.tenancy.organization_context",
                 "rights.context_processors.rights",
             ],
+            # Tag libraries of the web floor, which is not an app (apps' templatetags load by themselves).
+            "libraries": {"audit_tags": "web.audit.audit_tags"},
         },
     },
 ]
@@ -111,10 +119,22 @@ AUTH_PASSWORD_VALIDATORS = [
 # is tenant-aware, which is exactly the case this check warns about.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
-# Failed logins allowed per login ID and per client IP within LOGIN_THROTTLE_WINDOW seconds.
+# Failed logins allowed per login ID from one client address, and per client address, within
+# LOGIN_THROTTLE_WINDOW seconds; and per login ID from every address together (a larger, slower
+# ceiling that stops a guessing attack spread over many addresses) within LOGIN_THROTTLE_ID_CEILING_WINDOW.
+# See experquiz/throttle.py: failures from one address do not lock the owner out from another.
 LOGIN_THROTTLE_PER_ID = env.int("LOGIN_THROTTLE_PER_ID", default=5)
 LOGIN_THROTTLE_PER_IP = env.int("LOGIN_THROTTLE_PER_IP", default=30)
 LOGIN_THROTTLE_WINDOW = env.int("LOGIN_THROTTLE_WINDOW", default=15 * 60)
+LOGIN_THROTTLE_ID_CEILING = env.int("LOGIN_THROTTLE_ID_CEILING", default=100)
+LOGIN_THROTTLE_ID_CEILING_WINDOW = env.int("LOGIN_THROTTLE_ID_CEILING_WINDOW", default=60 * 60)
+# Platform staff (Django's admin on the bare domain) also need a code from a TOTP device (django-otp):
+# on in production (see production.py), off in development and tests. Enrol: manage.py addtotpdevice.
+PLATFORM_ADMIN_OTP = env.bool("PLATFORM_ADMIN_OTP", default=False)
+OTP_TOTP_ISSUER = "ExperQuiz"
+# A device's secret is shown once, to its owner, by addtotpdevice: never again in the admin, where any
+# other superuser could copy it.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
@@ -148,6 +168,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ExperQuiz <no-reply@expe
 # Celery: with no broker configured, tasks run in-process so the embedded default still works.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# …except the tasks the request must not wait for (experquiz.queueing.enqueue_detached: e.g. the
+# forgotten-password look-up), which then run in a thread of their own after the transaction commits.
+EMBEDDED_TASKS_IN_BACKGROUND = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

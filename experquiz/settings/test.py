@@ -28,3 +28,6 @@ TEST_REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/11")
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 SMS_BACKEND = "experquiz.sms.backends.locmem.SmsBackend"
+# Tests run in a transaction that another thread cannot see: detached tasks run in the test's own
+# thread, on commit (a test turns the thread on to check it).
+EMBEDDED_TASKS_IN_BACKGROUND = False

@@ -151,10 +151,10 @@ def test_the_summary_lists_five_names_then_counts_the_rest():
 
 def test_registering_an_action_makes_it_available(alice_client, bob, monkeypatch):
     monkeypatch.setattr(bulk, "REGISTRY", dict(bulk.REGISTRY))
-    bulk.register(bulk.BulkAction("invite", "Send invitations", bulk.status_handler("invited", done="%(n)s invited")))
-    invited = make(bob.organization, "Ivy", "Ted", "created")
-    response = alice_client.post(URL, {"action": "invite", "ids": [invited.pk, bob.pk]}, follow=True)
-    assert messages_of(response) == ["1 invited; 1 skipped: currently active — Bob P."]
+    bulk.register(bulk.BulkAction("archive", "Archive", bulk.status_handler("deleted", done="%(n)s archived")))
+    gone = make(bob.organization, "Ivy", "Ted", "deleted")
+    response = alice_client.post(URL, {"action": "archive", "ids": [gone.pk, bob.pk]}, follow=True)
+    assert messages_of(response) == ["1 archived; 1 skipped: already deleted — Ivy T."]
 
 
 def test_large_selections_run_in_the_background_and_the_page_shows_the_outcome(

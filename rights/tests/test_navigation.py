@@ -10,12 +10,14 @@ pytestmark = pytest.mark.django_db
 def nav_links(client):
     html = client.get("/me/").content.decode()
     return {
-        name for name in ("/users/", "/contacts/", "/groups/", "/invitations/", "/rights/") if f'href="{name}"' in html
+        name
+        for name in ("/users/", "/contacts/", "/groups/", "/invitations/", "/rights/", "/audit/")
+        if f'href="{name}"' in html
     }
 
 
 def test_an_administrator_sees_every_admin_page(alice_client):
-    assert nav_links(alice_client) == {"/users/", "/contacts/", "/groups/", "/invitations/", "/rights/"}
+    assert nav_links(alice_client) == {"/users/", "/contacts/", "/groups/", "/invitations/", "/rights/", "/audit/"}
 
 
 def test_a_group_scoped_manager_sees_only_the_pages_of_their_rights(acme, make_client):

@@ -15,7 +15,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import user_by_login_id
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
@@ -47,7 +46,9 @@ def token_page(view):
     """Public, rate-limited per client address, never cached.
 
     Only failed look-ups (unknown, used, revoked or expired links: `_problem_page`) count towards the
-    limit, as failed logins do, so a whole office behind one address can open its valid links.
+    limit, as failed logins do, so a whole office behind one address can open its valid links. Every
+    request is counted first and decided on its count (simultaneous requests cannot all slip under the
+    limit), then given back unless its look-up failed.
 
     The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
     here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
@@ -57,11 +58,11 @@ def token_page(view):
     def wrapped(request, *args, **kwargs):
         throttle = token_throttle()
         ip = client_ip(request)
-        if throttle.is_blocked(ip):
+        if not throttle.attempt(ip):
             return render(request, "invitations/token_throttled.html", status=429)
         response = view(request, *args, **kwargs)
-        if getattr(response, "token_lookup_failed", False):
-            throttle.hit(ip)
+        if not getattr(response, "token_lookup_failed", False):
+            throttle.refund(ip)
         return response
 
     return login_not_required(never_cache(wrapped))
@@ -136,7 +137,8 @@ def reset(request, token):
 
 @token_page
 def password_forgot(request):
-    """Ask for a reset link. The answer is the same whether or not the account exists."""
+    """Ask for a reset link. The answer, and the work done to give it, are the same whether or not the
+    account exists: the look-up happens in the queued task, never in this request."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         login_id = form.cleaned_data["username"]
@@ -144,12 +146,11 @@ def password_forgot(request):
         # The same key as the login page's: one person, however the login ID is typed.
         identity = login_identity(request.organization, login_id)
         ip = client_ip(request)
-        # Over the limit we still answer "sent": the page must not tell an attacker anything.
-        if not per_id.is_blocked(identity) and not per_ip.is_blocked(ip):
-            per_id.hit(identity)
-            per_ip.hit(ip)
-            user = user_by_login_id(request.organization, login_id)
-            services.password_reset_request(organization=request.organization, user=user)
+        # Both counted first, then decided (a list, not a short-circuit). Over the limit we still
+        # answer "sent": the page must not tell an attacker anything.
+        within = [per_id.attempt(identity), per_ip.attempt(ip)]
+        if all(within):
+            services.password_reset_ask(organization=request.organization, login_id=login_id)
         return render(request, "invitations/password_forgot_sent.html")
     return render(request, "invitations/password_forgot.html", {"form": form})
 

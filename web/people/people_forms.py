@@ -109,6 +109,12 @@ class ConvertForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
 
+    def __init__(self, *args, can_invite=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "Invited" sends an invitation: offered only to holders of the invite right.
+        if not can_invite:
+            self.fields["to"].choices = [c for c in self.fields["to"].choices if c[0] != User.Status.INVITED]
+
 
 class UserTypeForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
@@ -121,3 +127,19 @@ class ImportForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
     )
     invite = forms.BooleanField(label=_("Send invitations to the new users afterwards"), required=False)
+
+    def __init__(self, *args, can_invite=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.can_invite = can_invite
+        # Sending invitations takes the invite right: without it the box is not offered.
+        if not can_invite:
+            self.fields["invite"].widget = forms.HiddenInput()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("invite") and not self.can_invite:
+            # On the form, not on the (hidden) box: the page must say why nothing was uploaded.
+            raise ValidationError(
+                _("You do not hold the right to invite, so this import cannot send invitations."), code="no_invite"
+            )
+        return data

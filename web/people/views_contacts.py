@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
@@ -17,9 +18,10 @@ from flows.contacts import contacts_convert
 from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
-from rights.selectors import contacts_in_scope
+from rights.selectors import actor_has_right, contacts_in_scope
 
 from .people_forms import ContactForm, ConvertForm
+from .views_users import user_link, visible_login_id_holder
 
 
 class ContactsMixin(RightRequiredMixin):
@@ -47,7 +49,7 @@ class ContactListView(ContactsMixin, View):
                 "filter": filterset,
                 "page": page,
                 "contacts": page.object_list,
-                "convert_form": ConvertForm(),
+                "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
                 "query_without_page": params.urlencode(),
             },
         )
@@ -65,7 +67,7 @@ class ContactEditView(ContactsMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                contact_update(contact=contact, **data)
+                contact_update(contact=contact, actor=request.user, **data)
             except ValidationError as error:
                 for field, errors in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -107,6 +109,16 @@ class ContactConvertView(ContactsMixin, View):
             messages.error(request, _("Choose what the new users become."))
             return redirect(back)
         to = form.cleaned_data["to"]
+        if to == User.Status.INVITED and not actor_has_right(request.user, Right.INVITE):
+            # Converting to "invited" sends invitations: refused as a whole, before anything changes.
+            messages.error(
+                request,
+                _(
+                    "You do not hold the right to invite, so no contact was converted: convert them as "
+                    "“Created”, or ask someone who may invite them."
+                ),
+            )
+            return redirect(back)
         converted, refused = contacts_convert(contacts=contacts, to=to, actor=request.user)
         if converted:
             n = len(converted)
@@ -125,8 +137,14 @@ class ContactConvertView(ContactsMixin, View):
             else:
                 done = ngettext("%(n)s contact converted to a user.", "%(n)s contacts converted to users.", n)
             messages.success(request, done % {"n": n})
-        for contact, reason in refused:
+        for contact, reason, holder in refused:
+            # Whose address it is only for a viewer who may see that user (never an administrator's
+            # name to a manager): the service's reason names nobody.
+            holder = visible_login_id_holder(request.user, holder)
+            if holder is not None:
+                reason = format_html(_("{reason} It belongs to {user}."), reason=reason, user=user_link(holder))
             messages.error(
-                request, _("%(contact)s was not converted: %(reason)s") % {"contact": contact, "reason": reason}
+                request,
+                format_html(_("{contact} was not converted: {reason}"), contact=contact, reason=reason),
             )
         return redirect(back)

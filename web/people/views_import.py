@@ -11,6 +11,7 @@ from flows import tasks
 from flows.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
+from rights.selectors import actor_has_right
 
 from .export import csv_response, xlsx_response
 from .people_forms import ImportForm
@@ -39,10 +40,13 @@ class ImportUploadView(ImportMixin, View):
         )
 
     def get(self, request):
-        return self.render_form(ImportForm())
+        return self.render_form(ImportForm(can_invite=self.can_invite()))
+
+    def can_invite(self):
+        return actor_has_right(self.request.user, Right.INVITE)
 
     def post(self, request):
-        form = ImportForm(request.POST, request.FILES)
+        form = ImportForm(request.POST, request.FILES, can_invite=self.can_invite())
         if not form.is_valid():
             return self.render_form(form)
         upload = form.cleaned_data["file"]

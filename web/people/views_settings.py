@@ -46,7 +46,9 @@ class UserTypeListView(UserTypesMixin, View):
         form = UserTypeForm(request.POST)
         if form.is_valid():
             try:
-                user_type = user_type_create(organization=request.organization, name=form.cleaned_data["name"])
+                user_type = user_type_create(
+                    organization=request.organization, name=form.cleaned_data["name"], actor=request.user
+                )
             except ValidationError as error:
                 form.add_error("name", error.message_dict.get("name") or error.messages)
             else:
@@ -65,7 +67,7 @@ class UserTypeEditView(UserTypesMixin, View):
         form = UserTypeForm(request.POST)
         if form.is_valid():
             try:
-                user_type_rename(user_type=user_type, name=form.cleaned_data["name"])
+                user_type_rename(user_type=user_type, name=form.cleaned_data["name"], actor=request.user)
             except ValidationError as error:
                 form.add_error("name", error.message_dict.get("name") or error.messages)
             else:
@@ -78,7 +80,7 @@ class UserTypeDeleteView(UserTypesMixin, View):
     def post(self, request, pk):
         user_type = get_object_or_404(self.user_types(), pk=pk)
         try:
-            user_type_delete(user_type=user_type)
+            user_type_delete(user_type=user_type, actor=request.user)
         except DomainError as error:
             messages.error(request, error.message)
         else:

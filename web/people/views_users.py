@@ -18,7 +18,8 @@ from django.views import View
 from accounts.errors import LoginIdTaken
 from accounts.models import BulkJob, User, UserType
 from accounts.selectors import status_counts
-from accounts.services import user_change_status
+from accounts.services import user_change_status, users_export_record
+from audit.selectors import events_about
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
 from flows import bulk, tasks
@@ -119,7 +120,8 @@ class UserListView(RightRequiredMixin, View):
             columns.append(column)
         per_page = parse_id(request.GET.get("per_page"))
         per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-        paginator = KnownCountPaginator(people_for_list(list_queryset(filterset, total)), per_page, count=total)
+        people = people_for_list(list_queryset(filterset, total), groups=self.scoped_groups())
+        paginator = KnownCountPaginator(people, per_page, count=total)
         page = paginator.get_page(request.GET.get("page"))
         return render(
             request,
@@ -298,10 +300,14 @@ class UserDetailView(RightRequiredMixin, View):
             {
                 "person": person,
                 "history": history,
-                "groups": person.user_groups.order_by("name"),
+                # Only the groups the viewer may see: a manager scoped to some groups does not learn
+                # the names of the others (administrators and organisation-wide holders see all).
+                "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
                 "actions": _labels(person.status),
                 "can_invite": can_invite,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
+                # What was done to this person, by whom: administrators only (it names anyone).
+                "activity": list(events_about(person)) if request.user.is_administrator else None,
             },
         )
 
@@ -311,8 +317,11 @@ class UserStatusView(RightRequiredMixin, View):
 
     required_right = Right.MANAGE_USERS
 
+    # Invited is reached only by sending an invitation (the invitations buttons), never set by hand.
+    TARGETS = [status for status in Status.values if status != Status.INVITED]
+
     def dispatch(self, request, *args, **kwargs):
-        if kwargs["to"] not in Status.values:
+        if kwargs["to"] not in self.TARGETS:
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
@@ -347,25 +356,39 @@ class UserStatusView(RightRequiredMixin, View):
         return redirect("accounts:user_detail", pk=person.pk)
 
 
+def visible_login_id_holder(actor, existing):
+    """The user holding a clashing login ID if `actor` may see them (manage_users scope), else None.
+
+    A clash says only that the ID is taken; naming whose it is would tell a group-scoped manager
+    who exists outside their groups (or which address an administrator uses).
+    """
+    if existing is None:
+        return None
+    return users_in_scope(actor, Right.MANAGE_USERS).filter(pk=existing.pk).first()
+
+
+def user_link(user):
+    return format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[user.pk]), user)
+
+
 def _form_error_from_service(request, form, error):
-    """Show a service refusal on the form, linking to the user who already holds the address."""
+    """Show a service refusal on the form; a clash links to the holder only if the viewer may see them."""
     if isinstance(error, LoginIdTaken):
-        existing = error.existing
-        if users_in_scope(request.user, Right.MANAGE_USERS).filter(pk=existing.pk).exists():
+        holder = visible_login_id_holder(request.user, error.existing)
+        if holder is not None:
             message = {
                 "email": _("This email address already belongs to {}."),
                 "mobile": _("This mobile number already belongs to {}."),
                 "employee_number": _("This employee number already belongs to {}."),
             }[error.field]
-            form.add_error(
-                error.field,
-                format_html(
-                    message,
-                    format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[existing.pk]), existing),
-                ),
-            )
+            form.add_error(error.field, format_html(message, user_link(holder)))
         else:
-            form.add_error(error.field, error.message)
+            message = {
+                "email": _("This email address is already taken."),
+                "mobile": _("This mobile number is already taken."),
+                "employee_number": _("This employee number is already taken."),
+            }[error.field]
+            form.add_error(error.field, message)
     elif isinstance(error, ValidationError):
         for field, messages_ in error.message_dict.items():
             form.add_error(field if field in form.fields else None, messages_)
@@ -436,7 +459,14 @@ class UserExportView(RightRequiredMixin, View):
         if not filterset.is_valid():
             messages.error(request, _("Some filters were not understood: fix them before exporting."))
             return redirect(reverse("accounts:user_list") + "?" + request.GET.urlencode())
-        rows = user_rows(people_for_list(filterset.qs))
+        users_export_record(
+            organization=request.organization,
+            actor=request.user,
+            fmt="xlsx" if fmt == "xlsx" else "csv",
+            filters={key: value for key, value in request.GET.items() if value and key in filterset.filters},
+            rows=filterset.qs.count(),
+        )
+        rows = user_rows(people_for_list(filterset.qs, groups=self.scoped_groups()))
         filename = f"users-{request.organization.slug}"
         if fmt == "xlsx":
             return xlsx_response(user_header(), rows, filename)

@@ -38,6 +38,7 @@ from accounts.tests.factories import (
     UserGroupFactory,
     UserTypeFactory,
 )
+from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
 from invitations.tokens import hash_token
@@ -184,6 +185,9 @@ ACCESS = {
     "invitations:user_send": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_revoke": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_activate": Access(Right.MANAGE_USERS, ok=302, post_only=True),
+    # the audit trail
+    "audit:list": Access(ADMINISTRATOR),
+    "audit:export": Access(ADMINISTRATOR),
 }
 
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
@@ -215,9 +219,9 @@ class World:
     def __init__(self):
         self.acme = OrganizationFactory(slug="acme", name="Acme")
         self.globex = OrganizationFactory(slug="globex", name="Globex")
-        self.lyon = UserGroupFactory(organization=self.acme, name="Lyon")
-        self.paris = UserGroupFactory(organization=self.acme, name="Paris")
-        self.berlin = UserGroupFactory(organization=self.globex, name="Berlin")
+        self.lyon = UserGroupFactory(organization=self.acme, name="Lyonteam")
+        self.paris = UserGroupFactory(organization=self.acme, name="Paristeam")
+        self.berlin = UserGroupFactory(organization=self.globex, name="Berlinteam")
         person = self.person
         self.actors = {
             "admin_a": AdministratorFactory(
@@ -232,8 +236,10 @@ class World:
         # The manager holds manage_users and invite over Lyon; nothing else.
         grant(self.actors["manager_a"], Right.MANAGE_USERS, self.lyon)
         grant(self.actors["manager_a"], Right.INVITE, self.lyon)
+        # Ines is in the manager's group and in another: pages that list her groups must show the
+        # manager only theirs (a group's name is out-of-scope information too).
         self.users = {
-            IN_SCOPE: person(self.acme, "Ines", "Inscopelyon", groups=[self.lyon]),
+            IN_SCOPE: person(self.acme, "Ines", "Inscopelyon", groups=[self.lyon, self.paris]),
             OUT_OF_SCOPE: person(self.acme, "Otto", "Outscopeparis", groups=[self.paris]),
             OTHER_TENANT: person(self.globex, "Gina", "Globexperson", groups=[self.berlin]),
         }
@@ -311,6 +317,21 @@ class World:
                 delivery=Invitation.Delivery.FAILED,
                 batch=batch,
                 created_by=batch.created_by,
+            )
+        # The audit trail of each tenant names its own people: the administrator changed Ines (Acme),
+        # Globex's administrator changed Gina. Only an administrator of the same tenant reads them.
+        for actor, person in ((admin, ines), (self.actors["admin_b"], self.users[OTHER_TENANT])):
+            AuditEvent.objects.create(
+                organization_id=person.organization_id,
+                created_at=timezone.now(),
+                actor=actor,
+                action=Action.USER_UPDATED,
+                target_user=person,
+                target_type="user",
+                target_id=person.pk,
+                target_label=person.full_name,
+                before={"email": "old." + person.email},
+                after={"email": person.email},
             )
         # Links in messages. Their invitees are known by a mobile number only: the link's holder
         # is the invitee and sees their own login, while the matrix checks names and emails.
@@ -416,19 +437,22 @@ def expected_status(access: Access, actor: str, place: str | None) -> int:
 
 
 def forbidden_strings(world, actor) -> list[str]:
-    """Names and emails `actor` must never see: everyone outside what they may see."""
-    from rights.selectors import users_in_scope
+    """Names and emails `actor` must never see: everyone outside what they may see, and the names of
+    the groups outside their scope."""
+    from groups.models import UserGroup
+    from rights.selectors import groups_in_scope, users_in_scope
 
-    if actor in ("anonymous", "admin_b_on_a"):
-        visible = set()
-    else:
+    visible, visible_groups = set(), set()
+    if actor not in ("anonymous", "admin_b_on_a"):
         me = world.actors[actor]
         visible = {me.pk}
         for right in Right:
             visible |= set(users_in_scope(me, right).values_list("pk", flat=True))
+            visible_groups |= set(groups_in_scope(me, right).values_list("pk", flat=True))
     strings = []
     for user in User.objects.exclude(pk__in=visible):
         strings += [user.full_name, user.email]
+    strings += UserGroup.objects.exclude(pk__in=visible_groups).values_list("name", flat=True)
     visible_org = None if actor in ("anonymous", "admin_b_on_a", "plain_a") else actor_org(world, actor)
     for contact in Contact.objects.exclude(organization=visible_org):
         strings += [str(contact), contact.email]

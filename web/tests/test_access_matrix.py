@@ -151,7 +151,7 @@ def snapshot():
     """Every row of the project's own models: a refused request must leave it unchanged."""
     state = {}
     for model in apps.get_models():
-        if model._meta.app_label in {"accounts", "usergroups", "rights", "invitations", "assessments"}:
+        if model._meta.app_label in {"accounts", "usergroups", "rights", "invitations", "assessments", "audit"}:
             state[model._meta.label] = list(model.objects.order_by("pk").values())
     return state
 

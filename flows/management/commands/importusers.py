@@ -61,7 +61,7 @@ class Command(BaseCommand):
             self.stdout.write(_("Dry run: nothing was written."))
             return
         try:
-            result = users_import(organization=organization, actor=None, check=check, invite=invite)
+            result = users_import(organization=organization, actor=None, check=check, invite=invite, source=path.name)
         except DomainError as error:
             raise CommandError(error.message) from None
         self.stdout.write(

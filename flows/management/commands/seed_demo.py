@@ -5,7 +5,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Organization, User, UserType
-from accounts.services import contact_create, organization_create, user_change_status, user_create, user_set_password
+from accounts.services import (
+    contact_create,
+    organization_create,
+    user_change_status,
+    user_create,
+    user_set_password,
+    users_mark_invited,
+)
 from experquiz.tenancy import organization_url
 from groups.models import Membership, UserGroup
 from rights.models import RightsProfile
@@ -194,7 +201,11 @@ class Command(BaseCommand):
                 user_type=rng.choice(types),
             )
             for step in PATHS[statuses[n * 37 % len(statuses)]]:  # spread every status over any count
-                user_change_status(user=user, to=step, actor=admin, reason="demo data")
+                if step == User.Status.INVITED:
+                    # Made-up addresses: the demo shows invited people without sending them anything.
+                    users_mark_invited(organization=organization, user_ids=[user.pk], actor=admin, reason="demo data")
+                else:
+                    user_change_status(user=user, to=step, actor=admin, reason="demo data")
             for group in rng.sample(groups, rng.randint(0, 2)):
                 memberships.append(Membership(organization=organization, group=group, user=user, added_by=admin))
         Membership.objects.bulk_create(memberships)

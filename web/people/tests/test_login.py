@@ -149,3 +149,89 @@ def test_the_login_page_is_translated_into_french(anon):
     html = anon.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Se connecter" in html
     assert 'lang="fr"' in html
+
+
+# An attacker who knows someone's login ID must not be able to lock them out (DoS) from one address:
+# failures count per (login ID, address); only a larger, slower ceiling per login ID counts every
+# address, and it still stops a distributed attack.
+ATTACKER = {"REMOTE_ADDR": "203.0.113.7"}
+OWNER = {"REMOTE_ADDR": "198.51.100.20"}
+
+
+@override_settings(LOGIN_THROTTLE_PER_ID=5, LOGIN_THROTTLE_PER_IP=30, LOGIN_THROTTLE_ID_CEILING=20)
+def test_failures_from_one_address_do_not_lock_the_owner_out_from_another(anon, make_client, acme, bob, password):
+    for _ in range(10):
+        anon.post(reverse("accounts:login"), {"username": bob.email, "password": "wrong"}, **ATTACKER)
+    # The attacker's address is blocked for this login ID, even with the right password…
+    assert (
+        anon.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **ATTACKER).status_code
+        == 429
+    )
+    # …but the owner, elsewhere, logs in.
+    owner = make_client(acme)
+    response = owner.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **OWNER)
+    assert response.status_code == 302
+    assert owner.session["_auth_user_id"] == str(bob.pk)
+
+
+@override_settings(
+    LOGIN_THROTTLE_PER_ID=5,
+    LOGIN_THROTTLE_PER_IP=30,
+    LOGIN_THROTTLE_ID_CEILING=12,
+    LOGIN_THROTTLE_ID_CEILING_WINDOW=3600,
+)
+def test_the_ceiling_per_login_id_stops_a_distributed_attack(anon, make_client, acme, bob, password, password_checks):
+    for n in range(30):  # 30 addresses, 3 guesses each: under every per-address limit
+        for _ in range(3):
+            anon.post(
+                reverse("accounts:login"), {"username": bob.email, "password": f"guess-{n}"}, REMOTE_ADDR=f"10.0.0.{n}"
+            )
+    assert len(password_checks) == 12  # the ceiling: the other guesses cost no password hash
+    # Now the owner waits too, and is told for how long.
+    owner = make_client(acme)
+    response = owner.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **OWNER)
+    assert response.status_code == 429
+    assert "Please wait 60 minutes" in response.content.decode()
+    # Other people are not affected.
+    carol = UserFactory(organization=acme, email="carol@acme.example")
+    assert login(owner, carol.email, password).status_code == 302
+
+
+@override_settings(LOGIN_THROTTLE_PER_ID=3, LOGIN_THROTTLE_ID_CEILING=4)
+def test_the_owners_successful_login_does_not_count_towards_the_ceiling(anon, make_client, acme, bob, password):
+    for _ in range(3):
+        anon.post(reverse("accounts:login"), {"username": bob.email, "password": "wrong"}, **ATTACKER)
+    owner = make_client(acme)
+    for _ in range(3):  # the owner logs in and out several times
+        assert (
+            owner.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **OWNER).status_code
+            == 302
+        )
+        owner.post(reverse("accounts:logout"))
+    assert (
+        owner.post(reverse("accounts:login"), {"username": bob.email, "password": password}, **OWNER).status_code == 302
+    )
+
+
+@pytest.mark.parametrize("platform", [False, True], ids=["tenant login", "platform admin login"])
+def test_a_wrong_password_costs_one_hash_whether_or_not_the_login_id_exists(
+    make_client, acme, bob, monkeypatch, platform
+):
+    """Timing must not tell who has an account: an unknown login ID is hashed like a known one."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    hashes = []
+    real = MD5PasswordHasher.encode
+    monkeypatch.setattr(MD5PasswordHasher, "encode", lambda self, *args: hashes.append(1) or real(self, *args))
+    if platform:
+        User.objects.create_superuser("root@platform.example", "platform-pass-2026")
+        client, url, known = make_client(None), "/admin/login/", "root@platform.example"
+    else:
+        client, url, known = make_client(acme), reverse("accounts:login"), bob.email
+    costs = []
+    for login_id in [known, "nobody@acme.example"]:
+        hashes.clear()
+        response = client.post(url, {"username": login_id, "password": "wrong-password"})
+        assert response.status_code == 200
+        costs.append(len(hashes))
+    assert costs == [1, 1]

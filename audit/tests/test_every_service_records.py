@@ -1,0 +1,1070 @@
+"""Every write service records its audit events, and exactly those: one table row per service.
+
+A public function added to a services module fails `test_every_service_is_in_the_table` until it
+gets a row here (what it records) or a line in NOT_AUDITED (why it records nothing of its own).
+"""
+
+import ast
+import inspect
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.utils import timezone
+
+import accounts.services
+import flows.contacts
+import flows.imports
+import flows.invitations
+import flows.people
+import groups.services
+import invitations.services
+import rights.services
+from accounts.models import User
+from accounts.services import (
+    contact_create,
+    contact_delete,
+    contact_update,
+    organization_create,
+    user_change_status,
+    user_create,
+    user_set_password,
+    user_type_create,
+    user_type_delete,
+    user_type_rename,
+    user_update,
+    users_export_record,
+    users_mark_invited,
+)
+from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
+from audit.models import Action, AuditEvent
+from experquiz.tests.codebase import product_modules
+from flows import importing
+from flows.contacts import contact_convert, contacts_convert
+from flows.imports import users_import
+from flows.invitations import invitations_invite_addresses
+from flows.people import user_create_with_groups, user_update_with_groups
+from groups.services import (
+    group_add_created_users,
+    group_add_members,
+    group_create,
+    group_delete,
+    group_remove_members,
+    group_update,
+    memberships_set,
+    user_place_in_groups,
+)
+from groups.tests.factories import RightsProfileFactory, grant, scope
+from invitations.models import Invitation, InvitationBatch, InvitationSettings
+from invitations.services import (
+    account_links_revoke,
+    account_links_revoke_for_users,
+    batch_retry_failed,
+    invitation_accept,
+    invitation_resend,
+    invitation_revoke,
+    invitations_resend_to_group,
+    invitations_revoke_for_user,
+    invitations_send,
+    invitations_send_reminders,
+    password_reset_complete,
+    password_reset_request,
+    user_activate_with_temporary_password,
+)
+from invitations.tokens import hash_token
+from rights.names import Right
+from rights.selectors import EVERYONE, users_in_scope
+from rights.services import profile_create, profile_delete, profile_update, user_rights_set, user_set_administrator
+
+pytestmark = pytest.mark.django_db
+
+# Every module of write services, on every floor (test_every_services_module_is_walked finds them).
+SERVICE_MODULES = [
+    accounts.services,
+    groups.services,
+    rights.services,
+    invitations.services,
+    flows.contacts,
+    flows.imports,
+    flows.invitations,
+    flows.people,
+]
+# Modules that write in a transaction but hold no service of their own to audit, and why.
+NOT_SERVICE_MODULES = {
+    "audit.services": "the recorder itself: it writes the events the services record",
+    "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
+}
+PASSWORD = "a long and new password 42"
+
+# Public functions of the services modules that record nothing of their own, and why.
+NOT_AUDITED = {
+    "accounts.services.normalize_mobile": "reads: turns a typed number into E.164",
+    "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
+    "invitations.services.chunks": "a helper splitting a list",
+    "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "invitations.services.invitation_problem": "reads: why a link cannot be used",
+    "invitations.services.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
+    "invitations.services.invitations_mark_enqueued": "delivery bookkeeping of the worker",
+    "invitations.services.invitations_sweep": "re-queues lost delivery tasks; changes nothing a person sees",
+    "invitations.services.invitations_deliver": "delivers what was recorded when it was sent or issued",
+    "invitations.services.invitations_revoke_on_status_change": "a side effect of the status change, recorded",
+    "accounts.services.account_links_outdated_for": "sends the signal; its receiver records each revoked link",
+    "accounts.services.link_fields_changes": "reads: which login IDs or channel changed",
+    "accounts.services.users_history_note": "the history rows beside the caller's own events",
+    "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
+}
+
+
+@dataclass
+class Expect:
+    """One event a service must write. `target` is the object acted on (its type and id are checked)."""
+
+    action: str
+    actor: object = None
+    user: object = None
+    target: object = None
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    label: str | None = None
+    organization: object = None  # Acme unless said otherwise
+
+    def key(self):
+        return (self.action, _pk(self.user) or 0, _target_key(self.target)[1] or 0)
+
+
+def _pk(value):
+    return getattr(value, "pk", value)
+
+
+def _target_key(target):
+    if target is None:
+        return ("", None)
+    if isinstance(target, tuple):  # (type, id) of an object since deleted
+        return target
+    return (target._meta.model_name, target.pk)
+
+
+def _event_key(event):
+    return (event.action, event.target_user_id or 0, event.target_id or 0)
+
+
+@pytest.fixture
+def w(acme, alice, bob, lyon, paris, ines, otto):
+    """Acme with Alice (administrator), Bob (active, no group), Ines (Lyon), Otto (Paris), a created
+    and an invited person in Lyon with a pending account invitation, and a contact."""
+    created = UserFactory(organization=acme, first_name="Cecile", last_name="Created", status=User.Status.CREATED)
+    invited = UserFactory(
+        organization=acme,
+        first_name="Ivy",
+        last_name="Invited",
+        email="ivy@acme.example",
+        status=User.Status.INVITED,
+    )
+    MembershipFactory(group=lyon, user=created)
+    MembershipFactory(group=lyon, user=invited)
+    invitation = Invitation.objects.create(
+        organization=acme,
+        user=invited,
+        channel="email",
+        address=invited.email,
+        token_hash=hash_token("ivy-token"),
+        expires_at=timezone.now() + timedelta(days=7),
+        delivery=Invitation.Delivery.SENT,
+        created_by=alice,
+    )
+    contact = ContactFactory(organization=acme, first_name="Carla", last_name="Contact", email="carla@acme.example")
+    return SimpleNamespace(
+        acme=acme,
+        alice=alice,
+        bob=bob,
+        lyon=lyon,
+        paris=paris,
+        ines=ines,
+        otto=otto,
+        created=created,
+        invited=invited,
+        invitation=invitation,
+        contact=contact,
+    )
+
+
+def _new_invitation(user):
+    return Invitation.objects.filter(user=user).order_by("-pk").first()
+
+
+# accounts.services ---------------------------------------------------------------------------------
+
+
+def case_organization_create(w):
+    organization = organization_create(
+        name="Initech", slug="initech", admin_email="Boss@Initech.example", admin_password=PASSWORD
+    )
+    boss = User.objects.get(organization=organization)
+    return [
+        Expect(
+            Action.ORGANIZATION_CREATED,
+            organization=organization,
+            target=organization,
+            after={"name": "Initech", "slug": "initech"},
+        ),
+        Expect(
+            Action.USER_CREATED,
+            organization=organization,
+            user=boss,
+            target=boss,
+            after={
+                "email": "boss@initech.example",
+                "preferred_channel": "email",
+                "language": "en",
+                "status": "active",
+                "administrator": True,
+            },
+        ),
+    ]
+
+
+def case_user_create(w):
+    user = user_create(
+        organization=w.acme, actor=w.alice, email="Nina@Acme.example", first_name="Nina", last_name="New"
+    )
+    return [
+        Expect(
+            Action.USER_CREATED,
+            actor=w.alice,
+            user=user,
+            target=user,
+            after={
+                "first_name": "Nina",
+                "last_name": "New",
+                "email": "nina@acme.example",
+                "preferred_channel": "email",
+                "language": "en",
+                "status": "created",
+            },
+        )
+    ]
+
+
+def case_user_create_with_groups(w):
+    user = user_create_with_groups(
+        organization=w.acme,
+        actor=w.alice,
+        email="Nina@Acme.example",
+        first_name="Nina",
+        last_name="New",
+        groups=[w.lyon],
+    )
+    return [
+        Expect(
+            Action.USER_CREATED,
+            actor=w.alice,
+            user=user,
+            target=user,
+            after={
+                "first_name": "Nina",
+                "last_name": "New",
+                "email": "nina@acme.example",
+                "preferred_channel": "email",
+                "language": "en",
+                "status": "created",
+            },
+        ),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=user, target=w.lyon),
+    ]
+
+
+def case_user_update(w):
+    trainee = UserTypeFactory(organization=w.acme, name="Trainee")
+    user_update(
+        user=w.bob,
+        actor=w.alice,
+        first_name="Robert",
+        last_name="Plain",
+        email="bob@acme.example",
+        mobile="06 12 34 56 78",
+        preferred_channel="email",
+        language="en",
+        user_type=trainee,
+    )
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"first_name": "Bob", "mobile": "", "user_type": ""},
+            after={"first_name": "Robert", "mobile": "+33612345678", "user_type": "Trainee"},
+        )
+    ]
+
+
+def case_user_update_with_groups(w):
+    trainee = UserTypeFactory(organization=w.acme, name="Trainee")
+    user_update_with_groups(
+        user=w.bob,
+        actor=w.alice,
+        first_name="Robert",
+        last_name="Plain",
+        email="bob@acme.example",
+        mobile="06 12 34 56 78",
+        preferred_channel="email",
+        language="en",
+        user_type=trainee,
+        groups=[w.lyon],
+        manageable_groups=[w.lyon, w.paris],
+    )
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"first_name": "Bob", "mobile": "", "user_type": ""},
+            after={"first_name": "Robert", "mobile": "+33612345678", "user_type": "Trainee"},
+        ),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.lyon),
+    ]
+
+
+def case_user_change_status(w):
+    user_change_status(user=w.bob, to="inactive", actor=w.alice, reason="Left the company")
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"status": "active"},
+            after={"status": "inactive", "reason": "Left the company"},
+        )
+    ]
+
+
+def case_users_mark_invited(w):
+    users_mark_invited(organization=w.acme, user_ids=[w.created.pk, w.invited.pk, w.bob.pk], actor=w.alice, reason="r")
+    # Only a real change is a status change: the invited person stays invited, Bob is active.
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=("user", w.created.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "r"},
+        )
+    ]
+
+
+def case_user_set_administrator(w):
+    user_set_administrator(user=w.bob, is_administrator=True, actor=w.alice)
+    return [
+        Expect(
+            Action.RIGHTS_CHANGED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"administrator": False},
+            after={"administrator": True},
+        )
+    ]
+
+
+def case_user_set_password(w):
+    user_set_password(user=w.bob, password=PASSWORD)
+    return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
+
+
+def case_contact_create(w):
+    contact = contact_create(organization=w.acme, actor=w.alice, email="Cand@Example.com", first_name="Cand")
+    return [
+        Expect(
+            Action.CONTACT_CREATED,
+            actor=w.alice,
+            target=contact,
+            after={"first_name": "Cand", "email": "cand@example.com", "language": "en"},
+            label="Cand",
+        )
+    ]
+
+
+def case_contact_update(w):
+    contact_update(
+        contact=w.contact,
+        actor=w.alice,
+        first_name="Carla",
+        last_name="Contact",
+        email="carla@acme.example",
+        mobile="",
+        language="fr",
+        notes="Met at the fair",
+    )
+    return [
+        Expect(
+            Action.CONTACT_UPDATED,
+            actor=w.alice,
+            target=w.contact,
+            before={"language": "en", "notes": ""},
+            after={"language": "fr", "notes": "Met at the fair"},
+        )
+    ]
+
+
+def case_contact_delete(w):
+    pk = w.contact.pk
+    contact_delete(contact=w.contact, actor=w.alice)
+    return [
+        Expect(
+            Action.CONTACT_DELETED,
+            actor=w.alice,
+            target=("contact", pk),
+            before={"first_name": "Carla", "last_name": "Contact", "email": "carla@acme.example", "language": "en"},
+            label="Carla Contact",
+        )
+    ]
+
+
+def _converted_user_created(w, user, status="created"):
+    return Expect(
+        Action.USER_CREATED,
+        actor=w.alice,
+        user=user,
+        target=user,
+        after={
+            "first_name": "Carla",
+            "last_name": "Contact",
+            "email": "carla@acme.example",
+            "preferred_channel": "email",
+            "language": "en",
+            "status": status,
+        },
+    )
+
+
+def case_contact_convert(w):
+    user = contact_convert(contact=w.contact, to="created", actor=w.alice)
+    return [
+        _converted_user_created(w, user),
+        Expect(
+            Action.CONTACT_CONVERTED,
+            actor=w.alice,
+            user=user,
+            target=w.contact,
+            after={"user": "Carla Contact", "status": "created"},
+        ),
+    ]
+
+
+def case_contacts_convert(w):
+    [(_contact, user)], refused = contacts_convert(contacts=[w.contact], to="invited", actor=w.alice)
+    assert not refused
+    return [
+        _converted_user_created(w, user),
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=user,
+            target=("user", user.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "Invitation sent"},
+        ),
+        Expect(
+            Action.INVITATION_SENT,
+            actor=w.alice,
+            user=user,
+            target=_new_invitation(user),
+            after={"batch": "Invitations to converted contacts"},
+        ),
+        Expect(
+            Action.CONTACT_CONVERTED,
+            actor=w.alice,
+            user=user,
+            target=w.contact,
+            after={"user": "Carla Contact", "status": "invited"},
+        ),
+    ]
+
+
+def case_user_type_create(w):
+    user_type = user_type_create(organization=w.acme, name=" Intern ", actor=w.alice)
+    return [Expect(Action.USER_TYPE_CREATED, actor=w.alice, target=user_type, after={"name": "Intern"})]
+
+
+def case_user_type_rename(w):
+    user_type = UserTypeFactory(organization=w.acme, name="Intern")
+    user_type_rename(user_type=user_type, name="Apprentice", actor=w.alice)
+    return [
+        Expect(
+            Action.USER_TYPE_RENAMED,
+            actor=w.alice,
+            target=user_type,
+            before={"name": "Intern"},
+            after={"name": "Apprentice"},
+        )
+    ]
+
+
+def case_user_type_delete(w):
+    user_type = UserTypeFactory(organization=w.acme, name="Intern")
+    pk = user_type.pk
+    user_type_delete(user_type=user_type, actor=w.alice)
+    return [Expect(Action.USER_TYPE_DELETED, actor=w.alice, target=("usertype", pk), before={"name": "Intern"})]
+
+
+def case_users_import(w):
+    header = ["first_name", "last_name", "email", "groups"]
+    rows = [["Nora", "New", "nora@acme.example", "Lyon"], ["Robert", "Plain", "bob@acme.example", "Lyon"]]
+    check = importing.check_rows(organization=w.acme, actor=w.alice, header=header, rows=rows)
+    users_import(organization=w.acme, actor=w.alice, check=check, invite=True, source="people.csv")
+    nora = User.objects.get(organization=w.acme, email="nora@acme.example")
+    return [
+        Expect(
+            Action.USER_CREATED,
+            actor=w.alice,
+            user=nora,
+            target=nora,
+            after={
+                "first_name": "Nora",
+                "last_name": "New",
+                "email": "nora@acme.example",
+                "preferred_channel": "email",
+                "language": "en",
+                "status": "created",
+            },
+        ),
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"first_name": "Bob"},
+            after={"first_name": "Robert"},
+        ),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=nora, target=w.lyon),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.lyon),
+        # --invite: the new person is invited (Bob is active already).
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=nora,
+            target=("user", nora.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "Invitation sent"},
+        ),
+        Expect(
+            Action.INVITATION_SENT,
+            actor=w.alice,
+            user=nora,
+            target=_new_invitation(nora),
+            after={"batch": "Invitations after an import"},
+        ),
+        Expect(
+            Action.IMPORT_APPLIED,
+            actor=w.alice,
+            after={"created": 1, "updated": 1, "invited": 1},
+            label="people.csv",
+        ),
+    ]
+
+
+def case_users_export_record(w):
+    users_export_record(organization=w.acme, actor=w.alice, fmt="csv", filters={"status": "active"}, rows=3)
+    return [
+        Expect(
+            Action.EXPORT_DOWNLOADED,
+            actor=w.alice,
+            after={"list": "users", "format": "csv", "filters": "status: active", "rows": 3},
+            label="People list",
+        )
+    ]
+
+
+# groups.services -----------------------------------------------------------------------------------
+
+
+def case_group_create(w):
+    group = group_create(organization=w.acme, actor=w.alice, name=" Nice ", description="South")
+    return [Expect(Action.GROUP_CREATED, actor=w.alice, target=group, after={"name": "Nice", "description": "South"})]
+
+
+def case_group_update(w):
+    group_update(group=w.lyon, actor=w.alice, name="Lyon Part-Dieu", description="")
+    return [
+        Expect(
+            Action.GROUP_UPDATED,
+            actor=w.alice,
+            target=w.lyon,
+            before={"name": "Lyon"},
+            after={"name": "Lyon Part-Dieu"},
+        )
+    ]
+
+
+def case_group_delete(w):
+    pk = w.paris.pk
+    group_delete(group=w.paris, actor=w.alice)
+    return [Expect(Action.GROUP_DELETED, actor=w.alice, target=("usergroup", pk), before={"name": "Paris"})]
+
+
+def case_group_add_members(w):
+    group_add_members(group=w.lyon, users=[w.bob, w.ines], actor=w.alice)  # Ines is a member already
+    return [Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.lyon)]
+
+
+def case_group_add_created_users(w):
+    new = UserFactory(organization=w.acme, created_by=w.alice)
+    group_add_created_users(group=w.paris, users=[new], actor=w.alice)
+    return [Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=new, target=w.paris)]
+
+
+def case_group_remove_members(w):
+    group_remove_members(group=w.lyon, users=[w.ines, w.bob], actor=w.alice)  # Bob is not a member
+    return [Expect(Action.GROUP_MEMBER_REMOVED, actor=w.alice, user=w.ines, target=w.lyon)]
+
+
+def case_memberships_set(w):
+    memberships_set(actor=w.alice, users=[w.ines, w.bob], groups=[w.lyon, w.paris], pairs=[(w.bob.pk, w.paris.pk)])
+    return [
+        Expect(Action.GROUP_MEMBER_REMOVED, actor=w.alice, user=w.ines, target=w.lyon),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.paris),
+    ]
+
+
+def case_user_place_in_groups(w):
+    new = UserFactory(organization=w.acme, created_by=w.alice)
+    user_place_in_groups(user=new, groups=[w.lyon, w.paris], actor=w.alice)
+    return [
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=new, target=w.lyon),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=new, target=w.paris),
+    ]
+
+
+def case_user_rights_set(w):
+    regional = RightsProfileFactory(organization=w.acme, name="Regional")
+    grant(w.bob, Right.INVITE, w.paris)
+    user_rights_set(
+        user=w.bob,
+        actor=w.alice,
+        is_administrator=False,
+        profiles=[regional],
+        grants={Right.MANAGE_USERS: scope(w.lyon, w.paris), Right.INVITE: scope(w.paris)},
+    )
+    return [
+        Expect(
+            Action.RIGHTS_CHANGED,
+            actor=w.alice,
+            user=w.bob,
+            target=w.bob,
+            before={"profiles": ""},
+            after={"manage_users": "Lyon, Paris", "profiles": "Regional"},
+        )
+    ]
+
+
+def case_profile_create(w):
+    profile = profile_create(organization=w.acme, actor=w.alice, name="Auditors", grants={Right.VIEW_RESULTS: EVERYONE})
+    return [
+        Expect(Action.PROFILE_CREATED, actor=w.alice, target=profile, after={"name": "Auditors", "view_results": "*"})
+    ]
+
+
+def case_profile_update(w):
+    profile = RightsProfileFactory(organization=w.acme, name="Auditors")
+    grant(profile, Right.VIEW_RESULTS, everyone=True)
+    profile_update(
+        profile=profile,
+        actor=w.alice,
+        name="Auditors",
+        description="Lyon only",
+        grants={Right.VIEW_RESULTS: scope(w.lyon)},
+    )
+    return [
+        Expect(
+            Action.PROFILE_UPDATED,
+            actor=w.alice,
+            target=profile,
+            before={"description": "", "view_results": "*"},
+            after={"description": "Lyon only", "view_results": "Lyon"},
+        )
+    ]
+
+
+def case_profile_delete(w):
+    profile = RightsProfileFactory(organization=w.acme, name="Auditors")
+    grant(profile, Right.INVITE, w.lyon)
+    pk = profile.pk
+    profile_delete(profile=profile, actor=w.alice)
+    return [
+        Expect(
+            Action.PROFILE_DELETED,
+            actor=w.alice,
+            target=("rightsprofile", pk),
+            before={"name": "Auditors", "invite": "Lyon"},
+        )
+    ]
+
+
+# invitations.services ------------------------------------------------------------------------------
+
+
+def case_invitations_send(w):
+    people = User.objects.filter(pk__in=[w.created.pk, w.invited.pk, w.bob.pk])
+    invitations_send(organization=w.acme, users=people, actor=w.alice, label="Spring intake")
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=("user", w.created.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "Invitation sent"},
+        ),
+        Expect(
+            Action.INVITATION_SENT,
+            actor=w.alice,
+            user=w.created,
+            target=_new_invitation(w.created),
+            after={"batch": "Spring intake"},
+        ),
+        Expect(
+            Action.INVITATION_RESENT,
+            actor=w.alice,
+            user=w.invited,
+            target=_new_invitation(w.invited),
+            after={"batch": "Spring intake"},
+        ),
+    ]
+
+
+def case_invitation_resend(w):
+    invitation_resend(invitation=w.invitation, actor=w.alice)
+    batch = str(InvitationBatch.objects.get())
+    return [
+        Expect(
+            Action.INVITATION_RESENT,
+            actor=w.alice,
+            user=w.invited,
+            target=_new_invitation(w.invited),
+            after={"batch": batch},
+        )
+    ]
+
+
+def case_invitation_resend_of_a_temporary_password(w):
+    failed = Invitation.objects.create(
+        organization=w.acme,
+        kind=Invitation.Kind.TEMPORARY_PASSWORD,
+        user=w.bob,
+        channel="email",
+        address=w.bob.email,
+        delivery=Invitation.Delivery.FAILED,
+    )
+    User.objects.filter(pk=w.bob.pk).update(must_change_password=True)
+    invitation_resend(invitation=failed, actor=w.alice)
+    return [
+        Expect(
+            Action.TEMPORARY_PASSWORD_ISSUED,
+            actor=w.alice,
+            user=w.bob,
+            target=_new_invitation(w.bob),
+            after={"again": True},
+        )
+    ]
+
+
+def case_invitation_revoke(w):
+    invitation_revoke(invitation=w.invitation, actor=w.alice)
+    return [Expect(Action.INVITATION_REVOKED, actor=w.alice, user=w.invited, target=w.invitation)]
+
+
+def case_invitations_revoke_for_user(w):
+    invitations_revoke_for_user(user=w.invited, actor=w.alice)
+    return [Expect(Action.INVITATION_REVOKED, actor=w.alice, user=w.invited, target=w.invited, after={"count": 1})]
+
+
+def case_account_links_revoke(w):
+    account_links_revoke(user=w.invited, reason="email address changed", actor=w.alice)
+    return [
+        Expect(
+            Action.INVITATION_REVOKED,
+            actor=w.alice,
+            user=w.invited,
+            target=w.invitation,
+            after={"reason": "email address changed"},
+        )
+    ]
+
+
+def case_account_links_revoke_for_users(w):
+    account_links_revoke_for_users(user_ids=[w.invited.pk], reason="rights changed", actor=w.alice)
+    return [
+        Expect(
+            Action.INVITATION_REVOKED,
+            actor=w.alice,
+            user=w.invited,
+            target=w.invitation,
+            after={"reason": "rights changed"},
+        )
+    ]
+
+
+def case_invitations_resend_to_group(w):
+    invitations_resend_to_group(
+        organization=w.acme, group=w.lyon, users_in_scope=users_in_scope(w.alice, Right.INVITE), actor=w.alice
+    )
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=("user", w.created.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "Invitation sent"},
+        ),
+        Expect(
+            Action.INVITATION_SENT,
+            actor=w.alice,
+            user=w.created,
+            target=_new_invitation(w.created),
+            after={"batch": "Invitations to group Lyon"},
+        ),
+        Expect(
+            Action.INVITATION_RESENT,
+            actor=w.alice,
+            user=w.invited,
+            target=_new_invitation(w.invited),
+            after={"batch": "Invitations to group Lyon"},
+        ),
+    ]
+
+
+def case_batch_retry_failed(w):
+    batch = InvitationBatch.objects.create(organization=w.acme, created_by=w.alice, label="Spring intake")
+    Invitation.objects.filter(pk=w.invitation.pk).update(batch=batch, delivery=Invitation.Delivery.FAILED)
+    batch_retry_failed(batch=batch, actor=w.alice)
+    return [Expect(Action.INVITATIONS_RETRIED, actor=w.alice, target=batch, after={"count": 1})]
+
+
+def case_invitations_invite_addresses(w):
+    invitations_invite_addresses(
+        organization=w.acme, actor=w.alice, text="new@acme.example; bob@acme.example", group=w.lyon
+    )
+    new = User.objects.get(organization=w.acme, email="new@acme.example")
+    return [
+        Expect(
+            Action.USER_CREATED,
+            actor=w.alice,
+            user=new,
+            target=new,
+            after={"email": "new@acme.example", "preferred_channel": "email", "language": "en", "status": "created"},
+        ),
+        Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=new, target=w.lyon),
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=new,
+            target=("user", new.pk),
+            before={"status": "created"},
+            after={"status": "invited", "reason": "Invitation sent"},
+        ),
+        Expect(
+            Action.INVITATION_SENT,
+            actor=w.alice,
+            user=new,
+            target=_new_invitation(new),
+            after={"batch": "Invitations to 1 pasted addresses"},
+        ),
+    ]
+
+
+def case_user_activate_with_temporary_password(w):
+    invitation = user_activate_with_temporary_password(user=w.created, actor=w.alice)
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=w.created,
+            before={"status": "created"},
+            after={"status": "active", "reason": "Activated with a temporary password"},
+        ),
+        Expect(Action.TEMPORARY_PASSWORD_ISSUED, actor=w.alice, user=w.created, target=invitation),
+    ]
+
+
+def case_password_reset_request(w):
+    invitation = password_reset_request(organization=w.acme, user=w.bob)
+    return [Expect(Action.PASSWORD_RESET_REQUESTED, actor=None, user=w.bob, target=invitation)]
+
+
+def case_invitation_accept(w):
+    invitation_accept(invitation=w.invitation, first_name="Ivy", last_name="Vited", password=PASSWORD)
+    return [
+        Expect(Action.USER_PASSWORD_CHANGED, actor=w.invited, user=w.invited, target=w.invited),
+        Expect(
+            Action.INVITATION_ACCEPTED,
+            actor=w.invited,
+            user=w.invited,
+            target=w.invitation,
+            after={"first_name": "Ivy", "last_name": "Vited"},
+        ),
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.invited,
+            user=w.invited,
+            target=w.invited,
+            before={"status": "invited"},
+            after={"status": "active", "reason": "Accepted the invitation"},
+        ),
+    ]
+
+
+def case_password_reset_complete(w):
+    reset = Invitation.objects.create(
+        organization=w.acme,
+        kind=Invitation.Kind.PASSWORD_RESET,
+        user=w.bob,
+        channel="email",
+        address=w.bob.email,
+        token_hash=hash_token("bob-reset"),
+        expires_at=timezone.now() + timedelta(minutes=30),
+        delivery=Invitation.Delivery.SENT,
+    )
+    password_reset_complete(invitation=reset, password=PASSWORD)
+    return [
+        Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob),
+        Expect(Action.PASSWORD_RESET_USED, actor=w.bob, user=w.bob, target=reset),
+    ]
+
+
+def case_invitations_send_reminders(w):
+    InvitationSettings.objects.create(organization=w.acme, reminder_days_before_expiry=10)
+    invitations_send_reminders()
+    return [Expect(Action.INVITATION_REMINDED, actor=None, user=w.invited, target=_new_invitation(w.invited))]
+
+
+TABLE = {
+    "accounts.services.organization_create": case_organization_create,
+    "accounts.services.user_create": case_user_create,
+    "accounts.services.user_update": case_user_update,
+    "accounts.services.user_change_status": case_user_change_status,
+    "accounts.services.users_mark_invited": case_users_mark_invited,
+    "accounts.services.user_set_password": case_user_set_password,
+    "accounts.services.contact_create": case_contact_create,
+    "accounts.services.contact_update": case_contact_update,
+    "accounts.services.contact_delete": case_contact_delete,
+    "accounts.services.user_type_create": case_user_type_create,
+    "accounts.services.user_type_rename": case_user_type_rename,
+    "accounts.services.user_type_delete": case_user_type_delete,
+    "accounts.services.users_export_record": case_users_export_record,
+    "flows.people.user_create_with_groups": case_user_create_with_groups,
+    "flows.people.user_update_with_groups": case_user_update_with_groups,
+    "flows.contacts.contact_convert": case_contact_convert,
+    "flows.contacts.contacts_convert": case_contacts_convert,
+    "flows.imports.users_import": case_users_import,
+    "groups.services.group_create": case_group_create,
+    "groups.services.group_update": case_group_update,
+    "groups.services.group_delete": case_group_delete,
+    "groups.services.group_add_members": case_group_add_members,
+    "groups.services.group_add_created_users": case_group_add_created_users,
+    "groups.services.group_remove_members": case_group_remove_members,
+    "groups.services.memberships_set": case_memberships_set,
+    "groups.services.user_place_in_groups": case_user_place_in_groups,
+    "rights.services.user_set_administrator": case_user_set_administrator,
+    "rights.services.user_rights_set": case_user_rights_set,
+    "rights.services.profile_create": case_profile_create,
+    "rights.services.profile_update": case_profile_update,
+    "rights.services.profile_delete": case_profile_delete,
+    "invitations.services.invitations_send": case_invitations_send,
+    "invitations.services.invitation_resend": case_invitation_resend,
+    "invitations.services.invitation_resend[temporary password]": case_invitation_resend_of_a_temporary_password,
+    "invitations.services.invitation_revoke": case_invitation_revoke,
+    "invitations.services.invitations_revoke_for_user": case_invitations_revoke_for_user,
+    "invitations.services.account_links_revoke": case_account_links_revoke,
+    "invitations.services.account_links_revoke_for_users": case_account_links_revoke_for_users,
+    "invitations.services.invitations_resend_to_group": case_invitations_resend_to_group,
+    "invitations.services.batch_retry_failed": case_batch_retry_failed,
+    "flows.invitations.invitations_invite_addresses": case_invitations_invite_addresses,
+    "invitations.services.user_activate_with_temporary_password": case_user_activate_with_temporary_password,
+    "invitations.services.password_reset_request": case_password_reset_request,
+    "invitations.services.invitation_accept": case_invitation_accept,
+    "invitations.services.password_reset_complete": case_password_reset_complete,
+    "invitations.services.invitations_send_reminders": case_invitations_send_reminders,
+}
+
+
+def public_services():
+    """Every public function defined in a services module, as "module.function"."""
+    return {
+        f"{module.__name__}.{name}"
+        for module in SERVICE_MODULES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if not name.startswith("_") and function.__module__ == module.__name__
+    }
+
+
+def test_every_service_is_in_the_table():
+    listed = {name.split("[")[0] for name in TABLE} | set(NOT_AUDITED)
+    missing = sorted(public_services() - listed)
+    assert not missing, (
+        f"Services with no row in audit/tests/{__name__.rsplit('.', 1)[-1]}.py: {missing}. Add a TABLE row that runs "
+        "the service and lists the audit events it must write, or a NOT_AUDITED line saying why it records none."
+    )
+    assert not listed - public_services(), f"Stale rows: {sorted(listed - public_services())}"
+
+
+def test_every_services_module_is_walked():
+    """A new module of write services (any module named `services`, or one that opens a transaction,
+    on any floor below the pages) is walked by the test above, so its services cannot go unlisted."""
+    found = set()
+    for module, tree in product_modules():
+        if module.startswith("web.") or ".management." in module:
+            continue  # pages and commands call the services
+        writes = any(isinstance(node, ast.Attribute) and node.attr == "atomic" for node in ast.walk(tree))
+        if module.rsplit(".", 1)[-1] == "services" or writes:
+            found.add(module)
+    walked = {module.__name__ for module in SERVICE_MODULES}
+    missing = sorted(found - walked - set(NOT_SERVICE_MODULES))
+    assert not missing, (
+        f"Modules of write services this test does not walk: {missing}. Add them to SERVICE_MODULES (then a row "
+        "per public service), or to NOT_SERVICE_MODULES with the reason they hold no service to audit."
+    )
+    assert not set(NOT_SERVICE_MODULES) - found, f"Stale: {sorted(set(NOT_SERVICE_MODULES) - found)}"
+
+
+def check_events(name, w):
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    expected = TABLE[name](w)
+    events = list(AuditEvent.objects.filter(pk__gt=last).order_by("pk"))
+    assert sorted(map(_event_key, events)) == sorted(expect.key() for expect in expected), (
+        f"{name} wrote {[(e.action, e.target_label) for e in events]}, expected {[e.action for e in expected]}"
+    )
+    unmatched = {}
+    for event in events:
+        unmatched.setdefault(_event_key(event), []).append(event)
+    for expect in expected:
+        event = unmatched[expect.key()].pop(0)
+        what = f"{name} → {expect.action}"
+        assert event.organization_id == _pk(expect.organization or w.acme), f"{what}: organisation"
+        assert event.actor_id == _pk(expect.actor), f"{what}: actor {event.actor}, expected {expect.actor}"
+        assert event.target_user_id == _pk(expect.user), f"{what}: person {event.target_user}, expected {expect.user}"
+        assert (event.target_type, event.target_id) == _target_key(expect.target), f"{what}: target"
+        assert event.before == expect.before, f"{what}: before {event.before}"
+        assert event.after == expect.after, f"{what}: after {event.after}"
+        if expect.label is not None:
+            assert event.target_label == expect.label, f"{what}: label {event.target_label!r}"
+        if expect.target is not None or expect.user is not None:
+            # Readable after the target is gone: the display text was captured when it was written.
+            assert event.target_text, f"{what}: no readable target"
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_the_service_records_exactly_its_events(name, w):
+    check_events(name, w)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", list(TABLE))
+def test_the_service_records_its_events_when_called_outside_any_transaction(name, w):
+    """As views call them: a service that records outside its own transaction would raise here."""
+    check_events(name, w)
