@@ -8,14 +8,14 @@ from django.views import View
 
 from . import tasks
 from .export import csv_response, xlsx_response
-from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
+from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, read_table, sample_table
 from .mixins import RightRequiredMixin
 from .models import ImportJob
 from .people_forms import ImportForm
 from .rights import Right
 
 State = ImportJob.State
-ROWS_SHOWN = 200
+ROWS_SHOWN = REPORT_ROWS  # the stored report lists no more rows of each kind
 
 
 class ImportMixin(RightRequiredMixin):
