@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from . import phones
+from .export import unneutralise
 from .filelimits import MAX_CELL_CHARS, Refused, cell_too_long, check_xlsx, clip
 from .models import Channel, Language, User, UserType
 from .search import fold
@@ -187,7 +188,8 @@ def _read_csv(data: bytes) -> list[list[str]]:
     try:
         for number, row in enumerate(reader, start=1):
             rows_end = reader.line_num
-            if any(row) and _keep(rows, [cell.strip() for cell in row], number):
+            # Apostrophes the CSV export put before formula-like text come off (export → import).
+            if any(row) and _keep(rows, [unneutralise(cell.strip()) for cell in row], number):
                 break
     except csv.Error:  # a cell longer than the csv module's limit (a quote never closed, usually)
         # The row that failed starts on the line after the last row read.
