@@ -157,7 +157,9 @@ def _scan(data: bytes, members: list, locate=None) -> None:
             if unpacked > MAX_UNPACKED_BYTES:
                 raise _too_big()
             if xml is None:
-                xml = _XmlPart(member.filename, locate) if chunk.lstrip(b" \t\r\n").startswith(_XML_STARTS) else False
+                # XML unless it starts like something else: blanks first must not hide XML from the scan.
+                start = chunk.lstrip(b" \t\r\n")
+                xml = _XmlPart(member.filename, locate) if not start or start.startswith(_XML_STARTS) else False
             if xml:
                 xml.feed(chunk)
                 limit = xml.byte_limit()
