@@ -1,12 +1,19 @@
 """Exporting people lists as CSV or Excel, safe to open in a spreadsheet.
 
-Rows hold the plain text of each cell. CSV has no types, so a cell a spreadsheet would run as a
+Rows hold the plain text of each cell. CSV has no types, so text a spreadsheet would run as a
 formula gets a leading apostrophe there (`neutralise`); an Excel file stores every cell as text,
 which is never evaluated, so its cells keep their exact value (a mobile stays "+33612345678").
+
+A CSV file does not say its separator: Excel uses "," or ";" depending on the region (";" in
+France, the product's default), and a file read with the other one is split inside its values. So
+every field is quoted, and every part of a value that could become a cell (after a ";", a ",", a
+line break or a quote) is neutralised like the start of the value; the import takes the
+apostrophes off again (`unneutralise`), so an export imports back to the same values.
 """
 
 import csv
 import io
+import re
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -15,6 +22,13 @@ from django.utils.translation import gettext as _
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
+# Where a spreadsheet may start a cell within a value: at its start, or after a separator, a line
+# break or a quote (read with the other separator, a quote in a value can open or close a quoted
+# cell). The look-behind reads "not preceded by anything else". A part that starts with
+# apostrophes before a trigger gets one more, so that taking one off always gives the value back.
+_PART_START = r"(?<![^;,\r\n\"])"
+_FORMULA_PART = re.compile(_PART_START + r"('*[=+\-@\t\r])")
+_NEUTRALISED_PART = re.compile(_PART_START + r"'('*[=+\-@\t\r])")
 
 
 def cell_text(value) -> str:
@@ -27,9 +41,13 @@ def is_formula_like(text: str) -> bool:
 
 
 def neutralise(value) -> str:
-    """The cell's text, with a leading apostrophe if a spreadsheet would read it as a formula (CSV)."""
-    text = cell_text(value)
-    return "'" + text if is_formula_like(text) else text
+    """The cell's text for CSV, an apostrophe before each part a spreadsheet could read as a formula."""
+    return _FORMULA_PART.sub(r"'\1", cell_text(value))
+
+
+def unneutralise(text: str) -> str:
+    """The value `neutralise` was given: what the import does to each cell of a CSV file."""
+    return _NEUTRALISED_PART.sub(r"\1", text)
 
 
 def user_header() -> list[str]:
@@ -80,7 +98,10 @@ class _Echo:
 
 
 def csv_response(header, rows, filename) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    # Every field quoted: a value holding the other separator (";" for a "," file) stays whole. Lines
+    # end with \n alone: read with the other separator, a line end can fall inside a cell, and a
+    # cell must not start with the \r of a \r\n.
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL, lineterminator="\n")
 
     def lines():
         yield "\ufeff"  # BOM: Excel then reads the file as UTF-8

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from .errors import DomainError
-from .importing import ImportFileError, check_rows, read_table
+from .importing import REPORT_ROWS, ImportFileError, check_rows, read_table
 from .models import ImportJob
 
 State = ImportJob.State
@@ -42,7 +42,7 @@ def import_check_job(job_id: int) -> None:
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return
-        _set(job_id, state=State.READY, report=check.report(), progress=len(check.rows))
+        _set(job_id, state=State.READY, report=check.report(REPORT_ROWS), progress=len(check.rows))
 
 
 def import_apply_job(job_id: int) -> None:
@@ -71,7 +71,8 @@ def import_apply_job(job_id: int) -> None:
                 message = _("The users changed since the preview and some rows are now in error; nothing was imported.")
             else:
                 message = _("%(reason)s Nothing was imported.") % {"reason": error.message}
-            _set(job_id, state=State.FAILED, report=check.report(), error=message, finished_at=timezone.now())
+            report = check.report(REPORT_ROWS)
+            _set(job_id, state=State.FAILED, report=report, error=message, finished_at=timezone.now())
             return
         except IntegrityError:
             # Another change to the same people committed while this import was writing.
@@ -82,7 +83,7 @@ def import_apply_job(job_id: int) -> None:
                 finished_at=timezone.now(),
             )
             return
-        report = check.report() | {"result": result}
+        report = check.report(REPORT_ROWS) | {"result": result}
         # The file is no longer needed once imported: do not keep people's data twice.
         _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
 

@@ -8,7 +8,7 @@ from django.views import View
 
 from . import tasks
 from .export import csv_response, xlsx_response
-from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
+from .importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, read_table, sample_table
 from .mixins import RightRequiredMixin
 from .models import ImportJob
 from .people_forms import ImportForm
@@ -16,7 +16,7 @@ from .rights import Right
 from .selectors import actor_has_right
 
 State = ImportJob.State
-ROWS_SHOWN = 200
+ROWS_SHOWN = REPORT_ROWS  # the stored report lists no more rows of each kind
 
 
 class ImportMixin(RightRequiredMixin):
