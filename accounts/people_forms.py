@@ -122,3 +122,9 @@ class ImportForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
     )
     invite = forms.BooleanField(label=_("Send invitations to the new users afterwards"), required=False)
+
+
+class StatusChangeForm(forms.Form):
+    """The reason an administrator may give for a status change, kept in the history."""
+
+    reason = forms.CharField(label=_("Reason (optional, kept in the history)"), max_length=300, required=False)
