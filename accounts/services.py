@@ -2,7 +2,7 @@
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
@@ -90,6 +90,22 @@ def _check_login_ids_free(*, organization, email, mobile, employee_number="", ex
         )
 
 
+def _save_unique(instance, *, recheck) -> None:
+    """Save `instance` in a savepoint; when a unique constraint refuses it, run `recheck` again.
+
+    The checks before a save read committed rows only: two requests saving the same address at the
+    same moment both pass them, and the database refuses the second. By then the first has committed,
+    so `recheck` sees it and raises the same domain error as when the requests come one after the
+    other. The savepoint keeps the caller's transaction usable for that.
+    """
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        recheck()
+        raise
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -132,7 +148,12 @@ def user_create(
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
-    user.save()
+    _save_unique(
+        user,
+        recheck=lambda: _check_login_ids_free(
+            organization=organization, email=email, mobile=mobile, employee_number=employee_number
+        ),
+    )
     StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     if groups:
         # The new user is in no one's scope yet: only the groups are checked against the actor's.
@@ -181,7 +202,16 @@ def user_update(
     locked.language = language
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
-    locked.save()
+    _save_unique(
+        locked,
+        recheck=lambda: _check_login_ids_free(
+            organization=organization,
+            email=email,
+            mobile=mobile,
+            employee_number=employee_number,
+            exclude_pk=locked.pk,
+        ),
+    )
     if groups is not None and manageable_groups is not None:
         from groups.services import group_add_members, group_remove_members
 
@@ -334,9 +364,21 @@ def contact_create(
         notes=notes,
         created_by=actor,
     )
+    _check_contact_addresses_free(contact)
     contact.full_clean()
-    contact.save()
+    _save_unique(contact, recheck=lambda: _check_contact_addresses_free(contact))
     return contact
+
+
+def _check_contact_addresses_free(contact: Contact) -> None:
+    others = Contact.objects.for_org(contact.organization).exclude(pk=contact.pk)
+    for field in ("email", "mobile"):
+        value = getattr(contact, field)
+        other = others.filter(**{field: value}).first() if value else None
+        if other is not None:
+            raise ValidationError(
+                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            )
 
 
 @transaction.atomic
@@ -350,16 +392,9 @@ def contact_update(
     contact.mobile = normalize_mobile(contact.organization, mobile)
     contact.language = language
     contact.notes = notes
-    others = Contact.objects.for_org(contact.organization).exclude(pk=contact.pk)
-    for field in ("email", "mobile"):
-        value = getattr(contact, field)
-        other = others.filter(**{field: value}).first() if value else None
-        if other is not None:
-            raise ValidationError(
-                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
-            )
+    _check_contact_addresses_free(contact)
     contact.full_clean()
-    contact.save()
+    _save_unique(contact, recheck=lambda: _check_contact_addresses_free(contact))
     return contact
 
 
@@ -472,7 +507,7 @@ def user_type_create(*, organization: Organization, name: str) -> UserType:
     _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
     user_type.full_clean()
-    user_type.save()
+    _save_unique(user_type, recheck=lambda: _check_type_name_free(organization=organization, name=name))
     return user_type
 
 
@@ -483,7 +518,10 @@ def user_type_rename(*, user_type: UserType, name: str) -> UserType:
     _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
     user_type.name = name
     user_type.full_clean()
-    user_type.save(update_fields=["name"])
+    _save_unique(
+        user_type,
+        recheck=lambda: _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk),
+    )
     return user_type
 
 
