@@ -81,6 +81,28 @@ DATABASES = {
     # The embedded default: a SQLite file, so a first run needs no database server.
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+
+
+def sqlite_options(options: dict) -> dict:
+    """SQLite set up for a server that runs several requests at once (Django 5.1+ options).
+
+    SQLite has one writer at a time. A transaction opened with a plain BEGIN reads first and asks
+    for the write lock later, and when another connection holds it SQLite answers "database is
+    locked" at once rather than wait (waiting could deadlock). BEGIN IMMEDIATE takes the write lock
+    first, so a second writer waits up to `timeout` seconds for the first to commit. WAL lets
+    readers go on while a write commits; synchronous=NORMAL is the durable setting WAL recommends.
+    Options given in DATABASE_URL win.
+    """
+    defaults = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    return defaults | options
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = sqlite_options(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
