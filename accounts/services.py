@@ -643,3 +643,40 @@ def users_import(*, organization: Organization, actor: User | None, check, invit
     )
     people_changed(organization.pk)
     return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}
+
+
+def import_files_purge() -> int:
+    """Delete the file and the preview of every import not applied IMPORT_FILE_LIFETIME_HOURS after
+    its upload; the job stays, failed, so its page tells the uploader what happened. Returns how many.
+
+    Both hold people's data, which must not linger in the database. A file being applied is left
+    alone: its job ends done (the file is dropped then) or failed (deleted on a later run).
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Q
+
+    from .models import ImportJob
+
+    State = ImportJob.State
+    cutoff = timezone.now() - timedelta(hours=settings.IMPORT_FILE_LIFETIME_HOURS)
+    stale = (
+        ImportJob.objects.filter(created_at__lt=cutoff, state__in=[State.CHECKING, State.READY, State.FAILED])
+        .filter(~Q(data=b"") | ~Q(report={}))
+        .select_related("organization", "created_by")
+    )
+    purged = 0
+    for job in stale:
+        fields = {"data": b"", "report": {}}
+        if job.state != State.FAILED:
+            language = job.created_by.language if job.created_by else job.organization.language
+            with override(language):
+                fields["error"] = _(
+                    "This file was deleted without being imported: uploaded files are kept %(hours)s hours. "
+                    "Upload it again to import it."
+                ) % {"hours": settings.IMPORT_FILE_LIFETIME_HOURS}
+            fields |= {"state": State.FAILED, "finished_at": timezone.now()}
+        # Only if it has not moved meanwhile (confirmed a moment ago, say): a file being applied is kept.
+        purged += ImportJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+    return purged

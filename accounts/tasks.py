@@ -181,3 +181,11 @@ def bulk_run_job(job_id: int) -> None:
 @shared_task(acks_late=True)
 def bulk_run(job_id: int) -> None:
     bulk_run_job(job_id)
+
+
+@shared_task(name="accounts.tasks.imports_purge")
+def imports_purge() -> int:
+    """Beat: delete the files of imports never applied a day after their upload."""
+    from .services import import_files_purge
+
+    return import_files_purge()

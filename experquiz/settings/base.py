@@ -246,9 +246,17 @@ PASSWORD_RESET_THROTTLE_PER_ID = env.int("PASSWORD_RESET_THROTTLE_PER_ID", defau
 PASSWORD_RESET_THROTTLE_PER_IP = env.int("PASSWORD_RESET_THROTTLE_PER_IP", default=20)
 
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# An uploaded people file never imported is deleted this long after its upload (hourly by beat, or
+# `manage.py purgeimports`): it holds people's data.
+IMPORT_FILE_LIFETIME_HOURS = env.int("IMPORT_FILE_LIFETIME_HOURS", default=24)
+
 CELERY_BEAT_SCHEDULE = {
     "invitations-sweep": {
         "task": "invitations.tasks.invitations_sweep",
         "schedule": INVITATIONS_SWEEP_INTERVAL,
+    },
+    "imports-purge": {
+        "task": "accounts.tasks.imports_purge",
+        "schedule": 3600,
     },
 }
