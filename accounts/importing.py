@@ -121,6 +121,14 @@ def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
     rows = [row for row in rows if any(cell for cell in row)]
     if not rows:
         raise ImportFileError(_("The file is empty."))
+    # The binary-file sniff reads only the start: a NUL further down would reach PostgreSQL, which
+    # stores no NUL in text or JSON, and fail the check half-way. Rows are numbered as the preview does.
+    for number, row in enumerate(rows, start=1):
+        if any("\x00" in cell for cell in row):
+            raise ImportFileError(
+                _("Row %(row)s contains a NUL character, which is not text: remove it and upload the file again.")
+                % {"row": number}
+            )
     header, body = rows[0], rows[1:]
     if len(body) > MAX_ROWS:
         # The readers stop one row past the limit, so the file's real count is not known.

@@ -94,6 +94,7 @@ NOT_AUDITED = {
     "accounts.services.account_links_outdated_for": "sends the signal; its receiver records each revoked link",
     "accounts.services.link_fields_changes": "reads: which login IDs or channel changed",
     "accounts.services.users_history_note": "the history rows beside the caller's own events",
+    "accounts.services.import_files_purge": "system clean-up of files never imported (no actor); the job page says why",
     "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
     "invitations.services.on_account_links_outdated": "the signal receiver; account_links_revoke_for_users records",
 }
