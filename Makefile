@@ -62,4 +62,4 @@ bench-people: install
 bench: bench-people bench-invitations
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 test-results
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-results

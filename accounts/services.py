@@ -9,7 +9,7 @@ we wait for something that transaction holds.
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
@@ -171,6 +171,22 @@ def _check_login_ids_free(*, organization, email, mobile, employee_number="", ex
         )
 
 
+def _save_unique(instance, *, recheck) -> None:
+    """Save `instance` in a savepoint; when a unique constraint refuses it, run `recheck` again.
+
+    The checks before a save read committed rows only: two requests saving the same address at the
+    same moment both pass them, and the database refuses the second. By then the first has committed,
+    so `recheck` sees it and raises the same domain error as when the requests come one after the
+    other. The savepoint keeps the caller's transaction usable for that.
+    """
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        recheck()
+        raise
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -212,7 +228,12 @@ def user_create(
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
-    user.save()
+    _save_unique(
+        user,
+        recheck=lambda: _check_login_ids_free(
+            organization=organization, email=email, mobile=mobile, employee_number=employee_number
+        ),
+    )
     StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     audit_record(
         organization=organization,
@@ -258,7 +279,16 @@ def user_update(
     locked.language = language
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
-    locked.save()
+    _save_unique(
+        locked,
+        recheck=lambda: _check_login_ids_free(
+            organization=organization,
+            email=email,
+            mobile=mobile,
+            employee_number=employee_number,
+            exclude_pk=locked.pk,
+        ),
+    )
     audit_record(
         organization=organization,
         actor=actor,
@@ -428,8 +458,9 @@ def contact_create(
         notes=notes,
         created_by=actor,
     )
+    _check_contact_addresses_free(contact)
     contact.full_clean()
-    contact.save()
+    _save_unique(contact, recheck=lambda: _check_contact_addresses_free(contact))
     audit_record(
         organization=organization,
         actor=actor,
@@ -438,6 +469,17 @@ def contact_create(
         after={name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS},
     )
     return contact
+
+
+def _check_contact_addresses_free(contact: Contact) -> None:
+    others = Contact.objects.for_org(contact.organization).exclude(pk=contact.pk)
+    for field in ("email", "mobile"):
+        value = getattr(contact, field)
+        other = others.filter(**{field: value}).first() if value else None
+        if other is not None:
+            raise ValidationError(
+                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            )
 
 
 @transaction.atomic
@@ -460,16 +502,9 @@ def contact_update(
     contact.mobile = normalize_mobile(contact.organization, mobile)
     contact.language = language
     contact.notes = notes
-    others = Contact.objects.for_org(contact.organization).exclude(pk=contact.pk)
-    for field in ("email", "mobile"):
-        value = getattr(contact, field)
-        other = others.filter(**{field: value}).first() if value else None
-        if other is not None:
-            raise ValidationError(
-                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
-            )
+    _check_contact_addresses_free(contact)
     contact.full_clean()
-    contact.save()
+    _save_unique(contact, recheck=lambda: _check_contact_addresses_free(contact))
     audit_record(
         organization=contact.organization_id,
         actor=actor,
@@ -514,7 +549,7 @@ def user_type_create(*, organization: Organization, name: str, actor: User | Non
     _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
     user_type.full_clean()
-    user_type.save()
+    _save_unique(user_type, recheck=lambda: _check_type_name_free(organization=organization, name=name))
     audit_record(
         organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
     )
@@ -536,7 +571,10 @@ def user_type_rename(*, user_type: UserType, name: str, actor: User | None = Non
     )
     user_type.name = name
     user_type.full_clean()
-    user_type.save(update_fields=["name"])
+    _save_unique(
+        user_type,
+        recheck=lambda: _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk),
+    )
     return user_type
 
 
@@ -574,3 +612,40 @@ def users_export_record(*, organization: Organization, actor: User | None, fmt: 
         label=_("People list"),
         after={"list": "users", "format": fmt, "filters": filters, "rows": rows},
     )
+
+
+def import_files_purge() -> int:
+    """Delete the file and the preview of every import not applied IMPORT_FILE_LIFETIME_HOURS after
+    its upload; the job stays, failed, so its page tells the uploader what happened. Returns how many.
+
+    Both hold people's data, which must not linger in the database. A file being applied is left
+    alone: its job ends done (the file is dropped then) or failed (deleted on a later run).
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Q
+
+    from .models import ImportJob
+
+    State = ImportJob.State
+    cutoff = timezone.now() - timedelta(hours=settings.IMPORT_FILE_LIFETIME_HOURS)
+    stale = (
+        ImportJob.objects.filter(created_at__lt=cutoff, state__in=[State.CHECKING, State.READY, State.FAILED])
+        .filter(~Q(data=b"") | ~Q(report={}))
+        .select_related("organization", "created_by")
+    )
+    purged = 0
+    for job in stale:
+        fields = {"data": b"", "report": {}}
+        if job.state != State.FAILED:
+            language = job.created_by.language if job.created_by else job.organization.language
+            with override(language):
+                fields["error"] = _(
+                    "This file was deleted without being imported: uploaded files are kept %(hours)s hours. "
+                    "Upload it again to import it."
+                ) % {"hours": settings.IMPORT_FILE_LIFETIME_HOURS}
+            fields |= {"state": State.FAILED, "finished_at": timezone.now()}
+        # Only if it has not moved meanwhile (confirmed a moment ago, say): a file being applied is kept.
+        purged += ImportJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+    return purged

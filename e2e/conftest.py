@@ -46,13 +46,30 @@ def browser():
         browser.close()
 
 
+def watch_policy(page) -> list[str]:
+    """Collect what the Content-Security-Policy blocked: Chromium reports each refusal (an inline
+    script, handler or style) as a console error. Every browser test fails on any."""
+    blocked = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return blocked
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = watch_policy(page)
     yield page
     context.close()
+    assert not blocked, f"The Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture
@@ -60,8 +77,10 @@ def phone_page(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = watch_policy(page)
     yield page
     context.close()
+    assert not blocked, f"The Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture

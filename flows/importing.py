@@ -13,16 +13,25 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from accounts.filelimits import MAX_CELL_CHARS, Refused, cell_too_long, check_xlsx, clip
 from accounts.models import Channel, Language, User, UserType
 from accounts.search import fold
 from experquiz import phones
+from experquiz.spreadsheets import unneutralise
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
 # From this many rows a Celery worker does the work and the page shows a progress bar.
 BACKGROUND_ROWS = 10_000
 PROGRESS_EVERY = 1000
+# Rows of each kind (to create, to update, in error) kept in an import job's stored report: the page
+# shows no more, and a report holding every row of a big file would be read at each view.
+REPORT_ROWS = 200
+# Unknown groups named one by one in a row's errors; a cell of hundreds of them gives one more line.
+GROUP_ERRORS_SHOWN = 10
+IGNORED_SHOWN = 20
 
 COLUMNS = {
     "first_name": ["first name", "firstname", "given name", "prenom"],
@@ -112,28 +121,58 @@ def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
     rows = [row for row in rows if any(cell for cell in row)]
     if not rows:
         raise ImportFileError(_("The file is empty."))
+    # The binary-file sniff reads only the start: a NUL further down would reach PostgreSQL, which
+    # stores no NUL in text or JSON, and fail the check half-way. Rows are numbered as the preview does.
+    for number, row in enumerate(rows, start=1):
+        if any("\x00" in cell for cell in row):
+            raise ImportFileError(
+                _("Row %(row)s contains a NUL character, which is not text: remove it and upload the file again.")
+                % {"row": number}
+            )
     header, body = rows[0], rows[1:]
     if len(body) > MAX_ROWS:
+        # The readers stop one row past the limit, so the file's real count is not known.
         raise ImportFileError(
-            _("The file has %(n)s rows; at most %(max)s can be imported at once. Split it.")
-            % {"n": len(body), "max": MAX_ROWS}
+            _("The file has more than %(max)s rows; at most %(max)s can be imported at once. Split it.")
+            % {"max": MAX_ROWS}
         )
     return header, body
+
+
+def _keep(rows: list, cells: list, number: int) -> bool:
+    """Add a read row to `rows` unless blank; True once past the row limit, to stop reading.
+
+    Blank rows are dropped as they come and reading stops one row past the limit, so that a file of
+    millions of (blank) lines is never held; a cell over the length limit refuses the file at once.
+    """
+    if not any(cells):
+        return False
+    for column, cell in enumerate(cells, start=1):
+        if len(cell) > MAX_CELL_CHARS:
+            raise ImportFileError(cell_too_long(number, column))
+    rows.append(cells)
+    return len(rows) > MAX_ROWS + 1
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
 
     try:
+        # Sizes, cells and XML checked first, as a stream: openpyxl then reads a file known to fit.
+        check_xlsx(data)
+    except Refused as error:
+        raise ImportFileError(error.message) from None
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
         # A small compressed file can unfold into millions of rows: stop reading past the cap.
         rows = []
-        for row in sheet.iter_rows(values_only=True, max_col=60):
-            rows.append([_cell_text(value) for value in row])
-            if len(rows) > MAX_ROWS + 1:
+        for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=60), start=1):
+            if _keep(rows, [_cell_text(value) for value in row], number):
                 break
         workbook.close()
+    except ImportFileError:
+        raise
     except Exception:  # openpyxl raises many kinds of errors on damaged or foreign zip files
         raise ImportFileError(_("This is not a readable Excel (.xlsx) file.")) from None
     return rows
@@ -152,12 +191,14 @@ def _read_csv(data: bytes) -> list[list[str]]:
         ) from None
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     rows, rows_end = [], 0
     try:
-        for row in reader:
-            rows.append([cell.strip() for cell in row])
+        for number, row in enumerate(reader, start=1):
             rows_end = reader.line_num
+            # Apostrophes the CSV export put before formula-like text come off (export → import).
+            if any(row) and _keep(rows, [unneutralise(cell.strip()) for cell in row], number):
+                break
     except csv.Error:  # a cell longer than the csv module's limit (a quote never closed, usually)
         # The row that failed starts on the line after the last row read.
         raise ImportFileError(
@@ -170,6 +211,20 @@ def _read_csv(data: bytes) -> list[list[str]]:
     return rows
 
 
+def _lines(text: str, block: int = 1024 * 1024):
+    """The text's lines with their endings, for the csv reader, a block of about `block` characters at a time.
+
+    io.StringIO splits lines the way csv needs (\n, \r\n or \r), but copies its text at four bytes a
+    character: fed in blocks cut after a \n, it never holds more than a few megabytes.
+    """
+    start = 0
+    while start < len(text):
+        cut = text.rfind("\n", start, start + block) + 1 if start + block < len(text) else 0
+        end = cut or len(text)  # no \n in the block (a file with \r endings): the rest at once
+        yield from io.StringIO(text[start:end], newline="")
+        start = end
+
+
 def map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
     """{column: index} for the recognised headers, and the headers that were not recognised."""
     mapping, ignored = {}, []
@@ -178,15 +233,17 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
         if column and column not in mapping:
             mapping[column] = index
         elif title:
-            ignored.append(title)
+            ignored.append(clip(title))
     if "email" not in mapping and "mobile" not in mapping:
         raise ImportFileError(
             _(
                 "Missing column: the file needs an “email” or a “mobile” column (found: %(found)s). "
                 "Download the sample file to see the expected columns."
             )
-            % {"found": ", ".join(h for h in header if h) or "—"}
+            % {"found": clip(", ".join(h for h in header if h)) or "—"}
         )
+    if len(ignored) > IGNORED_SHOWN:
+        ignored = [*ignored[:IGNORED_SHOWN], _("and %(n)s more") % {"n": len(ignored) - IGNORED_SHOWN}]
     return mapping, ignored
 
 
@@ -205,7 +262,7 @@ class RowCheck:
 
     def label(self) -> str:
         name = f"{self.values.get('first_name', '')} {self.values.get('last_name', '')}".strip()
-        return name or self.values.get("email") or self.values.get("mobile_raw", "")
+        return clip(name or self.values.get("email") or self.values.get("mobile_raw", ""))
 
     def as_dict(self) -> dict:
         return {"row": self.number, "action": self.action, "label": self.label(), "errors": self.errors}
@@ -224,15 +281,25 @@ class ImportCheck:
     def has_errors(self) -> bool:
         return any(row.errors for row in self.rows)
 
-    def report(self) -> dict:
-        """What the preview page and the command show (JSON-serialisable)."""
+    def report(self, rows_per_action=None) -> dict:
+        """What the preview page and the command show (JSON-serialisable).
+
+        The counts are always complete; with `rows_per_action`, only that many rows of each action
+        are listed (what an import job stores: the page shows no more).
+        """
+        listed = {"create": 0, "update": 0, "error": 0}
+        rows = []
+        for row in self.rows:
+            listed[row.action] += 1
+            if rows_per_action is None or listed[row.action] <= rows_per_action:
+                rows.append(row.as_dict())
         return {
             "columns": self.columns,
             "ignored": self.ignored,
-            "create": self.count("create"),
-            "update": self.count("update"),
-            "error": self.count("error"),
-            "rows": [row.as_dict() for row in self.rows],
+            "create": listed["create"],
+            "update": listed["update"],
+            "error": listed["error"],
+            "rows": rows,
         }
 
 
@@ -304,7 +371,7 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         try:
             validate_email(email)
         except ValidationError:
-            errors.append(("email", _("“%(value)s” is not a valid email address") % {"value": raw["email"]}))
+            errors.append(("email", _("“%(value)s” is not a valid email address") % {"value": clip(raw["email"])}))
             email = ""
     values["email"] = email
 
@@ -314,7 +381,9 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         try:
             mobile = phones.to_e164(values["mobile_raw"], organization.phone_region)
         except phones.InvalidPhoneNumber:
-            errors.append(("mobile", _("“%(value)s” is not a valid mobile number") % {"value": values["mobile_raw"]}))
+            errors.append(
+                ("mobile", _("“%(value)s” is not a valid mobile number") % {"value": clip(values["mobile_raw"])})
+            )
     values["mobile"] = mobile
     no_login_id = not raw.get("email") and not values["mobile_raw"]
 
@@ -328,22 +397,30 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
     if type_name:
         values["user_type_id"] = directory.types.get(fold(type_name))
         if values["user_type_id"] is None:
-            errors.append(("user_type", _("unknown user type “%(value)s”") % {"value": type_name}))
+            errors.append(("user_type", _("unknown user type “%(value)s”") % {"value": clip(type_name)}))
 
     values["group_ids"] = []
+    unknown = 0
     for name in filter(None, (part.strip() for part in GROUP_SEPARATORS.split(raw.get("groups", "")))):
         group_id = directory.groups.get(fold(name))
         if group_id is None:
-            errors.append(("groups", _("unknown group “%(value)s”") % {"value": name}))
+            unknown += 1
+            if unknown <= GROUP_ERRORS_SHOWN:
+                errors.append(("groups", _("unknown group “%(value)s”") % {"value": clip(name)}))
         elif group_id not in values["group_ids"]:
             values["group_ids"].append(group_id)
+    if unknown > GROUP_ERRORS_SHOWN:
+        more = unknown - GROUP_ERRORS_SHOWN
+        errors.append(
+            ("groups", ngettext("and %(n)s more unknown group", "and %(n)s more unknown groups", more) % {"n": more})
+        )
 
     language = raw.get("language", "")
     values["language"] = ""
     if language:
         values["language"] = LANGUAGES.get(_header_key(language), "")
         if not values["language"]:
-            errors.append(("language", _("unknown language “%(value)s” (use en or fr)") % {"value": language}))
+            errors.append(("language", _("unknown language “%(value)s” (use en or fr)") % {"value": clip(language)}))
 
     channel = raw.get("preferred_channel", "")
     values["preferred_channel"] = ""
@@ -351,7 +428,7 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         values["preferred_channel"] = CHANNELS.get(_header_key(channel), "")
         if not values["preferred_channel"]:
             errors.append(
-                ("preferred_channel", _("unknown channel “%(value)s” (use email or sms)") % {"value": channel})
+                ("preferred_channel", _("unknown channel “%(value)s” (use email or sms)") % {"value": clip(channel)})
             )
 
     # The same person twice in the file.

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from accounts.errors import LoginIdTaken
 from accounts.models import Organization, User
 from accounts.services import user_create
 from experquiz import phones
@@ -85,15 +86,20 @@ def invitations_invite_addresses(
         if known is not None:
             result.known.append((part, known))
             continue
-        result.created.append(
-            user_create(
+        try:
+            created = user_create(
                 organization=organization,
                 actor=actor,
                 email=value if kind == "email" else "",
                 mobile=value if kind == "mobile" else "",
                 user_type=user_type,
             )
-        )
+        except LoginIdTaken as taken:
+            # Someone added this address since it was looked up above (the same list pasted twice at
+            # once): it is a known address like the others.
+            result.known.append((part, taken.existing))
+            continue
+        result.created.append(created)
     if group is not None and result.created:
         # The paste page offers the groups of the inviter's invite right.
         group_add_created_users(group=group, users=result.created, actor=actor, right=Right.INVITE)

@@ -165,14 +165,19 @@ def group_add_created_users(*, group: UserGroup, users, actor, right: str = MANA
     return _add(group=group, users=users, actor=actor)
 
 
+@transaction.atomic
 def _add(*, group, users, actor) -> int:
+    # Two people adding the same user to the same group at once: the group's row lock makes the
+    # second wait and then see the first's memberships, so each says truthfully how many it added.
+    # ignore_conflicts covers writers that do not take the lock (the import).
+    UserGroup.objects.select_for_update().filter(pk=group.pk).first()
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = [
         Membership(organization_id=group.organization_id, group=group, user=user, added_by=actor)
         for user in {user.pk: user for user in users}.values()
         if user.pk not in existing
     ]
-    Membership.objects.bulk_create(new)
+    Membership.objects.bulk_create(new, ignore_conflicts=True)
     audit_record_many(
         audit_event(
             organization=group.organization_id,
@@ -230,9 +235,13 @@ def memberships_set(*, actor, users, groups, pairs, right: str = MANAGE_USERS) -
     removed = 0
     for user_id, group_id in to_remove:
         removed += current.filter(user_id=user_id, group_id=group_id).delete()[0]
+    # The same grid saved twice at once: the second save's additions are already there.
     Membership.objects.bulk_create(
-        Membership(organization_id=organization_id, user_id=u, group_id=g, added_by=actor)
-        for u, g in sorted(wanted - have)
+        (
+            Membership(organization_id=organization_id, user_id=u, group_id=g, added_by=actor)
+            for u, g in sorted(wanted - have)
+        ),
+        ignore_conflicts=True,
     )
     by_id = {group.pk: group for group in groups}
     audit_record_many(

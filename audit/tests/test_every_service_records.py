@@ -94,6 +94,7 @@ SERVICE_MODULES = [
 NOT_SERVICE_MODULES = {
     "audit.services": "the recorder itself: it writes the events the services record",
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
+    "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
 }
 PASSWORD = "a long and new password 42"
 
@@ -112,6 +113,7 @@ NOT_AUDITED = {
     "accounts.services.account_links_outdated_for": "sends the signal; its receiver records each revoked link",
     "accounts.services.link_fields_changes": "reads: which login IDs or channel changed",
     "accounts.services.users_history_note": "the history rows beside the caller's own events",
+    "accounts.services.import_files_purge": "system clean-up of files never imported (no actor); the job page says why",
     "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
 }
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 from xstatic.pkg import bootstrap as xstatic_bootstrap
 
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "csp",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
@@ -47,6 +49,7 @@ MIDDLEWARE = [
     # First, so that everything below (services deep inside views) knows the client and request id.
     "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "accounts.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -55,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "experquiz.tenancy.TenantSessionMiddleware",
+    "experquiz.headers.NoStoreMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -91,6 +95,28 @@ DATABASES = {
     # The embedded default: a SQLite file, so a first run needs no database server.
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+
+
+def sqlite_options(options: dict) -> dict:
+    """SQLite set up for a server that runs several requests at once (Django 5.1+ options).
+
+    SQLite has one writer at a time. A transaction opened with a plain BEGIN reads first and asks
+    for the write lock later, and when another connection holds it SQLite answers "database is
+    locked" at once rather than wait (waiting could deadlock). BEGIN IMMEDIATE takes the write lock
+    first, so a second writer waits up to `timeout` seconds for the first to commit. WAL lets
+    readers go on while a write commits; synchronous=NORMAL is the durable setting WAL recommends.
+    Options given in DATABASE_URL win.
+    """
+    defaults = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    return defaults | options
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = sqlite_options(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -192,6 +218,23 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Scripts and styles come from our own static files only: no inline script, handler or style
+# attribute runs, so injected markup cannot run code. Bootstrap's CSS draws its icons with data:
+# images; the progress pages poll JSON from the same origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -228,9 +271,17 @@ PASSWORD_RESET_THROTTLE_PER_ID = env.int("PASSWORD_RESET_THROTTLE_PER_ID", defau
 PASSWORD_RESET_THROTTLE_PER_IP = env.int("PASSWORD_RESET_THROTTLE_PER_IP", default=20)
 
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# An uploaded people file never imported is deleted this long after its upload (hourly by beat, or
+# `manage.py purgeimports`): it holds people's data.
+IMPORT_FILE_LIFETIME_HOURS = env.int("IMPORT_FILE_LIFETIME_HOURS", default=24)
+
 CELERY_BEAT_SCHEDULE = {
     "invitations-sweep": {
         "task": "invitations.tasks.invitations_sweep",
         "schedule": INVITATIONS_SWEEP_INTERVAL,
+    },
+    "imports-purge": {
+        "task": "accounts.tasks.imports_purge",
+        "schedule": 3600,
     },
 }

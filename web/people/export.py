@@ -1,8 +1,14 @@
 """Exporting people lists as CSV or Excel, safe to open in a spreadsheet.
 
-Rows hold the plain text of each cell. CSV has no types, so a cell a spreadsheet would run as a
+Rows hold the plain text of each cell. CSV has no types, so text a spreadsheet would run as a
 formula gets a leading apostrophe there (`neutralise`); an Excel file stores every cell as text,
 which is never evaluated, so its cells keep their exact value (a mobile stays "+33612345678").
+
+A CSV file does not say its separator: Excel uses "," or ";" depending on the region (";" in
+France, the product's default), and a file read with the other one is split inside its values. So
+every field is quoted, and every part of a value that could become a cell (after a ";", a ",", a
+line break or a quote) is neutralised like the start of the value; the import takes the
+apostrophes off again (`unneutralise`), so an export imports back to the same values.
 """
 
 import csv
@@ -12,24 +18,10 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# The cell rules are shared with the import, a floor below (it takes the apostrophes off again).
+from experquiz.spreadsheets import cell_text, is_formula_like, neutralise
+
 CHUNK = 2000
-
-
-def cell_text(value) -> str:
-    return "" if value is None else str(value)
-
-
-def is_formula_like(text: str) -> bool:
-    """Whether a spreadsheet would read this text, typed in a cell, as a formula."""
-    return text.startswith(FORMULA_TRIGGERS)
-
-
-def neutralise(value) -> str:
-    """The cell's text, with a leading apostrophe if a spreadsheet would read it as a formula (CSV)."""
-    text = cell_text(value)
-    return "'" + text if is_formula_like(text) else text
 
 
 def user_header() -> list[str]:
@@ -80,7 +72,10 @@ class _Echo:
 
 
 def csv_response(header, rows, filename) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    # Every field quoted: a value holding the other separator (";" for a "," file) stays whole. Lines
+    # end with \n alone: read with the other separator, a line end can fall inside a cell, and a
+    # cell must not start with the \r of a \r\n.
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL, lineterminator="\n")
 
     def lines():
         yield "\ufeff"  # BOM: Excel then reads the file as UTF-8

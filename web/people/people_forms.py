@@ -143,3 +143,9 @@ class ImportForm(forms.Form):
                 _("You do not hold the right to invite, so this import cannot send invitations."), code="no_invite"
             )
         return data
+
+
+class StatusChangeForm(forms.Form):
+    """The reason an administrator may give for a status change, kept in the history."""
+
+    reason = forms.CharField(label=_("Reason (optional, kept in the history)"), max_length=300, required=False)

@@ -8,7 +8,7 @@ from django.views import View
 
 from accounts.models import ImportJob
 from flows import tasks
-from flows.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, ImportFileError, read_table, sample_table
+from flows.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, read_table, sample_table
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 from rights.selectors import actor_has_right
@@ -17,7 +17,7 @@ from .export import csv_response, xlsx_response
 from .people_forms import ImportForm
 
 State = ImportJob.State
-ROWS_SHOWN = 200
+ROWS_SHOWN = REPORT_ROWS  # the stored report lists no more rows of each kind
 
 
 class ImportMixin(RightRequiredMixin):

@@ -30,7 +30,7 @@ from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
 from rights.selectors import groups_in_scope, users_in_scope
 
-from .people_forms import UserForm
+from .people_forms import StatusChangeForm, UserForm
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -328,17 +328,26 @@ class UserStatusView(RightRequiredMixin, View):
     def get_person(self, pk):
         return get_object_or_404(self.scoped_users(), pk=pk)
 
-    def get(self, request, pk, to):
-        person = self.get_person(pk)
+    def render_confirm(self, person, to, form):
         label = next((label for target, label, _c in _labels(person.status) if target == to), None)
         return render(
-            request, "accounts/user_status_confirm.html", {"person": person, "to": Status(to), "label": label}
+            self.request,
+            "accounts/user_status_confirm.html",
+            {"person": person, "to": Status(to), "label": label, "form": form},
         )
+
+    def get(self, request, pk, to):
+        return self.render_confirm(self.get_person(pk), to, StatusChangeForm())
 
     def post(self, request, pk, to):
         from invitations.services import user_activate_with_temporary_password
 
         person = self.get_person(pk)
+        # The reason goes through a form like every typed text: a NUL byte or an over-long reason is
+        # an error next to the field, not a database error.
+        form = StatusChangeForm(request.POST)
+        if not form.is_valid():
+            return self.render_confirm(person, to, form)
         try:
             if to == Status.ACTIVE and person.status in (Status.CREATED, Status.INVITED):
                 invitation = user_activate_with_temporary_password(user=person, actor=request.user)
@@ -347,7 +356,7 @@ class UserStatusView(RightRequiredMixin, View):
                     "address": invitation.address,
                 }
             else:
-                user_change_status(user=person, to=to, actor=request.user, reason=request.POST.get("reason", ""))
+                user_change_status(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
                 done = _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
         except DomainError as error:
             messages.error(request, error.message)

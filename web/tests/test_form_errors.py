@@ -290,7 +290,7 @@ def test_every_post_action_is_covered():
     assert not missing, (
         f"POST-only actions {missing} are not in the scope-safety test: add each to SUBMITTERS "
         "(how to submit a person's identifier to it) or to NO_INPUT (why it takes none) in "
-        "experquiz/tests/test_form_errors.py."
+        "web/tests/test_form_errors.py."
     )
 
 

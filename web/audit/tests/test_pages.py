@@ -13,9 +13,9 @@ from django.utils import timezone
 from accounts.services import user_change_status, user_type_create
 from audit.models import Action, AuditEvent
 from audit.services import audit_event, audit_record_many
+from experquiz.spreadsheets import FORMULA_TRIGGERS
 from flows.people import user_create_with_groups
 from groups.services import group_create
-from web.people.export import FORMULA_TRIGGERS
 
 pytestmark = pytest.mark.django_db
 URL = "/audit/"

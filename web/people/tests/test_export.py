@@ -7,7 +7,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
-from web.people.export import neutralise
+from experquiz.spreadsheets import neutralise
 
 pytestmark = pytest.mark.django_db
 
