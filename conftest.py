@@ -5,7 +5,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from accounts.rights import Right
 from accounts.tests.factories import (
     PASSWORD,
     AdministratorFactory,
@@ -15,6 +14,7 @@ from accounts.tests.factories import (
     UserGroupFactory,
 )
 from groups.tests.factories import grant
+from rights.names import Right
 
 
 @pytest.fixture(autouse=True)

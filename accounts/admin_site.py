@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .forms import ThrottledLoginMixin
+from .login import ThrottledLoginMixin
 
 
 class PlatformLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):

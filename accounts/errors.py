@@ -1,12 +1,6 @@
-"""Domain errors: raised by services, turned into clear messages by views and commands."""
+"""The people floor's domain errors (DomainError itself is shared: experquiz.errors)."""
 
-
-class DomainError(Exception):
-    """A business rule refused an action. `message` is translated and safe to show."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+from experquiz.errors import DomainError
 
 
 class TransitionNotAllowed(DomainError):

@@ -1,5 +1,32 @@
+from django.conf import settings
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from experquiz.tenancy import tenant_slug_from_host
+
+from .models import Organization
+
+
+class TenantMiddleware:
+    """Set ``request.organization`` from the host; unknown tenants are a 404."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # get_host() validates against ALLOWED_HOSTS and raises DisallowedHost (a 400) for garbage.
+        slug = tenant_slug_from_host(request.get_host())
+        if slug is None:
+            raise Http404("Unknown host")
+        if slug == "":
+            request.organization = None
+            request.urlconf = settings.PLATFORM_URLCONF
+        else:
+            request.organization = Organization.objects.filter(slug=slug).first()
+            if request.organization is None:
+                raise Http404("Unknown organisation")
+        return self.get_response(request)
 
 
 class PasswordChangeRequiredMiddleware:

@@ -9,9 +9,9 @@ from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from experquiz import phones
 from experquiz.tenancy import OrgQuerySet
 
-from . import phones
 from .querysets import ContactQuerySet, UserQuerySet
 
 RESERVED_SLUGS = {"www", "admin", "api", "static", "media", "mail", "smtp", "app", "platform", "status"}

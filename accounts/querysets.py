@@ -27,10 +27,12 @@ class UserQuerySet(OrgQuerySet):
         return qs
 
     def in_groups(self, group_ids):
-        """Users in at least one of these groups (no duplicates: a semi-join, not a join)."""
-        from groups.models import Membership
+        """Users in at least one of these groups (no duplicates: a semi-join, not a join).
 
-        return self.filter(pk__in=Membership.objects.filter(group_id__in=group_ids).values("user_id"))
+        Memberships belong to the groups floor above: they are reached through their relation to
+        users (`memberships`), not imported."""
+        members = self.model.memberships.rel.related_model.objects.filter(group_id__in=group_ids)
+        return self.filter(pk__in=members.values("user_id"))
 
     def with_login_id(self, *, email: str = "", mobile: str = ""):
         """Users whose email or mobile is one of these (already normalised) login IDs."""

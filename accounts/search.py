@@ -11,7 +11,7 @@ import unicodedata
 
 import phonenumbers
 
-from . import phones
+from experquiz import phones
 
 
 def fold(text: str) -> str:

@@ -1,15 +1,14 @@
-"""Reads that depend on who asks or on how people type things."""
+"""Reads on people that need no rights: login lookups and the cached counts of the people lists."""
 
 import hashlib
-from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count
 
-from . import phones
-from .models import Contact, User
-from .rights import ADMINISTRATOR, Right
+from experquiz import phones
+
+from .models import User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -31,130 +30,6 @@ def user_by_login_id(organization, login_id: str) -> User | None:
     except phones.InvalidPhoneNumber:
         return None
     return users.filter(mobile=mobile).first()
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Over whom one right is held: every user of the organisation, or the members of some groups."""
-
-    all_users: bool = False
-    group_ids: frozenset = frozenset()
-
-    def __bool__(self):
-        return self.all_users or bool(self.group_ids)
-
-    def covers(self, other: "Scope") -> bool:
-        """Whether holding this scope is enough to hand out `other` (nobody grants more than they hold)."""
-        if self.all_users:
-            return True
-        return not other.all_users and other.group_ids <= self.group_ids
-
-
-NO_SCOPE = Scope()
-EVERYONE = Scope(all_users=True)
-
-
-def _is_tenant_user(actor) -> bool:
-    return actor is not None and actor.is_authenticated and actor.organization_id is not None
-
-
-def actor_rights(actor: User) -> dict[str, Scope]:
-    """Every scoped right `actor` holds, with its scope: the union of personal grants and profiles.
-
-    Administrators hold every right over everyone. Two queries, unless `remember_rights` pinned
-    the answer on this user instance (the gate does it for the request's user, which lives for one
-    request); otherwise nothing is cached, so a change of grants takes effect on the next call.
-    """
-    if not _is_tenant_user(actor):
-        return {}
-    remembered = getattr(actor, "_remembered_rights", None)
-    if remembered is not None:
-        return remembered
-    if actor.is_administrator:
-        return {right.value: EVERYONE for right in Right}
-    from groups.models import Grant, GrantGroup
-
-    grants = Grant.objects.filter(organization_id=actor.organization_id).filter(
-        Q(user_id=actor.pk) | Q(profile__assignments__user_id=actor.pk, profile__organization_id=actor.organization_id)
-    )
-    everyone = set()
-    group_ids: dict[str, set] = {}
-    grant_rights = {}
-    for grant_id, right, all_users in grants.values_list("pk", "right", "all_users"):
-        grant_rights[grant_id] = right
-        if all_users:
-            everyone.add(right)
-    if grant_rights:
-        links = GrantGroup.objects.filter(organization_id=actor.organization_id, grant_id__in=grant_rights)
-        for grant_id, group_id in links.values_list("grant_id", "group_id"):
-            group_ids.setdefault(grant_rights[grant_id], set()).add(group_id)
-    rights = {}
-    for right in set(grant_rights.values()):
-        scope = EVERYONE if right in everyone else Scope(group_ids=frozenset(group_ids.get(right, ())))
-        if scope:
-            rights[right] = scope
-    return rights
-
-
-def remember_rights(actor: User) -> dict[str, Scope]:
-    """Compute `actor`'s rights once for the rest of a request (call only on `request.user`)."""
-    rights = actor_rights(actor)
-    if _is_tenant_user(actor):
-        actor._remembered_rights = rights
-    return rights
-
-
-def actor_scope(actor: User, right: str) -> Scope:
-    """The scope over which `actor` holds `right` (NO_SCOPE when not at all)."""
-    if right == ADMINISTRATOR:
-        return EVERYONE if _is_tenant_user(actor) and actor.is_administrator else NO_SCOPE
-    return actor_rights(actor).get(right, NO_SCOPE)
-
-
-def actor_has_right(actor: User, right: str) -> bool:
-    """Whether `actor` holds `right` over at least some users (drives navigation and 403s)."""
-    return bool(actor_scope(actor, right))
-
-
-def users_in_scope(actor: User, right: str = Right.MANAGE_USERS):
-    """The users `actor` may exercise `right` on. Every list, count, detail, bulk action, export,
-    import, invitation and result page starts here.
-
-    Every status is included (deleted users stay viewable): lists narrow it down themselves. A
-    group-scoped right reaches the current members of its groups, so removing someone from a group
-    takes them out of the scope at once. Only administrators reach people who hold rights.
-    """
-    if not _is_tenant_user(actor):
-        return User.objects.none()
-    users = users_in(actor.organization_id, actor_scope(actor, right))
-    if actor.is_administrator or right == Right.VIEW_RESULTS:
-        return users
-    # People who hold rights are managed by administrators only: otherwise a manager could change
-    # an administrator's email (or another manager's) and take the account over with a password
-    # reset, or lock them out. Reading results is harmless, so it keeps its whole scope.
-    return users.exclude(rights_holders(actor.organization_id))
-
-
-def rights_holders(organization_id) -> Q:
-    """Matches the users holding a right: administrators, personal grants and rights profiles."""
-    from groups.models import Grant, ProfileAssignment
-
-    personal = Grant.objects.filter(organization_id=organization_id, user__isnull=False).values("user_id")
-    by_profile = ProfileAssignment.objects.filter(organization_id=organization_id).values("user_id")
-    return Q(is_administrator=True) | Q(pk__in=personal) | Q(pk__in=by_profile)
-
-
-def users_in(organization_id, scope: Scope):
-    """The users of an organisation that `scope` reaches."""
-    users = User.objects.filter(organization_id=organization_id)
-    if scope.all_users:
-        return users
-    if not scope.group_ids:
-        return users.none()
-    from groups.models import Membership
-
-    members = Membership.objects.filter(organization_id=organization_id, group_id__in=scope.group_ids)
-    return users.filter(pk__in=members.values("user_id"))
 
 
 # Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
@@ -198,19 +73,3 @@ def status_counts(queryset, *, organization_id, cache_key: str) -> dict[str, int
         counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))
         cache.set(key, counts, COUNTS_TTL)
     return counts
-
-
-def people_for_list(queryset, *, groups):
-    """What a page of the people list (or an export) shows, in a fixed number of queries whatever the
-    page size. Each user's `user_groups` holds only `groups`: the groups the viewer may see
-    (`groups_in_scope`), so a group-scoped manager never learns the names of the others."""
-    return queryset.select_related("user_type").prefetch_related(
-        Prefetch("user_groups", queryset=groups.only("id", "name").order_by("name"))
-    )
-
-
-def contacts_in_scope(actor: User, right: str = "manage_users"):
-    """The contacts `actor` may manage: contacts belong to no group, so only organisation-wide holders."""
-    if not actor_scope(actor, right).all_users:
-        return Contact.objects.none()
-    return Contact.objects.filter(organization_id=actor.organization_id)

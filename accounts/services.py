@@ -16,11 +16,11 @@ from django.utils.translation import ngettext, override
 
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import phones
+from experquiz.errors import DomainError
 
-from . import phones
-from .errors import DomainError, LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from .models import (
-    Channel,
     Contact,
     Organization,
     StatusChange,
@@ -29,9 +29,8 @@ from .models import (
     default_user_type_names,
     normalized_mobile,
 )
-from .rights import Right
-from .selectors import people_changed, users_in_scope
-from .signals import account_links_outdated
+from .selectors import people_changed
+from .signals import account_links_outdated, user_status_changed
 
 Status = User.Status
 # What the audit trail records of a person's identity and of a contact (never a password).
@@ -96,7 +95,8 @@ def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> 
     """Say that the account links already sent to these users must no longer work, and why.
 
     Every service that changes a login ID, a channel address, rights or a password calls this
-    in its transaction (see signals.account_links_outdated).
+    in its transaction. It sends the hook `signals.account_links_outdated`: the invitations floor
+    revokes the links (invitations.receivers), which accounts cannot import.
     """
     user_ids = sorted(set(user_ids))
     if user_ids:
@@ -203,7 +203,6 @@ def user_create(
     is_administrator: bool = False,
     password: str | None = None,
     employee_number: str = "",
-    groups=(),
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row."""
     email = (email or "").strip().lower()
@@ -243,12 +242,6 @@ def user_create(
         target=user,
         after={**_audited(user), "status": status, "administrator": is_administrator or None},
     )
-    if groups:
-        # The new user is in no one's scope yet: only the groups are checked against the actor's.
-        from groups.services import group_add_created_users
-
-        for group in groups:
-            group_add_created_users(group=group, users=[user], actor=actor)
     people_changed(organization.pk)
     return user
 
@@ -266,13 +259,8 @@ def user_update(
     preferred_channel: str,
     language: str,
     user_type: UserType | None,
-    groups=None,
-    manageable_groups=None,
 ) -> User:
-    """Change a user's identity and settings (never the status); set their groups among `manageable_groups`.
-
-    Memberships of groups the actor may not manage are left as they are.
-    """
+    """Change a user's identity and settings (never the status)."""
     organization = user.organization
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
@@ -312,16 +300,6 @@ def user_update(
     changes = link_fields_changes(before, locked)
     if changes:
         account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
-    if groups is not None and manageable_groups is not None:
-        from groups.services import group_add_members, group_remove_members
-
-        wanted = {group.pk for group in groups}
-        current = set(locked.memberships.values_list("group_id", flat=True))
-        for group in manageable_groups:
-            if group.pk in wanted and group.pk not in current:
-                group_add_members(group=group, users=[locked], actor=actor)
-            elif group.pk not in wanted and group.pk in current:
-                group_remove_members(group=group, users=[locked], actor=actor)
     people_changed(organization.pk)
     return locked
 
@@ -384,10 +362,8 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
     )
     user.status, user.session_generation = locked.status, locked.session_generation
     people_changed(locked.organization_id)
-    # Links sent for an earlier state must not outlive it (DESIGN §5).
-    from invitations.services import invitations_revoke_on_status_change
-
-    invitations_revoke_on_status_change(user=locked, to=to)
+    # Links sent for an earlier state must not outlive it (DESIGN §5): invitations revokes them.
+    user_status_changed.send(sender=User, user=locked, from_status=from_status, to=to)
     return locked
 
 
@@ -442,36 +418,6 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     )
     people_changed(organization.pk)
     return ids
-
-
-@transaction.atomic
-def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
-    """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
-    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
-    if (
-        locked.is_administrator
-        and not is_administrator
-        and locked.status == Status.ACTIVE
-        and not _other_active_administrators(locked).exists()
-    ):
-        raise LastAdministrator(
-            _("%(user)s is the last active administrator of %(organization)s and must stay one.")
-            % {"user": locked, "organization": locked.organization}
-        )
-    audit_record(
-        organization=locked.organization_id,
-        actor=actor,
-        action=Action.RIGHTS_CHANGED,
-        target=locked,
-        before={"administrator": locked.is_administrator},
-        after={"administrator": is_administrator},
-    )
-    if locked.is_administrator != is_administrator:
-        locked.is_administrator = is_administrator
-        locked.save(update_fields=["is_administrator", "updated_at"])
-        account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
-    return locked
 
 
 @transaction.atomic
@@ -588,103 +534,6 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
     contact.delete()
 
 
-class ConvertMode:
-    CREATED = Status.CREATED
-    INVITE = Status.INVITED
-    ACTIVATE = Status.ACTIVE
-
-
-def _move_contact_history(*, contact: Contact, user: User) -> None:
-    """Hand the contact's invitations over to the user it became, inside the caller's transaction
-    (a conversion moves everything or nothing). Assessment attempts join here when they exist."""
-    from invitations.models import Invitation
-
-    Invitation.objects.filter(organization_id=contact.organization_id, contact=contact).update(contact=None, user=user)
-
-
-def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=None):
-    """contact_convert, also returning the invitation batch used (so several conversions share one)."""
-    from invitations.services import invitations_send, user_activate_with_temporary_password
-
-    if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
-        raise ValueError(to)
-    with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        if locked.is_converted:
-            raise DomainError(_("%(contact)s was already converted.") % {"contact": locked})
-        user = user_create(
-            organization=locked.organization,
-            actor=actor,
-            email=locked.email,
-            mobile=locked.mobile,
-            first_name=locked.first_name,
-            last_name=locked.last_name,
-            language=locked.language,
-        )
-        _move_contact_history(contact=locked, user=user)
-        # The status and the message's row are written with the user; the message itself leaves once
-        # this transaction commits (the invitations services queue delivery on commit).
-        if to == Status.INVITED:
-            sent = invitations_send(
-                organization=locked.organization,
-                users=User.objects.filter(pk=user.pk),
-                actor=actor,
-                label=_("Invitations to converted contacts"),
-                batch=batch,
-            )
-            if user.pk not in sent.invited:
-                # No invitation was allowed (the invite right is checked by the sending service):
-                # the conversion is undone rather than leaving a user "invited" with no message.
-                raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
-            batch = sent.batch or batch
-            user.status = Status.INVITED
-        elif to == Status.ACTIVE:
-            user_activate_with_temporary_password(user=user, actor=actor)
-        locked.converted_to = user
-        locked.converted_at = timezone.now()
-        locked.save(update_fields=["converted_to", "converted_at"])
-        audit_record(
-            organization=locked.organization_id,
-            actor=actor,
-            action=Action.CONTACT_CONVERTED,
-            target=locked,
-            user=user,
-            after={"user": str(user), "status": str(to)},
-        )
-    contact.converted_to, contact.converted_at = user, locked.converted_at
-    return user, batch
-
-
-def contact_convert(*, contact: Contact, to: str, actor: User | None) -> User:
-    """Turn one contact into a user, keeping the contact: `created`, `invited` (an account invitation
-    is sent) or `active` (a temporary password is sent). The contact's invitations move to the user.
-
-    Raises LoginIdTaken when a user already has the contact's email or mobile; then nothing changes.
-    """
-    return _contact_convert(contact=contact, to=to, actor=actor)[0]
-
-
-def contacts_convert(*, contacts, to: str, actor: User | None):
-    """Convert each contact on its own: every contact is fully converted or untouched; the
-    invitations of one conversion share one batch.
-
-    Returns (converted: list of (contact, user), refused: list of (contact, message, holder)), where
-    `holder` is the user who already has the contact's email or mobile (None for other refusals).
-    The message never names the holder: the caller names them only if its actor may see them.
-    """
-    converted, refused = [], []
-    batch = None
-    for contact in contacts:
-        try:
-            user, batch = _contact_convert(contact=contact, to=to, actor=actor, batch=batch)
-        except (DomainError, ValidationError) as error:
-            message = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
-            refused.append((contact, message, getattr(error, "existing", None)))
-        else:
-            converted.append((contact, user))
-    return converted, refused
-
-
 def _check_type_name_free(*, organization, name, exclude_pk=None):
     from .search import fold
 
@@ -750,173 +599,6 @@ def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
         before={"name": user_type.name},
     )
     user_type.delete()
-
-
-def _after_import(
-    *, organization: Organization, user_ids: list[int], invite: bool, actor: User | None
-) -> dict[str, int | None]:
-    """Send account invitations to the imported users still waiting for one, if asked.
-
-    Runs inside the import's transaction: the invitations exist only if the import does, and their
-    messages leave once it commits. Returns counts for the import's report.
-    """
-    from invitations.services import invitations_send
-
-    report = {"invited": 0, "not_invited": 0, "batch": None}
-    if not invite:
-        return report
-    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
-    # An import run by a person invites within their invitation scope; the command (no actor) everyone.
-    allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
-    sent = invitations_send(
-        organization=organization,
-        users=allowed,
-        actor=actor,
-        label=_("Invitations after an import"),
-    )
-    report["invited"] = len(sent.invited)
-    report["not_invited"] = waiting.count() - len(sent.invited)
-    report["batch"] = sent.batch.pk if sent.batch else None
-    return report
-
-
-@transaction.atomic
-def users_import(
-    *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = ""
-) -> dict:
-    """Write a checked import (accounts.importing.check_rows) all or nothing: create and update users,
-    record their first history row, add their groups. Refuses a check that has rows in error.
-
-    `source` names the file in the audit trail."""
-    from groups.models import Membership, UserGroup
-
-    if check.has_errors:
-        raise DomainError(_("The file has rows in error; nothing was imported."))
-    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
-    creates = [row for row in check.rows if row.action == "create"]
-    updates = {row.user_id: row for row in check.rows if row.action == "update"}
-    new_users = []
-    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name"))
-    for row in creates:
-        values = row.values
-        user = User(
-            organization=organization,
-            first_name=values["first_name"],
-            last_name=values["last_name"],
-            email=values["email"],
-            mobile=values["mobile"],
-            employee_number=values["employee_number"],
-            user_type_id=values["user_type_id"],
-            language=values["language"] or organization.language,
-            preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
-            status=Status.CREATED,
-            created_by=actor,
-        )
-        user.set_unusable_password()
-        user.refresh_search_text()
-        new_users.append(user)
-    User.objects.bulk_create(new_users, batch_size=1000)
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
-            for user in new_users
-        ],
-        batch_size=1000,
-    )
-    changed, before = [], {}
-    outdated = {}  # what changed among the login IDs and channel → the users it changed for
-    fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
-        before[user.pk] = _audited(user, type_names)
-        values = updates[user.pk].values
-        link_before = _link_fields(user)
-        # An empty cell keeps what the user already has.
-        for name in fields:
-            if values.get(name):
-                setattr(user, name, values[name])
-        if values["preferred_channel"]:
-            user.preferred_channel = values["preferred_channel"]
-        try:
-            user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
-        except ValidationError as error:
-            raise DomainError(
-                _("Row %(row)s: %(reason)s") % {"row": updates[user.pk].number, "reason": " ".join(error.messages)}
-            ) from None
-        user.updated_at = timezone.now()
-        user.refresh_search_text()
-        changed.append(user)
-        changes = link_fields_changes(link_before, user)
-        if changes:
-            outdated.setdefault(changes, []).append(user.pk)
-    User.objects.bulk_update(
-        changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
-    )
-    for changes, user_ids in outdated.items():
-        account_links_outdated_for(user_ids=user_ids, reason=changes, actor=actor)
-    memberships = [
-        Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
-        for row, user in [*zip(creates, new_users, strict=True), *((updates[u.pk], u) for u in changed)]
-        for group_id in row.values["group_ids"]
-    ]
-    # Memberships the updated users already had are left alone, and not audited as added.
-    had = set(
-        Membership.objects.filter(organization=organization, user_id__in=[u.pk for u in changed]).values_list(
-            "user_id", "group_id"
-        )
-    )
-    Membership.objects.bulk_create(memberships, batch_size=1000, ignore_conflicts=True)
-    groups = UserGroup.objects.filter(organization=organization).in_bulk({m.group_id for m in memberships})
-    audit_record_many(
-        [
-            *(
-                audit_event(
-                    organization=organization,
-                    actor=actor,
-                    action=Action.USER_CREATED,
-                    target=user,
-                    after={**_audited(user, type_names), "status": Status.CREATED.value},
-                )
-                for user in new_users
-            ),
-            *(
-                audit_event(
-                    organization=organization,
-                    actor=actor,
-                    action=Action.USER_UPDATED,
-                    target=user,
-                    before=before[user.pk],
-                    after=_audited(user, type_names),
-                )
-                for user in changed
-            ),
-            *(
-                audit_event(
-                    organization=organization,
-                    actor=actor,
-                    action=Action.GROUP_MEMBER_ADDED,
-                    target=groups[m.group_id],
-                    user=m.user_id,
-                )
-                for m in memberships
-                if (m.user_id, m.group_id) not in had
-            ),
-        ]
-    )
-    sent = _after_import(
-        organization=organization,
-        user_ids=[user.pk for user in [*new_users, *changed]],
-        invite=invite,
-        actor=actor,
-    )
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action=Action.IMPORT_APPLIED,
-        label=source,
-        after={"created": len(new_users), "updated": len(changed), "invited": sent["invited"] if invite else None},
-    )
-    people_changed(organization.pk)
-    return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}
 
 
 @transaction.atomic

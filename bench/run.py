@@ -52,10 +52,10 @@ from django.test import Client, RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.management.commands.seed_demo import FIRST_NAMES as FIRST  # noqa: E402
-from accounts.management.commands.seed_demo import LAST_NAMES as LAST  # noqa: E402
 from accounts.models import Organization, User, UserType  # noqa: E402
 from accounts.search import search_text_for  # noqa: E402
+from flows.management.commands.seed_demo import FIRST_NAMES as FIRST  # noqa: E402
+from flows.management.commands.seed_demo import LAST_NAMES as LAST  # noqa: E402
 from groups.models import UserGroup  # noqa: E402
 
 BIG, SMALL = ("bench0", 100_000), [(f"bench{n}", 20_000) for n in range(1, 6)]
@@ -223,7 +223,7 @@ def measure():
 
 
 def explain():
-    from accounts.views_users import filtered_users, list_queryset
+    from web.people.views_users import filtered_users, list_queryset
 
     org = Organization.objects.get(slug=BIG[0])
     actor = User.objects.get(organization=org, email=ADMIN_EMAIL)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from accounts.rights import Right
 from accounts.tests.factories import MembershipFactory, OrganizationFactory, UserFactory, UserGroupFactory
 from groups.models import Membership
 from groups.tests.factories import grant
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,9 +1,9 @@
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 from accounts.models import Organization
 from accounts.tests.factories import UserFactory
+from flows.management.commands.seed_demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

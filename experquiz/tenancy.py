@@ -8,7 +8,6 @@ is a 404, so nothing is ever served without knowing whose data it is.
 from django.conf import settings
 from django.contrib.auth import logout
 from django.db import models
-from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -44,29 +43,6 @@ def organization_url(organization, path: str = "/") -> str:
     """An absolute URL on an organisation's host, usable outside a request (e-mails, SMS, workers)."""
     scheme = "https" if settings.HTTPS else "http"
     return f"{scheme}://{organization.slug}.{settings.BASE_DOMAIN}{path}"
-
-
-class TenantMiddleware:
-    """Set ``request.organization`` from the host; unknown tenants are a 404."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        from accounts.models import Organization
-
-        # get_host() validates against ALLOWED_HOSTS and raises DisallowedHost (a 400) for garbage.
-        slug = tenant_slug_from_host(request.get_host())
-        if slug is None:
-            raise Http404("Unknown host")
-        if slug == "":
-            request.organization = None
-            request.urlconf = settings.PLATFORM_URLCONF
-        else:
-            request.organization = Organization.objects.filter(slug=slug).first()
-            if request.organization is None:
-                raise Http404("Unknown organisation")
-        return self.get_response(request)
 
 
 class TenantSessionMiddleware:

@@ -87,7 +87,7 @@ def login_identity(organization, raw: str) -> str:
 
     A mobile number typed "06 12 34 56 78", "0612345678" or "+33 6 12 34 56 78" is one key.
     """
-    from accounts import phones
+    from . import phones
 
     raw = (raw or "").strip().lower()
     if organization is not None and phones.looks_like_phone(raw):

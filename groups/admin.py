@@ -1,9 +1,9 @@
-"""Platform staff's view of groups and rights. Read-only: every change goes through groups.services,
-which checks scopes; the admin would bypass them."""
+"""Platform staff's view of groups. Read-only: every change goes through groups.services, which
+checks scopes; the admin would bypass them."""
 
 from django.contrib import admin
 
-from .models import Grant, Membership, ProfileAssignment, RightsProfile, UserGroup
+from .models import Membership, UserGroup
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -26,22 +26,3 @@ class UserGroupAdmin(ReadOnlyAdmin):
 class MembershipAdmin(ReadOnlyAdmin):
     list_display = ["user", "group", "organization", "added_at", "added_by"]
     list_select_related = ["user", "group", "organization", "added_by"]
-
-
-@admin.register(RightsProfile)
-class RightsProfileAdmin(ReadOnlyAdmin):
-    list_display = ["name", "organization", "created_at"]
-    list_select_related = ["organization"]
-
-
-@admin.register(ProfileAssignment)
-class ProfileAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ["user", "profile", "organization", "assigned_at"]
-    list_select_related = ["user", "profile", "organization"]
-
-
-@admin.register(Grant)
-class GrantAdmin(ReadOnlyAdmin):
-    list_display = ["right", "user", "profile", "all_users", "organization", "granted_at"]
-    list_select_related = ["user", "profile", "organization"]
-    list_filter = ["right", "all_users"]

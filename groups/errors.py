@@ -1,6 +1,6 @@
 """Domain errors of groups and rights: views turn them into messages or 404s, never 500s."""
 
-from accounts.errors import DomainError
+from experquiz.errors import DomainError
 
 
 class NotAllowed(DomainError):

@@ -7,9 +7,16 @@ class InvitationsConfig(AppConfig):
     verbose_name = _("Invitations")
 
     def ready(self):
-        from accounts.signals import account_links_outdated
+        from accounts.signals import account_links_outdated, user_status_changed
 
-        from . import checks  # noqa: F401
-        from .services import on_account_links_outdated
+        from . import (
+            checks,  # noqa: F401
+            receivers,
+            tasks,  # noqa: F401  registers the tasks: the services publish them by name
+        )
 
-        account_links_outdated.connect(on_account_links_outdated, dispatch_uid="invitations.account_links_revoke")
+        # The people floor's hooks (accounts.signals): pending links are revoked here.
+        user_status_changed.connect(receivers.revoke_on_status_change, dispatch_uid="invitations.revoke_on_status")
+        account_links_outdated.connect(
+            receivers.revoke_outdated_account_links, dispatch_uid="invitations.account_links_revoke"
+        )

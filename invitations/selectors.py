@@ -2,8 +2,8 @@
 
 from django.db.models import Count, Q
 
-from accounts.rights import Right
-from accounts.selectors import users_in_scope
+from rights.names import Right
+from rights.selectors import users_in_scope
 
 from .models import Invitation, InvitationBatch
 from .tokens import hash_token

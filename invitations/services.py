@@ -8,36 +8,28 @@ rows are still pending, and the sweeper queues them again.
 
 import contextlib
 import logging
-import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core import mail
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import phones
-from accounts.errors import DomainError, LoginIdTaken
 from accounts.models import Channel, Organization, User
-from accounts.rights import Right
-from accounts.selectors import actor_scope, users_in_scope
-from accounts.services import (
-    user_change_status,
-    user_create,
-    user_set_password,
-    users_history_note,
-    users_mark_invited,
-)
+from accounts.services import user_change_status, user_set_password, users_history_note, users_mark_invited
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
-from experquiz import sms
+from experquiz import request_context, sms
+from experquiz.errors import DomainError
+from experquiz.queueing import enqueue_detached
+from rights.names import Right
+from rights.selectors import users_in_scope
 
 from . import messages
 from .models import Invitation, InvitationBatch, InvitationSettings
@@ -52,6 +44,8 @@ Status = User.Status
 # Kinds whose message carries a link with a token.
 LINK_KINDS = {Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET}
 MAX_PASTED_ADDRESSES = 1000
+DELIVER_PACKET_TASK = "invitations.tasks.deliver_packet"
+PASSWORD_RESET_SEND_TASK = "invitations.tasks.password_reset_send"
 
 
 class InvitationUnusable(DomainError):
@@ -84,8 +78,9 @@ def invitations_enqueue(*, invitation_ids) -> None:
     def publish():
         from kombu.exceptions import OperationalError
 
-        from .tasks import deliver_packet
-
+        # By name, as Celery allows: the tasks module calls these services, so importing it here
+        # would tie the two in a circle. InvitationsConfig.ready() imports it, so it is registered.
+        deliver_packet = current_app.tasks[DELIVER_PACKET_TASK]
         packets = list(chunks(ids, settings.INVITATIONS_PACKET_SIZE))
         for number, packet in enumerate(packets):
             try:
@@ -326,12 +321,8 @@ def account_links_revoke(*, user: User, reason: str, actor: User | None) -> int:
     return account_links_revoke_for_users(user_ids=[user.pk], reason=reason, actor=actor)
 
 
-def on_account_links_outdated(sender, *, user_ids, reason, actor, **kwargs) -> None:
-    account_links_revoke_for_users(user_ids=user_ids, reason=reason, actor=actor)
-
-
 def invitations_revoke_on_status_change(*, user: User, to: str) -> int:
-    """Called by the status service: activation ends invitations; deactivation and deletion end every link."""
+    """On a status change (accounts.signals): activation ends invitations; deactivation and deletion end every link."""
     if to == Status.ACTIVE:
         kinds = [Kind.ACCOUNT]
     elif to in (Status.INACTIVE, Status.DELETED):
@@ -380,103 +371,6 @@ def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
         )
     invitations_enqueue(invitation_ids=ids)
     return len(ids)
-
-
-# --- Invite by pasting addresses -----------------------------------------------------------------
-
-
-@dataclass
-class PasteResult:
-    send: SendResult | None = None
-    created: list = field(default_factory=list)  # users
-    known: list = field(default_factory=list)  # (address, existing user)
-    invalid: list = field(default_factory=list)  # (text, reason)
-    duplicates: int = 0
-
-
-def split_addresses(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
-
-
-@transaction.atomic
-def invitations_invite_addresses(
-    *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
-) -> PasteResult:
-    """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
-    from groups.services import group_add_created_users
-
-    # Checked before anyone is created: without the right, nothing would be sent to the new users.
-    if actor is not None and not actor_scope(actor, Right.INVITE):
-        raise DomainError(_("You do not hold the right to invite: nothing was sent."))
-    # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
-    # without one, the new users would be out of their own scope at once.
-    if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
-        raise DomainError(_("Choose one of your groups."))
-    result = PasteResult()
-    parts = split_addresses(text)
-    if len(parts) > MAX_PASTED_ADDRESSES:
-        raise DomainError(
-            _("Paste at most %(max)d addresses at a time (%(count)d given).")
-            % {"max": MAX_PASTED_ADDRESSES, "count": len(parts)}
-        )
-    seen = set()
-    wanted = []  # (field, normalised, as typed)
-    for part in parts:
-        if "@" in part:
-            value = part.lower()
-            try:
-                validate_email(value)
-            except ValidationError:
-                result.invalid.append((part, _("not a valid email address")))
-                continue
-            key = ("email", value)
-        else:
-            try:
-                value = phones.to_e164(part, organization.phone_region)
-            except phones.InvalidPhoneNumber:
-                result.invalid.append((part, _("neither an email address nor a valid mobile number")))
-                continue
-            key = ("mobile", value)
-        if key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        wanted.append((key, part))
-    emails = [value for (kind, value), _part in wanted if kind == "email"]
-    mobiles = [value for (kind, value), _part in wanted if kind == "mobile"]
-    existing = User.objects.for_org(organization).filter(Q(email__in=emails) | Q(mobile__in=mobiles))
-    by_email = {user.email: user for user in existing if user.email}
-    by_mobile = {user.mobile: user for user in existing if user.mobile}
-    for (kind, value), part in wanted:
-        known = by_email.get(value) if kind == "email" else by_mobile.get(value)
-        if known is not None:
-            result.known.append((part, known))
-            continue
-        try:
-            created = user_create(
-                organization=organization,
-                actor=actor,
-                email=value if kind == "email" else "",
-                mobile=value if kind == "mobile" else "",
-                user_type=user_type,
-            )
-        except LoginIdTaken as taken:
-            # Someone added this address since it was looked up above (the same list pasted twice at
-            # once): it is a known address like the others.
-            result.known.append((part, taken.existing))
-            continue
-        result.created.append(created)
-    if group is not None and result.created:
-        # The paste page offers the groups of the inviter's invite right.
-        group_add_created_users(group=group, users=result.created, actor=actor, right=Right.INVITE)
-    if result.created:
-        result.send = invitations_send(
-            organization=organization,
-            users=User.objects.filter(pk__in=[user.pk for user in result.created]),
-            actor=actor,
-            label=_("Invitations to %(count)d pasted addresses") % {"count": len(result.created)},
-        )
-    return result
 
 
 # --- Activation by an administrator, forgotten passwords -------------------------------------------
@@ -551,11 +445,8 @@ def password_reset_ask(*, organization: Organization, login_id: str) -> None:
     worker, or with no broker in a thread after the response), so neither what the page does nor how
     long it takes tells who has an account.
     """
-    from experquiz import request_context
-    from experquiz.queueing import enqueue_detached
-
-    from .tasks import password_reset_send
-
+    # Published by name, as invitations_enqueue does (the tasks module calls these services).
+    password_reset_send = current_app.tasks[PASSWORD_RESET_SEND_TASK]
     # The request's client address and id go along, for the audit trail and the logs of the task.
     asking = request_context.current()
     enqueue_detached(password_reset_send, organization.pk, login_id, asking.client_ip, asking.request_id)

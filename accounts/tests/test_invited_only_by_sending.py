@@ -7,12 +7,12 @@ import ast
 import pytest
 from django.urls import reverse
 
-from accounts import bulk
 from accounts.errors import TransitionNotAllowed
 from accounts.models import StatusChange, User
 from accounts.services import user_change_status
 from accounts.tests.factories import UserFactory
 from experquiz.tests.codebase import product_modules
+from flows import bulk
 from invitations.models import Invitation
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_only_the_sending_service_marks_people_invited_in_bulk():
     the invitations calls it (and the demo data, whose addresses are made up)."""
     assert callers_of("users_mark_invited") == {
         "invitations.services:invitations_send",
-        "accounts.management.commands.seed_demo:seed",
+        "flows.management.commands.seed_demo:seed",
     }
 
 

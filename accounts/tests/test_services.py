@@ -3,14 +3,9 @@ from django.core.exceptions import ValidationError
 
 from accounts.errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from accounts.models import StatusChange, User
-from accounts.services import (
-    organization_create,
-    user_change_status,
-    user_create,
-    user_set_administrator,
-    user_set_password,
-)
+from accounts.services import organization_create, user_change_status, user_create, user_set_password
 from accounts.tests.factories import AdministratorFactory, UserFactory
+from rights.services import user_set_administrator
 
 pytestmark = pytest.mark.django_db
 Status = User.Status

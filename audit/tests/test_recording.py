@@ -6,14 +6,15 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from accounts import bulk
-from accounts.errors import DomainError
 from accounts.models import User
-from accounts.services import user_change_status, user_create, user_type_create
+from accounts.services import user_change_status, user_type_create
 from accounts.tests.factories import UserFactory
 from audit.models import Action, AuditEvent
 from audit.services import MAX_TEXT, NotInTransaction, audit_event, audit_record
 from experquiz import request_context
+from experquiz.errors import DomainError
+from flows import bulk
+from flows.people import user_create_with_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +91,7 @@ def test_recording_outside_a_transaction_is_refused(acme, alice):
 def test_a_service_that_fails_after_recording_leaves_no_event(acme, maggie, paris):
     """Maggie may not put people in Paris: the user (and its event, written first) are rolled back."""
     with pytest.raises(DomainError):
-        user_create(organization=acme, actor=maggie, email="nina@acme.example", groups=[paris])
+        user_create_with_groups(organization=acme, actor=maggie, email="nina@acme.example", groups=[paris])
     assert not User.objects.filter(email="nina@acme.example").exists()
     assert not AuditEvent.objects.exists()
 

@@ -39,7 +39,9 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "groups",
+    "rights",
     "invitations",
+    "flows",
 ]
 
 MIDDLEWARE = [
@@ -48,7 +50,7 @@ MIDDLEWARE = [
     "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
-    "experquiz.tenancy.TenantMiddleware",
+    "accounts.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,8 +83,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "experquiz.tenancy.organization_context",
-                "groups.context_processors.rights",
+                "rights.context_processors.rights",
             ],
+            # Tag libraries of the web floor, which is not an app (apps' templatetags load by themselves).
+            "libraries": {"audit_tags": "web.audit.audit_tags"},
         },
     },
 ]

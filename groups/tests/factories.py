@@ -2,9 +2,9 @@
 
 import factory
 
-from accounts.selectors import Scope
 from accounts.tests.factories import OrganizationFactory, UserGroupFactory  # noqa: F401
-from groups.models import Grant, GrantGroup, RightsProfile
+from rights.models import Grant, GrantGroup, RightsProfile
+from rights.selectors import Scope
 
 
 class RightsProfileFactory(factory.django.DjangoModelFactory):

@@ -1,13 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.errors import LastAdministrator
-from accounts.rights import Right
-from accounts.selectors import EVERYONE, users_in_scope
-from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from accounts.tests.factories import MembershipFactory, UserFactory
 from groups.errors import NotAllowed
-from groups.models import Grant, GrantGroup, Membership, ProfileAssignment, RightsProfile, UserGroup
-from groups.selectors import personal_grants
+from groups.models import Membership, UserGroup
 from groups.services import (
     group_add_members,
     group_create,
@@ -16,13 +12,12 @@ from groups.services import (
     group_update,
     memberships_set,
     new_user_groups_check,
-    profile_create,
-    profile_delete,
-    profile_update,
     user_place_in_groups,
-    user_rights_set,
 )
-from groups.tests.factories import RightsProfileFactory, grant, scope
+from groups.tests.factories import grant
+from rights.models import Grant, GrantGroup, ProfileAssignment
+from rights.names import Right
+from rights.selectors import users_in_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -139,106 +134,6 @@ def test_a_scoped_manager_must_put_a_new_user_in_one_of_their_groups(maggie, ali
     assert user in users_in_scope(maggie)
 
 
-# Rights
-
-
-def test_an_administrator_sets_personal_grants_and_profiles(alice, bob, acme, lyon, paris):
-    profile = RightsProfileFactory(organization=acme)
-    grant(profile, Right.VIEW_RESULTS, paris)
-    user_rights_set(
-        user=bob,
-        actor=alice,
-        is_administrator=False,
-        profiles=[profile],
-        grants={Right.INVITE: scope(lyon), Right.MANAGE_USERS: scope()},
-    )
-    assert personal_grants(bob) == {Right.INVITE: scope(lyon)}
-    assert set(bob.rights_profiles.all()) == {profile}
-    user_rights_set(user=bob, actor=alice, is_administrator=True, profiles=[], grants={})
-    bob.refresh_from_db()
-    assert bob.is_administrator
-    assert not bob.rights_profiles.exists()
-    assert not Grant.objects.filter(user=bob).exists()
-
-
-def test_changing_a_profile_changes_every_holder_at_once(alice, acme, lyon, paris, ines, otto):
-    holders = UserFactory.create_batch(3, organization=acme)
-    profile = profile_create(organization=acme, actor=alice, name="Regional", grants={Right.INVITE: scope(lyon)})
-    for holder in holders:
-        user_rights_set(user=holder, actor=alice, is_administrator=False, profiles=[profile], grants={})
-    assert all(set(users_in_scope(h, Right.INVITE)) == {ines} for h in holders)
-    profile_update(profile=profile, actor=alice, name="Regional", grants={Right.INVITE: scope(lyon, paris)})
-    assert all(set(users_in_scope(h, Right.INVITE)) == {ines, otto} for h in holders)
-    profile_delete(profile=profile, actor=alice)
-    assert not any(users_in_scope(h, Right.INVITE).exists() for h in holders)
-
-
-def test_profile_names_clash_whatever_the_case(alice, acme):
-    profile_create(organization=acme, actor=alice, name="Regional", grants={})
-    with pytest.raises(ValidationError):
-        profile_create(organization=acme, actor=alice, name="REGIONAL", grants={})
-
-
-def test_a_manager_cannot_grant_themselves_more(maggie, acme, lyon, paris):
-    before = snapshot(acme)
-    with pytest.raises(NotAllowed):
-        user_rights_set(
-            user=maggie, actor=maggie, is_administrator=False, profiles=[], grants={Right.MANAGE_USERS: EVERYONE}
-        )
-    with pytest.raises(NotAllowed):
-        user_rights_set(user=maggie, actor=maggie, is_administrator=True, profiles=[], grants={})
-    assert snapshot(acme) == before
-
-
-def test_nobody_grants_beyond_the_scope_they_hold(maggie, bob, lyon, paris):
-    from groups.services import _check_grantable
-
-    _check_grantable(maggie, {}, {Right.INVITE: scope(lyon)})
-    with pytest.raises(NotAllowed):
-        _check_grantable(maggie, {}, {Right.INVITE: scope(lyon, paris)})
-    with pytest.raises(NotAllowed):
-        _check_grantable(maggie, {}, {Right.VIEW_RESULTS: scope(lyon)})
-    with pytest.raises(NotAllowed):
-        _check_grantable(maggie, {}, {Right.INVITE: EVERYONE})
-
-
-def test_another_tenants_group_or_profile_is_refused(alice, bob, acme, globex):
-    foreign_group = UserGroupFactory(organization=globex)
-    foreign_profile = RightsProfileFactory(organization=globex)
-    before = snapshot(acme)
-    with pytest.raises(NotAllowed):
-        user_rights_set(
-            user=bob, actor=alice, is_administrator=False, profiles=[], grants={Right.INVITE: scope(foreign_group)}
-        )
-    with pytest.raises(NotAllowed):
-        user_rights_set(user=bob, actor=alice, is_administrator=False, profiles=[foreign_profile], grants={})
-    assert snapshot(acme) == before
-
-
-def test_an_administrator_of_another_tenant_cannot_edit_grants_here(mallory, bob, acme, lyon):
-    before = snapshot(acme)
-    with pytest.raises(NotAllowed):
-        user_rights_set(user=bob, actor=mallory, is_administrator=True, profiles=[], grants={})
-    with pytest.raises(NotAllowed):
-        profile_create(organization=acme, actor=mallory, name="Sneaky", grants={})
-    assert snapshot(acme) == before
-    assert not RightsProfile.objects.filter(name="Sneaky").exists()
-
-
-def test_the_last_active_administrator_cannot_be_demoted_and_nothing_else_changes(alice, acme, lyon):
-    before = snapshot(acme)
-    with pytest.raises(LastAdministrator):
-        user_rights_set(user=alice, actor=alice, is_administrator=False, profiles=[], grants={Right.INVITE: EVERYONE})
-    assert snapshot(acme) == before
-
-
-def test_an_administrator_can_be_demoted_when_another_one_remains(alice, acme):
-    other = UserFactory(organization=acme, is_administrator=True)
-    user_rights_set(user=alice, actor=other, is_administrator=False, profiles=[], grants={})
-    alice.refresh_from_db()
-    assert not alice.is_administrator
-
-
 def test_deleted_members_keep_their_membership(alice, acme, lyon):
     from accounts.services import user_change_status
 
@@ -267,22 +162,3 @@ def test_membership_changes_forget_the_cached_counts_only_once_committed(
     for callback in callbacks:
         callback()
     assert people_version(acme.pk) > version
-
-
-def test_rights_changes_forget_the_cached_counts(alice, acme, bob, lyon, django_capture_on_commit_callbacks):
-    from accounts.selectors import people_version
-
-    profile = profile_create(organization=acme, actor=alice, name="Regional", grants={Right.INVITE: scope(lyon)})
-    steps = [
-        lambda: user_rights_set(
-            user=bob, actor=alice, is_administrator=False, profiles=[], grants={Right.MANAGE_USERS: scope(lyon)}
-        ),
-        lambda: user_rights_set(user=bob, actor=alice, is_administrator=False, profiles=[profile], grants={}),
-        lambda: profile_update(profile=profile, actor=alice, name="Regional", grants={Right.MANAGE_USERS: EVERYONE}),
-        lambda: profile_delete(profile=profile, actor=alice),
-    ]
-    for step in steps:
-        version = people_version(acme.pk)
-        with django_capture_on_commit_callbacks(execute=True):
-            step()
-        assert people_version(acme.pk) > version

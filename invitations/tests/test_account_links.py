@@ -20,15 +20,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import StatusChange, User
-from accounts.people_forms import UserForm
-from accounts.rights import Right
 from accounts.tests.factories import PASSWORD, MembershipFactory, UserFactory
 from experquiz import sms
-from groups.models import ProfileAssignment
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations import services
 from invitations.models import Invitation
 from invitations.tokens import hash_token, make_token
+from rights.models import ProfileAssignment
+from rights.names import Right
+from web.people.people_forms import UserForm
 
 from .helpers import last_token
 
@@ -536,7 +536,7 @@ def test_a_link_used_while_the_account_changes_is_either_used_first_or_refused(r
     """No deadlock whichever side locks first, and never a link that works after the change."""
     from accounts.services import user_update
     from accounts.tests.factories import AdministratorFactory, OrganizationFactory
-    from groups.services import user_rights_set
+    from rights.services import user_rights_set
 
     acme = OrganizationFactory(slug="acme", name="Acme")
     alice = AdministratorFactory(organization=acme, email="alice@acme.example")

@@ -25,15 +25,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from accounts import bulk
 from accounts.models import Contact, ImportJob, User
-from accounts.rights import Right
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserGroupFactory
 from conftest import tenant_client
 from experquiz import sms
 from experquiz.tests.codebase import product_modules
+from flows import bulk
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 Kind = Invitation.Kind
@@ -274,22 +274,65 @@ SEND = "invitations_enqueue"  # every message leaves through it (the database is
 
 
 def project_functions():
-    """{(module, qualname): (name, names it uses)} for every function of the project (tests aside)."""
+    """{(module, qualname): (name, names it uses)} for every function of the project (tests aside).
+
+    The names used include the dotted strings it uses (such as a task's name), directly or through a
+    constant of its module: a task published by name (`current_app.tasks[NAME]`) is used like an
+    imported one (see hooks). A dotted string never matches a function's name."""
     functions = {}
 
-    def visit(node, module, prefix):
+    def visit(node, module, prefix, constants):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 used = {n.id for n in ast.walk(child) if isinstance(n, ast.Name)}
                 used |= {n.attr for n in ast.walk(child) if isinstance(n, ast.Attribute)}
+                used |= {n.value for n in ast.walk(child) if isinstance(n, ast.Constant) and _dotted(n.value)}
+                used |= {constants[name] for name in used if name in constants}
                 functions[module, prefix + child.name] = (child.name, used)
-                visit(child, module, f"{prefix}{child.name}.<locals>.")
+                visit(child, module, f"{prefix}{child.name}.<locals>.", constants)
             elif isinstance(child, ast.ClassDef):
-                visit(child, module, f"{prefix}{child.name}.")
+                visit(child, module, f"{prefix}{child.name}.", constants)
 
     for module, tree in product_modules():
-        visit(tree, module, "")
+        constants = {
+            node.targets[0].id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and _dotted(node.value.value)
+        }
+        visit(tree, module, "", constants)
     return functions
+
+
+def _dotted(value) -> bool:
+    return isinstance(value, str) and "." in value and " " not in value
+
+
+def _last_name(node):
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+
+
+def hooks():
+    """{name: names of the functions it reaches} for what the code reaches without naming the function:
+    a signal (`hook.send(...)` reaches every receiver connected with `hook.connect(receiver)`), and a
+    Celery task published by its name (the name reaches the task's function)."""
+    reached = {}
+    for _module, tree in product_modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _last_name(node.func) == "connect" and node.args:
+                signal, receiver = _last_name(node.func.value), _last_name(node.args[0])
+                if signal and receiver:
+                    reached.setdefault(signal, set()).add(receiver)
+    from experquiz.celery import app
+
+    app.loader.import_default_modules()
+    for task_name, task in app.tasks.items():
+        if not task_name.startswith("celery."):
+            reached.setdefault(task_name, set()).add(code_of(task.run)[1].rsplit(".", 1)[-1])
+    return reached
 
 
 def functions_that_send():
@@ -299,13 +342,19 @@ def functions_that_send():
     the same name elsewhere), never too little.
     """
     functions = project_functions()
+    through = hooks()
+    # What each function uses, and what it reaches through a hook or a task's name.
+    uses = {
+        key: used | {target for name in used & through.keys() for target in through[name]}
+        for key, (_name, used) in functions.items()
+    }
     reached = {key for key, (name, _used) in functions.items() if name == SEND}
     names = {SEND}
     grown = True
     while grown:
         grown = False
-        for key, (name, used) in functions.items():
-            if key not in reached and used & names:
+        for key, (name, _used) in functions.items():
+            if key not in reached and uses[key] & names:
                 reached.add(key)
                 names.add(name)
                 grown = True
@@ -379,6 +428,24 @@ def test_the_code_reading_finds_a_new_sending_path(monkeypatch):
     assert ("accounts.views_new", "remind_everyone") in functions_that_send()
 
 
+def test_the_code_reading_follows_hooks_and_tasks_published_by_name(monkeypatch):
+    """A floor that sends through a hook (a signal whose receiver sends) or publishes a task by its
+    name (as the invitations services do) is found too."""
+    functions = project_functions()
+    functions["accounts.services", "user_nudge"] = ("user_nudge", {"user_nudged", "send"})
+    functions["invitations.receivers", "invite_on_nudge"] = ("invite_on_nudge", {"invitations_send"})
+    functions["accounts.views_new", "nudge"] = ("nudge", {"user_nudge"})
+    functions["accounts.views_new", "queue_it"] = ("queue_it", {"tasks", "invitations.tasks.password_reset_send"})
+    monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "project_functions", lambda: functions)
+    real_hooks = hooks()
+    monkeypatch.setattr(
+        __import__(__name__, fromlist=["x"]), "hooks", lambda: {**real_hooks, "user_nudged": {"invite_on_nudge"}}
+    )
+    sends = functions_that_send()
+    assert ("accounts.views_new", "nudge") in sends
+    assert ("accounts.views_new", "queue_it") in sends
+
+
 # The services check it themselves, whoever calls them ---------------------------------------------
 
 
@@ -394,7 +461,7 @@ def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(e
 
 
 def test_a_temporary_password_takes_manage_users_at_the_service_too(env):
-    from accounts.errors import DomainError
+    from experquiz.errors import DomainError
     from invitations.services import user_activate_with_temporary_password
 
     with pytest.raises(DomainError, match="Only someone who manages Carol Created"):
@@ -404,7 +471,7 @@ def test_a_temporary_password_takes_manage_users_at_the_service_too(env):
 
 
 def test_converting_to_invited_without_the_right_converts_nothing(env):
-    from accounts.services import contacts_convert
+    from flows.contacts import contacts_convert
 
     converted, refused = contacts_convert(contacts=[env.contact], to="invited", actor=env.without[Right.INVITE])
     assert converted == [] and "right to invite" in refused[0][1]

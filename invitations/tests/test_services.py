@@ -6,12 +6,13 @@ from django.core import mail
 from django.db import IntegrityError
 from django.utils import timezone
 
-from accounts.errors import DomainError
 from accounts.models import StatusChange, User
 from accounts.services import user_change_status, user_set_password
 from accounts.tests.factories import ContactFactory, UserFactory, UserGroupFactory, UserTypeFactory
 from experquiz import sms
+from experquiz.errors import DomainError
 from experquiz.sms.gsm import septets
+from flows.invitations import invitations_invite_addresses
 from invitations import services
 from invitations.models import Invitation, InvitationSettings
 from invitations.selectors import invitation_by_token
@@ -241,9 +242,7 @@ def test_pasted_addresses_become_invited_users_and_known_ones_are_reported(deliv
     kind = UserTypeFactory(organization=acme)
     text = "new1@acme.example; BOB@acme.example,\n06 11 22 33 44\nnew1@acme.example, not-an-address, +33611223344"
     result = deliver(
-        lambda: services.invitations_invite_addresses(
-            organization=acme, actor=alice, text=text, user_type=kind, group=group
-        )
+        lambda: invitations_invite_addresses(organization=acme, actor=alice, text=text, user_type=kind, group=group)
     )
     assert [user.email or user.mobile for user in result.created] == ["new1@acme.example", "+33611223344"]
     assert [(address, user) for address, user in result.known] == [("BOB@acme.example", bob)]
@@ -421,8 +420,8 @@ def test_a_delivered_or_pending_temporary_password_is_never_sent_again(alice, ca
 def test_a_temporary_password_is_sent_again_only_by_someone_who_manages_the_user(
     acme, alice, carol, django_capture_on_commit_callbacks
 ):
-    from accounts.rights import Right
     from groups.tests.factories import grant
+    from rights.names import Right
 
     inviter = UserFactory(organization=acme, email="ines@acme.example")
     grant(inviter, Right.INVITE, everyone=True)

@@ -1,0 +1,150 @@
+"""The people list's filters. Every choice is offered from a queryset scoped by the request."""
+
+import django_filters
+from django import forms
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Contact, User, UserType
+from rights.mixins import groups_in_scope_of
+from rights.names import Right
+
+SORTS = {
+    "name": ("last_name", "first_name", "pk"),
+    "-name": ("-last_name", "-first_name", "-pk"),
+    "status": ("status", "last_name", "first_name", "pk"),
+    "-status": ("-status", "last_name", "first_name", "pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "last_login": (F("last_login").asc(nulls_first=True), "pk"),
+    "-last_login": (F("last_login").desc(nulls_last=True), "-pk"),
+}
+SORT_CHOICES = [
+    ("name", _("Name (A–Z)")),
+    ("-name", _("Name (Z–A)")),
+    ("status", _("Status")),
+    ("-created", _("Newest first")),
+    ("created", _("Oldest first")),
+    ("-last_login", _("Last login (recent first)")),
+    ("last_login", _("Last login (oldest first)")),
+    ("-status", _("Status (reverse)")),
+]
+
+
+def _org_user_types(request):
+    if request is None or request.organization is None:
+        return UserType.objects.none()
+    return UserType.objects.for_org(request.organization)
+
+
+class UserFilter(django_filters.FilterSet):
+    """`?status=&group=&type=&q=&sort=`. No status means every status but deleted."""
+
+    q = django_filters.CharFilter(
+        method="filter_q",
+        label=_("Search"),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name, email or mobile")}),
+    )
+    status = django_filters.ChoiceFilter(
+        choices=User.Status.choices, label=_("Status"), empty_label=_("All but deleted"), method="filter_status"
+    )
+    group = django_filters.ModelChoiceFilter(
+        queryset=groups_in_scope_of(Right.MANAGE_USERS),
+        label=_("Group"),
+        empty_label=_("Any group"),
+        method="filter_group",
+    )
+    type = django_filters.ModelChoiceFilter(
+        queryset=_org_user_types, field_name="user_type", label=_("Type"), empty_label=_("Any type")
+    )
+    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, label=_("Sort by"), empty_label=None, method="filter_sort")
+
+    class Meta:
+        model = User
+        fields = ["q", "status", "group", "type", "sort"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.search(value, self.request.organization.phone_region)
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status=value)
+
+    def filter_group(self, queryset, name, value):
+        return queryset.in_groups([value.pk])
+
+    def filter_sort(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        if not data.get("status"):
+            queryset = queryset.not_deleted()
+        sort = data.get("sort") or "name"
+        return queryset.order_by(*SORTS.get(sort, SORTS["name"]))
+
+    def sort_small_result(self, queryset):
+        """The same order, written so that no index can provide it.
+
+        For a small result (a group, a search) PostgreSQL otherwise tends to walk the whole name
+        index in order, checking each user against the filter until a page is full: when the
+        matches sit far down the index (a searched surname, a group of late joiners) that reads most
+        of the organisation (~85 ms at 100k users). `last_name || ''` sorts exactly like
+        `last_name` but forces "find the matches through the selective index, then sort them"
+        (~3 ms). Only for results known to be small: a large one is best read in index order.
+        """
+        order = SORTS.get(self.form.cleaned_data.get("sort") or "name", SORTS["name"])
+        if order[0] not in ("last_name", "-last_name", "status", "-status"):
+            return queryset
+        fenced = []
+        for field in order:
+            name = field.lstrip("-")
+            if name in ("last_name", "first_name", "status"):
+                expression = Concat(F(name), Value(""))
+                field = expression.desc() if field.startswith("-") else expression.asc()
+            fenced.append(field)
+        return queryset.order_by(*fenced)
+
+    def without_status(self):
+        """The same filters, every status: what the tab counts are computed on."""
+        queryset = self.queryset
+        data = self.form.cleaned_data
+        if data.get("q"):
+            queryset = self.filter_q(queryset, "q", data["q"])
+        if data.get("group"):
+            queryset = self.filter_group(queryset, "group", data["group"])
+        if data.get("type"):
+            queryset = queryset.filter(user_type=data["type"])
+        return queryset
+
+    def is_filtered(self) -> bool:
+        data = self.form.cleaned_data
+        return any(data.get(key) for key in ("q", "group", "type"))
+
+
+class ContactFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_q",
+        label=_("Search"),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name, email or mobile")}),
+    )
+    has_email = django_filters.BooleanFilter(method="filter_has_email", label=_("Has an email address"))
+    has_mobile = django_filters.BooleanFilter(method="filter_has_mobile", label=_("Has a mobile number"))
+    converted = django_filters.BooleanFilter(method="filter_converted", label=_("Converted to a user"))
+
+    class Meta:
+        model = Contact
+        fields = ["q", "has_email", "has_mobile", "converted"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.search(value, self.request.organization.phone_region)
+
+    def filter_has_email(self, queryset, name, value):
+        return queryset.exclude(email="") if value else queryset.filter(email="")
+
+    def filter_has_mobile(self, queryset, name, value):
+        return queryset.exclude(mobile="") if value else queryset.filter(mobile="")
+
+    def filter_converted(self, queryset, name, value):
+        return queryset.filter(converted_to__isnull=not value)

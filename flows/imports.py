@@ -1,0 +1,182 @@
+"""Writing a checked import (flows.importing.check_rows), and inviting the imported people if asked."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Channel, Organization, StatusChange, User, UserType
+from accounts.selectors import people_changed
+from accounts.services import _audited, _link_fields, account_links_outdated_for, link_fields_changes
+from audit.models import Action
+from audit.services import audit_event, audit_record, audit_record_many
+from experquiz.errors import DomainError
+from groups.models import Membership, UserGroup
+from invitations.services import invitations_send
+from rights.names import Right
+from rights.selectors import users_in_scope
+
+Status = User.Status
+
+
+def _after_import(
+    *, organization: Organization, user_ids: list[int], invite: bool, actor: User | None
+) -> dict[str, int | None]:
+    """Send account invitations to the imported users still waiting for one, if asked.
+
+    Runs inside the import's transaction: the invitations exist only if the import does, and their
+    messages leave once it commits. Returns counts for the import's report.
+    """
+    report = {"invited": 0, "not_invited": 0, "batch": None}
+    if not invite:
+        return report
+    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
+    # An import run by a person invites within their invitation scope; the command (no actor) everyone.
+    allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
+    sent = invitations_send(
+        organization=organization,
+        users=allowed,
+        actor=actor,
+        label=_("Invitations after an import"),
+    )
+    report["invited"] = len(sent.invited)
+    report["not_invited"] = waiting.count() - len(sent.invited)
+    report["batch"] = sent.batch.pk if sent.batch else None
+    return report
+
+
+@transaction.atomic
+def users_import(
+    *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = ""
+) -> dict:
+    """Write a checked import (flows.importing.check_rows) all or nothing: create and update users,
+    record their first history row, add their groups. Refuses a check that has rows in error.
+
+    `source` names the file in the audit trail."""
+    if check.has_errors:
+        raise DomainError(_("The file has rows in error; nothing was imported."))
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
+    creates = [row for row in check.rows if row.action == "create"]
+    updates = {row.user_id: row for row in check.rows if row.action == "update"}
+    new_users = []
+    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name"))
+    for row in creates:
+        values = row.values
+        user = User(
+            organization=organization,
+            first_name=values["first_name"],
+            last_name=values["last_name"],
+            email=values["email"],
+            mobile=values["mobile"],
+            employee_number=values["employee_number"],
+            user_type_id=values["user_type_id"],
+            language=values["language"] or organization.language,
+            preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
+            status=Status.CREATED,
+            created_by=actor,
+        )
+        user.set_unusable_password()
+        user.refresh_search_text()
+        new_users.append(user)
+    User.objects.bulk_create(new_users, batch_size=1000)
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
+            for user in new_users
+        ],
+        batch_size=1000,
+    )
+    changed, before = [], {}
+    outdated = {}  # what changed among the login IDs and channel → the users it changed for
+    fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
+    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
+        before[user.pk] = _audited(user, type_names)
+        values = updates[user.pk].values
+        link_before = _link_fields(user)
+        # An empty cell keeps what the user already has.
+        for name in fields:
+            if values.get(name):
+                setattr(user, name, values[name])
+        if values["preferred_channel"]:
+            user.preferred_channel = values["preferred_channel"]
+        try:
+            user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            raise DomainError(
+                _("Row %(row)s: %(reason)s") % {"row": updates[user.pk].number, "reason": " ".join(error.messages)}
+            ) from None
+        user.updated_at = timezone.now()
+        user.refresh_search_text()
+        changed.append(user)
+        changes = link_fields_changes(link_before, user)
+        if changes:
+            outdated.setdefault(changes, []).append(user.pk)
+    User.objects.bulk_update(
+        changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
+    )
+    for changes, user_ids in outdated.items():
+        account_links_outdated_for(user_ids=user_ids, reason=changes, actor=actor)
+    memberships = [
+        Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
+        for row, user in [*zip(creates, new_users, strict=True), *((updates[u.pk], u) for u in changed)]
+        for group_id in row.values["group_ids"]
+    ]
+    # Memberships the updated users already had are left alone, and not audited as added.
+    had = set(
+        Membership.objects.filter(organization=organization, user_id__in=[u.pk for u in changed]).values_list(
+            "user_id", "group_id"
+        )
+    )
+    Membership.objects.bulk_create(memberships, batch_size=1000, ignore_conflicts=True)
+    groups = UserGroup.objects.filter(organization=organization).in_bulk({m.group_id for m in memberships})
+    audit_record_many(
+        [
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.USER_CREATED,
+                    target=user,
+                    after={**_audited(user, type_names), "status": Status.CREATED.value},
+                )
+                for user in new_users
+            ),
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.USER_UPDATED,
+                    target=user,
+                    before=before[user.pk],
+                    after=_audited(user, type_names),
+                )
+                for user in changed
+            ),
+            *(
+                audit_event(
+                    organization=organization,
+                    actor=actor,
+                    action=Action.GROUP_MEMBER_ADDED,
+                    target=groups[m.group_id],
+                    user=m.user_id,
+                )
+                for m in memberships
+                if (m.user_id, m.group_id) not in had
+            ),
+        ]
+    )
+    sent = _after_import(
+        organization=organization,
+        user_ids=[user.pk for user in [*new_users, *changed]],
+        invite=invite,
+        actor=actor,
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.IMPORT_APPLIED,
+        label=source,
+        after={"created": len(new_users), "updated": len(changed), "invited": sent["invited"] if invite else None},
+    )
+    people_changed(organization.pk)
+    return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}

@@ -1,0 +1,204 @@
+"""Background work on people: checking and applying large import files, running bulk actions.
+
+The tasks keep the names they had when they lived in accounts.tasks, so messages already queued
+by a previous release still find them.
+"""
+
+import logging
+
+from celery import shared_task
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from accounts.models import ImportJob
+from experquiz.errors import DomainError
+
+from .importing import REPORT_ROWS, ImportFileError, check_rows, read_table
+
+State = ImportJob.State
+logger = logging.getLogger(__name__)
+
+
+def _set(job_id, **fields):
+    # A plain UPDATE outside any transaction: the polling page sees it at once. Inside a caller's
+    # transaction it gets a savepoint, so a write the database refuses leaves that transaction usable
+    # for recording the failure.
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job_id).update(**fields)
+
+
+def _failed_unexpectedly(job_id) -> None:
+    """A bug or an outage, not the file: log it for whoever runs the service, and tell the uploader
+    rather than leave the page polling a job that will never move again."""
+    logger.exception("Import job %s stopped by an unexpected error", job_id)
+    _set(
+        job_id,
+        state=State.FAILED,
+        error=_("An unexpected error stopped this import; nothing was imported."),
+        finished_at=timezone.now(),
+    )
+
+
+def _check(job):
+    header, rows = read_table(bytes(job.data))
+    _set(job.pk, total=len(rows))
+    return check_rows(
+        organization=job.organization,
+        actor=job.created_by,
+        header=header,
+        rows=rows,
+        progress=lambda n: _set(job.pk, progress=n),
+    )
+
+
+def import_check_job(job_id: int) -> None:
+    """Read and check the job's file; store the preview report. Writes no user."""
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    if job.state != State.CHECKING:
+        return  # a redelivered task: already done
+    language = job.created_by.language if job.created_by else job.organization.language
+    with override(language):
+        try:
+            check = _check(job)
+            _set(job_id, state=State.READY, report=check.report(REPORT_ROWS), progress=len(check.rows))
+        except ImportFileError as error:
+            _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
+        except Exception:
+            _failed_unexpectedly(job_id)
+
+
+def import_apply_job(job_id: int) -> None:
+    """Check the file again (the organisation may have changed since the preview) and write it, all or nothing."""
+    from .imports import users_import
+
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    if job.state != State.APPLYING:
+        return  # a redelivered task: already done
+    language = job.created_by.language if job.created_by else job.organization.language
+    with override(language):
+        try:
+            check = _check(job)
+            result = users_import(
+                organization=job.organization,
+                actor=job.created_by,
+                check=check,
+                invite=job.invite,
+                source=job.filename,
+            )
+        except ImportFileError as error:
+            _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
+            return
+        except DomainError as error:
+            if check.has_errors:
+                message = _("The users changed since the preview and some rows are now in error; nothing was imported.")
+            else:
+                message = _("%(reason)s Nothing was imported.") % {"reason": error.message}
+            report = check.report(REPORT_ROWS)
+            _set(job_id, state=State.FAILED, report=report, error=message, finished_at=timezone.now())
+            return
+        except IntegrityError:
+            # Another change to the same people committed while this import was writing.
+            _set(
+                job_id,
+                state=State.FAILED,
+                error=_("The users changed while importing; nothing was imported. Upload the file again."),
+                finished_at=timezone.now(),
+            )
+            return
+        except Exception:
+            # users_import is atomic: whatever stopped it, nothing was written.
+            _failed_unexpectedly(job_id)
+            return
+        report = check.report(REPORT_ROWS) | {"result": result}
+        # The file is no longer needed once imported: do not keep people's data twice.
+        _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
+
+
+@shared_task(name="accounts.tasks.import_check", acks_late=True)
+def import_check(job_id: int) -> None:
+    import_check_job(job_id)
+
+
+@shared_task(name="accounts.tasks.import_apply", acks_late=True)
+def import_apply(job_id: int) -> None:
+    import_apply_job(job_id)
+
+
+def start(task, job: ImportJob, *, background: bool) -> None:
+    """Run `task` on `job` in a worker when the file is big, in this request otherwise."""
+    if background:
+        transaction.on_commit(lambda: task.delay(job.pk))
+    else:
+        task.run(job.pk)
+
+
+def bulk_run_job(job_id: int) -> None:
+    """Run a bulk action on every user matching the job's filters, recording progress and the outcome."""
+    from types import SimpleNamespace
+
+    from django.http import QueryDict
+
+    from accounts.models import BulkJob
+    from rights.selectors import users_in_scope
+
+    from . import bulk
+    from .filters import UserFilter
+
+    job = BulkJob.objects.select_related("organization", "created_by", "group").get(pk=job_id)
+    if job.state != BulkJob.State.RUNNING:
+        return  # a redelivered task: already done
+    actor = job.created_by
+
+    def finish(state, **fields):
+        BulkJob.objects.filter(pk=job_id).update(state=state, finished_at=timezone.now(), **fields)
+
+    with override(actor.language if actor else job.organization.language):
+        try:
+            action = bulk.REGISTRY[job.action]
+            # The filters resolve exactly as on the page: same FilterSet, same scope, same organisation.
+            request = SimpleNamespace(user=actor, organization=job.organization)
+            filterset = UserFilter(
+                QueryDict(job.filters), queryset=users_in_scope(actor, action.right), request=request
+            )
+            params = {"group": job.group} if action.needs_group else {}
+            if not filterset.is_valid():
+                # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
+                finish(
+                    BulkJob.State.FAILED,
+                    summary=_("The filters are not valid any more; nothing was changed."),
+                    level="error",
+                )
+                return
+            outcome = bulk.run(
+                action,
+                users=filterset.qs,
+                actor=actor,
+                params=params,
+                progress=lambda n: BulkJob.objects.filter(pk=job_id).update(progress=n),
+            )
+        except Exception:
+            # Each user is changed in a transaction of their own: those done keep their change. The
+            # page must say the job stopped rather than poll a job that will never move again.
+            logger.exception("Bulk job %s stopped by an unexpected error", job_id)
+            finish(
+                BulkJob.State.FAILED,
+                summary=_("The action stopped before the end; the users already changed keep their change."),
+                level="error",
+            )
+            return
+        finish(BulkJob.State.DONE, summary=outcome.summary(), level=outcome.level, link=outcome.link)
+
+
+@shared_task(name="accounts.tasks.bulk_run", acks_late=True)
+def bulk_run(job_id: int) -> None:
+    bulk_run_job(job_id)
+
+
+@shared_task(name="accounts.tasks.imports_purge")
+def imports_purge() -> int:
+    """Beat: delete the files of imports never applied a day after their upload."""
+    from accounts.services import import_files_purge
+
+    return import_files_purge()

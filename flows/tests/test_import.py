@@ -1,0 +1,339 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from openpyxl import Workbook
+
+from accounts.models import ImportJob, StatusChange, User
+from accounts.tests.factories import UserFactory, UserGroupFactory, UserTypeFactory
+from flows import importing
+from flows.importing import ImportFileError, check_rows, read_table
+
+pytestmark = pytest.mark.django_db
+UPLOAD = reverse("accounts:user_import")
+
+
+@pytest.fixture
+def setup(alice):
+    org = alice.organization
+    UserTypeFactory(organization=org, name="Employé")
+    UserGroupFactory(organization=org, name="Sales")
+    UserGroupFactory(organization=org, name="Lyon")
+    return org
+
+
+def csv_bytes(text, bom=False, encoding="utf-8"):
+    return (("\ufeff" if bom else "") + text).encode(encoding)
+
+
+def xlsx_bytes(rows):
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def check(org, data, actor=None):
+    header, rows = read_table(data)
+    return check_rows(organization=org, actor=actor, header=header, rows=rows)
+
+
+def errors_of(result):
+    return [(row.number, column, reason) for row in result.rows for column, reason in row.errors]
+
+
+def test_french_headers_semicolons_and_a_bom_are_understood(setup):
+    data = csv_bytes(
+        "Prénom;Nom;E-mail;Téléphone mobile;Matricule;Type;Groupes;Langue;Canal\n"
+        "Zoé;Lefèvre;Zoe@Example.com;06 12 34 56 78;E-1;employe;Sales, lyon;français;sms\n",
+        bom=True,
+    )
+    result = check(setup, data)
+    assert errors_of(result) == []
+    (row,) = result.rows
+    assert row.values["email"] == "zoe@example.com"
+    assert row.values["mobile"] == "+33612345678"
+    assert row.values["language"] == "fr" and row.values["preferred_channel"] == "sms"
+    assert len(row.values["group_ids"]) == 2 and row.values["user_type_id"]
+
+
+def test_xlsx_with_numbers_as_cells(setup):
+    data = xlsx_bytes([["first_name", "email", "mobile", "employee_number"], ["Al", "al@example.com", 612345678, 42]])
+    (row,) = check(setup, data).rows
+    assert row.values["mobile"] == "+33612345678" and row.values["employee_number"] == "42"
+
+
+def test_the_declared_type_is_not_trusted(alice_client, setup):
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 50
+    response = alice_client.post(UPLOAD, {"file": SimpleUploadedFile("users.csv", png, "text/csv")})
+    assert response.status_code == 200
+    assert "neither a CSV text file nor an Excel" in response.content.decode()
+    fake_xlsx = SimpleUploadedFile("users.xlsx", b"PK\x03\x04garbage", "application/vnd.ms-excel")
+    assert "not a readable Excel" in alice_client.post(UPLOAD, {"file": fake_xlsx}).content.decode()
+    csv_as_xlsx = SimpleUploadedFile("users.xlsx", b"email\nx@example.com\n", "application/octet-stream")
+    assert alice_client.post(UPLOAD, {"file": csv_as_xlsx}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("Prénom;Nom\nÉlodie;Dupont\n".encode("latin-1"), "not UTF-8"),
+        (b"first_name,last_name\nAnn,Bee\n", "Missing column"),
+        (b"", "empty"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "Old Excel files"),
+    ],
+)
+def test_unusable_files_are_refused_with_the_reason(setup, data, message):
+    with pytest.raises(ImportFileError, match=message):
+        check(setup, data)
+
+
+def test_a_csv_cell_too_long_for_the_csv_module_is_refused_naming_its_line(setup, alice_client):
+    data = b'email,first_name\na@x.com,Ann\nb@x.com,"Bo\n' + b"c@x.com,Cy\n" * 20_000
+    with pytest.raises(ImportFileError, match="Line 3 of the file cannot be read as CSV"):
+        check(setup, data)
+    response = alice_client.post(UPLOAD, {"file": SimpleUploadedFile("users.csv", data, "text/csv")})
+    assert response.status_code == 200 and "cannot be read as CSV" in response.content.decode()
+
+
+def test_size_and_row_caps(setup, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_ROWS", 2)
+    with pytest.raises(ImportFileError, match="at most 2"):
+        check(setup, b"email\na@x.com\nb@x.com\nc@x.com\n")
+    monkeypatch.setattr(importing, "MAX_BYTES", 10)
+    with pytest.raises(ImportFileError, match="the limit is"):
+        check(setup, b"email\na@x.com\nb@x.com\n")
+
+
+def test_each_bad_row_is_reported_with_its_row_column_and_reason(setup):
+    data = csv_bytes(
+        "email,mobile,user_type,groups,language,preferred_channel\n"
+        "ok@example.com,,,,,\n"  # row 2
+        "not-an-email,,,,,\n"  # row 3
+        ",12,,,,\n"  # row 4
+        "t@example.com,,Astronaut,,,\n"  # row 5
+        "g@example.com,,,Nowhere,,\n"  # row 6
+        "OK@example.com,,,,,\n"  # row 7: same as row 2
+        "l@example.com,,,,klingon,\n"  # row 8
+        ",,,,,sms\n"  # row 9: nothing but a channel
+        "c@example.com,,,,,sms\n"  # row 10: sms without a mobile
+    )
+    assert errors_of(check(setup, data)) == [
+        (3, "email", "“not-an-email” is not a valid email address"),
+        (4, "mobile", "“12” is not a valid mobile number"),
+        (5, "user_type", "unknown user type “Astronaut”"),
+        (6, "groups", "unknown group “Nowhere”"),
+        (7, "email", "same value as row 2"),
+        (8, "language", "unknown language “klingon” (use en or fr)"),
+        (9, "email", "no email address and no mobile number: one of them is the login ID"),
+        (10, "preferred_channel", "SMS is the preferred channel but there is no mobile number"),
+    ]
+
+
+def test_a_row_matching_an_existing_user_updates_it(setup, alice):
+    existing = UserFactory(organization=setup, email="known@example.com", first_name="Old", employee_number="E-9")
+    by_number = UserFactory(organization=setup, email="other@example.com", employee_number="E-10")
+    data = csv_bytes(
+        "first_name,email,employee_number\nNew,KNOWN@example.com,\nRenamed,,E-10\nFresh,fresh@example.com,\n"
+    )
+    result = check(setup, data, actor=alice)
+    assert [(row.action, row.user_id) for row in result.rows] == [
+        ("update", existing.pk),
+        ("update", by_number.pk),
+        ("create", None),
+    ]
+
+
+def test_a_row_matching_two_different_users_is_an_error(setup):
+    UserFactory(organization=setup, email="a@example.com")
+    UserFactory(organization=setup, email="b@example.com", mobile="+33612345678")
+    result = check(setup, csv_bytes("email,mobile\na@example.com,0612345678\n"))
+    assert errors_of(result) == [
+        (2, "email, mobile", "the email, mobile or employee number belong to different existing users")
+    ]
+
+
+def test_another_tenants_users_do_not_match(setup, mallory):
+    result = check(setup, csv_bytes(f"email\n{mallory.email}\n"))
+    assert result.rows[0].action == "create"
+
+
+def test_upload_preview_confirm_writes_everything(alice_client, alice, setup, django_capture_on_commit_callbacks):
+    existing = UserFactory(organization=setup, email="known@example.com", first_name="Old", last_name="Name")
+    data = csv_bytes("first_name,last_name,email,groups\nNew,,known@example.com,Sales\nAnn,Bee,ann@example.com,Lyon\n")
+    response = alice_client.post(UPLOAD, {"file": SimpleUploadedFile("people.csv", data), "invite": "on"})
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("accounts:user_import_job", args=[job.pk])
+    assert job.state == "ready" and job.invite
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "1 to create" in page and "1 to update" in page
+    assert not User.objects.filter(email="ann@example.com").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "done", job.error
+    ann = User.objects.get(email="ann@example.com")
+    assert (ann.status, ann.created_by, ann.organization) == ("invited", alice, setup)  # "invite" was ticked
+    assert [g.name for g in ann.user_groups.all()] == ["Lyon"]
+    assert StatusChange.objects.filter(user=ann, to_status="created").exists()
+    assert StatusChange.objects.filter(user=ann, to_status="invited").exists()
+    assert User.objects.search("ann bee").get() == ann
+    existing.refresh_from_db()
+    assert (existing.first_name, existing.last_name) == ("New", "Name")  # empty cells keep values
+    assert [g.name for g in existing.user_groups.all()] == ["Sales"]
+    assert "Import done: 1 users created, 1 updated." in alice_client.get(response["Location"]).content.decode()
+
+
+def test_a_file_with_errors_cannot_be_confirmed(alice_client, setup):
+    data = csv_bytes("email\nok@example.com\nbad\n")
+    alice_client.post(UPLOAD, {"file": SimpleUploadedFile("people.csv", data)})
+    job = ImportJob.objects.get()
+    page = alice_client.get(reverse("accounts:user_import_job", args=[job.pk])).content.decode()
+    assert "Rows in error" in page and "“bad” is not a valid email address" in page
+    response = alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]), follow=True)
+    assert "cannot be confirmed" in response.content.decode()
+    assert not User.objects.filter(email="ok@example.com").exists()
+
+
+def test_the_import_is_all_or_nothing(alice, setup, monkeypatch):
+    from flows import imports
+    from groups.models import Membership
+
+    result = check(setup, csv_bytes("email,groups\na@example.com,Sales\nb@example.com,Sales\n"), actor=alice)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Membership.objects, "bulk_create", fail)
+    with pytest.raises(RuntimeError):
+        imports.users_import(organization=setup, actor=alice, check=result)
+    assert not User.objects.filter(email__in=["a@example.com", "b@example.com"]).exists()
+    assert not StatusChange.objects.filter(user__email="a@example.com").exists()
+
+
+def test_a_clash_appearing_after_the_preview_fails_the_import_cleanly(
+    alice_client, setup, django_capture_on_commit_callbacks
+):
+    alice_client.post(
+        UPLOAD, {"file": SimpleUploadedFile("p.csv", csv_bytes("email,mobile\nx@example.com,0612345678\n"))}
+    )
+    job = ImportJob.objects.get()
+    UserFactory(organization=setup, email="y@example.com", mobile="+33612345678")
+    UserFactory(organization=setup, email="x@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "failed" and "nothing was imported" in job.error
+
+
+def test_someone_elses_import_is_a_404(alice_client, alice, mallory, setup):
+    job = ImportJob.objects.create(organization=mallory.organization, created_by=mallory, filename="x", data=b"")
+    assert alice_client.get(reverse("accounts:user_import_job", args=[job.pk])).status_code == 404
+    assert alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk])).status_code == 404
+
+
+def test_sample_files_download_and_import_cleanly(alice_client, setup):
+    UserTypeFactory(organization=setup, name="Employee")
+    UserTypeFactory(organization=setup, name="Trainee")
+    for fmt in ("csv", "xlsx"):
+        response = alice_client.get(reverse("accounts:user_import_sample", args=[fmt]))
+        data = b"".join(response.streaming_content) if fmt == "csv" else response.content
+        assert errors_of(check(setup, data)) == []
+
+
+@pytest.mark.slow
+def test_a_10000_row_file_goes_through_the_background_task_with_progress(
+    alice_client, alice, setup, django_capture_on_commit_callbacks
+):
+    lines = ["first_name;last_name;email;mobile;groups"]
+    lines += [
+        f"P{n};Big;p{n}@big.example;06 {n // 10000 + 10:02d} {n // 100 % 100:02d} {n % 100:02d} 11;Sales"
+        for n in range(10_000)
+    ]
+    data = csv_bytes("\n".join(lines) + "\n", bom=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(UPLOAD, {"file": SimpleUploadedFile("big.csv", data)})
+    job = ImportJob.objects.get()
+    assert job.state == "ready" and job.total == 10_000 and job.progress == 10_000
+    assert job.report["create"] == 10_000 and job.report["error"] == 0
+    progress = alice_client.get(reverse("accounts:user_import_progress", args=[job.pk])).json()
+    assert progress["percent"] == 100
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "done"
+    assert User.objects.filter(organization=setup, last_name="Big").count() == 10_000
+    assert setup.user_groups.get(name="Sales").members.count() == 10_000
+    assert response.status_code == 302
+
+
+def test_the_command_prints_the_report_and_fails_on_error_rows(setup, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"email\nok@example.com\nnope\n")
+    with pytest.raises(CommandError, match="1 rows in error"):
+        call_command("importusers", setup.slug, str(bad))
+    out = capsys.readouterr().out
+    assert "1 to create, 0 to update, 1 in error" in out
+    assert "row 3, email: “nope” is not a valid email address" in out
+    assert not User.objects.filter(email="ok@example.com").exists()
+
+
+def test_the_command_dry_run_writes_nothing_then_imports(setup, tmp_path, capsys):
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(xlsx_bytes([["E-mail", "Prénom"], ["new@example.com", "Neo"]]))
+    call_command("importusers", setup.slug, str(good), "--dry-run")
+    assert "Dry run" in capsys.readouterr().out
+    assert not User.objects.filter(email="new@example.com").exists()
+    call_command("importusers", setup.slug, str(good), "--invite")
+    assert "1 created, 0 updated" in capsys.readouterr().out
+    assert User.objects.get(email="new@example.com").first_name == "Neo"
+
+
+def test_the_command_exits_non_zero_from_the_shell(setup, tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"first_name\nAnn\n")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "importusers", "nosuchorg", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+
+
+def test_an_update_that_would_break_a_rule_fails_with_the_row_not_a_500(
+    alice_client, setup, django_capture_on_commit_callbacks
+):
+    UserFactory(organization=setup, email="mail.only@example.com")
+    data = csv_bytes("email,preferred_channel\nmail.only@example.com,sms\nnew@example.com,\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(UPLOAD, {"file": SimpleUploadedFile("p.csv", data)})
+        job = ImportJob.objects.get()
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert "Row 2: SMS is the preferred channel but there is no mobile number." in job.error
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_an_xlsx_unfolding_past_the_row_cap_is_refused(setup, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_ROWS", 5)
+    data = xlsx_bytes([["email"], *([f"p{n}@example.com"] for n in range(50))])
+    with pytest.raises(ImportFileError, match="at most 5"):
+        check(setup, data)
+
+
+def test_a_group_scoped_manager_must_put_new_people_in_one_of_their_groups(setup, bob):
+    from groups.models import UserGroup
+    from groups.tests.factories import grant
+    from rights.names import Right
+
+    grant(bob, Right.MANAGE_USERS, UserGroup.objects.get(organization=setup, name="Lyon"))
+    data = csv_bytes("first_name,email,groups\nNo,nogroup@example.com,\nYes,lyon@example.com,Lyon\n")
+    result = check(setup, data, actor=bob)
+    assert [row.action for row in result.rows] == ["error", "create"]
+    assert errors_of(result) == [(2, "groups", "a new user must be put in one of your groups")]

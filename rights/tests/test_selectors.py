@@ -1,0 +1,108 @@
+import pytest
+
+from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from groups.selectors import groups_with_counts
+from groups.tests.factories import RightsProfileFactory, grant, scope
+from rights.models import ProfileAssignment
+from rights.names import ADMINISTRATOR, Right
+from rights.selectors import (
+    EVERYONE,
+    NO_SCOPE,
+    actor_has_right,
+    actor_rights,
+    actor_scope,
+    default_groups_for_new_users,
+    group_memberships,
+    groups_in_scope,
+    must_place_new_users_in_a_group,
+    users_in_scope,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_administrator_holds_every_right_over_the_whole_organisation(alice, bob, mallory):
+    assert set(users_in_scope(alice, Right.INVITE)) == {alice, bob}
+    assert all(actor_has_right(alice, right) for right in [*Right, ADMINISTRATOR])
+    assert actor_rights(alice) == {right.value: EVERYONE for right in Right}
+
+
+def test_a_plain_user_holds_nothing(bob):
+    assert not users_in_scope(bob, Right.MANAGE_USERS).exists()
+    assert actor_rights(bob) == {}
+    assert not actor_has_right(bob, ADMINISTRATOR)
+    assert not groups_in_scope(bob).exists()
+
+
+def test_a_group_scoped_manager_reaches_only_the_members_of_their_groups(maggie, ines, otto, lyon, paris):
+    assert set(users_in_scope(maggie, Right.MANAGE_USERS)) == {ines}
+    assert set(groups_in_scope(maggie, Right.MANAGE_USERS)) == {lyon}
+    assert actor_scope(maggie, Right.INVITE) == scope(lyon)
+    # Rights not granted stay out of reach.
+    assert actor_scope(maggie, Right.VIEW_RESULTS) == NO_SCOPE
+    assert not users_in_scope(maggie, Right.VIEW_RESULTS).exists()
+    assert not actor_has_right(maggie, ADMINISTRATOR)
+
+
+def test_the_scope_follows_membership_changes_at_once(maggie, otto, lyon):
+    assert otto not in users_in_scope(maggie)
+    MembershipFactory(group=lyon, user=otto)
+    assert otto in users_in_scope(maggie)
+
+
+def test_an_all_users_grant_reaches_everyone_of_the_organisation_only(acme, bob, otto, mallory):
+    grant(bob, Right.VIEW_RESULTS, everyone=True)
+    assert set(users_in_scope(bob, Right.VIEW_RESULTS)) == set(acme.users.all())
+    assert mallory not in users_in_scope(bob, Right.VIEW_RESULTS)
+    assert set(groups_in_scope(bob, Right.VIEW_RESULTS)) == set(acme.user_groups.all())
+
+
+def test_effective_rights_are_the_union_of_profiles_and_personal_grants(acme, bob, lyon, paris, ines, otto):
+    profile = RightsProfileFactory(organization=acme)
+    grant(profile, Right.INVITE, paris)
+    grant(bob, Right.INVITE, lyon)
+    ProfileAssignment.objects.create(organization=acme, profile=profile, user=bob)
+    assert set(users_in_scope(bob, Right.INVITE)) == {ines, otto}
+    assert actor_scope(bob, Right.INVITE) == scope(lyon, paris)
+
+
+def test_another_tenants_profile_or_group_never_widens_a_scope(acme, globex, bob, lyon, ines):
+    foreign_group = UserGroupFactory(organization=globex)
+    MembershipFactory(group=foreign_group)
+    grant(bob, Right.INVITE, lyon)
+    assert set(users_in_scope(bob, Right.INVITE)) == {ines}
+
+
+def test_a_scoped_manager_must_place_new_users_in_a_group(maggie, alice, bob):
+    assert must_place_new_users_in_a_group(maggie)
+    assert not must_place_new_users_in_a_group(alice)
+    assert not must_place_new_users_in_a_group(bob)
+
+
+def test_users_a_scoped_manager_imports_land_in_their_groups(maggie, alice, lyon):
+    assert set(default_groups_for_new_users(maggie)) == {lyon}
+    assert not default_groups_for_new_users(alice).exists()
+
+
+def test_group_counts_skip_deleted_users(acme, lyon):
+    MembershipFactory(group=lyon, user=UserFactory(organization=acme, status="active"))
+    MembershipFactory(group=lyon, user=UserFactory(organization=acme, status="invited"))
+    MembershipFactory(group=lyon, user=UserFactory(organization=acme, status="deleted"))
+    counted = groups_with_counts(acme.user_groups.all()).get(pk=lyon.pk)
+    assert (counted.active_count, counted.member_count) == (1, 2)
+
+
+def test_a_member_added_by_someone_out_of_scope_does_not_name_them(maggie, ines, otto, lyon, alice):
+    lyon.memberships.filter(user=ines).update(added_by=otto)
+    membership = group_memberships(actor=maggie, group=lyon).get()
+    assert membership.user == ines
+    assert not membership.added_by_visible
+
+
+def test_rights_remembered_for_a_request_are_computed_once(maggie, lyon, django_assert_num_queries):
+    from rights.selectors import remember_rights
+
+    remember_rights(maggie)
+    with django_assert_num_queries(0):
+        assert actor_has_right(maggie, Right.MANAGE_USERS)
+        assert actor_scope(maggie, Right.INVITE) == scope(lyon)

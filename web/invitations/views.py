@@ -1,0 +1,397 @@
+"""Token pages (anyone with the link) and the invitations admin pages (holders of the invite right)."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from experquiz.errors import DomainError
+from experquiz.parsing import parse_ids
+from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
+from experquiz.web import use_language
+from flows.invitations import invitations_invite_addresses
+from invitations import selectors, services
+from invitations.models import Invitation
+from rights.mixins import right_required
+from rights.names import Right
+from rights.selectors import actor_scope, groups_in_scope, users_in_scope
+
+from .filters import InvitationFilter
+from .forms import (
+    AcceptInvitationForm,
+    ForgotPasswordForm,
+    GroupResendForm,
+    PasteAddressesForm,
+    ResetPasswordForm,
+)
+
+Kind = Invitation.Kind
+BACKEND = "accounts.backends.LoginIdBackend"
+
+
+# --- Token pages ----------------------------------------------------------------------------------
+
+
+def token_page(view):
+    """Public, rate-limited per client address, never cached.
+
+    Only failed look-ups (unknown, used, revoked or expired links: `_problem_page`) count towards the
+    limit, as failed logins do, so a whole office behind one address can open its valid links. Every
+    request is counted first and decided on its count (simultaneous requests cannot all slip under the
+    limit), then given back unless its look-up failed.
+
+    The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
+    here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
+    """
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        throttle = token_throttle()
+        ip = client_ip(request)
+        if not throttle.attempt(ip):
+            return render(request, "invitations/token_throttled.html", status=429)
+        response = view(request, *args, **kwargs)
+        if not getattr(response, "token_lookup_failed", False):
+            throttle.refund(ip)
+        return response
+
+    return login_not_required(never_cache(wrapped))
+
+
+PROBLEM_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410}
+
+
+def _problem_page(request, problem, *, kind):
+    response = render(
+        request,
+        "invitations/token_problem.html",
+        {"problem": problem, "kind": kind},
+        status=PROBLEM_STATUS[problem],
+    )
+    response.token_lookup_failed = True  # counted by `token_page`
+    return response
+
+
+@token_page
+def accept(request, token):
+    """GET shows the form and changes nothing (mail scanners open links); POST finishes the account."""
+    invitation = selectors.invitation_by_token(request.organization, token, [Kind.ACCOUNT])
+    if invitation is None:
+        return _problem_page(request, "unknown", kind="account")
+    problem = services.invitation_problem(invitation)
+    if problem:
+        return _problem_page(request, problem, kind="account")
+    form = AcceptInvitationForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                invitation=invitation,
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                password=form.cleaned_data["new_password1"],
+            )
+        except services.InvitationUnusable as exc:
+            return _problem_page(request, exc.reason, kind="account")
+        except ValidationError as exc:
+            form.add_error("new_password2", exc)
+        else:
+            login(request, user, backend=BACKEND)
+            messages.success(request, _("Welcome, %(name)s: your account is ready.") % {"name": user.first_name})
+            return use_language(redirect("home"), user.language)
+    return render(request, "invitations/accept.html", {"form": form, "invitation": invitation})
+
+
+@token_page
+def reset(request, token):
+    """Choose a new password from a reset link; GET changes nothing."""
+    invitation = selectors.invitation_by_token(request.organization, token, [Kind.PASSWORD_RESET])
+    if invitation is None:
+        return _problem_page(request, "unknown", kind="reset")
+    problem = services.invitation_problem(invitation)
+    if problem:
+        return _problem_page(request, problem, kind="reset")
+    form = ResetPasswordForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.password_reset_complete(invitation=invitation, password=form.cleaned_data["new_password1"])
+        except services.InvitationUnusable as exc:
+            return _problem_page(request, exc.reason, kind="reset")
+        except ValidationError as exc:
+            form.add_error("new_password2", exc)
+        else:
+            login(request, user, backend=BACKEND)
+            messages.success(request, _("Your new password is set."))
+            return redirect("home")
+    return render(request, "invitations/reset.html", {"form": form})
+
+
+@token_page
+def password_forgot(request):
+    """Ask for a reset link. The answer, and the work done to give it, are the same whether or not the
+    account exists: the look-up happens in the queued task, never in this request."""
+    form = ForgotPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login_id = form.cleaned_data["username"]
+        per_id, per_ip = password_reset_throttles()
+        # The same key as the login page's: one person, however the login ID is typed.
+        identity = login_identity(request.organization, login_id)
+        ip = client_ip(request)
+        # Both counted first, then decided (a list, not a short-circuit). Over the limit we still
+        # answer "sent": the page must not tell an attacker anything.
+        within = [per_id.attempt(identity), per_ip.attempt(ip)]
+        if all(within):
+            services.password_reset_ask(organization=request.organization, login_id=login_id)
+        return render(request, "invitations/password_forgot_sent.html")
+    return render(request, "invitations/password_forgot.html", {"form": form})
+
+
+# --- Admin pages ----------------------------------------------------------------------------------
+
+
+def _back(request, default="invitations:list"):
+    target = request.POST.get("next") or request.GET.get("next")
+    # Only a path of this site: `redirect()` would take any other word for a view name and fail (a 500).
+    if (
+        target
+        and target.startswith("/")
+        and "\x00" not in target
+        and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    ):
+        return HttpResponseRedirect(target)
+    return redirect(default)
+
+
+def _report_send(request, result):
+    if result.invited:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d invitation is on its way.", "%(count)d invitations are on their way.", len(result.invited)
+            )
+            % {"count": len(result.invited)},
+        )
+    if result.skipped:
+        names = ", ".join(f"{user} ({reason})" for user, reason in result.skipped[:20])
+        more = len(result.skipped) - 20
+        messages.warning(
+            request,
+            ngettext("%(count)d skipped: %(names)s", "%(count)d skipped: %(names)s", len(result.skipped))
+            % {"count": len(result.skipped), "names": names + (f" … (+{more})" if more > 0 else "")},
+        )
+
+
+@right_required(Right.INVITE)
+def invitation_list(request):
+    visible = selectors.invitations_visible_to(request.user)
+    filters = InvitationFilter(request.GET, queryset=visible.select_related("user", "contact", "batch"))
+    invitations = filters.qs
+    page = Paginator(invitations, 50).get_page(request.GET.get("page"))
+    batches = selectors.batches_with_counts(selectors.batches_visible_to(request.user))[:10]
+    groups = groups_in_scope(request.user, Right.INVITE)
+    return render(
+        request,
+        "invitations/invitation_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "batches": batches,
+            "group_form": GroupResendForm(groups=groups),
+            "query": _without_page(request.GET),
+        },
+    )
+
+
+def _without_page(query):
+    query = query.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _invitation(request, pk):
+    return get_object_or_404(selectors.invitations_visible_to(request.user), pk=pk)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def invitation_resend(request, pk):
+    invitation = _invitation(request, pk)
+    try:
+        _report_send(request, services.invitation_resend(invitation=invitation, actor=request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return _back(request)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def invitation_revoke(request, pk):
+    invitation = _invitation(request, pk)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The link sent to %(address)s no longer works.") % {"address": invitation.address})
+    return _back(request)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def group_resend(request):
+    form = GroupResendForm(request.POST, groups=groups_in_scope(request.user, Right.INVITE))
+    if not form.is_valid():
+        messages.error(request, _("Choose one of your groups."))
+        return _back(request)
+    result = services.invitations_resend_to_group(
+        organization=request.organization,
+        group=form.cleaned_data["group"],
+        users_in_scope=users_in_scope(request.user, Right.INVITE),
+        actor=request.user,
+    )
+    if not result.invited:
+        messages.info(request, _("Everyone in this group has already accepted."))
+        return _back(request)
+    _report_send(request, result)
+    return redirect("invitations:batch", pk=result.batch.pk)
+
+
+def _scoped_user(request, user_id):
+    return get_object_or_404(users_in_scope(request.user, Right.INVITE), pk=user_id)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def user_send(request, user_id):
+    """Send, or send again, the account invitation of one user (buttons on the user's page)."""
+    people = users_in_scope(request.user, Right.INVITE).filter(pk=_scoped_user(request, user_id).pk)
+    result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
+    _report_send(request, result)
+    return _back(request)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def users_send(request):
+    """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
+    ids = parse_ids(request.POST.getlist("users"))
+    people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
+    result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
+    _report_send(request, result)
+    if result.batch and not request.POST.get("next"):
+        return redirect("invitations:batch", pk=result.batch.pk)
+    return _back(request)
+
+
+@require_POST
+@right_required(Right.INVITE)
+def user_revoke(request, user_id):
+    user = _scoped_user(request, user_id)
+    count = services.invitations_revoke_for_user(user=user, actor=request.user)
+    messages.success(
+        request,
+        ngettext("%(count)d link revoked for %(user)s.", "%(count)d links revoked for %(user)s.", count)
+        % {"count": count, "user": user},
+    )
+    return _back(request)
+
+
+@require_POST
+@right_required(Right.MANAGE_USERS)
+def user_activate(request, user_id):
+    """Activate a created or invited user with a temporary password sent over their preferred channel."""
+    user = get_object_or_404(users_in_scope(request.user, Right.MANAGE_USERS), pk=user_id)
+    try:
+        invitation = services.user_activate_with_temporary_password(user=user, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("%(user)s is active; a temporary password is on its way to %(address)s.")
+            % {"user": user, "address": invitation.address},
+        )
+    return _back(request)
+
+
+@right_required(Right.INVITE)
+def paste(request):
+    groups = groups_in_scope(request.user, Right.INVITE)
+    scoped = not actor_scope(request.user, Right.INVITE).all_users
+    form = PasteAddressesForm(
+        request.POST or None, organization=request.organization, groups=groups, group_required=scoped
+    )
+    result = None
+    known = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = invitations_invite_addresses(
+                organization=request.organization,
+                actor=request.user,
+                text=form.cleaned_data["addresses"],
+                user_type=form.cleaned_data["user_type"],
+                group=form.cleaned_data["group"],
+            )
+        except DomainError as exc:
+            form.add_error("addresses", exc.message)
+        else:
+            if result.send and result.send.invited:
+                _report_send(request, result.send)
+            if result.send and result.send.batch and not result.known and not result.invalid:
+                return redirect("invitations:batch", pk=result.send.batch.pk)
+            form = PasteAddressesForm(organization=request.organization, groups=groups, group_required=scoped)
+            # A known address is echoed as typed; whose it is only when that person is in scope.
+            visible = set(
+                users_in_scope(request.user, Right.INVITE)
+                .filter(pk__in=[user.pk for _address, user in result.known])
+                .values_list("pk", flat=True)
+            )
+            known = [(address, user if user.pk in visible else None) for address, user in result.known]
+    return render(request, "invitations/paste.html", {"form": form, "result": result, "known": known})
+
+
+def _batch(request, pk):
+    return get_object_or_404(selectors.batches_visible_to(request.user), pk=pk)
+
+
+@right_required(Right.INVITE)
+def batch_detail(request, pk):
+    batch = _batch(request, pk)
+    # Only the invitations of people still in the actor's scope: someone invited by this manager
+    # who has since left their groups is out of reach (the counts stay the batch's).
+    failed = (
+        selectors.invitations_visible_to(request.user)
+        .filter(batch=batch, delivery=Invitation.Delivery.FAILED)
+        .select_related("user", "contact")[:200]
+    )
+    return render(
+        request,
+        "invitations/batch_detail.html",
+        {"batch": batch, "progress": selectors.batch_progress(batch), "failed": failed},
+    )
+
+
+@right_required(Right.INVITE)
+def batch_progress(request, pk):
+    return JsonResponse(selectors.batch_progress(_batch(request, pk)))
+
+
+@require_POST
+@right_required(Right.INVITE)
+def batch_retry(request, pk):
+    batch = _batch(request, pk)
+    count = services.batch_retry_failed(batch=batch, actor=request.user)
+    messages.success(
+        request,
+        ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count) % {"count": count},
+    )
+    return redirect("invitations:batch", pk=batch.pk)

@@ -1,0 +1,88 @@
+"""Organisation settings pages (administrators only): the list of user types."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+
+from accounts.models import UserType
+from accounts.services import user_type_create, user_type_delete, user_type_rename
+from experquiz.errors import DomainError
+from rights.mixins import RightRequiredMixin
+from rights.names import ADMINISTRATOR
+
+from .people_forms import UserTypeForm
+
+
+class UserTypesMixin(RightRequiredMixin):
+    required_right = ADMINISTRATOR
+
+    def user_types(self):
+        return UserType.objects.for_org(self.request.organization)
+
+    def render_list(self, form=None, editing=None, edit_form=None):
+        from django.db.models import Count
+
+        return render(
+            self.request,
+            "accounts/user_type_list.html",
+            {
+                "types": self.user_types().annotate(n=Count("users")),
+                "form": form or UserTypeForm(),
+                "editing": editing,
+                "edit_form": edit_form,
+            },
+        )
+
+
+class UserTypeListView(UserTypesMixin, View):
+    """GET lists the types; POST adds one."""
+
+    def get(self, request):
+        return self.render_list()
+
+    def post(self, request):
+        form = UserTypeForm(request.POST)
+        if form.is_valid():
+            try:
+                user_type = user_type_create(
+                    organization=request.organization, name=form.cleaned_data["name"], actor=request.user
+                )
+            except ValidationError as error:
+                form.add_error("name", error.message_dict.get("name") or error.messages)
+            else:
+                messages.success(request, _("The type “%(name)s” was added.") % {"name": user_type})
+                return redirect("accounts:user_type_list")
+        return self.render_list(form=form)
+
+
+class UserTypeEditView(UserTypesMixin, View):
+    def get(self, request, pk):
+        user_type = get_object_or_404(self.user_types(), pk=pk)
+        return self.render_list(editing=user_type, edit_form=UserTypeForm(initial={"name": user_type.name}))
+
+    def post(self, request, pk):
+        user_type = get_object_or_404(self.user_types(), pk=pk)
+        form = UserTypeForm(request.POST)
+        if form.is_valid():
+            try:
+                user_type_rename(user_type=user_type, name=form.cleaned_data["name"], actor=request.user)
+            except ValidationError as error:
+                form.add_error("name", error.message_dict.get("name") or error.messages)
+            else:
+                messages.success(request, _("The type was renamed “%(name)s”.") % {"name": user_type})
+                return redirect("accounts:user_type_list")
+        return self.render_list(editing=user_type, edit_form=form)
+
+
+class UserTypeDeleteView(UserTypesMixin, View):
+    def post(self, request, pk):
+        user_type = get_object_or_404(self.user_types(), pk=pk)
+        try:
+            user_type_delete(user_type=user_type, actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The type “%(name)s” was deleted.") % {"name": user_type.name})
+        return redirect("accounts:user_type_list")

@@ -1,0 +1,482 @@
+"""The users pages of the admin area: list with filters, bulk actions, detail, create, edit, status."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views import View
+
+from accounts.errors import LoginIdTaken
+from accounts.models import BulkJob, User, UserType
+from accounts.selectors import status_counts
+from accounts.services import user_change_status, users_export_record
+from audit.selectors import events_about
+from experquiz.errors import DomainError
+from experquiz.parsing import parse_id, parse_ids
+from flows import bulk, tasks
+from flows.filters import UserFilter
+from flows.people import user_create_with_groups, user_update_with_groups
+from groups.selectors import people_for_list
+from rights.mixins import RightRequiredMixin, check_right
+from rights.names import Right
+from rights.selectors import groups_in_scope, users_in_scope
+
+from .people_forms import StatusChangeForm, UserForm
+
+Status = User.Status
+PAGE_SIZES = [25, 50, 100, 200]
+# Up to this many matching users, a page is found by collecting the matches and sorting them;
+# beyond, by reading the name index in order (see UserFilter.sort_small_result).
+FILTER_FIRST_MAX = 5000
+# The table's columns: (label, sort key or None, first direction when clicked: "" up, "-" down).
+COLUMNS = [
+    (_lazy("Name"), "name", ""),
+    (_lazy("Email"), None, ""),
+    (_lazy("Mobile"), None, ""),
+    (_lazy("Type"), None, ""),
+    (_lazy("Status"), "status", ""),
+    (_lazy("Groups"), None, ""),
+    (_lazy("Last login"), "last_login", "-"),
+    (_lazy("Created"), "created", "-"),
+]
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told its count (from the cached tab counts) instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page, *, count, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self):
+        return self._known_count
+
+
+def _query_string(params: QueryDict, **changes) -> str:
+    params = params.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value not in (None, ""):
+            params[key] = value
+    params.pop("page", None) if "page" not in changes else None
+    return params.urlencode()
+
+
+def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
+    """The FilterSet of the people list over the users `request.user` may act on with `right`."""
+    return UserFilter(params, queryset=users_in_scope(request.user, right), request=request)
+
+
+def list_queryset(filterset: UserFilter, total: int):
+    """The filtered, sorted users of the list, ordered the way PostgreSQL reads fastest for `total` matches."""
+    if total <= FILTER_FIRST_MAX and filterset.is_filtered():
+        return filterset.sort_small_result(filterset.qs)
+    return filterset.qs
+
+
+class UserListView(RightRequiredMixin, View):
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request):
+        filterset = filtered_users(request, request.GET)
+        if not filterset.is_valid():
+            messages.warning(request, _("Some filters were not understood and were ignored."))
+        data = filterset.form.cleaned_data
+        # Tab counts share the other filters; without any they are the cached counts of the whole scope.
+        extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
+        counts = status_counts(
+            filterset.without_status(),
+            organization_id=request.organization.pk,
+            cache_key=f"{request.user.pk}:{urlencode(sorted(extra.items()))}",
+        )
+        not_deleted = sum(n for status, n in counts.items() if status != Status.DELETED)
+        current = data.get("status") or ""
+        tabs = [("", _("All"), not_deleted)] + [(s.value, s.label, counts.get(s.value, 0)) for s in Status]
+        tabs = [
+            {"value": value, "label": label, "count": n, "query": _query_string(request.GET, status=value)}
+            for value, label, n in tabs
+        ]
+        total = counts.get(current, 0) if current else not_deleted
+        sort = data.get("sort") or "name"
+        columns = []
+        for label, key, first in COLUMNS:
+            column = {"label": label, "query": None, "sorted": None}
+            if key:
+                # A click sorts by the column; a second click reverses the order.
+                default = first + key
+                reverse_ = default[1:] if default.startswith("-") else f"-{default}"
+                column["query"] = _query_string(request.GET, sort=reverse_ if sort == default else default)
+                column["sorted"] = {key: "ascending", f"-{key}": "descending"}.get(sort)
+            columns.append(column)
+        per_page = parse_id(request.GET.get("per_page"))
+        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+        people = people_for_list(list_queryset(filterset, total), groups=self.scoped_groups())
+        paginator = KnownCountPaginator(people, per_page, count=total)
+        page = paginator.get_page(request.GET.get("page"))
+        return render(
+            request,
+            "accounts/user_list.html",
+            {
+                "filter": filterset,
+                "page": page,
+                "users": page.object_list,
+                "tabs": tabs,
+                "columns": columns,
+                "current_status": current,
+                "total": total,
+                "page_sizes": PAGE_SIZES,
+                "per_page": per_page,
+                "query": request.GET.urlencode(),
+                "query_without_page": _query_string(request.GET),
+                "actions": bulk.actions_for(request.user),
+                # One list of plain tuples for both group menus (filter and bulk action): 250 groups
+                # rendered through form widgets cost more than the page's database work.
+                "group_choices": list(
+                    groups_in_scope(request.user, Right.MANAGE_USERS).order_by("name").values_list("pk", "name")
+                ),
+                "selected_group": data["group"].pk if data.get("group") else None,
+                "type_choices": list(
+                    UserType.objects.for_org(request.organization).order_by("name").values_list("pk", "name")
+                ),
+                "selected_type": data["type"].pk if data.get("type") else None,
+                "max_bulk": bulk.MAX_USERS,
+            },
+        )
+
+
+class UserBulkView(RightRequiredMixin, View):
+    """Run one registered bulk action on the checked users or on every user matching the filters."""
+
+    required_right = Right.MANAGE_USERS
+
+    def post(self, request):
+        filters = request.POST.get("filters", "")
+        back = reverse("accounts:user_list") + (f"?{filters}" if filters else "")
+        action = bulk.REGISTRY.get(request.POST.get("action", ""))
+        if action is None:
+            messages.error(request, _("Choose an action."))
+            return redirect(back)
+        check_right(request, action.right)
+        if request.POST.get("all_matching"):
+            filterset = filtered_users(request, QueryDict(filters), action.right)
+            if not filterset.is_valid():
+                # An ignored filter would widen "all matching" to people the admin did not mean.
+                messages.error(request, _("The filters are not valid any more; nothing was changed."))
+                return redirect(reverse("accounts:user_list"))
+            users = filterset.qs
+        else:
+            ids = parse_ids(request.POST.getlist("ids"))
+            users = (
+                users_in_scope(request.user, action.right).filter(pk__in=ids).order_by("last_name", "first_name", "pk")
+            )
+        count = users.count()
+        if count == 0:
+            messages.error(request, _("Select at least one user."))
+            return redirect(back)
+        if count > bulk.MAX_USERS:
+            messages.error(
+                request,
+                _("%(count)s users selected: an action changes at most %(max)s at a time. Narrow the filter.")
+                % {"count": count, "max": bulk.MAX_USERS},
+            )
+            return redirect(back)
+        params = {}
+        if action.needs_group:
+            group_id = request.POST.get("group", "")
+            group = groups_in_scope(request.user, action.right).filter(pk__in=parse_ids([group_id])).first()
+            if group is None:
+                messages.error(request, _("Choose the group for “%(action)s”.") % {"action": action.label})
+                return redirect(back)
+            params["group"] = group
+        if action.confirm and not request.POST.get("confirmed"):
+            return render(
+                request,
+                "accounts/user_bulk_confirm.html",
+                {
+                    "action": action,
+                    "count": count,
+                    "sample": list(users[:10]),
+                    "group": params.get("group"),
+                    "post": request.POST,
+                    "ids": request.POST.getlist("ids"),
+                    "back": back,
+                },
+            )
+        if count > bulk.SYNC_MAX and not request.POST.get("all_matching"):
+            # The background job selects by the filters: it must never widen a list of ticked users.
+            messages.error(
+                request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
+            )
+            return redirect(back)
+        if count > bulk.SYNC_MAX:
+            # Too many for one request: a worker runs it and the job page follows its progress.
+            job = BulkJob.objects.create(
+                organization=request.organization,
+                created_by=request.user,
+                action=action.name,
+                filters=filters,
+                group=params.get("group"),
+                total=count,
+            )
+            transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+            return redirect("accounts:user_bulk_job", pk=job.pk)
+        outcome = bulk.run(action, users=users, actor=request.user, params=params)
+        message = outcome.summary()
+        if outcome.link:
+            message = format_html('{} <a href="{}">{}</a>', message, outcome.link, _("Follow the sending"))
+        messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], message)
+        return redirect(back)
+
+
+class UserBulkJobView(RightRequiredMixin, View):
+    """A bulk action running in the background: progress while it runs, then what happened."""
+
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request, pk):
+        job = get_object_or_404(BulkJob.objects.for_org(request.organization).filter(created_by=request.user), pk=pk)
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse(
+                {"state": job.state, "progress": job.progress, "total": job.total, "percent": job.percent}
+            )
+        action = bulk.REGISTRY.get(job.action)
+        back = reverse("accounts:user_list") + (f"?{job.filters}" if job.filters else "")
+        return render(
+            request,
+            "accounts/user_bulk_job.html",
+            {"job": job, "label": action.label if action else job.action, "back": back},
+        )
+
+
+# The actions a detail page offers from each status: (target, label, needs confirmation). Sending an
+# invitation (→ invited) belongs to the invitations buttons the page includes. Activating someone who
+# never had a password sends them a temporary one, or they could not log in.
+ACTIVATE_NEW = _lazy("Activate with a temporary password")
+DETAIL_ACTIONS = {
+    Status.CREATED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
+    Status.INVITED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
+    Status.ACTIVE: [(Status.INACTIVE, _lazy("Deactivate"), True), (Status.DELETED, _lazy("Delete"), True)],
+    Status.INACTIVE: [(Status.ACTIVE, _lazy("Reactivate"), False), (Status.DELETED, _lazy("Delete"), True)],
+    Status.DELETED: [(Status.INACTIVE, _lazy("Restore"), False)],
+}
+
+
+def _labels(status):
+    return DETAIL_ACTIONS[status]
+
+
+class UserDetailView(RightRequiredMixin, View):
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request, pk):
+        from invitations.selectors import latest_account_invitation
+
+        person = get_object_or_404(self.scoped_users().select_related("user_type", "created_by"), pk=pk)
+        # Invitation buttons only for someone the viewer may invite, not merely anyone.
+        can_invite = users_in_scope(request.user, Right.INVITE).filter(pk=person.pk).exists()
+        history = list(person.status_changes.select_related("actor"))
+        # Who created or changed this person is named only to a viewer who may see them: a
+        # group-scoped manager must not learn the names of people out of their scope (shown as "—").
+        named = {person.created_by_id, *(change.actor_id for change in history)} - {None, request.user.pk}
+        visible = set(self.scoped_users().filter(pk__in=named).values_list("pk", flat=True)) | {request.user.pk}
+        if person.created_by_id not in visible:
+            person.created_by = None
+        for change in history:
+            if change.actor_id not in visible:
+                change.actor = None
+        return render(
+            request,
+            "accounts/user_detail.html",
+            {
+                "person": person,
+                "history": history,
+                # Only the groups the viewer may see: a manager scoped to some groups does not learn
+                # the names of the others (administrators and organisation-wide holders see all).
+                "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
+                "actions": _labels(person.status),
+                "can_invite": can_invite,
+                "latest_invitation": latest_account_invitation(person) if can_invite else None,
+                # What was done to this person, by whom: administrators only (it names anyone).
+                "activity": list(events_about(person)) if request.user.is_administrator else None,
+            },
+        )
+
+
+class UserStatusView(RightRequiredMixin, View):
+    """Move one user to the status in the URL: GET asks for confirmation, POST does it."""
+
+    required_right = Right.MANAGE_USERS
+
+    # Invited is reached only by sending an invitation (the invitations buttons), never set by hand.
+    TARGETS = [status for status in Status.values if status != Status.INVITED]
+
+    def dispatch(self, request, *args, **kwargs):
+        if kwargs["to"] not in self.TARGETS:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_person(self, pk):
+        return get_object_or_404(self.scoped_users(), pk=pk)
+
+    def render_confirm(self, person, to, form):
+        label = next((label for target, label, _c in _labels(person.status) if target == to), None)
+        return render(
+            self.request,
+            "accounts/user_status_confirm.html",
+            {"person": person, "to": Status(to), "label": label, "form": form},
+        )
+
+    def get(self, request, pk, to):
+        return self.render_confirm(self.get_person(pk), to, StatusChangeForm())
+
+    def post(self, request, pk, to):
+        from invitations.services import user_activate_with_temporary_password
+
+        person = self.get_person(pk)
+        # The reason goes through a form like every typed text: a NUL byte or an over-long reason is
+        # an error next to the field, not a database error.
+        form = StatusChangeForm(request.POST)
+        if not form.is_valid():
+            return self.render_confirm(person, to, form)
+        try:
+            if to == Status.ACTIVE and person.status in (Status.CREATED, Status.INVITED):
+                invitation = user_activate_with_temporary_password(user=person, actor=request.user)
+                done = _("%(user)s is active; a temporary password is on its way to %(address)s.") % {
+                    "user": person,
+                    "address": invitation.address,
+                }
+            else:
+                user_change_status(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
+                done = _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, done)
+        return redirect("accounts:user_detail", pk=person.pk)
+
+
+def visible_login_id_holder(actor, existing):
+    """The user holding a clashing login ID if `actor` may see them (manage_users scope), else None.
+
+    A clash says only that the ID is taken; naming whose it is would tell a group-scoped manager
+    who exists outside their groups (or which address an administrator uses).
+    """
+    if existing is None:
+        return None
+    return users_in_scope(actor, Right.MANAGE_USERS).filter(pk=existing.pk).first()
+
+
+def user_link(user):
+    return format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[user.pk]), user)
+
+
+def _form_error_from_service(request, form, error):
+    """Show a service refusal on the form; a clash links to the holder only if the viewer may see them."""
+    if isinstance(error, LoginIdTaken):
+        holder = visible_login_id_holder(request.user, error.existing)
+        if holder is not None:
+            message = {
+                "email": _("This email address already belongs to {}."),
+                "mobile": _("This mobile number already belongs to {}."),
+                "employee_number": _("This employee number already belongs to {}."),
+            }[error.field]
+            form.add_error(error.field, format_html(message, user_link(holder)))
+        else:
+            message = {
+                "email": _("This email address is already taken."),
+                "mobile": _("This mobile number is already taken."),
+                "employee_number": _("This employee number is already taken."),
+            }[error.field]
+            form.add_error(error.field, message)
+    elif isinstance(error, ValidationError):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.message)
+
+
+class UserCreateView(RightRequiredMixin, View):
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request):
+        return render(request, "accounts/user_form.html", {"form": UserForm(request=request)})
+
+    def post(self, request):
+        form = UserForm(request.POST, request=request)
+        if form.is_valid():
+            try:
+                person = user_create_with_groups(
+                    organization=request.organization, actor=request.user, **form.cleaned_data
+                )
+            except (DomainError, ValidationError) as error:
+                _form_error_from_service(request, form, error)
+            else:
+                messages.success(request, _("%(user)s was created.") % {"user": person})
+                return redirect("accounts:user_detail", pk=person.pk)
+        return render(request, "accounts/user_form.html", {"form": form})
+
+
+class UserEditView(RightRequiredMixin, View):
+    required_right = Right.MANAGE_USERS
+
+    def get_person(self, pk):
+        return get_object_or_404(self.scoped_users(), pk=pk)
+
+    def get(self, request, pk):
+        person = self.get_person(pk)
+        form = UserForm(initial=UserForm.initial_for(person), request=request)
+        return render(request, "accounts/user_form.html", {"form": form, "person": person})
+
+    def post(self, request, pk):
+        person = self.get_person(pk)
+        form = UserForm(request.POST, request=request)
+        if form.is_valid():
+            try:
+                user_update_with_groups(
+                    user=person,
+                    actor=request.user,
+                    manageable_groups=list(form.fields["groups"].queryset),
+                    **form.cleaned_data,
+                )
+            except (DomainError, ValidationError) as error:
+                _form_error_from_service(request, form, error)
+            else:
+                messages.success(request, _("%(user)s was saved.") % {"user": person})
+                return redirect("accounts:user_detail", pk=person.pk)
+        return render(request, "accounts/user_form.html", {"form": form, "person": person})
+
+
+class UserExportView(RightRequiredMixin, View):
+    """The current filtered list (all pages) as CSV or Excel."""
+
+    required_right = Right.MANAGE_USERS
+
+    def get(self, request, fmt):
+        from .export import csv_response, user_header, user_rows, xlsx_response
+
+        filterset = filtered_users(request, request.GET)
+        if not filterset.is_valid():
+            messages.error(request, _("Some filters were not understood: fix them before exporting."))
+            return redirect(reverse("accounts:user_list") + "?" + request.GET.urlencode())
+        users_export_record(
+            organization=request.organization,
+            actor=request.user,
+            fmt="xlsx" if fmt == "xlsx" else "csv",
+            filters={key: value for key, value in request.GET.items() if value and key in filterset.filters},
+            rows=filterset.qs.count(),
+        )
+        rows = user_rows(people_for_list(filterset.qs, groups=self.scoped_groups()))
+        filename = f"users-{request.organization.slug}"
+        if fmt == "xlsx":
+            return xlsx_response(user_header(), rows, filename)
+        return csv_response(user_header(), rows, filename)
