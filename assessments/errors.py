@@ -11,6 +11,10 @@ class QuestionnaireLocked(DomainError):
     """People have started the questionnaire: its questions and choices can no longer change."""
 
 
+class Gone(DomainError):
+    """What the action was about has been removed meanwhile (by someone else, a moment before)."""
+
+
 class NotOpen(DomainError):
     """The questionnaire cannot be started by this person (unpublished, or not visible to them)."""
 

@@ -27,7 +27,7 @@ from groups.models import UserGroup
 from rights.names import Right
 from rights.selectors import actor_has_right, actor_scope
 
-from .errors import AttemptClosed, NotAllowed, NotOpen, QuestionnaireLocked
+from .errors import AttemptClosed, Gone, NotAllowed, NotOpen, QuestionnaireLocked
 from .models import Answer, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
 from .selectors import is_time_up, questionnaires_in_scope, questionnaires_open_to, score_of
 
@@ -70,6 +70,16 @@ def _lock(questionnaire) -> Questionnaire:
     return Questionnaire.objects.select_for_update().get(pk=questionnaire.pk)
 
 
+def _locked_question(questionnaire, question) -> Question:
+    """`question` read again under the questionnaire's lock: someone may have removed it meanwhile."""
+    fresh = Question.objects.filter(
+        organization_id=questionnaire.organization_id, questionnaire=questionnaire, pk=question.pk
+    ).first()
+    if fresh is None:
+        raise Gone(_("This question has been removed meanwhile."))
+    return fresh
+
+
 def _require_unlocked(questionnaire) -> None:
     if Attempt.objects.filter(organization_id=questionnaire.organization_id, questionnaire=questionnaire).exists():
         raise QuestionnaireLocked(
@@ -80,13 +90,14 @@ def _require_unlocked(questionnaire) -> None:
         )
 
 
-def _groups_to_store(*, actor, organization_id, visibility, groups, current=()) -> list[UserGroup]:
+def _groups_to_store(*, actor, organization_id, visibility, groups, current=(), was=None) -> list[UserGroup]:
     """The groups a questionnaire will be visible to, checked against `actor`'s scope.
 
     A group-scoped holder picks among their own groups and may not show a questionnaire to all users;
     the groups outside their scope that it is already shown to are kept as they are (they cannot
     see them, so they cannot have meant to remove them), and for the same reason they may not make
-    such a questionnaire private or visible to all.
+    such a questionnaire private or visible to all. `was`: the visibility before an update (one of
+    their own questionnaires that an administrator showed to all users may stay so).
     """
     groups = list({group.pk: group for group in groups}.values())
     if any(group.organization_id != organization_id for group in groups):
@@ -94,7 +105,7 @@ def _groups_to_store(*, actor, organization_id, visibility, groups, current=()) 
     scope = actor_scope(actor, RIGHT) if actor is not None else None
     kept = []
     if scope is not None and not scope.all_users:
-        if visibility == Visibility.ALL:
+        if visibility == Visibility.ALL and was != Visibility.ALL:
             raise NotAllowed(_("Only someone who manages the questionnaires of all users may show one to all users."))
         if any(group.pk not in scope.group_ids for group in groups):
             raise NotAllowed(_("You may only choose the groups in your scope."))
@@ -264,12 +275,18 @@ def questionnaire_update(
     _require_in_scope(actor, questionnaire)
     locked = _lock(questionnaire)
     current = list(locked.groups.all())
+    was = locked.visibility
     before = _audited(locked, current)
     locked.title, locked.kind, locked.instructions = title, kind, instructions or ""
     locked.time_limit_minutes, locked.visibility = time_limit_minutes, visibility
     _clean(locked)
     groups = _groups_to_store(
-        actor=actor, organization_id=locked.organization_id, visibility=visibility, groups=groups, current=current
+        actor=actor,
+        organization_id=locked.organization_id,
+        visibility=visibility,
+        groups=groups,
+        current=current,
+        was=was,
     )
     locked.save()
     _set_groups(locked, groups)
@@ -448,7 +465,7 @@ def question_update(*, question: Question, actor, text: str, choices: list[Choic
     locked = _lock(question.questionnaire)
     _require_unlocked(locked)
     text, choices = _clean_question(text, choices)
-    question = Question.objects.get(pk=question.pk, questionnaire=locked)
+    question = _locked_question(locked, question)
     old_choices = list(question.choices.all())
     before = {"text": question.text, "choices": _choices_summary(old_choices)}
     question.text = text
@@ -473,6 +490,7 @@ def question_delete(*, question: Question, actor) -> None:
     _require_in_scope(actor, question.questionnaire)
     locked = _lock(question.questionnaire)
     _require_unlocked(locked)
+    question = _locked_question(locked, question)
     siblings = Question.objects.filter(organization_id=locked.organization_id, questionnaire=locked)
     if locked.is_published and not siblings.exclude(pk=question.pk).exists():
         raise ValidationError(_("A published questionnaire keeps at least one question: unpublish it first."))
@@ -494,7 +512,7 @@ def question_move(*, question: Question, actor, up: bool) -> Question:
     _require_in_scope(actor, question.questionnaire)
     locked = _lock(question.questionnaire)
     _require_unlocked(locked)
-    question = Question.objects.get(pk=question.pk, questionnaire=locked)
+    question = _locked_question(locked, question)
     siblings = Question.objects.filter(organization_id=locked.organization_id, questionnaire=locked)
     if up:
         other = siblings.filter(position__lt=question.position).order_by("-position").first()
