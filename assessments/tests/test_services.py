@@ -332,3 +332,15 @@ def test_a_submitted_attempt_always_has_its_score(acme, bob):
     attempt = started(make_questionnaire(acme), bob)
     with pytest.raises(IntegrityError), transaction.atomic():
         Attempt.objects.filter(pk=attempt.pk).update(submitted_at=timezone.now())
+
+
+def test_a_scoped_holders_own_questionnaire_shown_to_all_by_an_administrator_stays_so(alice, quinn, acme):
+    mine = create(quinn, acme, visibility=Visibility.PRIVATE)
+    services.questionnaire_update(questionnaire=mine, actor=alice, title="Mine", kind="evaluation", visibility="all")
+    # Quinn may keep it as it is while changing something else, not set it to all herself.
+    services.questionnaire_update(
+        questionnaire=mine, actor=quinn, title="Mine, renamed", kind="training", visibility="all"
+    )
+    services.questionnaire_update(questionnaire=mine, actor=quinn, title="Mine", kind="training", visibility="private")
+    with pytest.raises(NotAllowed):
+        services.questionnaire_update(questionnaire=mine, actor=quinn, title="Mine", kind="training", visibility="all")
