@@ -67,7 +67,10 @@ def _require_in_scope(actor, questionnaire) -> None:
 
 
 def _lock(questionnaire) -> Questionnaire:
-    return Questionnaire.objects.select_for_update().get(pk=questionnaire.pk)
+    locked = Questionnaire.objects.select_for_update().filter(pk=questionnaire.pk).first()
+    if locked is None:
+        raise Gone(_("This questionnaire has been deleted meanwhile."))
+    return locked
 
 
 def _locked_question(questionnaire, question) -> Question:

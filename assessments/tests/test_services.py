@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import ContactFactory, UserFactory
 from assessments import services
-from assessments.errors import NotAllowed, QuestionnaireLocked
+from assessments.errors import Gone, NotAllowed, QuestionnaireLocked
 from assessments.models import Attempt, Choice, Question, Questionnaire
 from assessments.selectors import questionnaires_in_scope
 from assessments.services import ChoiceSpec
@@ -344,3 +344,32 @@ def test_a_scoped_holders_own_questionnaire_shown_to_all_by_an_administrator_sta
     services.questionnaire_update(questionnaire=mine, actor=quinn, title="Mine", kind="training", visibility="private")
     with pytest.raises(NotAllowed):
         services.questionnaire_update(questionnaire=mine, actor=quinn, title="Mine", kind="training", visibility="all")
+
+
+def test_acting_on_a_questionnaire_deleted_meanwhile_says_so(alice, acme):
+    questionnaire = make_questionnaire(acme, questions=2, published=False)
+    stale = Questionnaire.objects.get(pk=questionnaire.pk)
+    services.questionnaire_delete(questionnaire=questionnaire, actor=alice)
+    calls = [
+        lambda: services.questionnaire_delete(questionnaire=stale, actor=None),
+        lambda: services.questionnaire_publish(questionnaire=stale, actor=None),
+        lambda: services.questionnaire_update(questionnaire=stale, actor=None, title="T", kind="evaluation"),
+        lambda: services.question_create(questionnaire=stale, actor=None, text="Q?", choices=choices("A", "B")),
+    ]
+    for call in calls:
+        with pytest.raises(Gone, match="deleted meanwhile"):
+            call()
+
+
+def test_acting_on_a_question_removed_meanwhile_says_so(alice, acme):
+    questionnaire = make_questionnaire(acme, questions=2, published=False)
+    question = questionnaire.questions.first()
+    services.question_delete(question=question, actor=alice)
+    for call in (
+        lambda: services.question_delete(question=question, actor=alice),
+        lambda: services.question_update(question=question, actor=alice, text="Q?", choices=choices("A", "B")),
+        lambda: services.question_move(question=question, actor=alice, up=False),
+    ):
+        with pytest.raises(Gone, match="removed meanwhile"):
+            call()
+    assert AuditEvent.objects.filter(action=Action.QUESTION_DELETED).count() == 1

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from assessments import interchange, services
-from assessments.errors import InterchangeError
+from assessments.errors import Gone, InterchangeError
 from assessments.interchange import MAX_FILE_BYTES, export_bytes, read_questionnaire
 from assessments.models import Question, Questionnaire
 from assessments.selectors import has_attempts, questionnaires_in_scope, questions_of, with_counts
@@ -152,6 +152,9 @@ def questionnaire_delete(request, questionnaire_id):
     if request.method == "POST":
         try:
             services.questionnaire_delete(questionnaire=questionnaire, actor=request.user)
+        except Gone as error:
+            messages.info(request, error.message)
+            return redirect("assessments:list")
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("assessments:detail", questionnaire_id=questionnaire.pk)
@@ -166,6 +169,9 @@ def _set_published(request, questionnaire_id, publish: bool):
     service = services.questionnaire_publish if publish else services.questionnaire_unpublish
     try:
         service(questionnaire=questionnaire, actor=request.user)
+    except Gone as error:
+        messages.info(request, error.message)
+        return redirect("assessments:list")
     except (DomainError, ValidationError) as error:
         messages.error(request, error.message if isinstance(error, DomainError) else " ".join(error.messages))
     else:
