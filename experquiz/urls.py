@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("web.groups.urls")),
     path("", include("web.invitations.urls")),
     path("", include("web.audit.urls")),
+    path("", include("web.assessments.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
 ]

@@ -140,6 +140,23 @@ def contacts_in_scope(actor: User, right: str = "manage_users"):
     return Contact.objects.filter(organization_id=actor.organization_id)
 
 
+def shared_in_scope(actor, right: str, *, shared_with, made_by: str) -> Q:
+    """The rule of a right over things shared with groups rather than over people (questionnaires,
+    for `manage_questionnaires`), as a filter for the upper floor's own model.
+
+    Administrators and holders over all users reach everything; a group-scoped holder reaches what is
+    shared with one of their groups or what they made themselves; anyone else, nothing.
+    `shared_with(group_ids)` gives the Q of the things shared with those groups and `made_by` is the
+    lookup of their author: this floor knows neither model.
+    """
+    scope = actor_scope(actor, right) if _is_tenant_user(actor) else NO_SCOPE
+    if scope.all_users:
+        return Q()
+    if not scope:
+        return Q(pk__in=[])
+    return Q(**{made_by: actor.pk}) | shared_with(scope.group_ids)
+
+
 def groups_in_scope(actor, right: str = Right.MANAGE_USERS):
     """The groups `actor` may pick or act on for `right` (forms and filters offer only these)."""
     if actor is None or not actor.is_authenticated or actor.organization_id is None:

@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import assessments.services
 import flows.contacts
 import flows.imports
 import flows.invitations
@@ -38,6 +39,10 @@ from accounts.services import (
     users_mark_invited,
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
+from assessments import services as assessment_services
+from assessments.models import Attempt
+from assessments.services import ChoiceSpec, QuestionSpec
+from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.models import Action, AuditEvent
 from experquiz.tests.codebase import product_modules
 from flows import importing
@@ -85,6 +90,7 @@ SERVICE_MODULES = [
     groups.services,
     rights.services,
     invitations.services,
+    assessments.services,
     flows.contacts,
     flows.imports,
     flows.invitations,
@@ -115,6 +121,10 @@ NOT_AUDITED = {
     "accounts.services.users_history_note": "the history rows beside the caller's own events",
     "accounts.services.import_files_purge": "system clean-up of files never imported (no actor); the job page says why",
     "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
+    "assessments.services.answer_save": (
+        "the answer row is its own record (with its time); the attempt's start and submission are audited, and "
+        "this is the hottest write (every click of everyone taking a test)"
+    ),
 }
 
 
@@ -945,6 +955,176 @@ def case_invitations_send_reminders(w):
     return [Expect(Action.INVITATION_REMINDED, actor=None, user=w.invited, target=_new_invitation(w.invited))]
 
 
+# assessments.services ------------------------------------------------------------------------------
+
+
+def case_questionnaire_create(w):
+    questionnaire = assessment_services.questionnaire_create(
+        organization=w.acme, actor=w.alice, title="Fire safety", kind="training", visibility="groups", groups=[w.lyon]
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_CREATED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"title": "Fire safety", "kind": "training", "visibility": "groups", "groups": "Lyon"},
+        )
+    ]
+
+
+def case_questionnaire_update(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", visibility="all")
+    assessment_services.questionnaire_update(
+        questionnaire=questionnaire,
+        actor=w.alice,
+        title="Fire safety",
+        kind="evaluation",
+        time_limit_minutes=15,
+        visibility="groups",
+        groups=[w.paris],
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_UPDATED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"visibility": "all", "groups": "", "time_limit_minutes": None},
+            after={"visibility": "groups", "groups": "Paris", "time_limit_minutes": 15},
+        )
+    ]
+
+
+def case_questionnaire_delete(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", questions=1)
+    pk = questionnaire.pk
+    assessment_services.questionnaire_delete(questionnaire=questionnaire, actor=w.alice)
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_DELETED,
+            actor=w.alice,
+            target=("questionnaire", pk),
+            before={"title": "Fire safety", "kind": "evaluation"},
+            label="Fire safety",
+        )
+    ]
+
+
+def case_questionnaire_publish(w):
+    questionnaire = make_questionnaire(w.acme, published=False)
+    assessment_services.questionnaire_publish(questionnaire=questionnaire, actor=w.alice)
+    return [Expect(Action.QUESTIONNAIRE_PUBLISHED, actor=w.alice, target=questionnaire)]
+
+
+def case_questionnaire_unpublish(w):
+    questionnaire = make_questionnaire(w.acme, published=True)
+    assessment_services.questionnaire_unpublish(questionnaire=questionnaire, actor=w.alice)
+    return [Expect(Action.QUESTIONNAIRE_UNPUBLISHED, actor=w.alice, target=questionnaire)]
+
+
+def case_questionnaire_import(w):
+    questionnaire = assessment_services.questionnaire_import(
+        organization=w.acme,
+        actor=w.alice,
+        title="Imported",
+        kind="evaluation",
+        questions=[QuestionSpec("Q?", [ChoiceSpec("A", True), ChoiceSpec("B")])],
+        publish=True,
+        source="quiz.json",
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_IMPORTED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"title": "Imported", "questions": 1, "published": True, "file": "quiz.json"},
+        )
+    ]
+
+
+def case_question_create(w):
+    questionnaire = make_questionnaire(w.acme, questions=1, published=False)
+    assessment_services.question_create(
+        questionnaire=questionnaire, actor=w.alice, text="Two?", choices=[ChoiceSpec("A", True), ChoiceSpec("B")]
+    )
+    return [
+        Expect(
+            Action.QUESTION_CREATED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"question": 2, "text": "Two?", "choices": "A ✓; B"},
+        )
+    ]
+
+
+def case_question_update(w):
+    questionnaire = make_questionnaire(w.acme, questions=1, published=False)
+    assessment_services.question_update(
+        question=questionnaire.questions.get(),
+        actor=w.alice,
+        text="Question 1?",
+        choices=[ChoiceSpec("Right 1", True), ChoiceSpec("Other")],
+    )
+    return [
+        Expect(
+            Action.QUESTION_UPDATED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"choices": "Right 1 ✓; Wrong 1"},
+            after={"choices": "Right 1 ✓; Other"},
+        )
+    ]
+
+
+def case_question_delete(w):
+    questionnaire = make_questionnaire(w.acme, questions=2, published=False)
+    assessment_services.question_delete(question=questionnaire.questions.last(), actor=w.alice)
+    return [
+        Expect(
+            Action.QUESTION_DELETED, actor=w.alice, target=questionnaire, before={"question": 2, "text": "Question 2?"}
+        )
+    ]
+
+
+def case_question_move(w):
+    questionnaire = make_questionnaire(w.acme, questions=2, published=False)
+    assessment_services.question_move(question=questionnaire.questions.first(), actor=w.alice, up=False)
+    return [
+        Expect(
+            Action.QUESTION_MOVED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"question": 1},
+            after={"question": 2, "text": "Question 1?"},
+        )
+    ]
+
+
+def case_attempt_start(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety")
+    attempt = assessment_services.attempt_start(questionnaire=questionnaire, actor=w.bob)
+    return [Expect(Action.ATTEMPT_STARTED, actor=w.bob, user=w.bob, target=attempt, label="Fire safety")]
+
+
+def case_attempt_submit(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", questions=2)
+    attempt = Attempt.objects.create(
+        organization=w.acme, questionnaire=questionnaire, user=w.bob, started_at=timezone.now()
+    )
+    first = questionnaire.questions.first()
+    assessment_services.answer_save(attempt=attempt, question=first, choice_ids=correct_ids(first), actor=w.bob)
+    assessment_services.attempt_submit(attempt=attempt, actor=w.bob)
+    return [
+        Expect(
+            Action.ATTEMPT_SUBMITTED,
+            actor=w.bob,
+            user=w.bob,
+            target=attempt,
+            after={"score": "50.00%", "right": "1/2"},
+            label="Fire safety",
+        )
+    ]
+
+
 TABLE = {
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,
@@ -992,6 +1172,18 @@ TABLE = {
     "invitations.services.invitation_accept": case_invitation_accept,
     "invitations.services.password_reset_complete": case_password_reset_complete,
     "invitations.services.invitations_send_reminders": case_invitations_send_reminders,
+    "assessments.services.questionnaire_create": case_questionnaire_create,
+    "assessments.services.questionnaire_update": case_questionnaire_update,
+    "assessments.services.questionnaire_delete": case_questionnaire_delete,
+    "assessments.services.questionnaire_publish": case_questionnaire_publish,
+    "assessments.services.questionnaire_unpublish": case_questionnaire_unpublish,
+    "assessments.services.questionnaire_import": case_questionnaire_import,
+    "assessments.services.question_create": case_question_create,
+    "assessments.services.question_update": case_question_update,
+    "assessments.services.question_delete": case_question_delete,
+    "assessments.services.question_move": case_question_move,
+    "assessments.services.attempt_start": case_attempt_start,
+    "assessments.services.attempt_submit": case_attempt_submit,
 }
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "groups",
     "rights",
     "invitations",
+    "assessments",
     "flows",
 ]
 

@@ -44,7 +44,7 @@ def postgres(transactional_db):
 
 def project_tables() -> list[str]:
     tables = []
-    for label in ("accounts", "usergroups", "invitations"):
+    for label in ("accounts", "usergroups", "invitations", "assessments"):
         for model in apps.get_app_config(label).get_models(include_auto_created=True):
             tables.append(model._meta.db_table)
     return tables

@@ -13,6 +13,8 @@ from accounts.services import (
     user_set_password,
     users_mark_invited,
 )
+from assessments.models import Questionnaire
+from assessments.services import ChoiceSpec, QuestionSpec, questionnaire_import
 from experquiz.tenancy import organization_url
 from groups.models import Membership, UserGroup
 from rights.models import RightsProfile
@@ -122,8 +124,9 @@ class Command(BaseCommand):
             organization = self.seed(users, contacts)
         else:
             self.stdout.write("The demo organisation already exists; nothing changed.")
-        # Also for a demo organisation seeded before the manager existed.
+        # Also for a demo organisation seeded before the manager (or the questionnaires) existed.
         self.ensure_manager(organization)
+        self.ensure_questionnaires(organization)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo: {organization_url(organization)}  —  log in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
@@ -167,6 +170,49 @@ class Command(BaseCommand):
         user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD)
         user_change_status(user=manager, to=User.Status.ACTIVE, actor=admin, reason="demo data")
         user_rights_set(user=manager, actor=admin, is_administrator=False, profiles=[profile], grants={})
+
+    @transaction.atomic
+    def ensure_questionnaires(self, organization):
+        """Two published questionnaires: one open to every user, one to the members of Lyon."""
+        if Questionnaire.objects.for_org(organization).exists():
+            return
+        admin = User.objects.for_org(organization).get(email=DEMO_ADMIN_EMAIL)
+        lyon = UserGroup.objects.for_org(organization).filter(name="Lyon").first()
+
+        def question(text, *choices):
+            return QuestionSpec(text, [ChoiceSpec(choice.lstrip("*"), choice.startswith("*")) for choice in choices])
+
+        questionnaire_import(
+            organization=organization,
+            actor=admin,
+            title="Fire safety basics",
+            kind=Questionnaire.Kind.TRAINING,
+            instructions="Four questions; some have more than one right answer.",
+            visibility=Questionnaire.Visibility.ALL,
+            questions=[
+                question("Which extinguisher suits an oil fire?", "Water", "*Foam", "*Powder"),
+                question("The alarm rings: what do you do first?", "Finish your email", "*Leave by the nearest exit"),
+                question("Where do you gather after leaving?", "In the car park", "*At the assembly point"),
+                question("Who may call the fire brigade?", "*Anyone", "Only managers", "Only the safety officer"),
+            ],
+            publish=True,
+            source="demo",
+        )
+        if lyon is not None:
+            questionnaire_import(
+                organization=organization,
+                actor=admin,
+                title="Welcome to the Lyon office",
+                kind=Questionnaire.Kind.ELEARNING,
+                visibility=Questionnaire.Visibility.GROUPS,
+                groups=[lyon],
+                questions=[
+                    question("Which floor is the canteen on?", "*Ground floor", "Third floor"),
+                    question("Whom do you ask for a badge?", "*Reception", "Your manager", "Nobody"),
+                ],
+                publish=True,
+                source="demo",
+            )
 
     @transaction.atomic
     def seed(self, user_count, contact_count):
