@@ -59,3 +59,11 @@ def test_an_anonymous_request_is_recorded_with_its_address_and_no_actor(anon, bo
     assert response.status_code == 200
     event = AuditEvent.objects.get(action=Action.PASSWORD_RESET_REQUESTED)
     assert event.actor is None and event.target_user == bob and event.client_ip == "192.0.2.55"
+
+
+def test_an_ipv6_client_is_recorded_with_its_own_address_not_the_slash_64_the_limits_count(
+    anon, bob, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        anon.post(reverse("invitations:password_forgot"), {"username": bob.email}, REMOTE_ADDR="2001:db8:1:2::abcd")
+    assert AuditEvent.objects.get(action=Action.PASSWORD_RESET_REQUESTED).client_ip == "2001:db8:1:2::abcd"
