@@ -65,10 +65,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "experquiz.urls"
+ROOT_URLCONF = "web.urls"
 # The bare BASE_DOMAIN (no tenant) is served by this URLconf instead: a neutral page and the
 # platform's Django admin.
-PLATFORM_URLCONF = "experquiz.urls_platform"
+PLATFORM_URLCONF = "web.urls_platform"
 WSGI_APPLICATION = "experquiz.wsgi.application"
 
 TEMPLATES = [
