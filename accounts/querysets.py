@@ -4,9 +4,6 @@ from experquiz.tenancy import OrgQuerySet
 
 
 class UserQuerySet(OrgQuerySet):
-    def with_status(self, *statuses):
-        return self.filter(status__in=statuses)
-
     def active(self):
         return self.filter(status=self.model.Status.ACTIVE)
 
@@ -45,9 +42,6 @@ class UserQuerySet(OrgQuerySet):
 
 
 class ContactQuerySet(OrgQuerySet):
-    def not_converted(self):
-        return self.filter(converted_to__isnull=True)
-
     def search(self, q: str, region: str = "FR"):
         from .search import search_terms
 

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+# The same default as manage.py (the worker is started from a checkout, like the commands); a server
+# sets DJANGO_SETTINGS_MODULE for every process (README, docker-compose.yml).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "experquiz.settings.dev")
 
 app = Celery("experquiz")

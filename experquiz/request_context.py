@@ -11,6 +11,8 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from .throttle import client_ip
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -45,8 +47,11 @@ def bound(*, client_ip: str = "", request_id: str = ""):
 
 
 def request_id_for(request) -> str:
-    """The proxy's X-Request-ID when it is a plain short token, otherwise a new random id."""
-    given = request.headers.get(REQUEST_ID_HEADER, "").strip()
+    """The proxy's X-Request-ID when it is a plain short token, otherwise a new random id.
+
+    Only with a trusted proxy in front (TRUSTED_PROXY_COUNT): without one, the header comes from the
+    client, who could file its requests under any id."""
+    given = request.headers.get(REQUEST_ID_HEADER, "").strip() if settings.TRUSTED_PROXY_COUNT else ""
     return given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 

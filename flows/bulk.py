@@ -6,7 +6,9 @@ at all) and says what happened to whom. For example, deactivating:
 
     register(BulkAction(
         name="deactivate", label=_("Deactivate"), confirm=True,
-        handler=status_handler(User.Status.INACTIVE, done=_("%(n)s deactivated")),
+        handler=status_handler(
+            User.Status.INACTIVE, done=_("%(n)s deactivated"), sources={User.Status.ACTIVE}
+        ),
     ))
 """
 
@@ -121,7 +123,10 @@ def _skip_reason(user, to) -> str:
 
 def status_handler(to, *, done, sources=None):
     """A handler moving each user from one of `sources` (default: any allowed) to `to`, one by one,
-    through the one transition service. Not to `invited`: only sending an invitation invites."""
+    through the one transition service. Not to `invited`: only sending an invitation invites.
+
+    Give `sources` whenever two actions reach the same status: deactivate and restore both end in
+    `inactive`, and without them each would do the other's work (restore deactivating active people)."""
     if to == Status.INVITED:
         raise ValueError("Invited is reached by sending invitations (the 'invite' action), not by a status change.")
 
@@ -233,7 +238,7 @@ register(
     BulkAction(
         "deactivate",
         gettext_lazy("Deactivate"),
-        status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s deactivated")),
+        status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s deactivated"), sources={Status.ACTIVE}),
         confirm=True,
     )
 )
@@ -253,7 +258,11 @@ register(
     )
 )
 register(
-    BulkAction("restore", gettext_lazy("Restore"), status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s restored")))
+    BulkAction(
+        "restore",
+        gettext_lazy("Restore"),
+        status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s restored"), sources={Status.DELETED}),
+    )
 )
 register(BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE))
 register(BulkAction("add_to_group", gettext_lazy("Add to group"), add_to_group, needs_group=True))

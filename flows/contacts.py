@@ -17,12 +17,6 @@ from invitations.services import invitations_send, user_activate_with_temporary_
 Status = User.Status
 
 
-class ConvertMode:
-    CREATED = Status.CREATED
-    INVITE = Status.INVITED
-    ACTIVATE = Status.ACTIVE
-
-
 def _move_contact_history(*, contact: Contact, user: User) -> None:
     """Hand the contact's invitations over to the user it became, inside the caller's transaction
     (a conversion moves everything or nothing). Assessment attempts join here when they exist."""

@@ -89,7 +89,9 @@ def users_import(
     changed, before = [], {}
     outdated = {}  # what changed among the login IDs and channel → the users it changed for
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
+    # Users are locked in id order, as every other service that locks several does (no deadlock).
+    locked = User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True)
+    for user in locked.order_by("pk"):
         before[user.pk] = _audited(user, type_names)
         values = updates[user.pk].values
         link_before = _link_fields(user)

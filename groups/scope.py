@@ -3,7 +3,8 @@
 Rights are scoped *by* groups, so the rights floor sits above this one and groups cannot import
 its selectors. Instead the rights app registers them here when it loads
 (`rights.apps.RightsConfig.ready` calls `register`). Until something is registered every check
-refuses (fail closed), so a forgotten registration can never let an actor do more than allowed.
+raises ImproperlyConfigured (fail closed), so a forgotten registration can never let an actor do
+more than allowed.
 `actor=None` (the system: commands, migrations) is never checked, by the services themselves.
 """
 

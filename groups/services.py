@@ -169,8 +169,9 @@ def group_add_created_users(*, group: UserGroup, users, actor, right: str = MANA
 def _add(*, group, users, actor) -> int:
     # Two people adding the same user to the same group at once: the group's row lock makes the
     # second wait and then see the first's memberships, so each says truthfully how many it added.
-    # ignore_conflicts covers writers that do not take the lock (the import).
-    UserGroup.objects.select_for_update().filter(pk=group.pk).first()
+    # ignore_conflicts covers writers that do not take the lock (the import). FOR NO KEY UPDATE, as
+    # in accounts.services: FOR UPDATE would also block the inserts that merely point at the group.
+    UserGroup.objects.select_for_update(no_key=True).filter(pk=group.pk).first()
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = [
         Membership(organization_id=group.organization_id, group=group, user=user, added_by=actor)

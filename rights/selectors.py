@@ -178,14 +178,6 @@ def must_place_new_users_in_a_group(actor, right: str = Right.MANAGE_USERS) -> b
     return bool(scope) and not scope.all_users
 
 
-def default_groups_for_new_users(actor, right: str = Right.MANAGE_USERS):
-    """Where users created or imported by `actor` land when no group is chosen: all of a scoped
-    manager's groups (so they stay within reach), none for someone who holds `right` over everyone."""
-    if not must_place_new_users_in_a_group(actor, right):
-        return UserGroup.objects.none()
-    return groups_in_scope(actor, right)
-
-
 def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
     """The memberships of `group` whose user `actor` may see, with who added them and when.
 

@@ -66,10 +66,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "experquiz.urls"
+ROOT_URLCONF = "web.urls"
 # The bare BASE_DOMAIN (no tenant) is served by this URLconf instead: a neutral page and the
 # platform's Django admin.
-PLATFORM_URLCONF = "experquiz.urls_platform"
+PLATFORM_URLCONF = "web.urls_platform"
 WSGI_APPLICATION = "experquiz.wsgi.application"
 
 TEMPLATES = [
@@ -162,7 +162,8 @@ OTP_TOTP_ISSUER = "ExperQuiz"
 # A device's secret is shown once, to its owner, by addtotpdevice: never again in the admin, where any
 # other superuser could copy it.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-# Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted.
+# Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted; above 0,
+# the X-Request-ID header (set by the proxy) is kept as the request id too.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en"

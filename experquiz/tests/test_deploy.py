@@ -41,3 +41,15 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     result = run_manage("check", DJANGO_SETTINGS_MODULE="experquiz.settings.production", ALLOWED_HOSTS="x")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_the_celery_app_defaults_to_the_settings_manage_py_uses():
+    """`make worker` and `manage.py` run with the same settings unless DJANGO_SETTINGS_MODULE says
+    otherwise (on a server it must: README, docker-compose.yml)."""
+    import re
+
+    default = re.compile(r'os\.environ\.setdefault\("DJANGO_SETTINGS_MODULE", "([^"]+)"\)')
+    found = {name: default.findall((ROOT / name).read_text()) for name in ("manage.py", "experquiz/celery.py")}
+    assert found["manage.py"] == found["experquiz/celery.py"] == ["experquiz.settings.dev"], found
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "DJANGO_SETTINGS_MODULE: experquiz.settings.production" in compose

@@ -1,4 +1,5 @@
 import io
+import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -337,3 +338,26 @@ def test_a_group_scoped_manager_must_put_new_people_in_one_of_their_groups(setup
     result = check(setup, data, actor=bob)
     assert [row.action for row in result.rows] == ["error", "create"]
     assert errors_of(result) == [(2, "groups", "a new user must be put in one of your groups")]
+
+
+def test_the_import_locks_the_users_it_updates_in_id_order(setup, alice):
+    """users_mark_invited and account_links_revoke_for_users lock users by id: an import that locked
+    them by name could deadlock with them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from flows import imports
+
+    if not connection.features.has_select_for_update:
+        if os.environ.get("CI"):
+            pytest.fail("Row locks are read in PostgreSQL's SQL: CI must run this (DATABASE_URL=postgres://…).")
+        pytest.skip("SQLite has no row locks to read (DATABASE_URL=postgres://…).")
+    UserFactory(organization=setup, email="zed@example.com", last_name="Aaron")
+    UserFactory(organization=setup, email="amy@example.com", last_name="Zola")
+    result = check(setup, csv_bytes("email,first_name\nzed@example.com,Z\namy@example.com,A\n"), actor=alice)
+    with CaptureQueriesContext(connection) as queries:
+        imports.users_import(organization=setup, actor=alice, check=result)
+    locks = [q["sql"] for q in queries if "FOR" in q["sql"] and "UPDATE" in q["sql"] and "accounts_user" in q["sql"]]
+    assert locks, "the updated users are locked"
+    for sql in locks:
+        assert sql.rsplit("ORDER BY", 1)[-1].split("FOR")[0].strip() == '"accounts_user"."id" ASC', sql

@@ -11,7 +11,6 @@ from rights.selectors import (
     actor_has_right,
     actor_rights,
     actor_scope,
-    default_groups_for_new_users,
     group_memberships,
     groups_in_scope,
     must_place_new_users_in_a_group,
@@ -77,11 +76,6 @@ def test_a_scoped_manager_must_place_new_users_in_a_group(maggie, alice, bob):
     assert must_place_new_users_in_a_group(maggie)
     assert not must_place_new_users_in_a_group(alice)
     assert not must_place_new_users_in_a_group(bob)
-
-
-def test_users_a_scoped_manager_imports_land_in_their_groups(maggie, alice, lyon):
-    assert set(default_groups_for_new_users(maggie)) == {lyon}
-    assert not default_groups_for_new_users(alice).exists()
 
 
 def test_group_counts_skip_deleted_users(acme, lyon):

@@ -129,7 +129,9 @@ def group_delete(request, group_id):
 def group_detail(request, group_id):
     """A group's members (filter by status, search), who added them and when."""
     group = _group(request, group_id)
-    filterset = MemberFilter(request.GET or None, queryset=group_memberships(actor=request.user, group=group))
+    filterset = MemberFilter(
+        request.GET or None, queryset=group_memberships(actor=request.user, group=group), request=request
+    )
     counted = groups_with_counts(UserGroup.objects.filter(pk=group.pk)).get()
     return render(
         request,

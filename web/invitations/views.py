@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
-from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
+from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
 from experquiz.web import use_language
 from flows.invitations import invitations_invite_addresses
 from invitations import selectors, services
@@ -57,7 +57,7 @@ def token_page(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         throttle = token_throttle()
-        ip = client_ip(request)
+        ip = client_throttle_address(request)
         if not throttle.attempt(ip):
             return render(request, "invitations/token_throttled.html", status=429)
         response = view(request, *args, **kwargs)
@@ -145,7 +145,7 @@ def password_forgot(request):
         per_id, per_ip = password_reset_throttles()
         # The same key as the login page's: one person, however the login ID is typed.
         identity = login_identity(request.organization, login_id)
-        ip = client_ip(request)
+        ip = client_throttle_address(request)
         # Both counted first, then decided (a list, not a short-circuit). Over the limit we still
         # answer "sent": the page must not tell an attacker anything.
         within = [per_id.attempt(identity), per_ip.attempt(ip)]
