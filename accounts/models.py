@@ -10,6 +10,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from experquiz import phones
+from experquiz.naming import NamedInOrganization
 from experquiz.tenancy import OrgQuerySet
 
 from .querysets import ContactQuerySet, UserQuerySet
@@ -80,20 +81,19 @@ class Organization(models.Model):
             raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
 
 
-class UserType(models.Model):
+class UserType(NamedInOrganization):
     """A kind of person, per organisation: employee, trainee, student…"""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="user_types")
     name = models.CharField(_("name"), max_length=100)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("user type")
         verbose_name_plural = _("user types")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("organization", Lower("name"), name="accounts_usertype_unique_name"),
+            # Names ignore case and accents (experquiz.naming).
+            models.UniqueConstraint(fields=["organization", "name_key"], name="accounts_usertype_unique_name_key"),
         ]
 
     def __str__(self):

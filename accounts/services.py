@@ -18,6 +18,7 @@ from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import phones
 from experquiz.errors import DomainError
+from experquiz.naming import named_save
 
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
 from .models import (
@@ -534,24 +535,17 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
     contact.delete()
 
 
-def _check_type_name_free(*, organization, name, exclude_pk=None):
-    from .search import fold
-
-    for other in UserType.objects.for_org(organization).exclude(pk=exclude_pk):
-        if fold(other.name) == fold(name):
-            raise ValidationError({"name": _("The type “%(name)s” already exists.") % {"name": other.name}})
-
-
 @transaction.atomic
 def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
     """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
-    name = name.strip()
-    _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
-    user_type.full_clean()
-    _save_unique(user_type, recheck=lambda: _check_type_name_free(organization=organization, name=name))
+    named_save(user_type)
     audit_record(
-        organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
+        organization=organization,
+        actor=actor,
+        action=Action.USER_TYPE_CREATED,
+        target=user_type,
+        after={"name": user_type.name},
     )
     return user_type
 
@@ -559,21 +553,16 @@ def user_type_create(*, organization: Organization, name: str, actor: User | Non
 @transaction.atomic
 def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
     """Rename a user type; the users of that type keep it."""
-    name = name.strip()
-    _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
+    before = user_type.name
+    user_type.name = name
+    named_save(user_type)
     audit_record(
         organization=user_type.organization_id,
         actor=actor,
         action=Action.USER_TYPE_RENAMED,
         target=user_type,
-        before={"name": user_type.name},
-        after={"name": name},
-    )
-    user_type.name = name
-    user_type.full_clean()
-    _save_unique(
-        user_type,
-        recheck=lambda: _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk),
+        before={"name": before},
+        after={"name": user_type.name},
     )
     return user_type
 

@@ -17,8 +17,8 @@ from django.utils.translation import ngettext
 
 from accounts.filelimits import MAX_CELL_CHARS, Refused, cell_too_long, check_xlsx, clip
 from accounts.models import Channel, Language, User, UserType
-from accounts.search import fold
 from experquiz import phones
+from experquiz.naming import fold
 from experquiz.spreadsheets import unneutralise
 
 MAX_BYTES = 10 * 1024 * 1024

@@ -94,6 +94,7 @@ SERVICE_MODULES = [
 NOT_SERVICE_MODULES = {
     "audit.services": "the recorder itself: it writes the events the services record",
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
+    "experquiz.naming": "the name rule: a savepoint around the save of the service that calls it, which records",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
 }
 PASSWORD = "a long and new password 42"

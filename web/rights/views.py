@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from experquiz.errors import DomainError
+from experquiz.web import form_error_from_service, posted
 from rights import services as rights_services
 from rights.mixins import right_required
 from rights.models import Grant, ProfileAssignment
@@ -25,7 +26,6 @@ from rights.selectors import (
 )
 from web.groups.filters import search_people
 from web.groups.forms import PeopleSearchForm
-from web.groups.views import _form_errors, _posted
 
 from .forms import ProfileForm, UserRightsForm
 
@@ -69,7 +69,7 @@ def _describe(scopes: dict, groups_by_id: dict) -> list:
 def user_rights(request, user_id):
     """An administrator sets a user's administrator flag, rights profiles and personal grants."""
     person = get_object_or_404(users_in_scope(request.user, ADMINISTRATOR), pk=user_id)
-    form = UserRightsForm(_posted(request), actor=request.user, user=person, personal=personal_grants(person))
+    form = UserRightsForm(posted(request), actor=request.user, user=person, personal=personal_grants(person))
     if request.method == "POST" and form.is_valid():
         try:
             rights_services.user_rights_set(
@@ -80,7 +80,7 @@ def user_rights(request, user_id):
                 grants=form.cleaned_data["grants"],
             )
         except DomainError as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights of %(user)s saved.") % {"user": person})
             return redirect("groups:user_rights", user_id=person.pk)
@@ -94,7 +94,7 @@ def user_rights(request, user_id):
 
 @right_required(ADMINISTRATOR)
 def profile_create(request):
-    form = ProfileForm(_posted(request), actor=request.user, grants={})
+    form = ProfileForm(posted(request), actor=request.user, grants={})
     if request.method == "POST" and form.is_valid():
         try:
             profile = rights_services.profile_create(
@@ -105,7 +105,7 @@ def profile_create(request):
                 grants=form.cleaned_data["grants"],
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights profile “%(name)s” created.") % {"name": profile.name})
             return redirect("groups:rights")
@@ -117,7 +117,7 @@ def profile_update(request, profile_id):
     """Edit a profile: the change applies at once to everyone holding it (listed on the page)."""
     profile = get_object_or_404(profiles_for(request.user), pk=profile_id)
     form = ProfileForm(
-        _posted(request),
+        posted(request),
         actor=request.user,
         grants=profile_grants(profile),
         initial={"name": profile.name, "description": profile.description},
@@ -132,7 +132,7 @@ def profile_update(request, profile_id):
                 grants=form.cleaned_data["grants"],
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights profile “%(name)s” saved.") % {"name": profile.name})
             return redirect("groups:rights")

@@ -162,7 +162,7 @@ def test_user_types_settings_page(alice_client, alice):
     url = reverse("accounts:user_type_list")
     assert alice_client.post(url, {"name": "Intern"}).status_code == 302
     response = alice_client.post(url, {"name": "INTERN"})
-    assert "already exists" in response.content.decode()
+    assert "is already used" in response.content.decode()
     intern = alice.organization.user_types.get(name="Intern")
     alice_client.post(reverse("accounts:user_type_edit", args=[intern.pk]), {"name": "Interns"})
     intern.refresh_from_db()
