@@ -8,7 +8,6 @@ we wait for something that transaction holds.
 """
 
 from django.contrib.auth import password_validation
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,10 +16,11 @@ from django.utils.translation import ngettext, override
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import phones
-from experquiz.errors import DomainError
+from experquiz.errors import DomainError, InvalidFields
 from experquiz.naming import named_save
 
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .identity import identity_clean
 from .models import (
     Contact,
     Organization,
@@ -28,7 +28,6 @@ from .models import (
     User,
     UserType,
     default_user_type_names,
-    normalized_mobile,
 )
 from .selectors import people_changed
 from .signals import account_links_outdated, user_status_changed
@@ -80,16 +79,6 @@ def organization_create(
             password=admin_password,
         )
     return organization
-
-
-def normalize_mobile(organization: Organization, raw: str) -> str:
-    """E.164 form of a typed mobile number; raises ValidationError naming the problem."""
-    try:
-        return normalized_mobile(raw, organization)
-    except phones.InvalidPhoneNumber:
-        raise ValidationError(
-            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
-        ) from None
 
 
 def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
@@ -206,18 +195,20 @@ def user_create(
     employee_number: str = "",
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row."""
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(organization=organization, email=email, mobile=mobile, employee_number=employee_number)
     user = User(
         organization=organization,
-        email=email,
-        mobile=mobile,
-        employee_number=employee_number,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        preferred_channel=preferred_channel or ("email" if email or not mobile else "sms"),
+        **identity.as_dict(),
         language=language or organization.language,
         user_type=user_type,
         status=status,
@@ -265,18 +256,21 @@ def user_update(
     organization = user.organization
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(
         organization=organization, email=email, mobile=mobile, employee_number=employee_number, exclude_pk=locked.pk
     )
-    locked.first_name = first_name.strip()
-    locked.last_name = last_name.strip()
-    locked.email = email
-    locked.mobile = mobile
-    locked.employee_number = employee_number
-    locked.preferred_channel = preferred_channel
+    for name, value in identity.as_dict().items():
+        setattr(locked, name, value)
     locked.language = language
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
@@ -449,12 +443,15 @@ def contact_create(
     notes: str = "",
 ) -> Contact:
     """Create a contact (no account)."""
+    identity = identity_clean(
+        organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
     contact = Contact(
         organization=organization,
-        email=(email or "").strip().lower(),
-        mobile=normalize_mobile(organization, mobile),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        email=identity.email,
+        mobile=identity.mobile,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
         language=language or organization.language,
         notes=notes,
         created_by=actor,
@@ -478,8 +475,8 @@ def _check_contact_addresses_free(contact: Contact) -> None:
         value = getattr(contact, field)
         other = others.filter(**{field: value}).first() if value else None
         if other is not None:
-            raise ValidationError(
-                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            raise InvalidFields(
+                {field: [_("Another contact, %(contact)s, already has this address.") % {"contact": other}]}
             )
 
 
@@ -497,10 +494,11 @@ def contact_update(
 ) -> Contact:
     """Change a contact's name, addresses, language and notes."""
     before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
-    contact.first_name = first_name.strip()
-    contact.last_name = last_name.strip()
-    contact.email = (email or "").strip().lower()
-    contact.mobile = normalize_mobile(contact.organization, mobile)
+    identity = identity_clean(
+        contact.organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
+    contact.first_name, contact.last_name = identity.first_name, identity.last_name
+    contact.email, contact.mobile = identity.email, identity.mobile
     contact.language = language
     contact.notes = notes
     _check_contact_addresses_free(contact)

@@ -1,7 +1,7 @@
 """The names an organisation gives its own things (user types, groups, rights profiles): one rule.
 
-Two names are the same name when they differ only by case, accents or spacing: “Équipe”, “equipe”
-and “ ÉQUIPE ” clash. Each such model inherits `NamedInOrganization`, which keeps the folded form
+Two names are the same name when they differ only by case or accents, or by spaces around them:
+“Équipe”, “equipe” and “ ÉQUIPE ” clash. Each such model inherits `NamedInOrganization`, which keeps the folded form
 of its name in `name_key` (filled on every save and bulk creation), and declares a unique
 constraint on (organization, name_key): the database holds the rule even for two requests racing
 each other. Services save through `named_save`, which checks first for a clear message and turns
@@ -27,8 +27,8 @@ def fold(text: str) -> str:
 
 
 def name_key(name: str) -> str:
-    """The form under which two names are the same: folded, with runs of spaces made one."""
-    return " ".join(fold(name).split())[:NAME_KEY_MAX]
+    """The form under which two names are the same: stripped and folded (case and accents)."""
+    return fold((name or "").strip())[:NAME_KEY_MAX]
 
 
 class NameTaken(InvalidFields):

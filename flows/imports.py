@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Channel, Organization, StatusChange, User, UserType
+from accounts.models import Organization, StatusChange, User, UserType
 from accounts.selectors import people_changed
 from accounts.services import _audited, _link_fields, account_links_outdated_for, link_fields_changes
 from audit.models import Action
@@ -71,7 +71,7 @@ def users_import(
             employee_number=values["employee_number"],
             user_type_id=values["user_type_id"],
             language=values["language"] or organization.language,
-            preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
+            preferred_channel=values["preferred_channel"],  # with its default (accounts.identity)
             status=Status.CREATED,
             created_by=actor,
         )

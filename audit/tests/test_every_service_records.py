@@ -101,7 +101,6 @@ PASSWORD = "a long and new password 42"
 
 # Public functions of the services modules that record nothing of their own, and why.
 NOT_AUDITED = {
-    "accounts.services.normalize_mobile": "reads: turns a typed number into E.164",
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",

@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.services import contact_delete, contact_update
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from experquiz.web import form_error_from_service
 from flows.contacts import contacts_convert
 from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
@@ -68,9 +69,8 @@ class ContactEditView(ContactsMixin, View):
             data = form.cleaned_data
             try:
                 contact_update(contact=contact, actor=request.user, **data)
-            except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+            except (DomainError, ValidationError) as error:
+                form_error_from_service(form, error)
             else:
                 messages.success(request, _("%(contact)s was saved.") % {"contact": contact})
                 return redirect("accounts:contact_list")

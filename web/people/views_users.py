@@ -22,6 +22,7 @@ from accounts.services import user_change_status, users_export_record
 from audit.selectors import events_about
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
+from experquiz.web import form_error_from_service
 from flows import bulk, tasks
 from flows.filters import UserFilter
 from flows.people import user_create_with_groups, user_update_with_groups
@@ -380,29 +381,27 @@ def user_link(user):
     return format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[user.pk]), user)
 
 
-def _form_error_from_service(request, form, error):
-    """Show a service refusal on the form; a clash links to the holder only if the viewer may see them."""
-    if isinstance(error, LoginIdTaken):
-        holder = visible_login_id_holder(request.user, error.existing)
-        if holder is not None:
-            message = {
-                "email": _("This email address already belongs to {}."),
-                "mobile": _("This mobile number already belongs to {}."),
-                "employee_number": _("This employee number already belongs to {}."),
-            }[error.field]
-            form.add_error(error.field, format_html(message, user_link(holder)))
-        else:
-            message = {
-                "email": _("This email address is already taken."),
-                "mobile": _("This mobile number is already taken."),
-                "employee_number": _("This employee number is already taken."),
-            }[error.field]
-            form.add_error(error.field, message)
-    elif isinstance(error, ValidationError):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
+def person_form_error(request, form, error):
+    """Show a service refusal on a person's form; a clash links to the holder only if the viewer may
+    see them (experquiz.web.form_error_from_service shows every other refusal)."""
+    if not isinstance(error, LoginIdTaken):
+        form_error_from_service(form, error)
+        return
+    holder = visible_login_id_holder(request.user, error.existing)
+    if holder is not None:
+        message = {
+            "email": _("This email address already belongs to {}."),
+            "mobile": _("This mobile number already belongs to {}."),
+            "employee_number": _("This employee number already belongs to {}."),
+        }[error.field]
+        form.add_error(error.field, format_html(message, user_link(holder)))
     else:
-        form.add_error(None, error.message)
+        message = {
+            "email": _("This email address is already taken."),
+            "mobile": _("This mobile number is already taken."),
+            "employee_number": _("This employee number is already taken."),
+        }[error.field]
+        form.add_error(error.field, message)
 
 
 class UserCreateView(RightRequiredMixin, View):
@@ -419,7 +418,7 @@ class UserCreateView(RightRequiredMixin, View):
                     organization=request.organization, actor=request.user, **form.cleaned_data
                 )
             except (DomainError, ValidationError) as error:
-                _form_error_from_service(request, form, error)
+                person_form_error(request, form, error)
             else:
                 messages.success(request, _("%(user)s was created.") % {"user": person})
                 return redirect("accounts:user_detail", pk=person.pk)
@@ -449,7 +448,7 @@ class UserEditView(RightRequiredMixin, View):
                     **form.cleaned_data,
                 )
             except (DomainError, ValidationError) as error:
-                _form_error_from_service(request, form, error)
+                person_form_error(request, form, error)
             else:
                 messages.success(request, _("%(user)s was saved.") % {"user": person})
                 return redirect("accounts:user_detail", pk=person.pk)

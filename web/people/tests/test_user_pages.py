@@ -39,7 +39,7 @@ def test_an_administrator_creates_a_user_with_type_groups_and_employee_number(al
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"email": "", "mobile": ""}, None, "one of them is the login ID"),
+        ({"email": "", "mobile": ""}, "email", "one of them is the login ID"),
         ({"email": "", "mobile": "06 12 34 56 78"}, "preferred_channel", "no email address"),
         ({"preferred_channel": "sms"}, "preferred_channel", "no mobile number"),
         ({"mobile": "12"}, "mobile", "is not a valid mobile number"),
