@@ -20,11 +20,11 @@ from experquiz.errors import DomainError, InvalidFields
 from experquiz.naming import named_save
 
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .history import history_entry, history_record, history_record_many
 from .identity import identity_clean
 from .models import (
     Contact,
     Organization,
-    StatusChange,
     User,
     UserType,
     default_user_type_names,
@@ -113,14 +113,9 @@ def link_fields_changes(before: dict, user: User) -> str:
 
 def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
     """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
-    StatusChange.objects.bulk_create(
-        StatusChange(
-            organization_id=organization_id,
-            user_id=pk,
-            from_status=status,
-            to_status=status,
-            actor=actor,
-            reason=note[:300],
+    history_record_many(
+        history_entry(
+            organization=organization_id, user=pk, from_status=status, to_status=status, actor=actor, reason=note
         )
         for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
         .order_by("pk")
@@ -226,7 +221,7 @@ def user_create(
             organization=organization, email=email, mobile=mobile, employee_number=employee_number
         ),
     )
-    StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    history_record(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     audit_record(
         organization=organization,
         actor=actor,
@@ -339,13 +334,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         locked.session_generation += 1
         fields.append("session_generation")
     locked.save(update_fields=fields)
-    StatusChange.objects.create(
-        organization_id=locked.organization_id,
+    history_record(
+        organization=locked.organization_id,
         user=locked,
         from_status=from_status,
         to_status=to,
         actor=actor,
-        reason=reason[:300],
+        reason=reason,
     )
     audit_record(
         organization=locked.organization_id,
@@ -385,19 +380,11 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     User.objects.filter(pk__in=ids).exclude(status=Status.INVITED).update(
         status=Status.INVITED, updated_at=timezone.now()
     )
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(
-                organization=organization,
-                user_id=pk,
-                from_status=status,
-                to_status=Status.INVITED,
-                actor=actor,
-                reason=reason[:300],
-            )
-            for pk, status in locked
-        ],
-        batch_size=2000,
+    history_record_many(
+        history_entry(
+            organization=organization, user=pk, from_status=status, to_status=Status.INVITED, actor=actor, reason=reason
+        )
+        for pk, status in locked
     )
     audit_record_many(
         audit_event(
