@@ -14,9 +14,11 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import audit.services
 import flows.contacts
 import flows.imports
 import flows.invitations
+import flows.jobs
 import flows.people
 import groups.services
 import invitations.services
@@ -39,6 +41,7 @@ from accounts.services import (
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
 from audit.models import Action, AuditEvent
+from audit.services import audit_trail_export_record
 from experquiz.tests.codebase import product_modules
 from flows import importing
 from flows.contacts import contact_convert, contacts_convert
@@ -81,6 +84,7 @@ pytestmark = pytest.mark.django_db
 
 # Every module of write services, on every floor (test_every_services_module_is_walked finds them).
 SERVICE_MODULES = [
+    audit.services,
     accounts.services,
     groups.services,
     rights.services,
@@ -88,11 +92,11 @@ SERVICE_MODULES = [
     flows.contacts,
     flows.imports,
     flows.invitations,
+    flows.jobs,
     flows.people,
 ]
 # Modules that write in a transaction but hold no service of their own to audit, and why.
 NOT_SERVICE_MODULES = {
-    "audit.services": "the recorder itself: it writes the events the services record",
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
     "experquiz.naming": "the name rule: a savepoint around the save of the service that calls it, which records",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
@@ -101,6 +105,11 @@ PASSWORD = "a long and new password 42"
 
 # Public functions of the services modules that record nothing of their own, and why.
 NOT_AUDITED = {
+    "audit.services.audit_event": "the recorder: builds the event a service records",
+    "audit.services.audit_record": "the recorder: writes the event a service records",
+    "audit.services.audit_record_many": "the recorder: writes the events a service records",
+    "audit.services.short": "the recorder's helper: a value cut for the trail",
+    "audit.services.changed": "the recorder's helper: what differs between before and after",
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
@@ -115,6 +124,9 @@ NOT_AUDITED = {
     "accounts.services.users_history_note": "the history rows beside the caller's own events",
     "accounts.services.import_files_purge": "system clean-up of files never imported (no actor); the job page says why",
     "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
+    "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
+    "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
+    "flows.jobs.bulk_job_start": "queues the bulk action, whose services record each change",
 }
 
 
@@ -581,6 +593,21 @@ def case_users_export_record(w):
     ]
 
 
+# audit.services ------------------------------------------------------------------------------------
+
+
+def case_audit_trail_export_record(w):
+    audit_trail_export_record(organization=w.acme, actor=w.alice, filters={"action": "user.created"}, rows=7)
+    return [
+        Expect(
+            Action.EXPORT_DOWNLOADED,
+            actor=w.alice,
+            after={"list": "audit", "format": "csv", "filters": "action: user.created", "rows": 7},
+            label="Audit trail",
+        )
+    ]
+
+
 # groups.services -----------------------------------------------------------------------------------
 
 
@@ -946,6 +973,7 @@ def case_invitations_send_reminders(w):
 
 
 TABLE = {
+    "audit.services.audit_trail_export_record": case_audit_trail_export_record,
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,
     "accounts.services.user_update": case_user_update,

@@ -6,16 +6,14 @@ project app.
 """
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from audit.models import Action
 from audit.selectors import events_for, keyset_page
-from audit.services import audit_record
+from audit.services import audit_trail_export_record
 from experquiz.parsing import parse_id
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
@@ -118,15 +116,12 @@ class AuditExportView(RightRequiredMixin, View):
         if events is None:
             messages.error(request, _("Some filters were not understood: fix them before exporting."))
             return redirect(reverse("audit:list") + "?" + _query(request.GET))
-        filters = {key: value for key, value in request.GET.items() if value and key in filterset.filters}
-        with transaction.atomic():
-            recorded = audit_record(
-                organization=request.organization,
-                actor=request.user,
-                action=Action.EXPORT_DOWNLOADED,
-                label=_("Audit trail"),
-                after={"list": "audit", "format": "csv", "filters": filters, "rows": events.count()},
-            )
+        recorded = audit_trail_export_record(
+            organization=request.organization,
+            actor=request.user,
+            filters={key: value for key, value in request.GET.items() if value and key in filterset.filters},
+            rows=events.count(),
+        )
         # The file holds what was counted: the trail up to this very export.
         events = events.filter(id__lt=recorded.pk)
         rows = (event_row(event) for event in events.iterator(chunk_size=EXPORT_CHUNK))

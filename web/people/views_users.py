@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,8 +22,9 @@ from audit.selectors import events_about
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_id, parse_ids
 from experquiz.web import form_error_from_service
-from flows import bulk, tasks
+from flows import bulk
 from flows.filters import UserFilter
+from flows.jobs import bulk_job_start
 from flows.people import user_create_with_groups, user_update_with_groups
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
@@ -221,15 +221,14 @@ class UserBulkView(RightRequiredMixin, View):
             return redirect(back)
         if count > bulk.SYNC_MAX:
             # Too many for one request: a worker runs it and the job page follows its progress.
-            job = BulkJob.objects.create(
+            job = bulk_job_start(
                 organization=request.organization,
-                created_by=request.user,
-                action=action.name,
+                actor=request.user,
+                action=action,
                 filters=filters,
                 group=params.get("group"),
                 total=count,
             )
-            transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
             return redirect("accounts:user_bulk_job", pk=job.pk)
         outcome = bulk.run(action, users=users, actor=request.user, params=params)
         message = outcome.summary()
