@@ -10,7 +10,7 @@ the database's refusal in a race into that same message.
 
 import unicodedata
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, migrations, models, transaction
 from django.utils.translation import gettext as _
 
 from .errors import InvalidFields
@@ -117,3 +117,25 @@ def fill_name_keys(model) -> None:
         taken.add((row.organization_id, key))
         row.name, row.name_key = name, key
         row.save(update_fields=["name", "name_key"])
+
+
+def name_key_operations(app_label: str, model_name: str, *, old_constraint: str, new_constraint: str) -> list:
+    """The migration that moves a model onto this rule: add `name_key`, fill it (fill_name_keys), and
+    replace the case-only unique index on LOWER(name) by the unique (organization, name_key)."""
+
+    def fill(apps, schema_editor):
+        fill_name_keys(apps.get_model(app_label, model_name))
+
+    return [
+        migrations.AddField(
+            model_name=model_name.lower(),
+            name="name_key",
+            field=models.CharField(default="", editable=False, max_length=NAME_KEY_MAX),
+        ),
+        migrations.RunPython(fill, migrations.RunPython.noop),
+        migrations.RemoveConstraint(model_name=model_name.lower(), name=old_constraint),
+        migrations.AddConstraint(
+            model_name=model_name.lower(),
+            constraint=models.UniqueConstraint(fields=("organization", "name_key"), name=new_constraint),
+        ),
+    ]

@@ -1,6 +1,7 @@
 """Small helpers for the views of any area (they know no app)."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import QueryDict
@@ -34,8 +35,14 @@ def form_error_from_service(form, error) -> None:
     else:
         form.add_error(None, error.message if isinstance(error, DomainError) else error.messages)
         return
-    for field, messages in by_field.items():
-        form.add_error(field if field in form.fields else None, messages)
+    for field, said in by_field.items():
+        form.add_error(field if field in form.fields else None, said)
+
+
+def message_from_service(request, error) -> None:
+    """Show a service's refusal (a DomainError or a ValidationError) as an error message, for a
+    page that redirects rather than showing a form again."""
+    messages.error(request, error.message if isinstance(error, DomainError) else " ".join(error.messages))
 
 
 def query_string(params: QueryDict, *drop: str, **changes) -> str:

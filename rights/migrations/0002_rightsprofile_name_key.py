@@ -1,35 +1,17 @@
-"""Rights profile names ignore case and accents, in the database too: a folded `name_key` column,
-unique per organisation, instead of the case-only unique index on LOWER(name)."""
+"""Rights profile names ignore case and accents, in the database too (experquiz.naming): a folded
+`name_key` column, unique per organisation, instead of the case-only unique index on LOWER(name)."""
 
-from django.db import migrations, models
+from django.db import migrations
 
-from experquiz.naming import fill_name_keys
-
-
-def fill(apps, schema_editor):
-    fill_name_keys(apps.get_model("rights", "RightsProfile"))
+from experquiz.naming import name_key_operations
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("rights", "0001_move_grants_and_profiles_from_groups"),
-    ]
+    dependencies = [("rights", "0001_move_grants_and_profiles_from_groups")]
 
-    operations = [
-        migrations.AddField(
-            model_name="rightsprofile",
-            name="name_key",
-            field=models.CharField(default="", editable=False, max_length=300),
-        ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
-        migrations.RemoveConstraint(
-            model_name="rightsprofile",
-            name="groups_rightsprofile_unique_name",
-        ),
-        migrations.AddConstraint(
-            model_name="rightsprofile",
-            constraint=models.UniqueConstraint(
-                fields=("organization", "name_key"), name="rights_rightsprofile_unique_name_key"
-            ),
-        ),
-    ]
+    operations = name_key_operations(
+        "rights",
+        "RightsProfile",
+        old_constraint="groups_rightsprofile_unique_name",
+        new_constraint="rights_rightsprofile_unique_name_key",
+    )

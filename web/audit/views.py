@@ -15,6 +15,7 @@ from django.views import View
 from audit.selectors import events_for, keyset_page
 from audit.services import audit_trail_export_record
 from experquiz.parsing import parse_id
+from experquiz.web import per_page_choice, query_string
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 from web.people.export import csv_response
@@ -32,10 +33,8 @@ def _filtered(request):
 
 
 def _query(params, *drop) -> str:
-    params = params.copy()
-    for key in ("before", "after", *drop):
-        params.pop(key, None)
-    return params.urlencode()
+    # A page is found by id (`before`/`after`), never by number: links that keep the filters drop them.
+    return query_string(params, "before", "after", *drop)
 
 
 class AuditListView(RightRequiredMixin, View):
@@ -45,8 +44,7 @@ class AuditListView(RightRequiredMixin, View):
 
     def get(self, request):
         filterset, events = _filtered(request)
-        per_page = parse_id(request.GET.get("per_page"))
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+        per_page = per_page_choice(request, PAGE_SIZES)
         if events is None:
             messages.warning(request, _("Some filters were not understood: nothing is shown until they are fixed."))
             events = filterset.queryset.none()

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
-from experquiz.web import form_error_from_service, page_of, posted, query_string
+from experquiz.web import form_error_from_service, message_from_service, page_of, posted, query_string
 from groups import services
 from groups.models import Membership, UserGroup
 from groups.selectors import groups_with_counts
@@ -95,7 +95,7 @@ def group_delete(request, group_id):
         try:
             services.group_delete(group=group, actor=request.user)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
             return redirect("groups:detail", group_id=group.pk)
         messages.success(request, _("Group “%(name)s” deleted. Its members were not changed.") % {"name": name})
         return redirect("groups:list")
@@ -200,7 +200,7 @@ def membership_grid(request):
                     pairs=form.cleaned_data["pairs"],
                 )  # fmt: skip
             except DomainError as error:
-                messages.error(request, error.message)
+                message_from_service(request, error)
             else:
                 messages.success(
                     request,

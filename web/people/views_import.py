@@ -1,6 +1,5 @@
 """Importing people from a CSV or Excel file: upload, preview, confirm, follow the progress."""
 
-from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -8,6 +7,7 @@ from django.views import View
 
 from accounts.models import ImportJob
 from experquiz.errors import DomainError
+from experquiz.web import message_from_service
 from flows.importing import MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, sample_table
 from flows.jobs import import_job_confirm, import_job_create
 from rights.mixins import RightRequiredMixin
@@ -103,7 +103,7 @@ class ImportConfirmView(ImportMixin, View):
         try:
             import_job_confirm(job=job)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
         return redirect("accounts:user_import_job", pk=job.pk)
 
 

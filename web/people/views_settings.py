@@ -9,7 +9,7 @@ from django.views import View
 from accounts.models import UserType
 from accounts.services import user_type_create, user_type_delete, user_type_rename
 from experquiz.errors import DomainError
-from experquiz.web import form_error_from_service
+from experquiz.web import form_error_from_service, message_from_service
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 
@@ -83,7 +83,7 @@ class UserTypeDeleteView(UserTypesMixin, View):
         try:
             user_type_delete(user_type=user_type, actor=request.user)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
         else:
             messages.success(request, _("The type “%(name)s” was deleted.") % {"name": user_type.name})
         return redirect("accounts:user_type_list")

@@ -98,11 +98,7 @@ def profile_create(request):
     if request.method == "POST" and form.is_valid():
         try:
             profile = rights_services.profile_create(
-                organization=request.organization,
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                grants=form.cleaned_data["grants"],
+                organization=request.organization, actor=request.user, **form.profile()
             )
         except (DomainError, ValidationError) as error:
             form_error_from_service(form, error)
@@ -124,13 +120,7 @@ def profile_update(request, profile_id):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            rights_services.profile_update(
-                profile=profile,
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                grants=form.cleaned_data["grants"],
-            )
+            rights_services.profile_update(profile=profile, actor=request.user, **form.profile())
         except (DomainError, ValidationError) as error:
             form_error_from_service(form, error)
         else:
