@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from experquiz import phones
 from experquiz.errors import InvalidFields
+from experquiz.web import form_error_from_service
 
 from .filelimits import clip
 
@@ -206,3 +207,18 @@ def identity_clean(
     if errors:
         raise IdentityInvalid(errors, identity)
     return identity
+
+
+def identity_form_clean(form, data: dict, organization, **options) -> dict:
+    """For a form's clean(): read the form's identity fields with identity_clean, put the stored
+    values into `data` and each refusal next to its field. `options` go to identity_clean."""
+    names = [name for name in IDENTITY_FIELDS if name in form.fields]
+    if any(name not in data for name in names):
+        return data  # a field the form itself refused (a NUL byte…) already says what is wrong
+    try:
+        identity = identity_clean(organization, **{name: data[name] for name in names}, **options)
+    except IdentityInvalid as invalid:
+        form_error_from_service(form, invalid)
+        return data
+    data.update({name: getattr(identity, name) for name in names})
+    return data

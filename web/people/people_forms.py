@@ -4,17 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts.identity import (
-    EMAIL_MAX,
-    EMPLOYEE_NUMBER_MAX,
-    IDENTITY_FIELDS,
-    MOBILE_TYPED_MAX,
-    NAME_MAX,
-    IdentityInvalid,
-    identity_clean,
-)
+from accounts.identity import EMAIL_MAX, EMPLOYEE_NUMBER_MAX, MOBILE_TYPED_MAX, NAME_MAX, identity_form_clean
 from accounts.models import Channel, Contact, Language, User, UserType
-from experquiz.web import form_error_from_service
 from rights.names import Right
 from rights.selectors import groups_in_scope
 
@@ -39,21 +30,6 @@ def _email():
 
 def _mobile(**attrs):
     return _identity_field(_("Mobile number"), MOBILE_TYPED_MAX, type="tel", **attrs)
-
-
-def clean_identity(form, data, **options) -> dict:
-    """Read the form's identity fields with accounts.identity.identity_clean: the stored values go
-    into `data`, each refusal next to its field."""
-    names = [name for name in IDENTITY_FIELDS if name in form.fields]
-    if any(name not in data for name in names):
-        return data  # a field the form itself refused (a NUL byte…) already says what is wrong
-    try:
-        identity = identity_clean(form.organization, **{name: data[name] for name in names}, **options)
-    except IdentityInvalid as invalid:
-        form_error_from_service(form, invalid)
-        return data
-    data.update({name: getattr(identity, name) for name in names})
-    return data
 
 
 class UserForm(forms.Form):
@@ -81,7 +57,7 @@ class UserForm(forms.Form):
             self.initial["language"] = self.organization.language
 
     def clean(self):
-        return clean_identity(self, super().clean())
+        return identity_form_clean(self, super().clean(), self.organization)
 
     @classmethod
     def initial_for(cls, user: User) -> dict:
@@ -114,7 +90,7 @@ class ContactForm(forms.ModelForm):
         self.organization = organization
 
     def clean(self):
-        return clean_identity(self, super().clean(), contact=True)
+        return identity_form_clean(self, super().clean(), self.organization, contact=True)
 
     def _post_clean(self):
         # Validation of the instance (uniqueness included) happens in the service, on save.
