@@ -19,6 +19,7 @@ from rights.mixins import right_required
 from rights.names import ADMINISTRATOR, Right
 from rights.selectors import (
     group_candidates,
+    group_members,
     group_memberships,
     groups_in_scope,
     users_in_scope,
@@ -157,9 +158,7 @@ def group_add_members(request, group_id):
 def group_remove_members(request, group_id):
     """Confirm, then remove the selected members (`?users=…`); the users themselves are untouched."""
     group = _group(request, group_id)
-    members = users_in_scope(request.user).filter(
-        pk__in=Membership.objects.filter(organization_id=group.organization_id, group=group).values("user_id")
-    )
+    members = group_members(actor=request.user, group=group)
     form = PickPeopleForm(request.POST if request.method == "POST" else request.GET, queryset=members)
     if not form.is_valid():
         if request.method == "GET" and "users" not in request.GET:

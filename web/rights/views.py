@@ -6,7 +6,7 @@ they reuse; the URLs live in the groups namespace (web.groups.urls includes web.
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
@@ -14,14 +14,16 @@ from experquiz.errors import DomainError
 from experquiz.web import form_error_from_service, posted
 from rights import services as rights_services
 from rights.mixins import right_required
-from rights.models import Grant, ProfileAssignment
+from rights.models import ProfileAssignment
 from rights.names import ADMINISTRATOR, Right
 from rights.selectors import (
     actor_rights,
     groups_in_scope,
     personal_grants,
     profile_grants,
+    profile_holders,
     profiles_for,
+    rights_holders,
     users_in_scope,
 )
 from web.groups.filters import search_people
@@ -33,13 +35,8 @@ from .forms import ProfileForm, UserRightsForm
 @right_required(ADMINISTRATOR)
 def rights_overview(request):
     """Rights profiles, the people holding any right, and a search to open anyone's rights page."""
-    org = request.organization
     people = users_in_scope(request.user, ADMINISTRATOR)
-    holders = people.filter(
-        Q(is_administrator=True)
-        | Exists(Grant.objects.filter(organization=org, user=OuterRef("pk")))
-        | Exists(ProfileAssignment.objects.filter(organization=org, user=OuterRef("pk")))
-    ).prefetch_related("rights_profiles")
+    holders = people.filter(rights_holders(request.organization.pk)).prefetch_related("rights_profiles")
     search = PeopleSearchForm(request.GET)
     query = search.cleaned_data["q"].strip() if search.is_valid() else ""
     found = search_people(people.not_deleted(), query, region=request.organization.phone_region)[:20] if query else None
@@ -126,11 +123,7 @@ def profile_update(request, profile_id):
         else:
             messages.success(request, _("Rights profile “%(name)s” saved.") % {"name": profile.name})
             return redirect("groups:rights")
-    holders = users_in_scope(request.user, ADMINISTRATOR).filter(
-        pk__in=ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile).values(
-            "user_id"
-        )
-    )
+    holders = profile_holders(actor=request.user, profile=profile)
     return render(request, "groups/rightsprofile_form.html", {"form": form, "profile": profile, "holders": holders})
 
 
