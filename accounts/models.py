@@ -426,6 +426,11 @@ class TrackedJob(models.Model):
     def percent(self):
         return int(100 * self.progress / self.total) if self.total else 0
 
+    @property
+    def language(self):
+        """The language its messages are written in: the starter's, else the organisation's."""
+        return self.created_by.language if self.created_by else self.organization.language
+
 
 class ImportJob(TrackedJob):
     """One uploaded people file: checked, previewed, then applied on confirmation.

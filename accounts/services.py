@@ -613,8 +613,7 @@ def import_files_purge() -> int:
     for job in stale:
         fields = {"data": b"", "report": {}}
         if job.state != State.FAILED:
-            language = job.created_by.language if job.created_by else job.organization.language
-            with override(language):
+            with override(job.language):
                 fields["error"] = _(
                     "This file was deleted without being imported: uploaded files are kept %(hours)s hours. "
                     "Upload it again to import it."
