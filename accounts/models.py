@@ -298,7 +298,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             identity = identity_clean(self.organization, **_identity_of(self))
         except IdentityInvalid as invalid:
             errors, identity = invalid.errors, invalid.identity
-        for name in ("email", "mobile", "preferred_channel", "employee_number", "first_name", "last_name"):
+        for name in IDENTITY_FIELDS:
             if name not in errors:
                 setattr(self, name, getattr(identity, name))
         if self.user_type_id and self.user_type.organization_id != self.organization_id:
