@@ -10,8 +10,10 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from experquiz import phones
+from experquiz.naming import NamedInOrganization
 from experquiz.tenancy import OrgQuerySet
 
+from .identity import IDENTITY_FIELDS, Channel, IdentityInvalid, identity_clean
 from .querysets import ContactQuerySet, UserQuerySet
 
 RESERVED_SLUGS = {"www", "admin", "api", "static", "media", "mail", "smtp", "app", "platform", "status"}
@@ -27,22 +29,9 @@ def validate_slug_not_reserved(value):
         raise ValidationError(_("“%(slug)s” is reserved."), params={"slug": value}, code="reserved")
 
 
-def normalized_mobile(raw: str, organization) -> str:
-    """E.164 form of a mobile typed any usual way, read with the organisation's region."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
-    return phones.to_e164(raw, organization.phone_region if organization else "FR")
-
-
 class Language(models.TextChoices):
     EN = "en", _("English")
     FR = "fr", _("French")
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
 
 
 class Organization(models.Model):
@@ -80,20 +69,19 @@ class Organization(models.Model):
             raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
 
 
-class UserType(models.Model):
+class UserType(NamedInOrganization):
     """A kind of person, per organisation: employee, trainee, student…"""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="user_types")
     name = models.CharField(_("name"), max_length=100)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("user type")
         verbose_name_plural = _("user types")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("organization", Lower("name"), name="accounts_usertype_unique_name"),
+            # Names ignore case and accents (experquiz.naming).
+            models.UniqueConstraint(fields=["organization", "name_key"], name="accounts_usertype_unique_name_key"),
         ]
 
     def __str__(self):
@@ -303,20 +291,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         return status in self.TRANSITIONS[self.status]
 
     def clean(self):
-        self.email = (self.email or "").strip().lower()
+        # The identity rules are those of every other path (accounts.identity): the platform admin's
+        # forms come through here.
         errors = {}
         try:
-            self.mobile = normalized_mobile(self.mobile, self.organization)
-        except phones.InvalidPhoneNumber:
-            errors["mobile"] = _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}
-        if not self.email and not self.mobile:
-            errors["email"] = _("Give an email address or a mobile number: one of them is the login ID.")
-        if self.preferred_channel == Channel.EMAIL and not self.email and self.mobile:
-            errors["preferred_channel"] = _("Email is the preferred channel but there is no email address.")
-        if self.preferred_channel == Channel.SMS and not self.mobile:
-            errors["preferred_channel"] = _("SMS is the preferred channel but there is no mobile number.")
+            identity = identity_clean(self.organization, **_identity_of(self))
+        except IdentityInvalid as invalid:
+            errors, identity = invalid.errors, invalid.identity
+        for name in IDENTITY_FIELDS:
+            if name not in errors:
+                setattr(self, name, getattr(identity, name))
         if self.user_type_id and self.user_type.organization_id != self.organization_id:
-            errors["user_type"] = _("Unknown user type.")
+            errors["user_type"] = [_("Unknown user type.")]
         if errors:
             raise ValidationError(errors)
 
@@ -407,15 +393,17 @@ class Contact(models.Model):
         return phones.display(self.mobile)
 
     def clean(self):
-        self.email = (self.email or "").strip().lower()
+        # The same rules as every other path (accounts.identity).
         try:
-            self.mobile = normalized_mobile(self.mobile, self.organization)
-        except phones.InvalidPhoneNumber:
-            raise ValidationError(
-                {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}}
-            ) from None
-        if not self.email and not self.mobile:
-            raise ValidationError(_("Give an email address or a mobile number."))
+            identity = identity_clean(self.organization, contact=True, **_identity_of(self))
+        except IdentityInvalid as invalid:
+            raise ValidationError(invalid.errors) from None
+        self.email, self.mobile = identity.email, identity.mobile
+        self.first_name, self.last_name = identity.first_name, identity.last_name
+
+
+def _identity_of(person) -> dict:
+    return {name: getattr(person, name, "") for name in IDENTITY_FIELDS}
 
 
 def default_user_type_names():
@@ -437,6 +425,11 @@ class TrackedJob(models.Model):
     @property
     def percent(self):
         return int(100 * self.progress / self.total) if self.total else 0
+
+    @property
+    def language(self):
+        """The language its messages are written in: the starter's, else the organisation's."""
+        return self.created_by.language if self.created_by else self.organization.language
 
 
 class ImportJob(TrackedJob):

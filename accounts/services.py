@@ -8,7 +8,6 @@ we wait for something that transaction holds.
 """
 
 from django.contrib.auth import password_validation
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,17 +16,18 @@ from django.utils.translation import ngettext, override
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import phones
-from experquiz.errors import DomainError
+from experquiz.errors import DomainError, InvalidFields
+from experquiz.naming import named_save
 
 from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .history import history_entry, history_record, history_record_many
+from .identity import identity_clean
 from .models import (
     Contact,
     Organization,
-    StatusChange,
     User,
     UserType,
     default_user_type_names,
-    normalized_mobile,
 )
 from .selectors import people_changed
 from .signals import account_links_outdated, user_status_changed
@@ -81,16 +81,6 @@ def organization_create(
     return organization
 
 
-def normalize_mobile(organization: Organization, raw: str) -> str:
-    """E.164 form of a typed mobile number; raises ValidationError naming the problem."""
-    try:
-        return normalized_mobile(raw, organization)
-    except phones.InvalidPhoneNumber:
-        raise ValidationError(
-            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
-        ) from None
-
-
 def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
     """Say that the account links already sent to these users must no longer work, and why.
 
@@ -123,14 +113,9 @@ def link_fields_changes(before: dict, user: User) -> str:
 
 def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
     """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
-    StatusChange.objects.bulk_create(
-        StatusChange(
-            organization_id=organization_id,
-            user_id=pk,
-            from_status=status,
-            to_status=status,
-            actor=actor,
-            reason=note[:300],
+    history_record_many(
+        history_entry(
+            organization=organization_id, user=pk, from_status=status, to_status=status, actor=actor, reason=note
         )
         for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
         .order_by("pk")
@@ -205,18 +190,20 @@ def user_create(
     employee_number: str = "",
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row."""
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(organization=organization, email=email, mobile=mobile, employee_number=employee_number)
     user = User(
         organization=organization,
-        email=email,
-        mobile=mobile,
-        employee_number=employee_number,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        preferred_channel=preferred_channel or ("email" if email or not mobile else "sms"),
+        **identity.as_dict(),
         language=language or organization.language,
         user_type=user_type,
         status=status,
@@ -234,7 +221,7 @@ def user_create(
             organization=organization, email=email, mobile=mobile, employee_number=employee_number
         ),
     )
-    StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    history_record(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     audit_record(
         organization=organization,
         actor=actor,
@@ -264,18 +251,21 @@ def user_update(
     organization = user.organization
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(
         organization=organization, email=email, mobile=mobile, employee_number=employee_number, exclude_pk=locked.pk
     )
-    locked.first_name = first_name.strip()
-    locked.last_name = last_name.strip()
-    locked.email = email
-    locked.mobile = mobile
-    locked.employee_number = employee_number
-    locked.preferred_channel = preferred_channel
+    for name, value in identity.as_dict().items():
+        setattr(locked, name, value)
     locked.language = language
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
@@ -344,13 +334,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         locked.session_generation += 1
         fields.append("session_generation")
     locked.save(update_fields=fields)
-    StatusChange.objects.create(
-        organization_id=locked.organization_id,
+    history_record(
+        organization=locked.organization_id,
         user=locked,
         from_status=from_status,
         to_status=to,
         actor=actor,
-        reason=reason[:300],
+        reason=reason,
     )
     audit_record(
         organization=locked.organization_id,
@@ -390,19 +380,11 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     User.objects.filter(pk__in=ids).exclude(status=Status.INVITED).update(
         status=Status.INVITED, updated_at=timezone.now()
     )
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(
-                organization=organization,
-                user_id=pk,
-                from_status=status,
-                to_status=Status.INVITED,
-                actor=actor,
-                reason=reason[:300],
-            )
-            for pk, status in locked
-        ],
-        batch_size=2000,
+    history_record_many(
+        history_entry(
+            organization=organization, user=pk, from_status=status, to_status=Status.INVITED, actor=actor, reason=reason
+        )
+        for pk, status in locked
     )
     audit_record_many(
         audit_event(
@@ -448,12 +430,15 @@ def contact_create(
     notes: str = "",
 ) -> Contact:
     """Create a contact (no account)."""
+    identity = identity_clean(
+        organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
     contact = Contact(
         organization=organization,
-        email=(email or "").strip().lower(),
-        mobile=normalize_mobile(organization, mobile),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        email=identity.email,
+        mobile=identity.mobile,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
         language=language or organization.language,
         notes=notes,
         created_by=actor,
@@ -477,8 +462,8 @@ def _check_contact_addresses_free(contact: Contact) -> None:
         value = getattr(contact, field)
         other = others.filter(**{field: value}).first() if value else None
         if other is not None:
-            raise ValidationError(
-                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            raise InvalidFields(
+                {field: [_("Another contact, %(contact)s, already has this address.") % {"contact": other}]}
             )
 
 
@@ -496,10 +481,11 @@ def contact_update(
 ) -> Contact:
     """Change a contact's name, addresses, language and notes."""
     before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
-    contact.first_name = first_name.strip()
-    contact.last_name = last_name.strip()
-    contact.email = (email or "").strip().lower()
-    contact.mobile = normalize_mobile(contact.organization, mobile)
+    identity = identity_clean(
+        contact.organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
+    contact.first_name, contact.last_name = identity.first_name, identity.last_name
+    contact.email, contact.mobile = identity.email, identity.mobile
     contact.language = language
     contact.notes = notes
     _check_contact_addresses_free(contact)
@@ -534,24 +520,17 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
     contact.delete()
 
 
-def _check_type_name_free(*, organization, name, exclude_pk=None):
-    from .search import fold
-
-    for other in UserType.objects.for_org(organization).exclude(pk=exclude_pk):
-        if fold(other.name) == fold(name):
-            raise ValidationError({"name": _("The type “%(name)s” already exists.") % {"name": other.name}})
-
-
 @transaction.atomic
 def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
     """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
-    name = name.strip()
-    _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
-    user_type.full_clean()
-    _save_unique(user_type, recheck=lambda: _check_type_name_free(organization=organization, name=name))
+    named_save(user_type)
     audit_record(
-        organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
+        organization=organization,
+        actor=actor,
+        action=Action.USER_TYPE_CREATED,
+        target=user_type,
+        after={"name": user_type.name},
     )
     return user_type
 
@@ -559,21 +538,16 @@ def user_type_create(*, organization: Organization, name: str, actor: User | Non
 @transaction.atomic
 def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
     """Rename a user type; the users of that type keep it."""
-    name = name.strip()
-    _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
+    before = user_type.name
+    user_type.name = name
+    named_save(user_type)
     audit_record(
         organization=user_type.organization_id,
         actor=actor,
         action=Action.USER_TYPE_RENAMED,
         target=user_type,
-        before={"name": user_type.name},
-        after={"name": name},
-    )
-    user_type.name = name
-    user_type.full_clean()
-    _save_unique(
-        user_type,
-        recheck=lambda: _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk),
+        before={"name": before},
+        after={"name": user_type.name},
     )
     return user_type
 
@@ -639,8 +613,7 @@ def import_files_purge() -> int:
     for job in stale:
         fields = {"data": b"", "report": {}}
         if job.state != State.FAILED:
-            language = job.created_by.language if job.created_by else job.organization.language
-            with override(language):
+            with override(job.language):
                 fields["error"] = _(
                     "This file was deleted without being imported: uploaded files are kept %(hours)s hours. "
                     "Upload it again to import it."

@@ -181,18 +181,20 @@ def _escaped(value) -> str:
     return str(value).replace("%", "%%")
 
 
+def _members_and_others(group, users) -> tuple[list, list]:
+    """`users` split into those already in `group` and the others, in their order."""
+    members = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
+    return [user for user in users if user.pk in members], [user for user in users if user.pk not in members]
+
+
 def add_to_group(*, users, actor, params) -> BulkOutcome:
     from groups.services import group_add_members
 
     group = params["group"]
     outcome = BulkOutcome(done_message=_("%%(n)s added to %(group)s") % {"group": _escaped(group)})
-    members = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
-    new = []
-    for user in users:
-        if user.pk in members:
-            outcome.skip(_("already in %(group)s") % {"group": group}, user)
-        else:
-            new.append(user)
+    members, new = _members_and_others(group, users)
+    for user in members:
+        outcome.skip(_("already in %(group)s") % {"group": group}, user)
     group_add_members(group=group, users=new, actor=actor)
     outcome.done = new
     return outcome
@@ -203,13 +205,9 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
 
     group = params["group"]
     outcome = BulkOutcome(done_message=_("%%(n)s removed from %(group)s") % {"group": _escaped(group)})
-    members = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
-    leaving = []
-    for user in users:
-        if user.pk in members:
-            leaving.append(user)
-        else:
-            outcome.skip(_("not in %(group)s") % {"group": group}, user)
+    leaving, others = _members_and_others(group, users)
+    for user in others:
+        outcome.skip(_("not in %(group)s") % {"group": group}, user)
     group_remove_members(group=group, users=leaving, actor=actor)
     outcome.done = leaving
     return outcome

@@ -5,7 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Channel, Organization, StatusChange, User, UserType
+from accounts.history import history_entry, history_record_many
+from accounts.models import Organization, User, UserType
 from accounts.selectors import people_changed
 from accounts.services import _audited, _link_fields, account_links_outdated_for, link_fields_changes
 from audit.models import Action
@@ -71,7 +72,7 @@ def users_import(
             employee_number=values["employee_number"],
             user_type_id=values["user_type_id"],
             language=values["language"] or organization.language,
-            preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
+            preferred_channel=values["preferred_channel"],  # with its default (accounts.identity)
             status=Status.CREATED,
             created_by=actor,
         )
@@ -79,12 +80,9 @@ def users_import(
         user.refresh_search_text()
         new_users.append(user)
     User.objects.bulk_create(new_users, batch_size=1000)
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
-            for user in new_users
-        ],
-        batch_size=1000,
+    history_record_many(
+        history_entry(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
+        for user in new_users
     )
     changed, before = [], {}
     outdated = {}  # what changed among the login IDs and channel → the users it changed for

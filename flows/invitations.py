@@ -4,16 +4,14 @@ group of the inviter's scope and sends their invitations."""
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.errors import LoginIdTaken
+from accounts.identity import IdentityInvalid, email_clean, mobile_clean
 from accounts.models import Organization, User
 from accounts.services import user_create
-from experquiz import phones
 from experquiz.errors import DomainError
 from groups.services import group_add_created_users
 from invitations.services import MAX_PASTED_ADDRESSES, SendResult, invitations_send
@@ -56,21 +54,19 @@ def invitations_invite_addresses(
     seen = set()
     wanted = []  # (field, normalised, as typed)
     for part in parts:
+        # Read like a typed identity (accounts.identity); a paste says only which kind it took it for.
         if "@" in part:
-            value = part.lower()
             try:
-                validate_email(value)
-            except ValidationError:
+                key = ("email", email_clean(part))
+            except IdentityInvalid:
                 result.invalid.append((part, _("not a valid email address")))
                 continue
-            key = ("email", value)
         else:
             try:
-                value = phones.to_e164(part, organization.phone_region)
-            except phones.InvalidPhoneNumber:
+                key = ("mobile", mobile_clean(organization, part))
+            except IdentityInvalid:
                 result.invalid.append((part, _("neither an email address nor a valid mobile number")))
                 continue
-            key = ("mobile", value)
         if key in seen:
             result.duplicates += 1
             continue

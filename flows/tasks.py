@@ -53,13 +53,18 @@ def _check(job):
     )
 
 
+def _job_in(job_id, state) -> ImportJob | None:
+    """The import job if it is still in `state`; None for a redelivered task whose work is done."""
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    return job if job.state == state else None
+
+
 def import_check_job(job_id: int) -> None:
     """Read and check the job's file; store the preview report. Writes no user."""
-    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if job.state != State.CHECKING:
-        return  # a redelivered task: already done
-    language = job.created_by.language if job.created_by else job.organization.language
-    with override(language):
+    job = _job_in(job_id, State.CHECKING)
+    if job is None:
+        return
+    with override(job.language):
         try:
             check = _check(job)
             _set(job_id, state=State.READY, report=check.report(REPORT_ROWS), progress=len(check.rows))
@@ -73,11 +78,10 @@ def import_apply_job(job_id: int) -> None:
     """Check the file again (the organisation may have changed since the preview) and write it, all or nothing."""
     from .imports import users_import
 
-    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if job.state != State.APPLYING:
-        return  # a redelivered task: already done
-    language = job.created_by.language if job.created_by else job.organization.language
-    with override(language):
+    job = _job_in(job_id, State.APPLYING)
+    if job is None:
+        return
+    with override(job.language):
         try:
             check = _check(job)
             result = users_import(
@@ -154,7 +158,7 @@ def bulk_run_job(job_id: int) -> None:
     def finish(state, **fields):
         BulkJob.objects.filter(pk=job_id).update(state=state, finished_at=timezone.now(), **fields)
 
-    with override(actor.language if actor else job.organization.language):
+    with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
             # The filters resolve exactly as on the page: same FilterSet, same scope, same organisation.

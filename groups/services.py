@@ -5,15 +5,14 @@ task cannot do more than the actor may; it asks the rights floor through groups.
 `actor=None` means the system (commands, migrations).
 """
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import people_changed
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz.naming import named_save
 
 from .errors import NotAllowed
 from .models import Membership, UserGroup
@@ -50,35 +49,6 @@ def _require_users_in_scope(actor, users, right) -> None:
         raise NotAllowed(_("You may only act on the users in your scope."))
 
 
-def _check_name_free(model, *, organization_id, name, exclude_pk=None) -> None:
-    clashes = model.objects.filter(organization_id=organization_id).annotate(lname=Lower("name"))
-    clashes = clashes.filter(lname=name.lower())
-    if exclude_pk:
-        clashes = clashes.exclude(pk=exclude_pk)
-    if clashes.exists():
-        raise ValidationError(
-            {"name": _("The name “%(name)s” is already used (names ignore upper and lower case).") % {"name": name}},
-            code="unique",
-        )
-
-
-def _save_named(instance, *, exclude_pk=None) -> None:
-    """Validate and save a group or profile; a name clash is a form error, even in a race."""
-    instance.name = instance.name.strip()
-    _check_name_free(
-        type(instance), organization_id=instance.organization_id, name=instance.name, exclude_pk=exclude_pk
-    )
-    instance.full_clean()
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError:
-        _check_name_free(
-            type(instance), organization_id=instance.organization_id, name=instance.name, exclude_pk=exclude_pk
-        )
-        raise
-
-
 # Groups ------------------------------------------------------------------------------------------
 
 
@@ -87,7 +57,7 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
     """Create a group (administrators only)."""
     _require_administrator(actor, organization.pk)
     group = UserGroup(organization=organization, name=name, description=description)
-    _save_named(group)
+    named_save(group)
     audit_record(
         organization=organization,
         actor=actor,
@@ -105,7 +75,7 @@ def group_update(*, group: UserGroup, actor, name: str, description: str = "") -
     before = {"name": group.name, "description": group.description}
     group.name = name
     group.description = description
-    _save_named(group, exclude_pk=group.pk)
+    named_save(group)
     audit_record(
         organization=group.organization_id,
         actor=actor,

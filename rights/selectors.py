@@ -193,6 +193,12 @@ def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
     )
 
 
+def group_members(*, actor, group, right: str = Right.MANAGE_USERS):
+    """The members of `group` that `actor` may act on (to remove them, say)."""
+    members = Membership.objects.filter(organization_id=group.organization_id, group=group)
+    return users_in_scope(actor, right).filter(pk__in=members.values("user_id"))
+
+
 def group_candidates(*, actor, group, right: str = Right.MANAGE_USERS):
     """Users `actor` may add to `group`: in scope, not deleted, not already members."""
     members = Membership.objects.filter(organization_id=group.organization_id, group=group)
@@ -204,6 +210,12 @@ def profiles_for(actor):
     if actor_scope(actor, ADMINISTRATOR) != EVERYONE:
         return RightsProfile.objects.none()
     return RightsProfile.objects.filter(organization_id=actor.organization_id)
+
+
+def profile_holders(*, actor, profile):
+    """The holders of a rights profile, as `actor` (an administrator) sees them."""
+    assignments = ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile)
+    return users_in_scope(actor, ADMINISTRATOR).filter(pk__in=assignments.values("user_id"))
 
 
 def personal_grants(user):

@@ -13,9 +13,10 @@ from accounts.selectors import people_changed
 from accounts.services import _other_active_administrators, account_links_outdated_for
 from audit.models import Action
 from audit.services import audit_record
+from experquiz.naming import named_save
 from groups.errors import NotAllowed
 from groups.models import UserGroup
-from groups.services import _require_administrator, _save_named
+from groups.services import _require_administrator
 
 from .models import Grant, GrantGroup, ProfileAssignment, RightsProfile
 from .names import Right
@@ -182,7 +183,7 @@ def profile_create(*, organization, actor, name: str, description: str = "", gra
     grants = _clean_grants(organization.pk, grants)
     _check_grantable(actor, {}, grants)
     profile = RightsProfile(organization=organization, name=name, description=description)
-    _save_named(profile)
+    named_save(profile)
     _write_grants(organization_id=organization.pk, owner={"profile": profile}, grants=grants, actor=actor)
     audit_record(
         organization=organization,
@@ -206,7 +207,7 @@ def profile_update(
     audited = {"name": profile.name, "description": profile.description}
     audited |= _rights_summary(profile.organization_id, before)
     profile.name, profile.description = name, description
-    _save_named(profile, exclude_pk=profile.pk)
+    named_save(profile)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
         _rights_changed(user_ids=_profile_holder_ids([profile.pk]), actor=actor)

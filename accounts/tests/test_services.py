@@ -2,6 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from accounts.identity import IdentityInvalid
 from accounts.models import StatusChange, User
 from accounts.services import organization_create, user_change_status, user_create, user_set_password
 from accounts.tests.factories import AdministratorFactory, UserFactory
@@ -105,21 +106,21 @@ def test_user_create_names_the_user_who_already_has_the_mobile(alice):
 
 
 def test_user_create_rejects_an_invalid_phone_number(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, mobile="12")
-    assert "mobile" in invalid.value.message_dict
+    assert "mobile" in invalid.value.errors
 
 
 def test_user_create_rejects_an_invalid_email(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, email="not-an-email")
-    assert "email" in invalid.value.message_dict
+    assert "email" in invalid.value.errors
 
 
 def test_user_create_requires_the_preferred_channels_address(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, email="a@example.com", preferred_channel="sms")
-    assert "preferred_channel" in invalid.value.message_dict
+    assert "preferred_channel" in invalid.value.errors
 
 
 def test_organization_create_seeds_user_types_and_an_active_administrator(db):

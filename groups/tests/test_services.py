@@ -1,7 +1,7 @@
 import pytest
-from django.core.exceptions import ValidationError
 
 from accounts.tests.factories import MembershipFactory, UserFactory
+from experquiz.naming import NameTaken
 from groups.errors import NotAllowed
 from groups.models import Membership, UserGroup
 from groups.services import (
@@ -48,11 +48,11 @@ def test_an_administrator_creates_renames_and_deletes_a_group_without_touching_u
 
 
 def test_group_names_clash_whatever_the_case(alice, acme, lyon):
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(NameTaken) as error:
         group_create(organization=acme, actor=alice, name="LYON")
-    assert "already used" in str(error.value.message_dict["name"])
+    assert "already used" in str(error.value.errors["name"])
     paris = group_create(organization=acme, actor=alice, name="Paris")
-    with pytest.raises(ValidationError):
+    with pytest.raises(NameTaken):
         group_update(group=paris, actor=alice, name="lyon")
     # Renaming a group to its own name in another case is fine.
     group_update(group=paris, actor=alice, name="PARIS")

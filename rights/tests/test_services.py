@@ -1,8 +1,8 @@
 import pytest
-from django.core.exceptions import ValidationError
 
 from accounts.errors import LastAdministrator
 from accounts.tests.factories import UserFactory, UserGroupFactory
+from experquiz.naming import NameTaken
 from groups.errors import NotAllowed
 from groups.tests.factories import RightsProfileFactory, grant, scope
 from groups.tests.test_services import snapshot
@@ -50,7 +50,7 @@ def test_changing_a_profile_changes_every_holder_at_once(alice, acme, lyon, pari
 
 def test_profile_names_clash_whatever_the_case(alice, acme):
     profile_create(organization=acme, actor=alice, name="Regional", grants={})
-    with pytest.raises(ValidationError):
+    with pytest.raises(NameTaken):
         profile_create(organization=acme, actor=alice, name="REGIONAL", grants={})
 
 

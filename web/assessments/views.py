@@ -22,16 +22,18 @@ from assessments.interchange import MAX_FILE_BYTES, export_bytes, read_questionn
 from assessments.models import Question, Questionnaire
 from assessments.selectors import has_attempts, questionnaires_in_scope, questions_of, with_counts
 from experquiz.errors import DomainError
+from experquiz.web import form_error_from_service, page_of, posted, query_string
 from rights.mixins import right_required
 from rights.names import Right
 from rights.selectors import actor_scope, groups_in_scope, users_in_scope
 from web.groups.filters import filtered
-from web.groups.views import _form_errors, _page, _posted, _query_without_page
 
 from .filters import QuestionnaireFilter
 from .forms import ImportForm, QuestionForm, QuestionnaireForm
 
 RIGHT = Right.MANAGE_QUESTIONNAIRES
+
+PAGE_SIZE = 50
 
 
 def _questionnaire(request, questionnaire_id) -> Questionnaire:
@@ -90,25 +92,25 @@ def questionnaire_list(request):
     """The questionnaires in the actor's scope, filtered, with the import form."""
     questionnaires = with_counts(_with_authors(request, questionnaires_in_scope(request.user)))
     filterset = QuestionnaireFilter(request.GET or None, queryset=questionnaires, request=request)
-    page = _page(request, filtered(filterset).prefetch_related("groups").order_by("-updated_at", "-pk"))
+    page = page_of(request, filtered(filterset).prefetch_related("groups").order_by("-updated_at", "-pk"), PAGE_SIZE)
     _shown_groups(page, _scope_group_ids(request))
     return render(
         request,
         "assessments/questionnaire_list.html",
-        {"filter": filterset, "page": page, "query": _query_without_page(request), "import_form": ImportForm()},
+        {"filter": filterset, "page": page, "query": query_string(request.GET, "page"), "import_form": ImportForm()},
     )
 
 
 @right_required(RIGHT)
 def questionnaire_create(request):
-    form = _settings_form(request, _posted(request))
+    form = _settings_form(request, posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             questionnaire = services.questionnaire_create(
                 organization=request.organization, actor=request.user, **form.cleaned_data
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(
                 request, _("Questionnaire “%(title)s” created: add its questions.") % {"title": questionnaire.title}
@@ -134,12 +136,12 @@ def questionnaire_detail(request, questionnaire_id):
 @right_required(RIGHT)
 def questionnaire_update(request, questionnaire_id):
     questionnaire = _questionnaire(request, questionnaire_id)
-    form = _settings_form(request, _posted(request), questionnaire)
+    form = _settings_form(request, posted(request), questionnaire)
     if request.method == "POST" and form.is_valid():
         try:
             services.questionnaire_update(questionnaire=questionnaire, actor=request.user, **form.cleaned_data)
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Questionnaire “%(title)s” saved.") % {"title": form.cleaned_data["title"]})
             return redirect("assessments:detail", questionnaire_id=questionnaire.pk)
@@ -211,7 +213,7 @@ def questionnaire_export(request, questionnaire_id):
 @right_required(RIGHT)
 def questionnaire_import(request):
     """Upload a JSON file: checked completely, then imported whole, or its problems listed."""
-    form = ImportForm(_posted(request), request.FILES or None)
+    form = ImportForm(posted(request), request.FILES or None)
     problems = []
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -229,7 +231,7 @@ def questionnaire_import(request):
         except InterchangeError as error:
             problems = error.errors
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(
                 request,
@@ -258,7 +260,7 @@ def _question_page(request, questionnaire, form, question=None):
 @right_required(RIGHT)
 def question_create(request, questionnaire_id):
     questionnaire = _questionnaire(request, questionnaire_id)
-    form = QuestionForm(_posted(request))
+    form = QuestionForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.question_create(
@@ -268,7 +270,7 @@ def question_create(request, questionnaire_id):
                 choices=form.cleaned_data["choices"],
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Question added."))
             if "another" in request.POST:
@@ -281,7 +283,7 @@ def question_create(request, questionnaire_id):
 def question_update(request, questionnaire_id, question_id):
     questionnaire = _questionnaire(request, questionnaire_id)
     question = _question(questionnaire, question_id)
-    form = QuestionForm(_posted(request), question=question)
+    form = QuestionForm(posted(request), question=question)
     if request.method == "POST" and form.is_valid():
         try:
             services.question_update(
@@ -291,7 +293,7 @@ def question_update(request, questionnaire_id, question_id):
                 choices=form.cleaned_data["choices"],
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Question saved."))
             return redirect("assessments:detail", questionnaire_id=questionnaire.pk)

@@ -39,7 +39,7 @@ def test_an_administrator_creates_a_user_with_type_groups_and_employee_number(al
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"email": "", "mobile": ""}, None, "one of them is the login ID"),
+        ({"email": "", "mobile": ""}, "email", "one of them is the login ID"),
         ({"email": "", "mobile": "06 12 34 56 78"}, "preferred_channel", "no email address"),
         ({"preferred_channel": "sms"}, "preferred_channel", "no mobile number"),
         ({"mobile": "12"}, "mobile", "is not a valid mobile number"),
@@ -162,7 +162,7 @@ def test_user_types_settings_page(alice_client, alice):
     url = reverse("accounts:user_type_list")
     assert alice_client.post(url, {"name": "Intern"}).status_code == 302
     response = alice_client.post(url, {"name": "INTERN"})
-    assert "already exists" in response.content.decode()
+    assert "is already used" in response.content.decode()
     intern = alice.organization.user_types.get(name="Intern")
     alice_client.post(reverse("accounts:user_type_edit", args=[intern.pk]), {"name": "Interns"})
     intern.refresh_from_db()
