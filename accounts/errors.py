@@ -16,3 +16,7 @@ class LoginIdTaken(DomainError):
         super().__init__(message)
         self.field = field
         self.existing = existing
+
+
+class NoWayIn(TransitionNotAllowed):
+    """Becoming active would leave the person no way to log in: no password, no temporary one coming."""

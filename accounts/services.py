@@ -19,7 +19,7 @@ from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import phones
 from experquiz.errors import DomainError
 
-from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .errors import LastAdministrator, LoginIdTaken, NoWayIn, TransitionNotAllowed
 from .models import (
     Contact,
     Organization,
@@ -30,7 +30,7 @@ from .models import (
     normalized_mobile,
 )
 from .selectors import people_changed
-from .signals import account_links_outdated, user_status_changed
+from .signals import account_links_outdated, temporary_password_pending, user_status_changed
 
 Status = User.Status
 # What the audit trail records of a person's identity and of a contact (never a password).
@@ -204,7 +204,11 @@ def user_create(
     password: str | None = None,
     employee_number: str = "",
 ) -> User:
-    """Create a user in `status` (created by default) and record its first history row."""
+    """Create a user in `status` (created by default) and record its first history row.
+
+    A person starts created, or active with a password (the first administrator of an organisation):
+    invited only by sending an invitation, and never active without a way in.
+    """
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -223,6 +227,13 @@ def user_create(
         is_administrator=is_administrator,
         created_by=actor,
     )
+    if status not in (Status.CREATED, Status.ACTIVE):
+        raise TransitionNotAllowed(
+            _("%(user)s cannot start “%(status)s”: a new person is created, then invited or activated.")
+            % {"user": user, "status": Status(status).label}
+        )
+    if status == Status.ACTIVE and not password:
+        raise _no_way_in(user)
     if password:
         user.set_password(password)
     else:
@@ -304,17 +315,39 @@ def user_update(
     return locked
 
 
+def _has_way_in(user: User) -> bool:
+    """A usable password, or a temporary password on its way (answered by the invitations floor)."""
+    if user.has_usable_password():
+        return True
+    return any(answer for _receiver, answer in temporary_password_pending.send(sender=User, user=user))
+
+
+def _no_way_in(user) -> NoWayIn:
+    return NoWayIn(
+        _(
+            "%(user)s cannot be active without a way to log in: they have no password and no temporary "
+            "password on its way. Activate them with a temporary password."
+        )
+        % {"user": user}
+    )
+
+
 def _other_active_administrators(user: User):
     return User.objects.for_org(user.organization).active().administrators().exclude(pk=user.pk)
 
 
 @transaction.atomic
 def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
-    """The one place a user's status changes: checks the lifecycle, records who/when/why.
+    """The one place a user's status changes: checks the lifecycle (User.LIFECYCLE), records who,
+    when, from, to and why, and sets off what the change entails: sessions ended on deactivation and
+    deletion, the links sent for an earlier state revoked (the `user_status_changed` hook), the
+    history row, the audit event, the people counts forgotten.
 
     `invited` is refused: someone is invited only by sending them an invitation
     (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
-    "invited" always means a message with a link is on its way.
+    "invited" always means a message with a link is on its way. `active` is refused to someone with
+    no way in: no usable password and no temporary password on its way
+    (`invitations.services.user_activate_with_temporary_password` issues one first).
     """
     to = Status(to)
     if to == Status.INVITED:
@@ -330,6 +363,8 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
             % {"user": locked, "to": to.label, "status": locked.get_status_display().lower()}
         )
+    if to == Status.ACTIVE and not _has_way_in(locked):
+        raise _no_way_in(locked)
     if locked.is_administrator and locked.status == Status.ACTIVE and not _other_active_administrators(locked).exists():
         raise LastAdministrator(
             _("%(user)s is the last active administrator of %(organization)s and must stay active.")
@@ -378,11 +413,11 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     returns their ids; others are left alone. Invited never comes from active, so neither the
     last-administrator rule nor any revocation applies.
     """
-    allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
         .select_for_update(no_key=True)
-        .filter(pk__in=list(user_ids), status__in=allowed)
+        .filter(pk__in=list(user_ids))
+        .awaiting_invitation()
         .order_by("pk")
         .values_list("pk", "status")
     )

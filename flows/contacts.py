@@ -62,7 +62,7 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
                 # the conversion is undone rather than leaving a user "invited" with no message.
                 raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
             batch = sent.batch or batch
-            user.status = Status.INVITED
+            user.refresh_from_db(fields=["status"])
         elif to == Status.ACTIVE:
             user_activate_with_temporary_password(user=user, actor=actor)
         locked.converted_to = user

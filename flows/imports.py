@@ -30,7 +30,7 @@ def _after_import(
     report = {"invited": 0, "not_invited": 0, "batch": None}
     if not invite:
         return report
-    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
+    waiting = User.objects.for_org(organization).filter(pk__in=user_ids).awaiting_invitation()
     # An import run by a person invites within their invitation scope; the command (no actor) everyone.
     allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
     sent = invitations_send(
@@ -72,8 +72,7 @@ def users_import(
             user_type_id=values["user_type_id"],
             language=values["language"] or organization.language,
             preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
-            status=Status.CREATED,
-            created_by=actor,
+            created_by=actor,  # in the status every new person starts in: created
         )
         user.set_unusable_password()
         user.refresh_search_text()

@@ -13,7 +13,6 @@ from accounts.models import User
 from accounts.selectors import people_changed
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
-
 from experquiz import authorization
 from experquiz.authorization import MANAGE_USERS
 

@@ -159,6 +159,13 @@ SENDING_PATHS = {
         lambda env, client: post("accounts:user_bulk", data={"action": "activate", "ids": [env.carol.pk]})(env, client),
         covers=("bulk:activate",),
     ),
+    "bulk action: reactivate someone who never had a password": SendingPath(
+        Right.MANAGE_USERS,
+        lambda env, client: post("accounts:user_bulk", data={"action": "reactivate", "ids": [env.nora.pk]})(
+            env, client
+        ),
+        covers=("bulk:reactivate",),
+    ),
     "convert contacts to active users": SendingPath(
         Right.MANAGE_USERS,
         lambda env, client: post("accounts:contact_convert", data={"ids": [env.contact.pk], "to": "active"})(
@@ -210,6 +217,10 @@ def env(acme, alice):
         user=carol, address=carol.email, expires_at=timezone.now() + timedelta(days=7), **failed
     )
     failed_password = Invitation.objects.create(kind=Kind.TEMPORARY_PASSWORD, user=tess, address=tess.email, **failed)
+    # Restored after being deleted before she ever had a password: reactivating her sends her one.
+    nora = UserFactory(organization=acme, first_name="Nora", last_name="Nopassword", status="inactive")
+    nora.set_unusable_password()
+    nora.save(update_fields=["password"])
     # Hold every right but one, over everyone.
     without = {}
     for missing in (Right.INVITE, Right.MANAGE_USERS):
@@ -223,6 +234,7 @@ def env(acme, alice):
         alice=alice,
         team=team,
         carol=carol,
+        nora=nora,
         contact=ContactFactory(organization=acme, first_name="Cora", last_name="Contact", email="cora@example.org"),
         failed_invitation=failed_invitation,
         failed_password=failed_password,
