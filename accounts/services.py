@@ -1,5 +1,8 @@
 """Every write on organisations and people. Views, commands, tasks and the admin call these.
 
+Each service checks its actor's right itself (experquiz.authorization: the convention, and the hook
+the rights floor above answers); `actor=None` means the system (tasks and commands).
+
 Services lock rows in one order: the organisation, then users, then their invitations. Organisations
 and users are locked FOR NO KEY UPDATE (`no_key=True`): it still serialises the services, but does
 not stop another transaction from writing a row that merely points at them (a history row, an
@@ -16,7 +19,8 @@ from django.utils.translation import ngettext, override
 
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
-from experquiz import phones
+from experquiz import authorization, phones
+from experquiz.authorization import INVITE, MANAGE_USERS, NotAllowed
 from experquiz.errors import DomainError
 
 from .errors import LastAdministrator, LoginIdTaken, NoWayIn, TransitionNotAllowed
@@ -24,6 +28,7 @@ from .models import (
     Contact,
     Organization,
     StatusChange,
+    Transition,
     User,
     UserType,
     default_user_type_names,
@@ -203,12 +208,22 @@ def user_create(
     is_administrator: bool = False,
     password: str | None = None,
     employee_number: str = "",
+    groups=(),
+    right: str = MANAGE_USERS,
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row.
 
     A person starts created, or active with a password (the first administrator of an organisation):
     invited only by sending an invitation, and never active without a way in.
+
+    `actor` must hold `right` (managing users, or inviting for pasted addresses), and `groups` are
+    where the caller puts the new person in the same transaction (flows.people): they must be in the
+    actor's scope, and a group-scoped actor must name one, or the new person would be out of their
+    reach the moment it exists.
     """
+    authorization.require_new_users_placed(actor, right, groups, organization_id=organization.pk)
+    if is_administrator:
+        authorization.require_administrator(actor, organization_id=organization.pk)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -272,6 +287,7 @@ def user_update(
     user_type: UserType | None,
 ) -> User:
     """Change a user's identity and settings (never the status)."""
+    authorization.require_users(actor, MANAGE_USERS, [user])
     organization = user.organization
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
@@ -313,6 +329,15 @@ def user_update(
         account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
     people_changed(organization.pk)
     return locked
+
+
+def _require_status_move(actor, user: User, to) -> None:
+    """Someone who manages `user` makes any move; the person themselves only their own moves of the
+    lifecycle (accepting their invitation, which the link sent to them authorises)."""
+    own = [t for t in User.transitions_from(user.status, by=Transition.PERSON) if t.to == to]
+    if actor is not None and actor.pk == user.pk and own:
+        return
+    authorization.require_users(actor, MANAGE_USERS, [user])
 
 
 def _has_way_in(user: User) -> bool:
@@ -358,6 +383,7 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
     # must not both pass the "last administrator" check.
     Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    _require_status_move(actor, locked, to)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
@@ -411,8 +437,9 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
     returns their ids; others are left alone. Invited never comes from active, so neither the
-    last-administrator rule nor any revocation applies.
+    last-administrator rule nor any revocation applies. `actor` must hold the invite right over each.
     """
+    authorization.require_users(actor, INVITE, user_ids)
     locked = list(
         User.objects.for_org(organization)
         .select_for_update(no_key=True)
@@ -456,12 +483,16 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str) -> User:
+def user_set_password(*, user: User, password: str, actor: User | None) -> User:
     """Set a password the user chose; lifts the "change your password" requirement.
 
-    Every link still pending ends with it: a reset link asked for earlier, or a temporary password
-    not sent yet, must not replace the password the user just chose.
+    Only the person sets their own password (`actor` is `user`: signed in, or through a link sent to
+    them); administrators send a temporary one instead. Every link still pending ends with it: a
+    reset link asked for earlier, or a temporary password not sent yet, must not replace the password
+    the user just chose.
     """
+    if actor is not None and actor.pk != user.pk:
+        raise NotAllowed(_("Only %(user)s may choose their own password.") % {"user": user})
     user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
@@ -482,7 +513,8 @@ def contact_create(
     language: str = "",
     notes: str = "",
 ) -> Contact:
-    """Create a contact (no account)."""
+    """Create a contact (no account). Contacts belong to no group: organisation-wide managers only."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=organization.pk)
     contact = Contact(
         organization=organization,
         email=(email or "").strip().lower(),
@@ -527,9 +559,10 @@ def contact_update(
     mobile: str,
     language: str,
     notes: str = "",
-    actor: User | None = None,
+    actor: User | None,
 ) -> Contact:
-    """Change a contact's name, addresses, language and notes."""
+    """Change a contact's name, addresses, language and notes (organisation-wide managers)."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=contact.organization_id)
     before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
     contact.first_name = first_name.strip()
     contact.last_name = last_name.strip()
@@ -553,7 +586,9 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(*, contact: Contact, actor: User | None) -> None:
-    """Delete a contact. A converted contact is kept: it is the history of the user it became."""
+    """Delete a contact (organisation-wide managers). A converted contact is kept: it is the history of
+    the user it became."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=contact.organization_id)
     if contact.is_converted:
         raise DomainError(
             _("%(contact)s became the user %(user)s and is kept for history.")
@@ -578,8 +613,10 @@ def _check_type_name_free(*, organization, name, exclude_pk=None):
 
 
 @transaction.atomic
-def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
-    """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
+def user_type_create(*, organization: Organization, name: str, actor: User | None) -> UserType:
+    """Add a user type to the organisation's list (names are unique, ignoring case and accents).
+    Administrators only, as every organisation setting."""
+    authorization.require_administrator(actor, organization_id=organization.pk)
     name = name.strip()
     _check_type_name_free(organization=organization, name=name)
     user_type = UserType(organization=organization, name=name)
@@ -592,8 +629,9 @@ def user_type_create(*, organization: Organization, name: str, actor: User | Non
 
 
 @transaction.atomic
-def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
-    """Rename a user type; the users of that type keep it."""
+def user_type_rename(*, user_type: UserType, name: str, actor: User | None) -> UserType:
+    """Rename a user type; the users of that type keep it (administrators only)."""
+    authorization.require_administrator(actor, organization_id=user_type.organization_id)
     name = name.strip()
     _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
     audit_record(
@@ -614,8 +652,10 @@ def user_type_rename(*, user_type: UserType, name: str, actor: User | None = Non
 
 
 @transaction.atomic
-def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
-    """Remove a user type nobody has; a type in use is refused, naming how many users have it."""
+def user_type_delete(*, user_type: UserType, actor: User | None) -> None:
+    """Remove a user type nobody has; a type in use is refused, naming how many users have it
+    (administrators only)."""
+    authorization.require_administrator(actor, organization_id=user_type.organization_id)
     in_use = user_type.users.count()
     if in_use:
         raise DomainError(
@@ -639,7 +679,9 @@ def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
 @transaction.atomic
 def users_export_record(*, organization: Organization, actor: User | None, fmt: str, filters: dict, rows: int) -> None:
     """Record that `actor` downloaded the people list (which filters, how many rows): an export takes
-    personal data out of the product, so the trail says who took what."""
+    personal data out of the product, so the trail says who took what. The list is the actor's scope,
+    so managing users over anyone is the right it takes."""
+    authorization.require_right(actor, MANAGE_USERS, organization_id=organization.pk)
     audit_record(
         organization=organization,
         actor=actor,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from accounts.errors import LastAdministrator
 from accounts.models import Transition, User
 from accounts.services import user_change_status
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from rights.names import Right
 
@@ -184,13 +185,19 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
     if not users:
         return outcome
     # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones.
-    result = invitations_send(
-        organization=actor.organization,
-        users=users,
-        actor=actor,
-        label=_("Invitations from the users list"),
-        batch=params.get("batch"),
-    )
+    try:
+        result = invitations_send(
+            organization=actor.organization,
+            users=users,
+            actor=actor,
+            label=_("Invitations from the users list"),
+            batch=params.get("batch"),
+        )
+    except NotAllowed:
+        # Everyone of this chunk left the actor's scope since the list was drawn: skipped, like one.
+        for user in users:
+            outcome.skip(_("outside your right to invite"), user)
+        return outcome
     if result.batch is not None:
         params["batch"] = result.batch
         outcome.link = reverse("invitations:batch", args=[result.batch.pk])

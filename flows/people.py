@@ -13,7 +13,8 @@ from invitations.services import user_activate_with_temporary_password
 @transaction.atomic
 def user_create_with_groups(*, organization, actor: User | None, groups=(), **fields) -> User:
     """Create a user (accounts.services.user_create) and put them in `groups`, all or nothing."""
-    user = user_create(organization=organization, actor=actor, **fields)
+    groups = list(groups)
+    user = user_create(organization=organization, actor=actor, groups=groups, **fields)
     # The new user is in no one's scope yet: only the groups are checked against the actor's.
     for group in groups:
         group_add_created_users(group=group, users=[user], actor=actor)

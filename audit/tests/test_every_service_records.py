@@ -74,7 +74,7 @@ from invitations.services import (
 )
 from invitations.tokens import hash_token
 from rights.names import Right
-from rights.selectors import EVERYONE, users_in_scope
+from rights.selectors import EVERYONE
 from rights.services import profile_create, profile_delete, profile_update, user_rights_set, user_set_administrator
 
 pytestmark = pytest.mark.django_db
@@ -397,7 +397,7 @@ def case_user_set_administrator(w):
 
 
 def case_user_set_password(w):
-    user_set_password(user=w.bob, password=PASSWORD)
+    user_set_password(user=w.bob, password=PASSWORD, actor=w.bob)
     return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
 
 
@@ -835,9 +835,7 @@ def case_account_links_revoke_for_users(w):
 
 
 def case_invitations_resend_to_group(w):
-    invitations_resend_to_group(
-        organization=w.acme, group=w.lyon, users_in_scope=users_in_scope(w.alice, Right.INVITE), actor=w.alice
-    )
+    invitations_resend_to_group(organization=w.acme, group=w.lyon, actor=w.alice)
     return [
         Expect(
             Action.USER_STATUS_CHANGED,

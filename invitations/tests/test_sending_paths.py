@@ -461,15 +461,29 @@ def test_the_code_reading_follows_hooks_and_tasks_published_by_name(monkeypatch)
 # The services check it themselves, whoever calls them ---------------------------------------------
 
 
-def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env):
+def test_the_sending_service_refuses_a_sender_without_the_invite_right(env):
+    from experquiz.authorization import NotAllowed
     from invitations.services import invitations_send
 
-    result = invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
-    assert result.invited == [] and [reason for _user, reason in result.skipped] == ["outside your right to invite"]
+    with pytest.raises(NotAllowed, match="You do not hold the right to invite"):
+        invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
     env.carol.refresh_from_db()
     assert env.carol.status == "created" and not Invitation.objects.filter(user=env.carol, used_at=None).exclude(
         pk=env.failed_invitation.pk
     )
+
+
+def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env, lyon, maggie):
+    """A group-scoped sender: those of their groups are invited, the others skipped with the reason."""
+    from invitations.services import invitations_send
+
+    ivo = UserFactory(organization=env.org, first_name="Ivo", status="created")
+    MembershipFactory(group=lyon, user=ivo)
+    result = invitations_send(organization=env.org, users=[ivo, env.carol], actor=maggie)
+    assert result.invited == [ivo.pk]
+    assert [(user.pk, reason) for user, reason in result.skipped] == [(env.carol.pk, "outside your right to invite")]
+    env.carol.refresh_from_db()
+    assert env.carol.status == "created"
 
 
 def test_a_temporary_password_takes_manage_users_at_the_service_too(env):

@@ -167,7 +167,7 @@ class Command(BaseCommand):
             email=DEMO_MANAGER_EMAIL,
             language="fr",
         )
-        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD)
+        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD, actor=None)
         user_change_status(user=manager, to=User.Status.ACTIVE, actor=admin, reason="demo data")
         user_rights_set(user=manager, actor=admin, is_administrator=False, profiles=[profile], grants={})
 
