@@ -405,3 +405,20 @@ def test_only_tasks_commands_and_system_steps_act_as_the_system():
         f"actor=None (the system) passed outside a task or a command: {offenders}. Pass the person who acts; a "
         "command acting for a person takes --actor."
     )
+
+
+def test_tasks_and_commands_make_no_request():
+    """Tasks and commands pass their actor (or the system) to what they call: no request-like object
+    is made up for them, whose missing parts (a session, a client address) the code would trust."""
+    offenders = []
+    for module, tree in product_modules():
+        if module.startswith("web."):
+            continue  # the pages have real requests
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            keywords = {keyword.arg for keyword in node.keywords}
+            if called in ("SimpleNamespace", "HttpRequest", "RequestFactory") or "request" in keywords:
+                offenders.append(f"{module}:{node.lineno} {called}")
+    assert not offenders, offenders

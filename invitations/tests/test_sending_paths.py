@@ -186,7 +186,8 @@ EXCLUDED = {
     "url:invitations:password_forgot": "public: a person asks for their own reset link",
     "task:invitations.tasks.password_reset_send": "public: the look-up behind the forgotten-password page",
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
-    "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports",
+    "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports; "
+    "with `--actor` the person's invite right is checked (flows/tests/test_import_command_actor.py)",
 }
 
 

@@ -74,7 +74,7 @@ def _query_string(params: QueryDict, **changes) -> str:
 
 def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
     """The FilterSet of the people list over the users `request.user` may act on with `right`."""
-    return UserFilter(params, queryset=users_in_scope(request.user, right), request=request)
+    return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user)
 
 
 def list_queryset(filterset: UserFilter, total: int):
