@@ -20,3 +20,7 @@ class LoginIdTaken(InvalidFields):
         super().__init__({field: [message]})
         self.field = field
         self.existing = existing
+
+
+class NoWayIn(TransitionNotAllowed):
+    """Becoming active would leave the person no way to log in: no password, no temporary one coming."""

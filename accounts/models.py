@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -7,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
+from django.utils.functional import classproperty
 from django.utils.translation import gettext_lazy as _
 
 from experquiz import phones
@@ -88,6 +91,34 @@ class UserType(NamedInOrganization):
         return self.name
 
 
+@dataclass(frozen=True)
+class Transition:
+    """One move of the status lifecycle (DESIGN §5): from which statuses, to which, made by whom.
+
+    `by` says who makes it: an administrator (the user page and the bulk actions offer it, with
+    `label`, `confirm` and the bulk summary `done`), the person themselves (accepting an invitation:
+    the link authorises it), or the sending of an invitation (`users_mark_invited`, never the status
+    service). `temporary_password`: the move sends one, so that the person has a way in.
+    """
+
+    ADMINISTRATOR = "administrator"
+    PERSON = "person"
+    SENDING = "sending"
+
+    name: str
+    sources: frozenset
+    to: str
+    by: str
+    label: str = ""
+    confirm: bool = False
+    done: str = ""
+    temporary_password: bool = False
+
+
+def _targets_by_source(lifecycle, statuses) -> dict:
+    return {status: {t.to for t in lifecycle if status in t.sources} for status in statuses}
+
+
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
@@ -115,14 +146,57 @@ class User(AbstractBaseUser, PermissionsMixin):
         INACTIVE = "inactive", _("Inactive")
         DELETED = "deleted", _("Deleted")
 
-    # The lifecycle (DESIGN §5): which status may follow which. Only the transition service reads it.
-    TRANSITIONS = {
-        Status.CREATED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
-        Status.INVITED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
-        Status.ACTIVE: {Status.INACTIVE, Status.DELETED},
-        Status.INACTIVE: {Status.ACTIVE, Status.DELETED},
-        Status.DELETED: {Status.INACTIVE},
-    }
+    # Waiting for an invitation: nobody accepted one yet, so sending one (again) is what comes next.
+    AWAITING_INVITATION = frozenset({Status.CREATED, Status.INVITED})
+    # The lifecycle (DESIGN §5), the one table of status moves: the status service checks it, the
+    # user page and the bulk actions offer its administrators' moves (in this order).
+    LIFECYCLE = (
+        Transition("invite", AWAITING_INVITATION, Status.INVITED, by=Transition.SENDING),
+        Transition("accept", AWAITING_INVITATION, Status.ACTIVE, by=Transition.PERSON),
+        Transition(
+            "activate",
+            AWAITING_INVITATION,
+            Status.ACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Activate with a temporary password"),
+            done=_("%(n)s activated, each sent a temporary password"),
+            temporary_password=True,
+        ),
+        Transition(
+            "deactivate",
+            frozenset({Status.ACTIVE}),
+            Status.INACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Deactivate"),
+            confirm=True,
+            done=_("%(n)s deactivated"),
+        ),
+        Transition(
+            "reactivate",
+            frozenset({Status.INACTIVE}),
+            Status.ACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Reactivate"),
+            done=_("%(n)s reactivated"),
+        ),
+        Transition(
+            "delete",
+            AWAITING_INVITATION | {Status.ACTIVE, Status.INACTIVE},
+            Status.DELETED,
+            by=Transition.ADMINISTRATOR,
+            label=_("Delete"),
+            confirm=True,
+            done=_("%(n)s deleted"),
+        ),
+        Transition(
+            "restore",
+            frozenset({Status.DELETED}),
+            Status.INACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Restore"),
+            done=_("%(n)s restored"),
+        ),
+    )
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
@@ -287,8 +361,22 @@ class User(AbstractBaseUser, PermissionsMixin):
             algorithm="sha256",
         ).hexdigest()
 
+    @classproperty
+    def TRANSITIONS(cls) -> dict:  # noqa: N802 (a constant of the model, read off the table)
+        """{status: the statuses that may follow it}, read off the lifecycle table."""
+        return _targets_by_source(cls.LIFECYCLE, cls.Status)
+
+    @classmethod
+    def transitions_from(cls, status, *, by=None) -> list[Transition]:
+        """The moves of the lifecycle from `status` (every status when None), made `by` whom (anyone when None)."""
+        return [t for t in cls.LIFECYCLE if (status is None or status in t.sources) and (by is None or t.by == by)]
+
     def can_become(self, status) -> bool:
-        return status in self.TRANSITIONS[self.status]
+        return any(t.to == status for t in self.transitions_from(self.status))
+
+    @property
+    def is_awaiting_invitation(self) -> bool:
+        return self.status in self.AWAITING_INVITATION
 
     def clean(self):
         # The identity rules are those of every other path (accounts.identity): the platform admin's

@@ -7,6 +7,10 @@ class UserQuerySet(OrgQuerySet):
     def active(self):
         return self.filter(status=self.model.Status.ACTIVE)
 
+    def awaiting_invitation(self):
+        """Users nobody has invited yet or who have not accepted their invitation (User.AWAITING_INVITATION)."""
+        return self.filter(status__in=self.model.AWAITING_INVITATION)
+
     def not_deleted(self):
         return self.exclude(status=self.model.Status.DELETED)
 

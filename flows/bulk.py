@@ -2,14 +2,10 @@
 
 Adding an action is one `register(BulkAction(...))` call with a handler
 `handler(*, users, actor, params) -> BulkOutcome` that changes each user on its own (fully or not
-at all) and says what happened to whom. For example, deactivating:
-
-    register(BulkAction(
-        name="deactivate", label=_("Deactivate"), confirm=True,
-        handler=status_handler(
-            User.Status.INACTIVE, done=_("%(n)s deactivated"), sources={User.Status.ACTIVE}
-        ),
-    ))
+at all) and says what happened to whom. The status actions are not written here: they are the
+administrators' moves of the lifecycle table (`User.LIFECYCLE`), registered from it with their
+label, confirmation and summary (`transition_handler`), so a move added to the table is offered here
+and on the user page at once.
 """
 
 from collections.abc import Callable
@@ -19,10 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.errors import LastAdministrator
-from accounts.models import User
+from accounts.models import Transition, User
 from accounts.services import user_change_status
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from rights.names import Right
+
+from .people import user_status_action
 
 Status = User.Status
 # Each user goes through the transition service in its own transaction (~8 ms each on PostgreSQL):
@@ -81,6 +80,7 @@ class BulkAction:
     confirm: bool = False
     right: str = Right.MANAGE_USERS
     needs_group: bool = False
+    transition: Transition | None = None  # the lifecycle move it makes, for the status actions
 
 
 REGISTRY: dict[str, BulkAction] = {}
@@ -122,31 +122,57 @@ def _skip_reason(user, to) -> str:
 
 
 def status_handler(to, *, done, sources=None):
-    """A handler moving each user from one of `sources` (default: any allowed) to `to`, one by one,
-    through the one transition service. Not to `invited`: only sending an invitation invites.
+    """A handler for another wording of an administrators' move of the lifecycle to `to`, from
+    `sources` (default: every status that move starts from). Not to `invited`: only sending an
+    invitation invites, and no administrator's move leads there."""
+    moves = [t for t in User.transitions_from(None, by=Transition.ADMINISTRATOR) if t.to == to]
+    if not moves:
+        raise ValueError(f"No administrator's move of the lifecycle leads to {to!r} (invited: send invitations).")
+    allowed = frozenset().union(*(t.sources for t in moves))
+    sources = allowed if sources is None else allowed & frozenset(sources)
+    return transition_handler(Transition(f"to {to}", sources, to, by=Transition.ADMINISTRATOR, done=done))
 
-    Give `sources` whenever two actions reach the same status: deactivate and restore both end in
-    `inactive`, and without them each would do the other's work (restore deactivating active people)."""
-    if to == Status.INVITED:
-        raise ValueError("Invited is reached by sending invitations (the 'invite' action), not by a status change.")
 
-    def handler(*, users, actor, params) -> BulkOutcome:
-        outcome = BulkOutcome(done_message=str(done))
-        for user in users:
-            if not user.can_become(to) or (sources is not None and user.status not in sources):
-                outcome.skip(_skip_reason(user, to), user)
-                continue
-            try:
-                user_change_status(user=user, to=to, actor=actor, reason=_("bulk action"))
-            except LastAdministrator:
-                outcome.skip(_("the last active administrator must stay active"), user)
-            except DomainError as error:
-                outcome.skip(error.message, user)
-            else:
-                outcome.done.append(user)
-        return outcome
+def transition_handler(transition: Transition):
+    """A handler making the lifecycle move `transition` for each user it applies to, one by one.
 
-    return handler
+    A move to active goes through `flows.people.user_status_action`, which sends a temporary password
+    to whoever would otherwise have no way in; the others through the status service itself (the
+    sending-paths test reads which handlers can send).
+    """
+
+    def activate_each(*, users, actor, params) -> BulkOutcome:
+        return _each(
+            transition,
+            users,
+            lambda user: user_status_action(user=user, to=transition.to, actor=actor, reason=_("bulk action")),
+        )
+
+    def change_each(*, users, actor, params) -> BulkOutcome:
+        return _each(
+            transition,
+            users,
+            lambda user: user_change_status(user=user, to=transition.to, actor=actor, reason=_("bulk action")),
+        )
+
+    return activate_each if transition.to == Status.ACTIVE else change_each
+
+
+def _each(transition: Transition, users, move) -> BulkOutcome:
+    outcome = BulkOutcome(done_message=str(transition.done))
+    for user in users:
+        if user.status not in transition.sources:
+            outcome.skip(_skip_reason(user, transition.to), user)
+            continue
+        try:
+            move(user)
+        except LastAdministrator:
+            outcome.skip(_("the last active administrator must stay active"), user)
+        except DomainError as error:
+            outcome.skip(error.message, user)
+        else:
+            outcome.done.append(user)
+    return outcome
 
 
 def send_invitations(*, users, actor, params) -> BulkOutcome:
@@ -159,13 +185,19 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
     if not users:
         return outcome
     # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones.
-    result = invitations_send(
-        organization=actor.organization,
-        users=users,
-        actor=actor,
-        label=_("Invitations from the users list"),
-        batch=params.get("batch"),
-    )
+    try:
+        result = invitations_send(
+            organization=actor.organization,
+            users=users,
+            actor=actor,
+            label=_("Invitations from the users list"),
+            batch=params.get("batch"),
+        )
+    except NotAllowed:
+        # Everyone of this chunk left the actor's scope since the list was drawn: skipped, like one.
+        for user in users:
+            outcome.skip(_("outside your right to invite"), user)
+        return outcome
     if result.batch is not None:
         params["batch"] = result.batch
         outcome.link = reverse("invitations:batch", args=[result.batch.pk])
@@ -213,55 +245,16 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
     return outcome
 
 
-def activate_with_temporary_password(*, users, actor, params) -> BulkOutcome:
-    """Activate created and invited users, each sent a temporary password so they can log in."""
-    from invitations.services import user_activate_with_temporary_password
-
-    outcome = BulkOutcome(done_message=_("%(n)s activated, each sent a temporary password"))
-    for user in users:
-        if user.status not in (Status.CREATED, Status.INVITED):
-            outcome.skip(_skip_reason(user, Status.ACTIVE), user)
-            continue
-        try:
-            user_activate_with_temporary_password(user=user, actor=actor)
-        except DomainError as error:
-            outcome.skip(error.message, user)
-        else:
-            outcome.done.append(user)
-    return outcome
-
-
-register(BulkAction("activate", gettext_lazy("Activate with a temporary password"), activate_with_temporary_password))
-register(
-    BulkAction(
-        "deactivate",
-        gettext_lazy("Deactivate"),
-        status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s deactivated"), sources={Status.ACTIVE}),
-        confirm=True,
+for _transition in User.transitions_from(None, by=Transition.ADMINISTRATOR):
+    register(
+        BulkAction(
+            _transition.name,
+            _transition.label,
+            transition_handler(_transition),
+            confirm=_transition.confirm,
+            transition=_transition,
+        )
     )
-)
-register(
-    BulkAction(
-        "reactivate",
-        gettext_lazy("Reactivate"),
-        status_handler(Status.ACTIVE, done=gettext_lazy("%(n)s reactivated"), sources={Status.INACTIVE}),
-    )
-)
-register(
-    BulkAction(
-        "delete",
-        gettext_lazy("Delete"),
-        status_handler(Status.DELETED, done=gettext_lazy("%(n)s deleted")),
-        confirm=True,
-    )
-)
-register(
-    BulkAction(
-        "restore",
-        gettext_lazy("Restore"),
-        status_handler(Status.INACTIVE, done=gettext_lazy("%(n)s restored"), sources={Status.DELETED}),
-    )
-)
 register(BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE))
 register(BulkAction("add_to_group", gettext_lazy("Add to group"), add_to_group, needs_group=True))
 register(

@@ -12,6 +12,8 @@ from accounts.errors import LoginIdTaken
 from accounts.identity import IdentityInvalid, email_clean, mobile_clean
 from accounts.models import Organization, User
 from accounts.services import user_create
+from experquiz import authorization
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from groups.services import group_add_created_users
 from invitations.services import MAX_PASTED_ADDRESSES, SendResult, invitations_send
@@ -38,12 +40,14 @@ def invitations_invite_addresses(
 ) -> PasteResult:
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
     # Checked before anyone is created: without the right, nothing would be sent to the new users.
-    if actor is not None and not actor_scope(actor, Right.INVITE):
-        raise DomainError(_("You do not hold the right to invite: nothing was sent."))
+    if actor is not None and (actor.organization_id != organization.pk or not actor_scope(actor, Right.INVITE)):
+        raise NotAllowed(_("You do not hold the right to invite: nothing was sent."))
     # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
     # without one, the new users would be out of their own scope at once.
     if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
-        raise DomainError(_("Choose one of your groups."))
+        raise NotAllowed(_("Choose one of your groups."))
+    if group is not None:
+        authorization.require_groups(actor, Right.INVITE, [group])
     result = PasteResult()
     parts = split_addresses(text)
     if len(parts) > MAX_PASTED_ADDRESSES:
@@ -89,6 +93,8 @@ def invitations_invite_addresses(
                 email=value if kind == "email" else "",
                 mobile=value if kind == "mobile" else "",
                 user_type=user_type,
+                groups=[group] if group is not None else [],
+                right=Right.INVITE,
             )
         except LoginIdTaken as taken:
             # Someone added this address since it was looked up above (the same list pasted twice at

@@ -140,8 +140,6 @@ def start(task, job: ImportJob, *, background: bool) -> None:
 
 def bulk_run_job(job_id: int) -> None:
     """Run a bulk action on every user matching the job's filters, recording progress and the outcome."""
-    from types import SimpleNamespace
-
     from django.http import QueryDict
 
     from accounts.models import BulkJob
@@ -161,11 +159,8 @@ def bulk_run_job(job_id: int) -> None:
     with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
-            # The filters resolve exactly as on the page: same FilterSet, same scope, same organisation.
-            request = SimpleNamespace(user=actor, organization=job.organization)
-            filterset = UserFilter(
-                QueryDict(job.filters), queryset=users_in_scope(actor, action.right), request=request
-            )
+            # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
+            filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor)
             params = {"group": job.group} if action.needs_group else {}
             if not filterset.is_valid():
                 # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.

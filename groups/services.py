@@ -1,8 +1,7 @@
 """Every write on groups and memberships.
 
-Each service checks the actor's rights itself, so a view that forgets a check, a command or a
-task cannot do more than the actor may; it asks the rights floor through groups.scope.
-`actor=None` means the system (commands, migrations).
+Each service checks its actor's rights itself (the convention of experquiz.authorization), asking
+the rights floor above through that hook. `actor=None` means the system (tasks and commands).
 """
 
 from django.db import transaction
@@ -12,41 +11,25 @@ from accounts.models import User
 from accounts.selectors import people_changed
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import authorization
+from experquiz.authorization import MANAGE_USERS
 from experquiz.naming import named_save
 
 from .errors import NotAllowed
 from .models import Membership, UserGroup
-from .scope import (
-    MANAGE_USERS,
-    actor_is_administrator,
-    groups_in_scope,
-    must_place_new_users_in_a_group,
-    users_in_scope,
-)
 from .signals import group_deleted, group_deleting
 
 
 def _require_administrator(actor, organization_id) -> None:
-    if actor is None:
-        return
-    if actor.organization_id != organization_id or not actor_is_administrator(actor):
-        raise NotAllowed(_("Only an administrator of the organisation may do this."))
+    authorization.require_administrator(actor, organization_id=organization_id)
 
 
 def _require_groups_in_scope(actor, groups, right) -> None:
-    if actor is None:
-        return
-    allowed = set(groups_in_scope(actor, right).filter(pk__in=[g.pk for g in groups]).values_list("pk", flat=True))
-    if any(group.pk not in allowed for group in groups):
-        raise NotAllowed(_("You may only act on the groups in your scope."))
+    authorization.require_groups(actor, right, groups)
 
 
 def _require_users_in_scope(actor, users, right) -> None:
-    if actor is None:
-        return
-    allowed = set(users_in_scope(actor, right).filter(pk__in=[u.pk for u in users]).values_list("pk", flat=True))
-    if any(user.pk not in allowed for user in users):
-        raise NotAllowed(_("You may only act on the users in your scope."))
+    authorization.require_users(actor, right, users)
 
 
 # Groups ------------------------------------------------------------------------------------------
@@ -232,9 +215,8 @@ def new_user_groups_check(*, actor, groups, right: str = MANAGE_USERS) -> None:
     Call it before creating the user; `user_place_in_groups` calls it again.
     """
     groups = list(groups)
-    _require_groups_in_scope(actor, groups, right)
-    if actor is not None and must_place_new_users_in_a_group(actor, right) and not groups:
-        raise NotAllowed(_("Put the new user in at least one of your groups: otherwise you could not manage them."))
+    organization_id = actor.organization_id if actor is not None else None
+    authorization.require_new_users_placed(actor, right, groups, organization_id=organization_id)
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 """Every write on rights: the administrator flag, personal grants and rights profiles.
 
-Each service checks the actor's rights itself, and nobody grants more than they hold.
-`actor=None` means the system (commands, migrations).
+Each service checks the actor's rights itself (experquiz.authorization), and nobody grants more
+than they hold. `actor=None` means the system (tasks and commands).
 """
 
 from django.db import transaction
@@ -27,7 +27,9 @@ Status = User.Status
 
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
-    """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
+    """Grant or withdraw the administrator right (administrators only); the last active administrator
+    cannot be demoted."""
+    _require_administrator(actor, user.organization_id)
     Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (

@@ -144,6 +144,6 @@ def test_organization_create_refuses_a_weak_password_and_writes_nothing(db):
 def test_user_set_password_lifts_the_change_requirement(bob):
     bob.must_change_password = True
     bob.save()
-    user_set_password(user=bob, password="a-new-long-password")
+    user_set_password(user=bob, password="a-new-long-password", actor=bob)
     bob.refresh_from_db()
     assert bob.check_password("a-new-long-password") and not bob.must_change_password

@@ -52,7 +52,7 @@ from flows import importing
 from flows.contacts import contact_convert, contacts_convert
 from flows.imports import users_import
 from flows.invitations import invitations_invite_addresses
-from flows.people import user_create_with_groups, user_update_with_groups
+from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.services import (
     group_add_created_users,
     group_add_members,
@@ -82,7 +82,7 @@ from invitations.services import (
 )
 from invitations.tokens import hash_token
 from rights.names import Right
-from rights.selectors import EVERYONE, users_in_scope
+from rights.selectors import EVERYONE
 from rights.services import profile_create, profile_delete, profile_update, user_rights_set, user_set_administrator
 
 pytestmark = pytest.mark.django_db
@@ -353,6 +353,10 @@ def case_user_update_with_groups(w):
 
 def case_user_change_status(w):
     user_change_status(user=w.bob, to="inactive", actor=w.alice, reason="Left the company")
+    return case_user_change_status_events(w)
+
+
+def case_user_change_status_events(w):
     return [
         Expect(
             Action.USER_STATUS_CHANGED,
@@ -362,6 +366,26 @@ def case_user_change_status(w):
             before={"status": "active"},
             after={"status": "inactive", "reason": "Left the company"},
         )
+    ]
+
+
+def case_user_status_action(w):
+    user_status_action(user=w.bob, to="inactive", actor=w.alice, reason="Left the company")
+    return case_user_change_status_events(w)
+
+
+def case_user_status_action_with_a_temporary_password(w):
+    invitation = user_status_action(user=w.created, to="active", actor=w.alice)
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=w.created,
+            before={"status": "created"},
+            after={"status": "active", "reason": "Activated with a temporary password"},
+        ),
+        Expect(Action.TEMPORARY_PASSWORD_ISSUED, actor=w.alice, user=w.created, target=invitation),
     ]
 
 
@@ -395,7 +419,7 @@ def case_user_set_administrator(w):
 
 
 def case_user_set_password(w):
-    user_set_password(user=w.bob, password=PASSWORD)
+    user_set_password(user=w.bob, password=PASSWORD, actor=w.bob)
     return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
 
 
@@ -848,9 +872,7 @@ def case_account_links_revoke_for_users(w):
 
 
 def case_invitations_resend_to_group(w):
-    invitations_resend_to_group(
-        organization=w.acme, group=w.lyon, users_in_scope=users_in_scope(w.alice, Right.INVITE), actor=w.alice
-    )
+    invitations_resend_to_group(organization=w.acme, group=w.lyon, actor=w.alice)
     return [
         Expect(
             Action.USER_STATUS_CHANGED,
@@ -1169,6 +1191,8 @@ TABLE = {
     "accounts.services.users_export_record": case_users_export_record,
     "flows.people.user_create_with_groups": case_user_create_with_groups,
     "flows.people.user_update_with_groups": case_user_update_with_groups,
+    "flows.people.user_status_action": case_user_status_action,
+    "flows.people.user_status_action[temporary password]": case_user_status_action_with_a_temporary_password,
     "flows.contacts.contact_convert": case_contact_convert,
     "flows.contacts.contacts_convert": case_contacts_convert,
     "flows.imports.users_import": case_users_import,

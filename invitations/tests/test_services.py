@@ -260,11 +260,7 @@ def test_resend_to_a_group_reaches_only_those_who_have_not_accepted(deliver, ali
 
     group = UserGroupFactory(organization=acme)
     group_add_members(group=group, users=[bob, carol], actor=alice)
-    result = deliver(
-        lambda: services.invitations_resend_to_group(
-            organization=acme, group=group, users_in_scope=User.objects.for_org(acme), actor=alice
-        )
-    )
+    result = deliver(lambda: services.invitations_resend_to_group(organization=acme, group=group, actor=alice))
     assert result.invited == [carol.pk]
 
 
@@ -399,7 +395,7 @@ def test_an_undelivered_temporary_password_can_be_sent_again(alice, carol, deliv
     carol.refresh_from_db()
     assert carol.check_password(password) and carol.must_change_password
     # Once the user has chosen a password, there is nothing to resend.
-    user_set_password(user=carol, password="chosen-by-carol-1")
+    user_set_password(user=carol, password="chosen-by-carol-1", actor=carol)
     with pytest.raises(DomainError):
         services.invitation_resend(invitation=first, actor=alice)
 
@@ -466,7 +462,7 @@ def test_setting_ones_own_password_revokes_a_temporary_password_not_sent_yet(
 ):
     with django_capture_on_commit_callbacks(execute=False):
         invitation = services.user_activate_with_temporary_password(user=carol, actor=alice)
-    user_set_password(user=carol, password="chosen-by-carol-1")
+    user_set_password(user=carol, password="chosen-by-carol-1", actor=carol)
     invitation.refresh_from_db()
     assert invitation.revoked_at is not None
     services.invitations_deliver(invitation_ids=[invitation.pk])

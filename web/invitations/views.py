@@ -252,7 +252,6 @@ def group_resend(request):
     result = services.invitations_resend_to_group(
         organization=request.organization,
         group=form.cleaned_data["group"],
-        users_in_scope=users_in_scope(request.user, Right.INVITE),
         actor=request.user,
     )
     if not result.invited:

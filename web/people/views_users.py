@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from accounts.errors import LoginIdTaken
-from accounts.models import BulkJob, User, UserType
+from accounts.models import BulkJob, Transition, User, UserType
 from accounts.selectors import status_counts
-from accounts.services import user_change_status, users_export_record
+from accounts.services import users_export_record
 from audit.selectors import events_about
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
@@ -23,7 +23,7 @@ from experquiz.web import form_error_from_service, page_of, per_page_choice, que
 from flows import bulk
 from flows.filters import UserFilter
 from flows.jobs import bulk_job_start
-from flows.people import user_create_with_groups, user_update_with_groups
+from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
@@ -51,7 +51,7 @@ COLUMNS = [
 
 def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
     """The FilterSet of the people list over the users `request.user` may act on with `right`."""
-    return UserFilter(params, queryset=users_in_scope(request.user, right), request=request)
+    return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user)
 
 
 def list_queryset(filterset: UserFilter, total: int):
@@ -233,21 +233,11 @@ class UserBulkJobView(RightRequiredMixin, View):
         )
 
 
-# The actions a detail page offers from each status: (target, label, needs confirmation). Sending an
-# invitation (→ invited) belongs to the invitations buttons the page includes. Activating someone who
-# never had a password sends them a temporary one, or they could not log in.
-ACTIVATE_NEW = _lazy("Activate with a temporary password")
-DETAIL_ACTIONS = {
-    Status.CREATED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.INVITED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.ACTIVE: [(Status.INACTIVE, _lazy("Deactivate"), True), (Status.DELETED, _lazy("Delete"), True)],
-    Status.INACTIVE: [(Status.ACTIVE, _lazy("Reactivate"), False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.DELETED: [(Status.INACTIVE, _lazy("Restore"), False)],
-}
-
-
-def _labels(status):
-    return DETAIL_ACTIONS[status]
+def detail_actions(status) -> list[tuple[str, str, bool]]:
+    """The status actions a person's page offers from `status`, as (target, label, needs confirmation):
+    the administrators' moves of the lifecycle table (User.LIFECYCLE). Sending an invitation (→ invited)
+    belongs to the invitations buttons the page includes, accepting one to the person."""
+    return [(t.to, t.label, t.confirm) for t in User.transitions_from(status, by=Transition.ADMINISTRATOR)]
 
 
 class UserDetailView(RightRequiredMixin, View):
@@ -278,7 +268,7 @@ class UserDetailView(RightRequiredMixin, View):
                 # Only the groups the viewer may see: a manager scoped to some groups does not learn
                 # the names of the others (administrators and organisation-wide holders see all).
                 "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
-                "actions": _labels(person.status),
+                "actions": detail_actions(person.status),
                 "can_invite": can_invite,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
                 # What was done to this person, by whom: administrators only (it names anyone).
@@ -292,11 +282,10 @@ class UserStatusView(RightRequiredMixin, View):
 
     required_right = Right.MANAGE_USERS
 
-    # Invited is reached only by sending an invitation (the invitations buttons), never set by hand.
-    TARGETS = [status for status in Status.values if status != Status.INVITED]
-
     def dispatch(self, request, *args, **kwargs):
-        if kwargs["to"] not in self.TARGETS:
+        # Only where an administrator's move of the lifecycle leads: invited is reached only by
+        # sending an invitation (the invitations buttons), never set by hand.
+        if kwargs["to"] not in {t.to for t in User.transitions_from(None, by=Transition.ADMINISTRATOR)}:
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
@@ -304,7 +293,7 @@ class UserStatusView(RightRequiredMixin, View):
         return get_object_or_404(self.scoped_users(), pk=pk)
 
     def render_confirm(self, person, to, form):
-        label = next((label for target, label, _c in _labels(person.status) if target == to), None)
+        label = next((label for target, label, _c in detail_actions(person.status) if target == to), None)
         return render(
             self.request,
             "accounts/user_status_confirm.html",
@@ -315,8 +304,6 @@ class UserStatusView(RightRequiredMixin, View):
         return self.render_confirm(self.get_person(pk), to, StatusChangeForm())
 
     def post(self, request, pk, to):
-        from invitations.services import user_activate_with_temporary_password
-
         person = self.get_person(pk)
         # The reason goes through a form like every typed text: a NUL byte or an over-long reason is
         # an error next to the field, not a database error.
@@ -324,14 +311,13 @@ class UserStatusView(RightRequiredMixin, View):
         if not form.is_valid():
             return self.render_confirm(person, to, form)
         try:
-            if to == Status.ACTIVE and person.status in (Status.CREATED, Status.INVITED):
-                invitation = user_activate_with_temporary_password(user=person, actor=request.user)
+            invitation = user_status_action(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
+            if invitation is not None:
                 done = _("%(user)s is active; a temporary password is on its way to %(address)s.") % {
                     "user": person,
                     "address": invitation.address,
                 }
             else:
-                user_change_status(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
                 done = _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
         except DomainError as error:
             messages.error(request, error.message)

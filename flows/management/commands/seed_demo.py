@@ -1,6 +1,7 @@
 import random
 import unicodedata
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -27,6 +28,8 @@ DEMO_ADMIN_EMAIL = "admin@demo.example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 DEMO_MANAGER_EMAIL = "manager@demo.example.com"
 DEMO_MANAGER_PASSWORD = "demo-manager-pass"
+# The other demo people who have been active share this password: an active user must have a way in.
+DEMO_PEOPLE_PASSWORD = "demo-people-pass"
 MANAGER_PROFILE = "Regional manager"
 MANAGER_GROUPS = ["Lyon", "Marseille"]
 
@@ -167,7 +170,7 @@ class Command(BaseCommand):
             email=DEMO_MANAGER_EMAIL,
             language="fr",
         )
-        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD)
+        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD, actor=None)
         user_change_status(user=manager, to=User.Status.ACTIVE, actor=admin, reason="demo data")
         user_rights_set(user=manager, actor=admin, is_administrator=False, profiles=[profile], grants={})
 
@@ -230,6 +233,8 @@ class Command(BaseCommand):
         types = list(UserType.objects.for_org(organization))
         groups = [UserGroup.objects.create(organization=organization, name=name) for name in GROUP_NAMES]
         statuses = [status for status, share in STATUS_MIX for _ in range(share)]
+        # Hashed once: a password hash takes a good fraction of a second, too long for every person.
+        people_password = make_password(DEMO_PEOPLE_PASSWORD)
         memberships = []
         for n in range(user_count):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -250,6 +255,10 @@ class Command(BaseCommand):
                 if step == User.Status.INVITED:
                     # Made-up addresses: the demo shows invited people without sending them anything.
                     users_mark_invited(organization=organization, user_ids=[user.pk], actor=admin, reason="demo data")
+                elif step == User.Status.ACTIVE:
+                    # As if they had accepted their invitation: a password of their own, then active.
+                    User.objects.filter(pk=user.pk).update(password=people_password)
+                    user_change_status(user=user, to=step, actor=admin, reason="demo data")
                 else:
                     user_change_status(user=user, to=step, actor=admin, reason="demo data")
             for group in rng.sample(groups, rng.randint(0, 2)):

@@ -99,7 +99,10 @@ def test_edit_refuses_another_users_mobile(alice_client, alice, bob):
 def test_detail_shows_identity_history_groups_and_only_the_allowed_actions(alice_client, alice):
     from accounts.services import user_change_status, user_create
 
-    user = user_create(organization=alice.organization, actor=alice, email="x@acme.example", first_name="Xavier")
+    # With a password: nobody becomes active without a way in (accounts/tests/test_way_in.py).
+    user = user_create(
+        organization=alice.organization, actor=alice, email="x@acme.example", first_name="Xavier", password="pw 42"
+    )
     user_change_status(user=user, to="active", actor=alice, reason="starts Monday")
     UserGroupFactory(organization=alice.organization, name="Paris").memberships.create(
         organization=alice.organization, user=user
