@@ -3,6 +3,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import Contact, Organization, StatusChange, User, UserType
+from .selectors import people_changed
 from .services import LINK_FIELDS, account_links_outdated_for, link_fields_changes
 
 admin.site.site_header = _("ExperQuiz platform administration")
@@ -33,6 +34,9 @@ class UserAdmin(admin.ModelAdmin):
     raw_id_fields = ["user_type"]
 
     def save_model(self, request, obj, form, change):
+        # The organisation before the person, as the services do; the cached counts follow.
+        if obj.organization_id:
+            people_changed(obj.organization_id)
         super().save_model(request, obj, form, change)
         if not change:
             return
@@ -43,6 +47,17 @@ class UserAdmin(admin.ModelAdmin):
             changes.append(gettext("rights changed"))
         if any(changes):
             account_links_outdated_for(user_ids=[obj.pk], reason=", ".join(filter(None, changes)), actor=None)
+
+    def delete_model(self, request, obj):
+        if obj.organization_id:
+            people_changed(obj.organization_id)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        organization_ids = set(queryset.exclude(organization=None).values_list("organization_id", flat=True))
+        for organization_id in sorted(organization_ids):
+            people_changed(organization_id)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Contact)

@@ -63,6 +63,10 @@ class Organization(models.Model):
         _("invitation lifetime (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Bumped in the same transaction as every write on the organisation's people, memberships or
+    # rights (accounts.selectors.people_changed): cached counts are keyed by it, so every process
+    # (web workers, Celery workers, commands) sees a write's counts the moment it commits.
+    people_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("organisation")

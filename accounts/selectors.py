@@ -3,12 +3,11 @@
 import hashlib
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from experquiz import phones
 
-from .models import User
+from .models import Organization, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -33,41 +32,44 @@ def user_by_login_id(organization, login_id: str) -> User | None:
 
 
 # Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
-# view: the tab counts are cached per organisation and invalidated by any write on its people
-# (writes bump a version number that is part of the cache key).
-COUNTS_TTL = 120
-
-
-def _version_key(organization_id) -> str:
-    return f"people-version:{organization_id}"
+# view: the tab counts are cached per organisation, under a key that holds the organisation's
+# `people_version`. That version lives on the organisation's row and every write on its people
+# bumps it in the write's own transaction, so the moment a write commits, every process (each web
+# worker, Celery worker or command, whatever its cache) reads the new version and stops using the
+# counts cached before. A cache may make the page faster, never wrong: the list uses these counts as
+# its total, so stale counts would hide rows. The TTL only bounds how long unused keys stay around.
+COUNTS_TTL = 600
 
 
 def people_version(organization_id) -> int:
-    return cache.get_or_set(_version_key(organization_id), 1, None)
+    """The organisation's people version as committed now (a page reads the copy loaded with the
+    request's organisation instead: see status_counts)."""
+    return Organization.objects.filter(pk=organization_id).values_list("people_version", flat=True).get()
 
 
 def people_changed(organization_id) -> None:
-    """Forget cached counts of an organisation's people once the current write commits.
+    """Outdate the cached counts of an organisation's people, as part of the current write.
 
-    Call it from any write on people, memberships or rights (they decide who is in whose scope).
-    Forgotten before the commit, a page loaded in between would count the old rows and cache them
-    under the new version; outside a transaction it happens at once.
+    Call it from any write on people, memberships or rights (they decide who is in whose scope),
+    first, before locking any person: the UPDATE bumps the version in the caller's transaction, so
+    it takes effect when, and only if, the write commits, and readers see the rows and the new
+    version together. It also locks the organisation's row until then, which is why it comes first:
+    every service takes the organisation, then people, then their links (as user_change_status
+    does), and one order means no deadlock. Outside a transaction it takes effect at once.
     """
-    transaction.on_commit(lambda: _bump_version(organization_id))
+    Organization.objects.filter(pk=organization_id).update(people_version=F("people_version") + 1)
 
 
-def _bump_version(organization_id) -> None:
-    try:
-        cache.incr(_version_key(organization_id))
-    except ValueError:
-        cache.set(_version_key(organization_id), 2, None)
+def status_counts(queryset, *, organization: Organization, cache_key: str) -> dict[str, int]:
+    """{status: count} over `queryset`, cached until the organisation's people change.
 
-
-def status_counts(queryset, *, organization_id, cache_key: str) -> dict[str, int]:
-    """{status: count} over `queryset`, cached until the organisation's people change."""
+    `organization` is the request's, loaded at its start: its version was read before the rows are
+    counted here, so counts are never cached under a version newer than the rows they counted (at
+    worst newer rows under an older version, which nobody asks for once the newer one committed).
+    """
     # The filters can be long and any text: hash them so the key stays short and safe for any cache.
     digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-    key = f"people-counts:{organization_id}:{people_version(organization_id)}:{digest}"
+    key = f"people-counts:{organization.pk}:{organization.people_version}:{digest}"
     counts = cache.get(key)
     if counts is None:
         counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))

@@ -205,6 +205,7 @@ def user_create(
     employee_number: str = "",
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row."""
+    people_changed(organization.pk)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -242,7 +243,6 @@ def user_create(
         target=user,
         after={**_audited(user), "status": status, "administrator": is_administrator or None},
     )
-    people_changed(organization.pk)
     return user
 
 
@@ -262,6 +262,7 @@ def user_update(
 ) -> User:
     """Change a user's identity and settings (never the status)."""
     organization = user.organization
+    people_changed(organization.pk)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
     email = (email or "").strip().lower()
@@ -300,7 +301,6 @@ def user_update(
     changes = link_fields_changes(before, locked)
     if changes:
         account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
-    people_changed(organization.pk)
     return locked
 
 
@@ -321,9 +321,9 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         raise TransitionNotAllowed(
             _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
         )
-    # Lock the organisation first: two administrators deactivating each other at the same moment
-    # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    # Lock the organisation first (bumping its people version does): two administrators
+    # deactivating each other at the same moment must not both pass the "last administrator" check.
+    people_changed(user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
@@ -361,7 +361,6 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         after={"status": to.value, "reason": reason},
     )
     user.status, user.session_generation = locked.status, locked.session_generation
-    people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5): invitations revokes them.
     user_status_changed.send(sender=User, user=locked, from_status=from_status, to=to)
     return locked
@@ -378,6 +377,7 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     returns their ids; others are left alone. Invited never comes from active, so neither the
     last-administrator rule nor any revocation applies.
     """
+    people_changed(organization.pk)
     allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
@@ -416,7 +416,6 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         for pk, status in locked
         if status != Status.INVITED
     )
-    people_changed(organization.pk)
     return ids
 
 

@@ -214,3 +214,22 @@ def test_the_admin_never_shows_a_devices_secret(staff, device, platform):
     assert "phone" in page
     assert device.key not in page
     assert platform.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+
+
+def test_platform_admin_edits_and_deletions_outdate_the_people_counts(staff, platform, alice, bob, acme):
+    """The admin writes users without the services: the organisation's lists must not keep counting
+    what was there before (accounts.selectors.people_changed)."""
+    from accounts.selectors import people_version
+
+    platform.force_login(staff)
+    url = f"/admin/accounts/user/{bob.pk}/change/"
+    form = platform.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if name in form.fields and value is not None}
+    data = {name: ("on" if value is True else value) for name, value in data.items() if value is not False}
+    version = people_version(acme.pk)
+    assert platform.post(url, {**data, "is_administrator": "on"}).status_code == 302
+    assert people_version(acme.pk) > version
+    version = people_version(acme.pk)
+    assert platform.post(f"/admin/accounts/user/{bob.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=bob.pk).exists()
+    assert people_version(acme.pk) > version
