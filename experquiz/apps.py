@@ -7,6 +7,6 @@ class ExperquizConfig(AppConfig):
     verbose_name = _("ExperQuiz")
 
     def ready(self):
-        from . import queueing
+        from . import checks, queueing  # noqa: F401  (checks register themselves)
 
         queueing.connect_signals()

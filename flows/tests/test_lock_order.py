@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Organization, User
 from accounts.services import user_change_status, user_create, user_update, users_mark_invited
-from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory
+from accounts.tests.factories import MembershipFactory, UserFactory
 from flows.importing import check_rows, read_table
 from flows.imports import users_import
 from groups.services import group_add_members, group_delete, group_remove_members, memberships_set
@@ -72,16 +72,25 @@ def cases(acme, alice, bob, lyon):
         (
             "user_update",
             lambda: user_update(
-                user=bob, actor=alice, first_name="B", last_name="P", email=bob.email, mobile="",
-                preferred_channel="email", language="en", user_type=None,
+                user=bob,
+                actor=alice,
+                first_name="B",
+                last_name="P",
+                email=bob.email,
+                mobile="",
+                preferred_channel="email",
+                language="en",
+                user_type=None,
             ),
-            [bob], [],
+            [bob],
+            [],
         ),  # fmt: skip
         ("user_change_status", lambda: user_change_status(user=bob, to="inactive", actor=alice), [bob], []),
         (
             "users_mark_invited",
             lambda: users_mark_invited(organization=acme, user_ids=[created.pk], actor=alice),
-            [created], [],
+            [created],
+            [],
         ),  # fmt: skip
         ("invitations_send", lambda: invitations_send(organization=acme, users=[created], actor=alice), [created], []),
         ("group_add_members", lambda: group_add_members(group=lyon, users=[alice], actor=alice), [alice], [lyon]),
@@ -89,26 +98,33 @@ def cases(acme, alice, bob, lyon):
         (
             "memberships_set",
             lambda: memberships_set(actor=alice, users=[bob], groups=[lyon], pairs=[]),
-            [bob], [lyon],
+            [bob],
+            [lyon],
         ),  # fmt: skip
         ("group_delete", lambda: group_delete(group=lyon, actor=alice), [bob], [lyon]),
         (
             "user_rights_set",
             lambda: user_rights_set(
-                user=bob, actor=alice, is_administrator=False, profiles=[profile],
+                user=bob,
+                actor=alice,
+                is_administrator=False,
+                profiles=[profile],
                 grants={Right.MANAGE_USERS: scope(lyon)},
             ),
-            [bob], [lyon],
+            [bob],
+            [lyon],
         ),  # fmt: skip
         (
             "user_set_administrator",
             lambda: user_set_administrator(user=bob, is_administrator=True, actor=alice),
-            [bob], [],
+            [bob],
+            [],
         ),  # fmt: skip
         (
             "profile_update",
             lambda: profile_update(profile=profile, actor=alice, name="P", grants={Right.MANAGE_USERS: scope(lyon)}),
-            [bob], [lyon],
+            [bob],
+            [lyon],
         ),  # fmt: skip
         ("profile_delete", lambda: profile_delete(profile=profile, actor=alice), [bob], [lyon]),
         ("users_import", lambda: users_import(organization=acme, actor=None, check=_import_check(acme)), [bob], []),
