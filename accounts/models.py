@@ -502,6 +502,13 @@ class BulkJob(TrackedJob):
     level = models.CharField(max_length=10, blank=True)
     # Where to follow what the action started, e.g. the invitation batch of "Send invitations".
     link = models.CharField(max_length=200, blank=True)
+    # Written with each chunk's changes, in its transaction, so that a job delivered again after a
+    # crash resumes after the last committed chunk (flows.tasks.bulk_run_job): the users are taken by
+    # increasing id, `resume_after` is the last one done, `tally` what was done so far, and `params`
+    # what the action carries from chunk to chunk (the invitation batch it started).
+    resume_after = models.PositiveBigIntegerField(default=0)
+    tally = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
 
     objects = OrgQuerySet.as_manager()
 

@@ -95,6 +95,7 @@ NOT_SERVICE_MODULES = {
     "audit.services": "the recorder itself: it writes the events the services record",
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
+    "flows.bulk": "runs a registered action's handler per chunk of users; the handlers call the services, which record",
 }
 PASSWORD = "a long and new password 42"
 
