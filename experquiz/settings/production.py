@@ -5,6 +5,8 @@ from .base import env
 
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# One JSON object per log line, for the log collector (LOG_FORMAT=text for people reading a terminal).
+LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # noqa: F405
 # Platform staff see every tenant: their admin needs a second factor (README, "Platform staff").
 PLATFORM_ADMIN_OTP = env.bool("PLATFORM_ADMIN_OTP", default=True)
 
