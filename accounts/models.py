@@ -63,10 +63,6 @@ class Organization(models.Model):
         _("invitation lifetime (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    # Bumped in the same transaction as every write on the organisation's people, memberships or
-    # rights (accounts.selectors.people_changed): cached counts are keyed by it, so every process
-    # (web workers, Celery workers, commands) sees a write's counts the moment it commits.
-    people_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("organisation")
@@ -82,6 +78,36 @@ class Organization(models.Model):
         self.phone_region = (self.phone_region or "").upper()
         if self.phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
+
+
+class PeopleVersion(models.Model):
+    """How many committed writes an organisation's people have seen: the cached people counts are
+    keyed by it (accounts.selectors), so every process sees a write's counts the moment it commits.
+
+    Bumped at the commit of each transaction that wrote people, memberships or rights: on PostgreSQL
+    by a deferred trigger on PeopleChange (see migration 0007), so the row is locked for the instant
+    of the commit only, after every other lock of the transaction (a lock taken last cannot close a
+    deadlock, and writers of one organisation never queue behind each other's whole transaction).
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.organization_id}: {self.version}"
+
+
+class PeopleChange(models.Model):
+    """A write on an organisation's people, noted in the writer's transaction: at its commit the
+    deferred trigger bumps the organisation's PeopleVersion and deletes the note (the table stays empty)."""
+
+    # No foreign-key constraint: inserting a note must not lock the organisation's row in any way.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+
+    def __str__(self):
+        return str(self.organization_id)
 
 
 class UserType(models.Model):

@@ -3,11 +3,13 @@
 import hashlib
 
 from django.core.cache import cache
-from django.db.models import Count, F
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from experquiz import phones
 
-from .models import Organization, User
+from .models import Organization, PeopleChange, PeopleVersion, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -32,44 +34,59 @@ def user_by_login_id(organization, login_id: str) -> User | None:
 
 
 # Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
-# view: the tab counts are cached per organisation, under a key that holds the organisation's
-# `people_version`. That version lives on the organisation's row and every write on its people
-# bumps it in the write's own transaction, so the moment a write commits, every process (each web
-# worker, Celery worker or command, whatever its cache) reads the new version and stops using the
-# counts cached before. A cache may make the page faster, never wrong: the list uses these counts as
-# its total, so stale counts would hide rows. The TTL only bounds how long unused keys stay around.
+# view: the tab counts are cached per organisation, under a key that holds the organisation's people
+# version (PeopleVersion). Every write on its people bumps that version when, and only if, it commits,
+# so from that moment every process (each web worker, Celery worker or command, whatever its cache)
+# reads the new version and stops using the counts cached before. A cache may make the page faster,
+# never wrong: the list uses these counts as its total, so stale counts would hide rows. The TTL only
+# bounds how long unused keys stay around.
 COUNTS_TTL = 600
 
 
 def people_version(organization_id) -> int:
-    """The organisation's people version as committed now (a page reads the copy loaded with the
-    request's organisation instead: see status_counts)."""
-    return Organization.objects.filter(pk=organization_id).values_list("people_version", flat=True).get()
+    """The organisation's people version as committed now."""
+    return PeopleVersion.objects.filter(organization_id=organization_id).values_list("version", flat=True).first() or 0
+
+
+def with_people_version(organizations):
+    """`organizations` (a queryset) with each one's people version read in the same query, as
+    `people_version` (the tenant middleware loads the request's organisation this way)."""
+    version = PeopleVersion.objects.filter(organization=OuterRef("pk")).values("version")[:1]
+    return organizations.annotate(people_version=Coalesce(Subquery(version), 0))
 
 
 def people_changed(organization_id) -> None:
     """Outdate the cached counts of an organisation's people, as part of the current write.
 
-    Call it from any write on people, memberships or rights (they decide who is in whose scope),
-    first, before locking any person: the UPDATE bumps the version in the caller's transaction, so
-    it takes effect when, and only if, the write commits, and readers see the rows and the new
-    version together. It also locks the organisation's row until then, which is why it comes first:
-    every service takes the organisation, then people, then their links (as user_change_status
-    does), and one order means no deadlock. Outside a transaction it takes effect at once.
+    Call it from any write on people, memberships or rights (they decide who is in whose scope).
+    The version changes when the write commits, and only if it does: readers see the rows and the
+    new version together. On PostgreSQL the call only notes the change, and a deferred trigger bumps
+    the version at the commit (migration 0007): the version's row is locked for that instant only,
+    after every other lock of the transaction, so writers never queue behind each other's whole
+    transaction and the lock cannot close a deadlock. SQLite writes one transaction at a time: there
+    the row is bumped at once. Outside a transaction the change is committed at once either way.
     """
-    Organization.objects.filter(pk=organization_id).update(people_version=F("people_version") + 1)
+    if connection.vendor == "postgresql":
+        PeopleChange.objects.create(organization_id=organization_id)
+        return
+    if not PeopleVersion.objects.filter(organization_id=organization_id).update(version=F("version") + 1):
+        PeopleVersion.objects.get_or_create(organization_id=organization_id, defaults={"version": 1})
 
 
 def status_counts(queryset, *, organization: Organization, cache_key: str) -> dict[str, int]:
     """{status: count} over `queryset`, cached until the organisation's people change.
 
-    `organization` is the request's, loaded at its start: its version was read before the rows are
-    counted here, so counts are never cached under a version newer than the rows they counted (at
-    worst newer rows under an older version, which nobody asks for once the newer one committed).
+    `organization` is the request's, loaded at its start with its people version (see
+    with_people_version): the version is read before the rows are counted here, so counts are never
+    cached under a version newer than the rows they counted (at worst newer rows under an older
+    version, which nobody asks for once the newer one has committed).
     """
+    version = getattr(organization, "people_version", None)
+    if version is None:
+        version = people_version(organization.pk)
     # The filters can be long and any text: hash them so the key stays short and safe for any cache.
     digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-    key = f"people-counts:{organization.pk}:{organization.people_version}:{digest}"
+    key = f"people-counts:{organization.pk}:{version}:{digest}"
     counts = cache.get(key)
     if counts is None:
         counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))

@@ -205,7 +205,6 @@ def user_create(
     employee_number: str = "",
 ) -> User:
     """Create a user in `status` (created by default) and record its first history row."""
-    people_changed(organization.pk)
     email = (email or "").strip().lower()
     mobile = normalize_mobile(organization, mobile)
     employee_number = (employee_number or "").strip()
@@ -243,6 +242,7 @@ def user_create(
         target=user,
         after={**_audited(user), "status": status, "administrator": is_administrator or None},
     )
+    people_changed(organization.pk)
     return user
 
 
@@ -262,7 +262,6 @@ def user_update(
 ) -> User:
     """Change a user's identity and settings (never the status)."""
     organization = user.organization
-    people_changed(organization.pk)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
     email = (email or "").strip().lower()
@@ -301,6 +300,7 @@ def user_update(
     changes = link_fields_changes(before, locked)
     if changes:
         account_links_outdated_for(user_ids=[locked.pk], reason=changes, actor=actor)
+    people_changed(organization.pk)
     return locked
 
 
@@ -321,9 +321,9 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         raise TransitionNotAllowed(
             _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
         )
-    # Lock the organisation first (bumping its people version does): two administrators
-    # deactivating each other at the same moment must not both pass the "last administrator" check.
-    people_changed(user.organization_id)
+    # Lock the organisation first: two administrators deactivating each other at the same moment
+    # must not both pass the "last administrator" check.
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
@@ -361,6 +361,7 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         after={"status": to.value, "reason": reason},
     )
     user.status, user.session_generation = locked.status, locked.session_generation
+    people_changed(locked.organization_id)
     # Links sent for an earlier state must not outlive it (DESIGN §5): invitations revokes them.
     user_status_changed.send(sender=User, user=locked, from_status=from_status, to=to)
     return locked
@@ -377,7 +378,6 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     returns their ids; others are left alone. Invited never comes from active, so neither the
     last-administrator rule nor any revocation applies.
     """
-    people_changed(organization.pk)
     allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
     locked = list(
         User.objects.for_org(organization)
@@ -416,17 +416,22 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         for pk, status in locked
         if status != Status.INVITED
     )
+    people_changed(organization.pk)
     return ids
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str) -> User:
+def user_set_password(*, user: User, password: str, encoded: str = "") -> User:
     """Set a password the user chose; lifts the "change your password" requirement.
 
     Every link still pending ends with it: a reset link asked for earlier, or a temporary password
-    not sent yet, must not replace the password the user just chose.
+    not sent yet, must not replace the password the user just chose. `encoded` is the password
+    already hashed by a caller that hashes before taking its locks (see invitation_accept).
     """
-    user.set_password(password)
+    if encoded:
+        user.password, user._password = encoded, password
+    else:
+        user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
     audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)

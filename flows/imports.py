@@ -55,8 +55,7 @@ def users_import(
     `source` names the file in the audit trail."""
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
-    # Locks the organisation (one import at a time) and outdates the cached counts, with the commit.
-    people_changed(organization.pk)
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     creates = [row for row in check.rows if row.action == "create"]
     updates = {row.user_id: row for row in check.rows if row.action == "update"}
     new_users = []
@@ -179,4 +178,5 @@ def users_import(
         label=source,
         after={"created": len(new_users), "updated": len(changed), "invited": sent["invited"] if invite else None},
     )
+    people_changed(organization.pk)
     return {"created": len(new_users), "updated": len(changed), "invite": invite, **sent}

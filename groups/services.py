@@ -121,7 +121,6 @@ def group_update(*, group: UserGroup, actor, name: str, description: str = "") -
 def group_delete(*, group: UserGroup, actor) -> None:
     """Delete a group: its memberships and the grants scoped to it go, its users are never touched."""
     _require_administrator(actor, group.organization_id)
-    people_changed(group.organization_id)
     audit_record(
         organization=group.organization_id,
         actor=actor,
@@ -133,6 +132,7 @@ def group_delete(*, group: UserGroup, actor) -> None:
     # links while it can still tell who they are (groups.signals).
     group_deleting.send(sender=UserGroup, group=group, actor=actor)
     group.delete()
+    people_changed(group.organization_id)
     # The rights floor drops the grants this group was the whole scope of (groups.signals).
     group_deleted.send(sender=UserGroup, group=group)
 
@@ -170,7 +170,6 @@ def _add(*, group, users, actor) -> int:
     # Two people adding the same user to the same group at once: the group's row lock makes the
     # second wait and then see the first's memberships, so each says truthfully how many it added.
     # ignore_conflicts covers writers that do not take the lock (the import).
-    people_changed(group.organization_id)  # the organisation first, then the group: one lock order
     UserGroup.objects.select_for_update().filter(pk=group.pk).first()
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = [
@@ -189,6 +188,7 @@ def _add(*, group, users, actor) -> int:
         )
         for membership in new
     )
+    people_changed(group.organization_id)
     return len(new)
 
 
@@ -198,7 +198,6 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = MANAGE_
     users = list(users)
     _require_groups_in_scope(actor, [group], right)
     _require_users_in_scope(actor, users, right)
-    people_changed(group.organization_id)
     leaving = list(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     deleted, _counts = group.memberships.filter(user__in=users).delete()
     audit_record_many(
@@ -211,6 +210,7 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = MANAGE_
         )
         for user_id in leaving
     )
+    people_changed(group.organization_id)
     return deleted
 
 
@@ -229,8 +229,6 @@ def memberships_set(*, actor, users, groups, pairs, right: str = MANAGE_USERS) -
     if any(u not in user_ids or g not in group_ids for u, g in wanted):
         raise NotAllowed(_("You may only act on the users and groups in your scope."))
     organization_id = groups[0].organization_id if groups else None
-    if organization_id:
-        people_changed(organization_id)
     current = Membership.objects.filter(organization_id=organization_id, user_id__in=user_ids, group_id__in=group_ids)
     have = set(current.values_list("user_id", "group_id"))
     to_remove = have - wanted
@@ -251,6 +249,8 @@ def memberships_set(*, actor, users, groups, pairs, right: str = MANAGE_USERS) -
         for action, pairs in ((Action.GROUP_MEMBER_REMOVED, to_remove), (Action.GROUP_MEMBER_ADDED, wanted - have))
         for u, g in sorted(pairs)
     )
+    if organization_id:
+        people_changed(organization_id)
     return len(wanted - have), removed
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.core import mail
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
@@ -500,8 +501,10 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
 
     Locks are taken in the order every service takes them: organisation, user, then the user's
     invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
-    deadlock against them.
+    deadlock against them. The password is hashed first (~0.2 s of CPU, seconds on a busy machine):
+    every other write of the organisation would wait for the hash if it were made under its lock.
     """
+    encoded = make_password(password)
     Organization.objects.select_for_update(no_key=True).get(pk=invitation.organization_id)
     user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
@@ -523,7 +526,7 @@ def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str
         user=user,
         after={"first_name": user.first_name, "last_name": user.last_name},
     )
-    user_set_password(user=user, password=password)
+    user_set_password(user=user, password=password, encoded=encoded)
     return user_change_status(user=user, to=Status.ACTIVE, actor=user, reason=_("Accepted the invitation"))
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.errors import LastAdministrator
-from accounts.models import User
+from accounts.models import Organization, User
 from accounts.selectors import people_changed
 from accounts.services import _other_active_administrators, account_links_outdated_for
 from audit.models import Action
@@ -27,7 +27,7 @@ Status = User.Status
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
     """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
-    people_changed(user.organization_id)  # locks the organisation (see the check below) and outdates counts
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (
         locked.is_administrator
@@ -51,6 +51,7 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
         locked.is_administrator = is_administrator
         locked.save(update_fields=["is_administrator", "updated_at"])
         account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
+        people_changed(locked.organization_id)  # an administrator's scope is everyone
     return locked
 
 
@@ -133,7 +134,6 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
     and, being first, refuses before anything is written).
     """
     _require_administrator(actor, user.organization_id)
-    people_changed(user.organization_id)  # their scope, hence their counts, may change
     profiles = list(profiles)
     if any(profile.organization_id != user.organization_id for profile in profiles):
         raise NotAllowed(_("Unknown rights profile."))
@@ -172,6 +172,7 @@ def user_rights_set(*, user: User, actor, is_administrator: bool, profiles, gran
     )
     if changed or wanted != current:  # (a change of the administrator flag was dealt with above)
         _rights_changed(user_ids=[user.pk], actor=actor)
+    people_changed(user.organization_id)  # their scope, hence their counts, may have changed
     return user
 
 
@@ -200,7 +201,6 @@ def profile_update(
 ) -> RightsProfile:
     """Change a profile: every holder's effective rights change with it, at once."""
     _require_administrator(actor, profile.organization_id)
-    people_changed(profile.organization_id)  # every holder's scope may change
     grants = _clean_grants(profile.organization_id, grants)
     before = profile_grants(profile)
     _check_grantable(actor, before, grants)
@@ -211,6 +211,7 @@ def profile_update(
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
         _rights_changed(user_ids=_profile_holder_ids([profile.pk]), actor=actor)
+        people_changed(profile.organization_id)  # every holder's scope changed
     audit_record(
         organization=profile.organization_id,
         actor=actor,
@@ -226,7 +227,6 @@ def profile_update(
 def profile_delete(*, profile: RightsProfile, actor) -> None:
     """Delete a profile: its holders lose the rights it gave them (their own grants stay)."""
     _require_administrator(actor, profile.organization_id)
-    people_changed(profile.organization_id)  # its holders lose its scopes
     audit_record(
         organization=profile.organization_id,
         actor=actor,
@@ -237,3 +237,4 @@ def profile_delete(*, profile: RightsProfile, actor) -> None:
     holders = _profile_holder_ids([profile.pk])
     profile.delete()
     _rights_changed(user_ids=holders, actor=actor)
+    people_changed(profile.organization_id)  # its holders lost its scopes
