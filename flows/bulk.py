@@ -29,10 +29,10 @@ Status = User.Status
 SYNC_MAX = 200
 MAX_USERS = 100_000
 # Users per transaction. A chunk commits whole or not at all, with the job's progress, so a job
-# resumes exactly after its last chunk; it holds the organisation's row meanwhile (the people
-# version, accounts.selectors.people_changed), so it stays short: others writing people in the same
-# organisation (someone accepting an invitation) wait for it.
-CHUNK = 25
+# resumes exactly after its last chunk. A status change locks the organisation's row until the
+# commit (the last-administrator rule), so a chunk of them stays short: others changing a status in
+# the same organisation (someone accepting an invitation) wait for it.
+CHUNK = 10
 NAMES_SHOWN = 5
 
 
