@@ -322,8 +322,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
             _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
         )
     # Lock the organisation first: two administrators deactivating each other at the same moment
-    # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    # must not both pass the "last administrator" check. Only leaving `active` can lose the last
+    # administrator: becoming active (an activation, an accepted invitation) does not queue there.
+    if to != Status.ACTIVE:
+        Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if not locked.can_become(to):
         raise TransitionNotAllowed(

@@ -499,13 +499,13 @@ def _lock_usable(invitation: Invitation) -> Invitation:
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> User:
     """The invited user finishes their account: names, own password; the token is consumed.
 
-    Locks are taken in the order every service takes them: organisation, user, then the user's
-    invitations (`user_change_status` below, `account_links_revoke_for_users`). Another order would
-    deadlock against them. The password is hashed first (~0.2 s of CPU, seconds on a busy machine):
-    every other write of the organisation would wait for the hash if it were made under its lock.
+    Locks are taken in the order every service takes them: user, then the user's invitations
+    (`user_change_status` below, `account_links_revoke_for_users`); becoming active needs no lock of
+    the organisation (only leaving active can lose the last administrator), so simultaneous accepts
+    do not queue behind each other. The password is hashed first (~0.2 s of CPU, seconds on a busy
+    machine), not while holding the locks.
     """
     encoded = make_password(password)
-    Organization.objects.select_for_update(no_key=True).get(pk=invitation.organization_id)
     user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)
     locked = _lock_usable(invitation)
     if user.status not in (Status.CREATED, Status.INVITED):

@@ -179,12 +179,9 @@ def test_every_case_is_listed(postgres, acme, alice, bob, lyon):
     assert [name for name, *_ in cases(acme, alice, bob, lyon)] == CASES
 
 
-def test_accepting_an_invitation_hashes_the_password_before_it_locks_the_organisation(
-    postgres, acme, alice, monkeypatch
-):
+def test_accepting_an_invitation_hashes_the_password_before_it_locks_anything(postgres, acme, alice, monkeypatch):
     """A password hash costs a fifth of a second of CPU (Argon2), seconds on a busy machine: made while
-    holding the organisation's row, it would queue every other write of the organisation behind it
-    (the soak saw lock waits of several seconds with people accepting their invitations)."""
+    holding locks, it would queue every other write on them (the soak saw lock waits of seconds)."""
     from django.contrib.auth.hashers import MD5PasswordHasher
 
     from invitations.models import Invitation
@@ -211,7 +208,7 @@ def test_accepting_an_invitation_hashes_the_password_before_it_locks_the_organis
 
     thread = threading.Thread(target=accept)
     with transaction.atomic():
-        Organization.objects.select_for_update(no_key=True).get(pk=acme.pk)
+        User.objects.select_for_update(no_key=True).get(pk=person.pk)
         thread.start()
         deadline = time.monotonic() + 10
         while not _waiting_for_a_lock() and thread.is_alive() and time.monotonic() < deadline:
@@ -219,6 +216,44 @@ def test_accepting_an_invitation_hashes_the_password_before_it_locks_the_organis
         hashed_before_the_lock = bool(hashed)
     thread.join(20)
     assert outcome.get("ok"), outcome.get("error")
-    assert hashed_before_the_lock, "the password was hashed while holding the organisation's row"
+    assert hashed_before_the_lock, "the password was hashed while holding locks"
     person.refresh_from_db()
     assert person.check_password("a long new password 42") and person.status == User.Status.ACTIVE
+
+
+@pytest.mark.parametrize("how", ["activation", "accepted invitation"])
+def test_becoming_active_does_not_wait_for_the_organisation(postgres, acme, alice, how):
+    """Only leaving `active` can lose the last administrator: the organisation's row, which guards that
+    rule, is locked for those transitions only. Two hundred people accepting their invitations at once
+    must not queue behind each other on it (the soak saw them wait seconds)."""
+    from invitations.models import Invitation
+    from invitations.services import invitation_accept
+
+    person = UserFactory(organization=acme, status=User.Status.CREATED, email="pat@acme.example")
+    invitations_send(organization=acme, users=[person], actor=alice)
+    invitation = Invitation.objects.get(user=person)
+    outcome = {}
+
+    def run():
+        try:
+            if how == "activation":
+                user_change_status(user=User.objects.get(pk=person.pk), to=User.Status.ACTIVE, actor=alice)
+            else:
+                invitation_accept(invitation=invitation, first_name="Pat", last_name="P", password="a long pass 4242")
+            outcome["ok"] = True
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    with transaction.atomic():
+        Organization.objects.select_for_update(no_key=True).get(pk=acme.pk)
+        thread.start()
+        thread.join(10)
+        finished_while_locked = not thread.is_alive()
+    thread.join(20)
+    assert outcome.get("ok"), outcome.get("error")
+    assert finished_while_locked, f"the {how} waited for the organisation's row"
+    person.refresh_from_db()
+    assert person.status == User.Status.ACTIVE
