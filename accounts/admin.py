@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Contact, Organization, StatusChange, User, UserType
+from .selectors import people_changed
 from .services import LINK_FIELDS, account_links_outdated_for, link_fields_changes
 
 admin.site.site_header = _("ExperQuiz platform administration")
@@ -41,6 +42,9 @@ class UserAdmin(admin.ModelAdmin):
     raw_id_fields = ["user_type"]
 
     def save_model(self, request, obj, form, change):
+        # The organisation before the person, as the services do; the cached counts follow.
+        if obj.organization_id:
+            people_changed(obj.organization_id)
         super().save_model(request, obj, form, change)
         if not change:
             return
@@ -54,6 +58,17 @@ class UserAdmin(admin.ModelAdmin):
         # A person of an organisation is deleted by user_change_status (kept, with their history);
         # removing the row would skip the last-administrator rule and the audit trail.
         return super().has_delete_permission(request, obj) and (obj is None or obj.organization_id is None)
+
+    def delete_model(self, request, obj):
+        if obj.organization_id:
+            people_changed(obj.organization_id)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        organization_ids = set(queryset.exclude(organization=None).values_list("organization_id", flat=True))
+        for organization_id in sorted(organization_ids):
+            people_changed(organization_id)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(Contact)

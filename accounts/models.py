@@ -72,6 +72,36 @@ class Organization(models.Model):
             raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
 
 
+class PeopleVersion(models.Model):
+    """How many committed writes an organisation's people have seen: the cached people counts are
+    keyed by it (accounts.selectors), so every process sees a write's counts the moment it commits.
+
+    Bumped at the commit of each transaction that wrote people, memberships or rights: on PostgreSQL
+    by a deferred trigger on PeopleChange (see migration 0007), so the row is locked for the instant
+    of the commit only, after every other lock of the transaction (a lock taken last cannot close a
+    deadlock, and writers of one organisation never queue behind each other's whole transaction).
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.organization_id}: {self.version}"
+
+
+class PeopleChange(models.Model):
+    """A write on an organisation's people, noted in the writer's transaction: at its commit the
+    deferred trigger bumps the organisation's PeopleVersion and deletes the note (the table stays empty)."""
+
+    # No foreign-key constraint: inserting a note must not lock the organisation's row in any way.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+
+    def __str__(self):
+        return str(self.organization_id)
+
+
 class UserType(NamedInOrganization):
     """A kind of person, per organisation: employee, trainee, student…"""
 
@@ -579,6 +609,13 @@ class BulkJob(TrackedJob):
     level = models.CharField(max_length=10, blank=True)
     # Where to follow what the action started, e.g. the invitation batch of "Send invitations".
     link = models.CharField(max_length=200, blank=True)
+    # Written with each chunk's changes, in its transaction, so that a job delivered again after a
+    # crash resumes after the last committed chunk (flows.tasks.bulk_run_job): the users are taken by
+    # increasing id, `resume_after` is the last one done, `tally` what was done so far, and `params`
+    # what the action carries from chunk to chunk (the invitation batch it started).
+    resume_after = models.PositiveBigIntegerField(default=0)
+    tally = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
 
     objects = OrgQuerySet.as_manager()
 

@@ -370,8 +370,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
             _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
         )
     # Lock the organisation first: two administrators deactivating each other at the same moment
-    # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    # must not both pass the "last administrator" check. Only leaving `active` can lose the last
+    # administrator: becoming active (an activation, an accepted invitation) does not queue there.
+    if to != Status.ACTIVE:
+        Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     _require_status_move(actor, locked, to)
     if not locked.can_become(to):
@@ -465,17 +467,21 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str, actor: User | None) -> User:
+def user_set_password(*, user: User, password: str, actor: User | None, encoded: str = "") -> User:
     """Set a password the user chose; lifts the "change your password" requirement.
 
     Only the person sets their own password (`actor` is `user`: signed in, or through a link sent to
     them); administrators send a temporary one instead. Every link still pending ends with it: a
     reset link asked for earlier, or a temporary password not sent yet, must not replace the password
-    the user just chose.
+    the user just chose. `encoded` is the password already hashed by a caller that hashes before
+    taking its locks (see invitation_accept).
     """
     if actor is not None and actor.pk != user.pk:
         raise NotAllowed(_("Only %(user)s may choose their own password.") % {"user": user})
-    user.set_password(password)
+    if encoded:
+        user.password, user._password = encoded, password
+    else:
+        user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
     audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)

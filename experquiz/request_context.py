@@ -46,6 +46,15 @@ def bound(*, client_ip: str = "", request_id: str = ""):
         _current.reset(token)
 
 
+def enter(*, client_ip: str = "", request_id: str = ""):
+    """Start serving as `request_id` until `leave(token)` (for a task caused by that request)."""
+    return _current.set(RequestContext(client_ip=client_ip, request_id=request_id))
+
+
+def leave(token) -> None:
+    _current.reset(token)
+
+
 def request_id_for(request) -> str:
     """The proxy's X-Request-ID when it is a plain short token, otherwise a new random id.
 

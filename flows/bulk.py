@@ -11,6 +11,7 @@ and on the user page at once.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -24,12 +25,15 @@ from rights.names import Right
 from .people import user_status_action
 
 Status = User.Status
-# Each user goes through the transition service in its own transaction (~8 ms each on PostgreSQL):
-# up to SYNC_MAX users are changed within the request, more by a Celery worker while the page shows
-# the progress, up to MAX_USERS.
+# Each user goes through the services (~8 ms each on PostgreSQL): up to SYNC_MAX users are changed
+# within the request, more by a Celery worker while the page shows the progress, up to MAX_USERS.
 SYNC_MAX = 200
 MAX_USERS = 100_000
-CHUNK = 100
+# Users per transaction. A chunk commits whole or not at all, with the job's progress, so a job
+# resumes exactly after its last chunk. A status change locks the organisation's row until the
+# commit (the last-administrator rule), so a chunk of them stays short: others changing a status in
+# the same organisation (someone accepting an invitation) wait for it.
+CHUNK = 10
 NAMES_SHOWN = 5
 
 
@@ -47,23 +51,57 @@ class BulkOutcome:
 
     def summary(self) -> str:
         """'40 deactivated; 3 skipped: already inactive — Ann B., Bob C., Carl D.'"""
-        parts = [self.done_message % {"n": len(self.done)}]
-        for reason, users in self.skipped.items():
-            names = ", ".join(user.short_name for user in users[:NAMES_SHOWN])
-            if len(users) > NAMES_SHOWN:
-                names += ", " + _("and %(n)s more") % {"n": len(users) - NAMES_SHOWN}
-            parts.append(
-                ngettext("%(n)s skipped: %(reason)s — %(names)s", "%(n)s skipped: %(reason)s — %(names)s", len(users))
-                % {"n": len(users), "reason": reason, "names": names}
-            )
-        text = "; ".join(parts)
-        return text if text.endswith(".") else text + "."
+        return Tally().add(self).summary(self.done_message)
 
     def merge(self, other: "BulkOutcome") -> None:
         self.done += other.done
         self.link = self.link or other.link
         for reason, users in other.skipped.items():
             self.skipped.setdefault(reason, []).extend(users)
+
+    @property
+    def level(self) -> str:
+        return Tally().add(self).level
+
+
+@dataclass
+class Tally:
+    """What a bulk action did, in counts and the few names a summary shows: small enough to keep as
+    JSON on a job's row and add to chunk by chunk, across the runs of a job resumed after a crash."""
+
+    done: int = 0
+    skipped: dict = field(default_factory=dict)  # reason → {"n": count, "names": the first NAMES_SHOWN}
+    link: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Tally":
+        return cls(done=data.get("done", 0), skipped=dict(data.get("skipped", {})), link=data.get("link", ""))
+
+    def as_json(self) -> dict:
+        return {"done": self.done, "skipped": self.skipped, "link": self.link}
+
+    def add(self, outcome: BulkOutcome) -> "Tally":
+        self.done += len(outcome.done)
+        self.link = self.link or outcome.link
+        for reason, users in outcome.skipped.items():
+            entry = self.skipped.setdefault(str(reason), {"n": 0, "names": []})
+            entry["n"] += len(users)
+            entry["names"] = (entry["names"] + [user.short_name for user in users])[:NAMES_SHOWN]
+        return self
+
+    def summary(self, done_message) -> str:
+        parts = [str(done_message) % {"n": self.done}]
+        for reason, entry in self.skipped.items():
+            n = entry["n"]
+            names = ", ".join(entry["names"])
+            if n > len(entry["names"]):
+                names += ", " + _("and %(n)s more") % {"n": n - len(entry["names"])}
+            parts.append(
+                ngettext("%(n)s skipped: %(reason)s — %(names)s", "%(n)s skipped: %(reason)s — %(names)s", n)
+                % {"n": n, "reason": reason, "names": names}
+            )
+        text = "; ".join(parts)
+        return text if text.endswith(".") else text + "."
 
     @property
     def level(self) -> str:
@@ -86,21 +124,27 @@ class BulkAction:
 REGISTRY: dict[str, BulkAction] = {}
 
 
-def run(action: BulkAction, *, users, actor, params, progress=None) -> BulkOutcome:
-    """Run `action` on the `users` queryset in chunks (constant memory), reporting progress."""
+def run(action: BulkAction, *, users, actor, params, start_after=0, chunk_done=None) -> BulkOutcome:
+    """Run `action` on the `users` queryset by increasing id, CHUNK users per transaction.
+
+    `chunk_done(part, last_pk, count)` is called at the end of each chunk's transaction with that
+    chunk's outcome: what it records (a job's progress) commits with the chunk's changes or not at
+    all. A job stopped midway runs again with `start_after` the last id it recorded, and changes
+    nobody twice. `params` may carry plain values from one chunk to the next (see send_invitations).
+    """
     outcome = None
-    done = 0
-    pks = list(users.values_list("pk", flat=True))
+    pks = list(users.filter(pk__gt=start_after).order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(pks), CHUNK):
-        chunk = list(users.model.objects.filter(pk__in=pks[start : start + CHUNK]).order_by(*users.query.order_by))
-        part = action.handler(users=chunk, actor=actor, params=params)
+        ids = pks[start : start + CHUNK]
+        with transaction.atomic():
+            chunk = list(users.model.objects.filter(pk__in=ids).order_by("pk"))
+            part = action.handler(users=chunk, actor=actor, params=params)
+            if chunk_done:
+                chunk_done(part, ids[-1], len(chunk))
         if outcome is None:
             outcome = part
         else:
             outcome.merge(part)
-        done += len(chunk)
-        if progress:
-            progress(done)
     return outcome or action.handler(users=[], actor=actor, params=params)
 
 
@@ -179,19 +223,24 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
     """Account invitations to the created and invited users; one batch however many chunks."""
     from django.urls import reverse
 
+    from invitations.models import InvitationBatch
     from invitations.services import invitations_send
 
     outcome = BulkOutcome(done_message=_("%(n)s invited"))
     if not users:
         return outcome
-    # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones.
+    # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones,
+    # and by a job's later run after a crash (its params are kept on the job's row).
+    batch = params.get("batch")
+    if batch is None and params.get("batch_id"):
+        batch = InvitationBatch.objects.for_org(actor.organization).filter(pk=params["batch_id"]).first()
     try:
         result = invitations_send(
             organization=actor.organization,
             users=users,
             actor=actor,
             label=_("Invitations from the users list"),
-            batch=params.get("batch"),
+            batch=batch,
         )
     except NotAllowed:
         # Everyone of this chunk left the actor's scope since the list was drawn: skipped, like one.
@@ -199,7 +248,7 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
             outcome.skip(_("outside your right to invite"), user)
         return outcome
     if result.batch is not None:
-        params["batch"] = result.batch
+        params["batch_id"] = result.batch.pk
         outcome.link = reverse("invitations:batch", args=[result.batch.pk])
     invited = set(result.invited)
     outcome.done = [user for user in users if user.pk in invited]

@@ -54,6 +54,7 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
         locked.is_administrator = is_administrator
         locked.save(update_fields=["is_administrator", "updated_at"])
         account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
+        people_changed(locked.organization_id)  # an administrator's scope is everyone
     return locked
 
 

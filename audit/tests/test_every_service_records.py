@@ -106,6 +106,7 @@ NOT_SERVICE_MODULES = {
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
     "experquiz.naming": "the name rule: a savepoint around the save of the service that calls it, which records",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
+    "flows.bulk": "runs a registered action's handler per chunk of users; the handlers call the services, which record",
 }
 PASSWORD = "a long and new password 42"
 

@@ -73,7 +73,7 @@ class UserListView(RightRequiredMixin, View):
         extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
         counts = status_counts(
             filterset.without_status(),
-            organization_id=request.organization.pk,
+            organization=request.organization,
             cache_key=f"{request.user.pk}:{urlencode(sorted(extra.items()))}",
         )
         not_deleted = sum(n for status, n in counts.items() if status != Status.DELETED)
