@@ -160,6 +160,8 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "experquiz.settings.multiprocess_for_tests",
             "DEBUG": "0",
             "HTTPS": "0",  # plain HTTP on loopback
+            # As behind a load balancer: the X-Request-ID the tests send is the proxy's, and kept.
+            "TRUSTED_PROXY_COUNT": "1",
             "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": ".localhost,localhost",
             "BASE_DOMAIN": f"localhost:{self.port}",

@@ -38,7 +38,8 @@ def json_lines():
 @pytest.mark.django_db
 def test_a_request_logs_json_lines_with_its_request_id(acme, json_lines):
     broken = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-    with override_settings(CACHES={"default": broken}):
+    # Behind a trusted proxy (a load balancer's probe): its X-Request-ID is kept.
+    with override_settings(CACHES={"default": broken}, TRUSTED_PROXY_COUNT=1):
         response = Client(HTTP_HOST="acme.localhost").get("/healthz", headers={"X-Request-ID": "lb-probe-42"})
     assert response.status_code == 503
     (line,) = [line for line in json_lines() if line["logger"] == "experquiz.health"]
