@@ -148,7 +148,7 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
     """Account invitations to the created and invited users; one batch however many chunks."""
     from django.urls import reverse
 
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     outcome = BulkOutcome(done_message=_("%(n)s invited"))
     if not users:
@@ -212,7 +212,7 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
 
 def activate_with_temporary_password(*, users, actor, params) -> BulkOutcome:
     """Activate created and invited users, each sent a temporary password so they can log in."""
-    from invitations.services import user_activate_with_temporary_password
+    from invitations.services.account import user_activate_with_temporary_password
 
     outcome = BulkOutcome(done_message=_("%(n)s activated, each sent a temporary password"))
     for user in users:

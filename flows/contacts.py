@@ -12,7 +12,7 @@ from audit.models import Action
 from audit.services import audit_record
 from experquiz.errors import DomainError
 from invitations.models import Invitation
-from invitations.services import invitations_send, user_activate_with_temporary_password
+from invitations.services.account import invitations_send, user_activate_with_temporary_password
 
 Status = User.Status
 

@@ -12,7 +12,7 @@ from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz.errors import DomainError
 from groups.models import Membership, UserGroup
-from invitations.services import invitations_send
+from invitations.services.account import invitations_send
 from rights.names import Right
 from rights.selectors import users_in_scope
 

@@ -7,7 +7,7 @@ from accounts.models import Organization
 from accounts.selectors import user_by_login_id
 from experquiz import request_context
 
-from . import services
+from .services import account, delivery, outbox, resets
 
 
 def retry_countdown(retries: int) -> int:
@@ -18,11 +18,11 @@ def retry_countdown(retries: int) -> int:
 @shared_task(bind=True, name="invitations.tasks.deliver_packet", max_retries=None, acks_late=True)
 def deliver_packet(self, invitation_ids):
     """Send one packet (≤ INVITATIONS_PACKET_SIZE invitations) over one SMTP connection."""
-    outcome = services.invitations_deliver(invitation_ids=invitation_ids)
+    outcome = delivery.invitations_deliver(invitation_ids=invitation_ids)
     # In-process (no broker) a retry would run at once, in the administrator's request: leave the
     # rows pending instead; the batch page's "retry" queues them again.
     if outcome.retry and not self.request.is_eager:
-        services.invitations_mark_enqueued(invitation_ids=outcome.retry)
+        outbox.invitations_mark_enqueued(invitation_ids=outcome.retry)
         raise self.retry(args=[outcome.retry], countdown=retry_countdown(self.request.retries))
     return {"sent": len(outcome.sent), "failed": len(outcome.failed), "retry": len(outcome.retry)}
 
@@ -30,7 +30,7 @@ def deliver_packet(self, invitation_ids):
 @shared_task(name="invitations.tasks.invitations_sweep")
 def invitations_sweep():
     """Beat: queue again what was left pending too long, and send the reminders that are due."""
-    return {"requeued": services.invitations_sweep(), "reminders": services.invitations_send_reminders()}
+    return {"requeued": outbox.invitations_sweep(), "reminders": account.invitations_send_reminders()}
 
 
 @shared_task(name="invitations.tasks.password_reset_send")
@@ -44,4 +44,4 @@ def password_reset_send(organization_id, login_id, client_ip="", request_id=""):
     if organization is not None:
         with request_context.bound(client_ip=client_ip, request_id=request_id):
             user = user_by_login_id(organization, login_id)
-            services.password_reset_request(organization=organization, user=user)
+            resets.password_reset_request(organization=organization, user=user)

@@ -170,23 +170,23 @@ def test_two_copies_of_a_packet_running_at_once_send_each_message_once(acme, ali
 
     from django.db import connection
 
-    from invitations import services
+    from invitations.services import account, delivery
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     users = created_users(acme, 40)
-    publish = services.invitations_enqueue
-    services.invitations_enqueue = lambda **kwargs: None  # nothing queued: the two copies below are the tasks
+    publish = account.invitations_enqueue
+    account.invitations_enqueue = lambda **kwargs: None  # nothing queued: the two copies below are the tasks
     try:
-        services.invitations_send(organization=acme, users=User.objects.filter(organization=acme), actor=alice)
+        account.invitations_send(organization=acme, users=User.objects.filter(organization=acme), actor=alice)
     finally:
-        services.invitations_enqueue = publish
+        account.invitations_enqueue = publish
     ids = list(Invitation.objects.filter(user__in=users).values_list("pk", flat=True))
     outcomes = []
 
     def run():
         try:
-            outcomes.append(services.invitations_deliver(invitation_ids=ids))
+            outcomes.append(delivery.invitations_deliver(invitation_ids=ids))
         finally:
             connection.close()
 

@@ -450,7 +450,7 @@ def test_the_code_reading_follows_hooks_and_tasks_published_by_name(monkeypatch)
 
 
 def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env):
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     result = invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
     assert result.invited == [] and [reason for _user, reason in result.skipped] == ["outside your right to invite"]
@@ -462,7 +462,7 @@ def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(e
 
 def test_a_temporary_password_takes_manage_users_at_the_service_too(env):
     from experquiz.errors import DomainError
-    from invitations.services import user_activate_with_temporary_password
+    from invitations.services.account import user_activate_with_temporary_password
 
     with pytest.raises(DomainError, match="Only someone who manages Carol Created"):
         user_activate_with_temporary_password(user=env.carol, actor=env.without[Right.MANAGE_USERS])

@@ -340,7 +340,7 @@ class UserStatusView(RightRequiredMixin, View):
         return self.render_confirm(self.get_person(pk), to, StatusChangeForm())
 
     def post(self, request, pk, to):
-        from invitations.services import user_activate_with_temporary_password
+        from invitations.services.account import user_activate_with_temporary_password
 
         person = self.get_person(pk)
         # The reason goes through a form like every typed text: a NUL byte or an over-long reason is
