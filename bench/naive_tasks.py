@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from invitations.models import Invitation
 from invitations.services import delivery
@@ -18,6 +19,8 @@ def naive_send(invitation_id):
         )
         if invitation is None:
             return
+        delivery._prepare_link(invitation, timezone.now())  # as the claim of a packet does
+        invitation.save(update_fields=["token_hash", "expires_at"])
         channels = delivery._Channels()  # a fresh SMTP connection for this one message
         try:
             delivery._render_and_send(invitation, channels)

@@ -114,7 +114,7 @@ NOT_AUDITED = {
     "flows.invitations.split_addresses": "a helper splitting pasted text",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
-    "invitations.services.outbox.invitations_mark_enqueued": "delivery bookkeeping of the worker",
+    "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",
     "invitations.services.outbox.invitations_sweep": "re-queues lost delivery tasks; changes nothing a person sees",
     "invitations.services.delivery.invitations_deliver": "delivers what was recorded when it was sent or issued",
     "invitations.services.revocation.invitations_revoke_on_status_change": "a side effect of the status change",

@@ -174,7 +174,8 @@ def invitations_resend_to_group(*, organization, group, users_in_scope, actor: U
 
 @transaction.atomic
 def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
-    """Put the batch's failed messages (and pending ones that already failed once) back in the queue."""
+    """Put the batch's failed messages (and pending ones that already failed once, or wait for an
+    outage to end) back in the queue, now."""
     from ..selectors import invitations_visible_to
 
     now = timezone.now()
@@ -184,10 +185,16 @@ def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
         invitations = invitations.filter(pk__in=invitations_visible_to(actor).values("pk"))
     ids = list(
         invitations.filter(revoked_at__isnull=True)
-        .filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING, attempts__gt=0))
+        .filter(Q(delivery=Delivery.FAILED) | Q(delivery=Delivery.PENDING) & (Q(attempts__gt=0) | ~Q(last_error="")))
         .values_list("pk", flat=True)
     )
-    Invitation.objects.filter(pk__in=ids).update(delivery=Delivery.PENDING, attempts=0, enqueued_at=now)
+    # A failed message holds no claim any more (one left from its last attempt is stale).
+    Invitation.objects.filter(pk__in=ids, delivery=Delivery.FAILED).update(
+        claimed_until=None, claimed_by="", claim_task_id=""
+    )
+    Invitation.objects.filter(pk__in=ids).update(
+        delivery=Delivery.PENDING, attempts=0, enqueued_at=now, next_attempt_at=None
+    )
     if ids:
         audit_record(
             organization=batch.organization_id,

@@ -6,8 +6,9 @@ SENDING_PATHS lists each path and how to trigger it. For each, an actor who hold
 one the path needs (organisation-wide) triggers it: nothing is queued or sent, nobody becomes
 invited, and the page says why. An administrator triggering the same path does send, so a trigger
 that no longer reaches its path fails too. test_every_sending_path_is_listed reads the code: every
-URL, bulk action, Celery task and management command that reaches `invitations_enqueue` (the one way
-a message leaves) must be covered by a line here or excluded with its reason.
+URL, bulk action, Celery task, Celery worker step and management command that reaches
+`invitations_enqueue` (the one way a message leaves) must be covered by a line here or excluded with
+its reason.
 """
 
 import ast
@@ -179,6 +180,8 @@ EXCLUDED = {
     "url:invitations:password_forgot": "public: a person asks for their own reset link",
     "task:invitations.tasks.password_reset_send": "public: the look-up behind the forgotten-password page",
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
+    "task:invitations.tasks.worker_started": "system: a worker's start sweeps, as beat does",
+    "step:invitations.tasks.RecoverOnConnect": "system: the worker sweeps when it (re)connects to the broker",
     "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports",
 }
 
@@ -350,15 +353,31 @@ def functions_that_send():
     }
     reached = {key for key, (name, _used) in functions.items() if name == SEND}
     names = {SEND}
+    steps = worker_steps()
     grown = True
     while grown:
         grown = False
         for key, (name, _used) in functions.items():
             if key not in reached and uses[key] & names:
                 reached.add(key)
-                names.add(name)
+                if key not in steps:  # the worker calls a step's start(), nobody names it
+                    names.add(name)
                 grown = True
     return reached
+
+
+def worker_steps():
+    """The methods of Celery worker steps (bootsteps: classes whose base is a `…Step`), as keys of
+    project_functions: the worker calls them (an entry point, like a task), and their names (start,
+    stop) are too common to follow."""
+    found = set()
+    for module, tree in product_modules():
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(str(_last_name(base)).endswith("Step") for base in node.bases):
+                found |= {
+                    (module, f"{node.name}.{item.name}") for item in node.body if isinstance(item, ast.FunctionDef)
+                }
+    return found
 
 
 def url_patterns(patterns, namespace=""):
@@ -395,6 +414,8 @@ def sending_entry_points() -> set[str]:
     for task_name, task in app.tasks.items():
         if not task_name.startswith("celery.") and code_of(task.run) in sends:
             found.add(f"task:{task_name}")
+    for module, qualname in sends & worker_steps():
+        found.add(f"step:{module}.{qualname.split('.')[0]}")
     for command, app_name in get_commands().items():
         module = f"{app_name}.management.commands.{command}"
         if any(key[0] == module for key in sends):
@@ -444,6 +465,20 @@ def test_the_code_reading_follows_hooks_and_tasks_published_by_name(monkeypatch)
     sends = functions_that_send()
     assert ("accounts.views_new", "nudge") in sends
     assert ("accounts.views_new", "queue_it") in sends
+
+
+def test_the_code_reading_finds_a_worker_step_that_sends_without_following_its_common_name(monkeypatch):
+    """A worker step's start() is an entry point; `start` itself (a thread's, a variable's) is not sending."""
+    functions = project_functions()
+    functions["accounts.steps", "Nudge.start"] = ("start", {"invitations_send"})
+    functions["accounts.views_new", "begin"] = ("begin", {"start", "Thread"})
+    module = __import__(__name__, fromlist=["x"])
+    monkeypatch.setattr(module, "project_functions", lambda: functions)
+    real_steps = worker_steps()
+    monkeypatch.setattr(module, "worker_steps", lambda: real_steps | {("accounts.steps", "Nudge.start")})
+    sends = functions_that_send()
+    assert ("accounts.steps", "Nudge.start") in sends and ("accounts.views_new", "begin") not in sends
+    assert "step:accounts.steps.Nudge" in sending_entry_points()
 
 
 # The services check it themselves, whoever calls them ---------------------------------------------
