@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations clean
+.PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench-people: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py all
 
 bench: bench-people bench-invitations
+
+# A bounded soak on loopback (gunicorn, worker, beat, Locust): SOAK_DURATION seconds, 60 by default, 300 at most.
+SOAK_DURATION ?= 60
+soak: install
+	$(PY) bench/soak.py --duration $(SOAK_DURATION) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm test-results

@@ -26,6 +26,26 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _people_version_at_once_in_test_transactions(request):
+    """On PostgreSQL the people version is bumped by a trigger at commit (accounts.selectors.people_changed).
+    A test run inside a transaction that never commits (`db`) would never see it: there the trigger
+    fires at the end of each statement instead, as SQLite's bump does. Tests with real commits
+    (`transactional_db`) keep the commit-time trigger of production."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if not transactional and ("db" in request.fixturenames or marker is not None):
+        request.getfixturevalue("db")
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS accounts_people_version_at_commit IMMEDIATE")
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _reset_language():
     # A request by a French-speaking user leaves French active in this thread: the next test must
     # not inherit it.

@@ -6,6 +6,7 @@ from django.urls import reverse
 from experquiz.tenancy import tenant_slug_from_host
 
 from .models import Organization
+from .selectors import with_people_version
 
 
 class TenantMiddleware:
@@ -23,7 +24,8 @@ class TenantMiddleware:
             request.organization = None
             request.urlconf = settings.PLATFORM_URLCONF
         else:
-            request.organization = Organization.objects.filter(slug=slug).first()
+            # With its people version, read now, before anything the request counts (accounts.selectors).
+            request.organization = with_people_version(Organization.objects.filter(slug=slug)).first()
             if request.organization is None:
                 raise Http404("Unknown organisation")
         return self.get_response(request)

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -7,11 +9,14 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
+from django.utils.functional import classproperty
 from django.utils.translation import gettext_lazy as _
 
 from experquiz import phones
+from experquiz.naming import NamedInOrganization
 from experquiz.tenancy import OrgQuerySet
 
+from .identity import IDENTITY_FIELDS, Channel, IdentityInvalid, identity_clean
 from .querysets import ContactQuerySet, UserQuerySet
 
 RESERVED_SLUGS = {"www", "admin", "api", "static", "media", "mail", "smtp", "app", "platform", "status"}
@@ -27,22 +32,9 @@ def validate_slug_not_reserved(value):
         raise ValidationError(_("“%(slug)s” is reserved."), params={"slug": value}, code="reserved")
 
 
-def normalized_mobile(raw: str, organization) -> str:
-    """E.164 form of a mobile typed any usual way, read with the organisation's region."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
-    return phones.to_e164(raw, organization.phone_region if organization else "FR")
-
-
 class Language(models.TextChoices):
     EN = "en", _("English")
     FR = "fr", _("French")
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
 
 
 class Organization(models.Model):
@@ -80,24 +72,81 @@ class Organization(models.Model):
             raise ValidationError({"phone_region": _("Unknown country code “%s”.") % self.phone_region})
 
 
-class UserType(models.Model):
+class PeopleVersion(models.Model):
+    """How many committed writes an organisation's people have seen: the cached people counts are
+    keyed by it (accounts.selectors), so every process sees a write's counts the moment it commits.
+
+    Bumped at the commit of each transaction that wrote people, memberships or rights: on PostgreSQL
+    by a deferred trigger on PeopleChange (see migration 0007), so the row is locked for the instant
+    of the commit only, after every other lock of the transaction (a lock taken last cannot close a
+    deadlock, and writers of one organisation never queue behind each other's whole transaction).
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.organization_id}: {self.version}"
+
+
+class PeopleChange(models.Model):
+    """A write on an organisation's people, noted in the writer's transaction: at its commit the
+    deferred trigger bumps the organisation's PeopleVersion and deletes the note (the table stays empty)."""
+
+    # No foreign-key constraint: inserting a note must not lock the organisation's row in any way.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+
+    def __str__(self):
+        return str(self.organization_id)
+
+
+class UserType(NamedInOrganization):
     """A kind of person, per organisation: employee, trainee, student…"""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="user_types")
     name = models.CharField(_("name"), max_length=100)
-
-    objects = OrgQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("user type")
         verbose_name_plural = _("user types")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("organization", Lower("name"), name="accounts_usertype_unique_name"),
+            # Names ignore case and accents (experquiz.naming).
+            models.UniqueConstraint(fields=["organization", "name_key"], name="accounts_usertype_unique_name_key"),
         ]
 
     def __str__(self):
         return self.name
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One move of the status lifecycle (DESIGN §5): from which statuses, to which, made by whom.
+
+    `by` says who makes it: an administrator (the user page and the bulk actions offer it, with
+    `label`, `confirm` and the bulk summary `done`), the person themselves (accepting an invitation:
+    the link authorises it), or the sending of an invitation (`users_mark_invited`, never the status
+    service). `temporary_password`: the move sends one, so that the person has a way in.
+    """
+
+    ADMINISTRATOR = "administrator"
+    PERSON = "person"
+    SENDING = "sending"
+
+    name: str
+    sources: frozenset
+    to: str
+    by: str
+    label: str = ""
+    confirm: bool = False
+    done: str = ""
+    temporary_password: bool = False
+
+
+def _targets_by_source(lifecycle, statuses) -> dict:
+    return {status: {t.to for t in lifecycle if status in t.sources} for status in statuses}
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
@@ -127,14 +176,57 @@ class User(AbstractBaseUser, PermissionsMixin):
         INACTIVE = "inactive", _("Inactive")
         DELETED = "deleted", _("Deleted")
 
-    # The lifecycle (DESIGN §5): which status may follow which. Only the transition service reads it.
-    TRANSITIONS = {
-        Status.CREATED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
-        Status.INVITED: {Status.INVITED, Status.ACTIVE, Status.DELETED},
-        Status.ACTIVE: {Status.INACTIVE, Status.DELETED},
-        Status.INACTIVE: {Status.ACTIVE, Status.DELETED},
-        Status.DELETED: {Status.INACTIVE},
-    }
+    # Waiting for an invitation: nobody accepted one yet, so sending one (again) is what comes next.
+    AWAITING_INVITATION = frozenset({Status.CREATED, Status.INVITED})
+    # The lifecycle (DESIGN §5), the one table of status moves: the status service checks it, the
+    # user page and the bulk actions offer its administrators' moves (in this order).
+    LIFECYCLE = (
+        Transition("invite", AWAITING_INVITATION, Status.INVITED, by=Transition.SENDING),
+        Transition("accept", AWAITING_INVITATION, Status.ACTIVE, by=Transition.PERSON),
+        Transition(
+            "activate",
+            AWAITING_INVITATION,
+            Status.ACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Activate with a temporary password"),
+            done=_("%(n)s activated, each sent a temporary password"),
+            temporary_password=True,
+        ),
+        Transition(
+            "deactivate",
+            frozenset({Status.ACTIVE}),
+            Status.INACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Deactivate"),
+            confirm=True,
+            done=_("%(n)s deactivated"),
+        ),
+        Transition(
+            "reactivate",
+            frozenset({Status.INACTIVE}),
+            Status.ACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Reactivate"),
+            done=_("%(n)s reactivated"),
+        ),
+        Transition(
+            "delete",
+            AWAITING_INVITATION | {Status.ACTIVE, Status.INACTIVE},
+            Status.DELETED,
+            by=Transition.ADMINISTRATOR,
+            label=_("Delete"),
+            confirm=True,
+            done=_("%(n)s deleted"),
+        ),
+        Transition(
+            "restore",
+            frozenset({Status.DELETED}),
+            Status.INACTIVE,
+            by=Transition.ADMINISTRATOR,
+            label=_("Restore"),
+            done=_("%(n)s restored"),
+        ),
+    )
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="users", null=True, blank=True
@@ -299,24 +391,36 @@ class User(AbstractBaseUser, PermissionsMixin):
             algorithm="sha256",
         ).hexdigest()
 
+    @classproperty
+    def TRANSITIONS(cls) -> dict:  # noqa: N802 (a constant of the model, read off the table)
+        """{status: the statuses that may follow it}, read off the lifecycle table."""
+        return _targets_by_source(cls.LIFECYCLE, cls.Status)
+
+    @classmethod
+    def transitions_from(cls, status, *, by=None) -> list[Transition]:
+        """The moves of the lifecycle from `status` (every status when None), made `by` whom (anyone when None)."""
+        return [t for t in cls.LIFECYCLE if (status is None or status in t.sources) and (by is None or t.by == by)]
+
     def can_become(self, status) -> bool:
-        return status in self.TRANSITIONS[self.status]
+        return any(t.to == status for t in self.transitions_from(self.status))
+
+    @property
+    def is_awaiting_invitation(self) -> bool:
+        return self.status in self.AWAITING_INVITATION
 
     def clean(self):
-        self.email = (self.email or "").strip().lower()
+        # The identity rules are those of every other path (accounts.identity): the platform admin's
+        # forms come through here.
         errors = {}
         try:
-            self.mobile = normalized_mobile(self.mobile, self.organization)
-        except phones.InvalidPhoneNumber:
-            errors["mobile"] = _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}
-        if not self.email and not self.mobile:
-            errors["email"] = _("Give an email address or a mobile number: one of them is the login ID.")
-        if self.preferred_channel == Channel.EMAIL and not self.email and self.mobile:
-            errors["preferred_channel"] = _("Email is the preferred channel but there is no email address.")
-        if self.preferred_channel == Channel.SMS and not self.mobile:
-            errors["preferred_channel"] = _("SMS is the preferred channel but there is no mobile number.")
+            identity = identity_clean(self.organization, **_identity_of(self))
+        except IdentityInvalid as invalid:
+            errors, identity = invalid.errors, invalid.identity
+        for name in IDENTITY_FIELDS:
+            if name not in errors:
+                setattr(self, name, getattr(identity, name))
         if self.user_type_id and self.user_type.organization_id != self.organization_id:
-            errors["user_type"] = _("Unknown user type.")
+            errors["user_type"] = [_("Unknown user type.")]
         if errors:
             raise ValidationError(errors)
 
@@ -407,15 +511,17 @@ class Contact(models.Model):
         return phones.display(self.mobile)
 
     def clean(self):
-        self.email = (self.email or "").strip().lower()
+        # The same rules as every other path (accounts.identity).
         try:
-            self.mobile = normalized_mobile(self.mobile, self.organization)
-        except phones.InvalidPhoneNumber:
-            raise ValidationError(
-                {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": self.mobile}}
-            ) from None
-        if not self.email and not self.mobile:
-            raise ValidationError(_("Give an email address or a mobile number."))
+            identity = identity_clean(self.organization, contact=True, **_identity_of(self))
+        except IdentityInvalid as invalid:
+            raise ValidationError(invalid.errors) from None
+        self.email, self.mobile = identity.email, identity.mobile
+        self.first_name, self.last_name = identity.first_name, identity.last_name
+
+
+def _identity_of(person) -> dict:
+    return {name: getattr(person, name, "") for name in IDENTITY_FIELDS}
 
 
 def default_user_type_names():
@@ -437,6 +543,11 @@ class TrackedJob(models.Model):
     @property
     def percent(self):
         return int(100 * self.progress / self.total) if self.total else 0
+
+    @property
+    def language(self):
+        """The language its messages are written in: the starter's, else the organisation's."""
+        return self.created_by.language if self.created_by else self.organization.language
 
 
 class ImportJob(TrackedJob):
@@ -498,6 +609,13 @@ class BulkJob(TrackedJob):
     level = models.CharField(max_length=10, blank=True)
     # Where to follow what the action started, e.g. the invitation batch of "Send invitations".
     link = models.CharField(max_length=200, blank=True)
+    # Written with each chunk's changes, in its transaction, so that a job delivered again after a
+    # crash resumes after the last committed chunk (flows.tasks.bulk_run_job): the users are taken by
+    # increasing id, `resume_after` is the last one done, `tally` what was done so far, and `params`
+    # what the action carries from chunk to chunk (the invitation batch it started).
+    resume_after = models.PositiveBigIntegerField(default=0)
+    tally = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
 
     objects = OrgQuerySet.as_manager()
 

@@ -4,11 +4,12 @@ from experquiz.tenancy import OrgQuerySet
 
 
 class UserQuerySet(OrgQuerySet):
-    def with_status(self, *statuses):
-        return self.filter(status__in=statuses)
-
     def active(self):
         return self.filter(status=self.model.Status.ACTIVE)
+
+    def awaiting_invitation(self):
+        """Users nobody has invited yet or who have not accepted their invitation (User.AWAITING_INVITATION)."""
+        return self.filter(status__in=self.model.AWAITING_INVITATION)
 
     def not_deleted(self):
         return self.exclude(status=self.model.Status.DELETED)
@@ -45,9 +46,6 @@ class UserQuerySet(OrgQuerySet):
 
 
 class ContactQuerySet(OrgQuerySet):
-    def not_converted(self):
-        return self.filter(converted_to__isnull=True)
-
     def search(self, q: str, region: str = "FR"):
         from .search import search_terms
 

@@ -7,18 +7,11 @@ index (migration 0002) turns it into an index scan, without needing the non-immu
 """
 
 import re
-import unicodedata
 
 import phonenumbers
 
 from experquiz import phones
-
-
-def fold(text: str) -> str:
-    """'Élodie O’Neil' → 'elodie o'neil': case- and accent-insensitive comparisons."""
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.replace("’", "'").casefold()
+from experquiz.naming import fold
 
 
 def _digits(text: str) -> str:

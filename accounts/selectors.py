@@ -3,12 +3,13 @@
 import hashlib
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from experquiz import phones
 
-from .models import User
+from .models import Organization, PeopleChange, PeopleVersion, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -33,41 +34,59 @@ def user_by_login_id(organization, login_id: str) -> User | None:
 
 
 # Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
-# view: the tab counts are cached per organisation and invalidated by any write on its people
-# (writes bump a version number that is part of the cache key).
-COUNTS_TTL = 120
-
-
-def _version_key(organization_id) -> str:
-    return f"people-version:{organization_id}"
+# view: the tab counts are cached per organisation, under a key that holds the organisation's people
+# version (PeopleVersion). Every write on its people bumps that version when, and only if, it commits,
+# so from that moment every process (each web worker, Celery worker or command, whatever its cache)
+# reads the new version and stops using the counts cached before. A cache may make the page faster,
+# never wrong: the list uses these counts as its total, so stale counts would hide rows. The TTL only
+# bounds how long unused keys stay around.
+COUNTS_TTL = 600
 
 
 def people_version(organization_id) -> int:
-    return cache.get_or_set(_version_key(organization_id), 1, None)
+    """The organisation's people version as committed now."""
+    return PeopleVersion.objects.filter(organization_id=organization_id).values_list("version", flat=True).first() or 0
+
+
+def with_people_version(organizations):
+    """`organizations` (a queryset) with each one's people version read in the same query, as
+    `people_version` (the tenant middleware loads the request's organisation this way)."""
+    version = PeopleVersion.objects.filter(organization=OuterRef("pk")).values("version")[:1]
+    return organizations.annotate(people_version=Coalesce(Subquery(version), 0))
 
 
 def people_changed(organization_id) -> None:
-    """Forget cached counts of an organisation's people once the current write commits.
+    """Outdate the cached counts of an organisation's people, as part of the current write.
 
     Call it from any write on people, memberships or rights (they decide who is in whose scope).
-    Forgotten before the commit, a page loaded in between would count the old rows and cache them
-    under the new version; outside a transaction it happens at once.
+    The version changes when the write commits, and only if it does: readers see the rows and the
+    new version together. On PostgreSQL the call only notes the change, and a deferred trigger bumps
+    the version at the commit (migration 0007): the version's row is locked for that instant only,
+    after every other lock of the transaction, so writers never queue behind each other's whole
+    transaction and the lock cannot close a deadlock. SQLite writes one transaction at a time: there
+    the row is bumped at once. Outside a transaction the change is committed at once either way.
     """
-    transaction.on_commit(lambda: _bump_version(organization_id))
+    if connection.vendor == "postgresql":
+        PeopleChange.objects.create(organization_id=organization_id)
+        return
+    if not PeopleVersion.objects.filter(organization_id=organization_id).update(version=F("version") + 1):
+        PeopleVersion.objects.get_or_create(organization_id=organization_id, defaults={"version": 1})
 
 
-def _bump_version(organization_id) -> None:
-    try:
-        cache.incr(_version_key(organization_id))
-    except ValueError:
-        cache.set(_version_key(organization_id), 2, None)
+def status_counts(queryset, *, organization: Organization, cache_key: str) -> dict[str, int]:
+    """{status: count} over `queryset`, cached until the organisation's people change.
 
-
-def status_counts(queryset, *, organization_id, cache_key: str) -> dict[str, int]:
-    """{status: count} over `queryset`, cached until the organisation's people change."""
+    `organization` is the request's, loaded at its start with its people version (see
+    with_people_version): the version is read before the rows are counted here, so counts are never
+    cached under a version newer than the rows they counted (at worst newer rows under an older
+    version, which nobody asks for once the newer one has committed).
+    """
+    version = getattr(organization, "people_version", None)
+    if version is None:
+        version = people_version(organization.pk)
     # The filters can be long and any text: hash them so the key stays short and safe for any cache.
     digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-    key = f"people-counts:{organization_id}:{people_version(organization_id)}:{digest}"
+    key = f"people-counts:{organization.pk}:{version}:{digest}"
     counts = cache.get(key)
     if counts is None:
         counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))

@@ -1,5 +1,8 @@
 """Every write on organisations and people. Views, commands, tasks and the admin call these.
 
+Each service checks its actor's right itself (experquiz.authorization: the convention, and the hook
+the rights floor above answers); `actor=None` means the system (tasks and commands).
+
 Services lock rows in one order: the organisation, then users, then their invitations. Organisations
 and users are locked FOR NO KEY UPDATE (`no_key=True`): it still serialises the services, but does
 not stop another transaction from writing a row that merely points at them (a history row, an
@@ -8,7 +11,6 @@ we wait for something that transaction holds.
 """
 
 from django.contrib.auth import password_validation
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,21 +18,24 @@ from django.utils.translation import ngettext, override
 
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
-from experquiz import phones
-from experquiz.errors import DomainError
+from experquiz import authorization, phones
+from experquiz.authorization import INVITE, MANAGE_USERS, NotAllowed
+from experquiz.errors import DomainError, InvalidFields
+from experquiz.naming import named_save
 
-from .errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from .errors import LastAdministrator, LoginIdTaken, NoWayIn, TransitionNotAllowed
+from .history import history_entry, history_record, history_record_many
+from .identity import identity_clean
 from .models import (
     Contact,
     Organization,
-    StatusChange,
+    Transition,
     User,
     UserType,
     default_user_type_names,
-    normalized_mobile,
 )
 from .selectors import people_changed
-from .signals import account_links_outdated, user_status_changed
+from .signals import account_links_outdated, temporary_password_pending, user_status_changed
 
 Status = User.Status
 # What the audit trail records of a person's identity and of a contact (never a password).
@@ -81,16 +86,6 @@ def organization_create(
     return organization
 
 
-def normalize_mobile(organization: Organization, raw: str) -> str:
-    """E.164 form of a typed mobile number; raises ValidationError naming the problem."""
-    try:
-        return normalized_mobile(raw, organization)
-    except phones.InvalidPhoneNumber:
-        raise ValidationError(
-            {"mobile": _("“%(value)s” is not a valid mobile number.") % {"value": raw.strip()}}, code="invalid_phone"
-        ) from None
-
-
 def account_links_outdated_for(*, user_ids, reason: str, actor: User | None) -> None:
     """Say that the account links already sent to these users must no longer work, and why.
 
@@ -123,14 +118,9 @@ def link_fields_changes(before: dict, user: User) -> str:
 
 def users_history_note(*, user_ids, actor: User | None, note: str) -> None:
     """Write an event that leaves the status as it is (such as revoked links) in these users' history."""
-    StatusChange.objects.bulk_create(
-        StatusChange(
-            organization_id=organization_id,
-            user_id=pk,
-            from_status=status,
-            to_status=status,
-            actor=actor,
-            reason=note[:300],
+    history_record_many(
+        history_entry(
+            organization=organization_id, user=pk, from_status=status, to_status=status, actor=actor, reason=note
         )
         for pk, organization_id, status in User.objects.filter(pk__in=list(user_ids))
         .order_by("pk")
@@ -203,26 +193,49 @@ def user_create(
     is_administrator: bool = False,
     password: str | None = None,
     employee_number: str = "",
+    groups=(),
+    right: str = MANAGE_USERS,
 ) -> User:
-    """Create a user in `status` (created by default) and record its first history row."""
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    """Create a user in `status` (created by default) and record its first history row.
+
+    A person starts created, or active with a password (the first administrator of an organisation):
+    invited only by sending an invitation, and never active without a way in.
+
+    `actor` must hold `right` (managing users, or inviting for pasted addresses), and `groups` are
+    where the caller puts the new person in the same transaction (flows.people): they must be in the
+    actor's scope, and a group-scoped actor must name one, or the new person would be out of their
+    reach the moment it exists.
+    """
+    authorization.require_new_users_placed(actor, right, groups, organization_id=organization.pk)
+    if is_administrator:
+        authorization.require_administrator(actor, organization_id=organization.pk)
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(organization=organization, email=email, mobile=mobile, employee_number=employee_number)
     user = User(
         organization=organization,
-        email=email,
-        mobile=mobile,
-        employee_number=employee_number,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        preferred_channel=preferred_channel or ("email" if email or not mobile else "sms"),
+        **identity.as_dict(),
         language=language or organization.language,
         user_type=user_type,
         status=status,
         is_administrator=is_administrator,
         created_by=actor,
     )
+    if status not in (Status.CREATED, Status.ACTIVE):
+        raise TransitionNotAllowed(
+            _("%(user)s cannot start “%(status)s”: a new person is created, then invited or activated.")
+            % {"user": user, "status": Status(status).label}
+        )
+    if status == Status.ACTIVE and not password:
+        raise _no_way_in(user)
     if password:
         user.set_password(password)
     else:
@@ -234,7 +247,7 @@ def user_create(
             organization=organization, email=email, mobile=mobile, employee_number=employee_number
         ),
     )
-    StatusChange.objects.create(organization=organization, user=user, from_status="", to_status=status, actor=actor)
+    history_record(organization=organization, user=user, from_status="", to_status=status, actor=actor)
     audit_record(
         organization=organization,
         actor=actor,
@@ -261,21 +274,25 @@ def user_update(
     user_type: UserType | None,
 ) -> User:
     """Change a user's identity and settings (never the status)."""
+    authorization.require_users(actor, MANAGE_USERS, [user])
     organization = user.organization
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     before = _audited(locked)
-    email = (email or "").strip().lower()
-    mobile = normalize_mobile(organization, mobile)
-    employee_number = (employee_number or "").strip()
+    identity = identity_clean(
+        organization,
+        email=email,
+        mobile=mobile,
+        preferred_channel=preferred_channel,
+        employee_number=employee_number,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    email, mobile, employee_number = identity.email, identity.mobile, identity.employee_number
     _check_login_ids_free(
         organization=organization, email=email, mobile=mobile, employee_number=employee_number, exclude_pk=locked.pk
     )
-    locked.first_name = first_name.strip()
-    locked.last_name = last_name.strip()
-    locked.email = email
-    locked.mobile = mobile
-    locked.employee_number = employee_number
-    locked.preferred_channel = preferred_channel
+    for name, value in identity.as_dict().items():
+        setattr(locked, name, value)
     locked.language = language
     locked.user_type = user_type
     locked.full_clean(exclude=["password"])
@@ -304,17 +321,48 @@ def user_update(
     return locked
 
 
+def _require_status_move(actor, user: User, to) -> None:
+    """Someone who manages `user` makes any move; the person themselves only their own moves of the
+    lifecycle (accepting their invitation, which the link sent to them authorises)."""
+    own = [t for t in User.transitions_from(user.status, by=Transition.PERSON) if t.to == to]
+    if actor is not None and actor.pk == user.pk and own:
+        return
+    authorization.require_users(actor, MANAGE_USERS, [user])
+
+
+def _has_way_in(user: User) -> bool:
+    """A usable password, or a temporary password on its way (answered by the invitations floor)."""
+    if user.has_usable_password():
+        return True
+    return any(answer for _receiver, answer in temporary_password_pending.send(sender=User, user=user))
+
+
+def _no_way_in(user) -> NoWayIn:
+    return NoWayIn(
+        _(
+            "%(user)s cannot be active without a way to log in: they have no password and no temporary "
+            "password on its way. Activate them with a temporary password."
+        )
+        % {"user": user}
+    )
+
+
 def _other_active_administrators(user: User):
     return User.objects.for_org(user.organization).active().administrators().exclude(pk=user.pk)
 
 
 @transaction.atomic
 def user_change_status(*, user: User, to: str, actor: User | None, reason: str = "") -> User:
-    """The one place a user's status changes: checks the lifecycle, records who/when/why.
+    """The one place a user's status changes: checks the lifecycle (User.LIFECYCLE), records who,
+    when, from, to and why, and sets off what the change entails: sessions ended on deactivation and
+    deletion, the links sent for an earlier state revoked (the `user_status_changed` hook), the
+    history row, the audit event, the people counts forgotten.
 
     `invited` is refused: someone is invited only by sending them an invitation
-    (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
-    "invited" always means a message with a link is on its way.
+    (`invitations.services.account.invitations_send`, which marks them through `users_mark_invited`), so
+    "invited" always means a message with a link is on its way. `active` is refused to someone with
+    no way in: no usable password and no temporary password on its way
+    (`invitations.services.account.user_activate_with_temporary_password` issues one first).
     """
     to = Status(to)
     if to == Status.INVITED:
@@ -322,14 +370,19 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
             _("%(user)s cannot be marked invited without an invitation: send them one instead.") % {"user": user}
         )
     # Lock the organisation first: two administrators deactivating each other at the same moment
-    # must not both pass the "last administrator" check.
-    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    # must not both pass the "last administrator" check. Only leaving `active` can lose the last
+    # administrator: becoming active (an activation, an accepted invitation) does not queue there.
+    if to != Status.ACTIVE:
+        Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    _require_status_move(actor, locked, to)
     if not locked.can_become(to):
         raise TransitionNotAllowed(
             _("%(user)s cannot become “%(to)s”: the account is %(status)s.")
             % {"user": locked, "to": to.label, "status": locked.get_status_display().lower()}
         )
+    if to == Status.ACTIVE and not _has_way_in(locked):
+        raise _no_way_in(locked)
     if locked.is_administrator and locked.status == Status.ACTIVE and not _other_active_administrators(locked).exists():
         raise LastAdministrator(
             _("%(user)s is the last active administrator of %(organization)s and must stay active.")
@@ -344,13 +397,13 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
         locked.session_generation += 1
         fields.append("session_generation")
     locked.save(update_fields=fields)
-    StatusChange.objects.create(
-        organization_id=locked.organization_id,
+    history_record(
+        organization=locked.organization_id,
         user=locked,
         from_status=from_status,
         to_status=to,
         actor=actor,
-        reason=reason[:300],
+        reason=reason,
     )
     audit_record(
         organization=locked.organization_id,
@@ -376,13 +429,14 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
     returns their ids; others are left alone. Invited never comes from active, so neither the
-    last-administrator rule nor any revocation applies.
+    last-administrator rule nor any revocation applies. `actor` must hold the invite right over each.
     """
-    allowed = [status for status, targets in User.TRANSITIONS.items() if Status.INVITED in targets]
+    authorization.require_users(actor, INVITE, user_ids)
     locked = list(
         User.objects.for_org(organization)
         .select_for_update(no_key=True)
-        .filter(pk__in=list(user_ids), status__in=allowed)
+        .filter(pk__in=list(user_ids))
+        .awaiting_invitation()
         .order_by("pk")
         .values_list("pk", "status")
     )
@@ -390,19 +444,11 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
     User.objects.filter(pk__in=ids).exclude(status=Status.INVITED).update(
         status=Status.INVITED, updated_at=timezone.now()
     )
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(
-                organization=organization,
-                user_id=pk,
-                from_status=status,
-                to_status=Status.INVITED,
-                actor=actor,
-                reason=reason[:300],
-            )
-            for pk, status in locked
-        ],
-        batch_size=2000,
+    history_record_many(
+        history_entry(
+            organization=organization, user=pk, from_status=status, to_status=Status.INVITED, actor=actor, reason=reason
+        )
+        for pk, status in locked
     )
     audit_record_many(
         audit_event(
@@ -421,13 +467,21 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str) -> User:
+def user_set_password(*, user: User, password: str, actor: User | None, encoded: str = "") -> User:
     """Set a password the user chose; lifts the "change your password" requirement.
 
-    Every link still pending ends with it: a reset link asked for earlier, or a temporary password
-    not sent yet, must not replace the password the user just chose.
+    Only the person sets their own password (`actor` is `user`: signed in, or through a link sent to
+    them); administrators send a temporary one instead. Every link still pending ends with it: a
+    reset link asked for earlier, or a temporary password not sent yet, must not replace the password
+    the user just chose. `encoded` is the password already hashed by a caller that hashes before
+    taking its locks (see invitation_accept).
     """
-    user.set_password(password)
+    if actor is not None and actor.pk != user.pk:
+        raise NotAllowed(_("Only %(user)s may choose their own password.") % {"user": user})
+    if encoded:
+        user.password, user._password = encoded, password
+    else:
+        user.set_password(password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
     audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)
@@ -447,13 +501,17 @@ def contact_create(
     language: str = "",
     notes: str = "",
 ) -> Contact:
-    """Create a contact (no account)."""
+    """Create a contact (no account). Contacts belong to no group: organisation-wide managers only."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=organization.pk)
+    identity = identity_clean(
+        organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
     contact = Contact(
         organization=organization,
-        email=(email or "").strip().lower(),
-        mobile=normalize_mobile(organization, mobile),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        email=identity.email,
+        mobile=identity.mobile,
+        first_name=identity.first_name,
+        last_name=identity.last_name,
         language=language or organization.language,
         notes=notes,
         created_by=actor,
@@ -477,8 +535,8 @@ def _check_contact_addresses_free(contact: Contact) -> None:
         value = getattr(contact, field)
         other = others.filter(**{field: value}).first() if value else None
         if other is not None:
-            raise ValidationError(
-                {field: _("Another contact, %(contact)s, already has this address.") % {"contact": other}}
+            raise InvalidFields(
+                {field: [_("Another contact, %(contact)s, already has this address.") % {"contact": other}]}
             )
 
 
@@ -492,14 +550,16 @@ def contact_update(
     mobile: str,
     language: str,
     notes: str = "",
-    actor: User | None = None,
+    actor: User | None,
 ) -> Contact:
-    """Change a contact's name, addresses, language and notes."""
+    """Change a contact's name, addresses, language and notes (organisation-wide managers)."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=contact.organization_id)
     before = {name: getattr(contact, name) for name in AUDITED_CONTACT_FIELDS}
-    contact.first_name = first_name.strip()
-    contact.last_name = last_name.strip()
-    contact.email = (email or "").strip().lower()
-    contact.mobile = normalize_mobile(contact.organization, mobile)
+    identity = identity_clean(
+        contact.organization, email=email, mobile=mobile, first_name=first_name, last_name=last_name, contact=True
+    )
+    contact.first_name, contact.last_name = identity.first_name, identity.last_name
+    contact.email, contact.mobile = identity.email, identity.mobile
     contact.language = language
     contact.notes = notes
     _check_contact_addresses_free(contact)
@@ -518,7 +578,9 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(*, contact: Contact, actor: User | None) -> None:
-    """Delete a contact. A converted contact is kept: it is the history of the user it became."""
+    """Delete a contact (organisation-wide managers). A converted contact is kept: it is the history of
+    the user it became."""
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=contact.organization_id)
     if contact.is_converted:
         raise DomainError(
             _("%(contact)s became the user %(user)s and is kept for history.")
@@ -534,53 +596,46 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
     contact.delete()
 
 
-def _check_type_name_free(*, organization, name, exclude_pk=None):
-    from .search import fold
-
-    for other in UserType.objects.for_org(organization).exclude(pk=exclude_pk):
-        if fold(other.name) == fold(name):
-            raise ValidationError({"name": _("The type “%(name)s” already exists.") % {"name": other.name}})
-
-
 @transaction.atomic
-def user_type_create(*, organization: Organization, name: str, actor: User | None = None) -> UserType:
-    """Add a user type to the organisation's list (names are unique, ignoring case and accents)."""
-    name = name.strip()
-    _check_type_name_free(organization=organization, name=name)
+def user_type_create(*, organization: Organization, name: str, actor: User | None) -> UserType:
+    """Add a user type to the organisation's list (names are unique, ignoring case and accents).
+    Administrators only, as every organisation setting."""
+    authorization.require_administrator(actor, organization_id=organization.pk)
     user_type = UserType(organization=organization, name=name)
-    user_type.full_clean()
-    _save_unique(user_type, recheck=lambda: _check_type_name_free(organization=organization, name=name))
+    named_save(user_type)
     audit_record(
-        organization=organization, actor=actor, action=Action.USER_TYPE_CREATED, target=user_type, after={"name": name}
+        organization=organization,
+        actor=actor,
+        action=Action.USER_TYPE_CREATED,
+        target=user_type,
+        after={"name": user_type.name},
     )
     return user_type
 
 
 @transaction.atomic
-def user_type_rename(*, user_type: UserType, name: str, actor: User | None = None) -> UserType:
-    """Rename a user type; the users of that type keep it."""
-    name = name.strip()
-    _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk)
+def user_type_rename(*, user_type: UserType, name: str, actor: User | None) -> UserType:
+    """Rename a user type; the users of that type keep it (administrators only)."""
+    authorization.require_administrator(actor, organization_id=user_type.organization_id)
+    before = user_type.name
+    user_type.name = name
+    named_save(user_type)
     audit_record(
         organization=user_type.organization_id,
         actor=actor,
         action=Action.USER_TYPE_RENAMED,
         target=user_type,
-        before={"name": user_type.name},
-        after={"name": name},
-    )
-    user_type.name = name
-    user_type.full_clean()
-    _save_unique(
-        user_type,
-        recheck=lambda: _check_type_name_free(organization=user_type.organization, name=name, exclude_pk=user_type.pk),
+        before={"name": before},
+        after={"name": user_type.name},
     )
     return user_type
 
 
 @transaction.atomic
-def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
-    """Remove a user type nobody has; a type in use is refused, naming how many users have it."""
+def user_type_delete(*, user_type: UserType, actor: User | None) -> None:
+    """Remove a user type nobody has; a type in use is refused, naming how many users have it
+    (administrators only)."""
+    authorization.require_administrator(actor, organization_id=user_type.organization_id)
     in_use = user_type.users.count()
     if in_use:
         raise DomainError(
@@ -604,7 +659,9 @@ def user_type_delete(*, user_type: UserType, actor: User | None = None) -> None:
 @transaction.atomic
 def users_export_record(*, organization: Organization, actor: User | None, fmt: str, filters: dict, rows: int) -> None:
     """Record that `actor` downloaded the people list (which filters, how many rows): an export takes
-    personal data out of the product, so the trail says who took what."""
+    personal data out of the product, so the trail says who took what. The list is the actor's scope,
+    so managing users over anyone is the right it takes."""
+    authorization.require_right(actor, MANAGE_USERS, organization_id=organization.pk)
     audit_record(
         organization=organization,
         actor=actor,
@@ -639,8 +696,7 @@ def import_files_purge() -> int:
     for job in stale:
         fields = {"data": b"", "report": {}}
         if job.state != State.FAILED:
-            language = job.created_by.language if job.created_by else job.organization.language
-            with override(language):
+            with override(job.language):
                 fields["error"] = _(
                     "This file was deleted without being imported: uploaded files are kept %(hours)s hours. "
                     "Upload it again to import it."

@@ -8,6 +8,12 @@ user_status_changed(sender=User, user, from_status, to)
     Receivers: invitations revokes the links sent for an earlier state, which must not outlive it
     (DESIGN §5: a deleted or deactivated user's pending invitations and resets stop working).
 
+temporary_password_pending(sender=User, user) -> bool
+    Sent by `accounts.services.user_change_status` before it makes active someone with no usable
+    password: an active user must have a way in. A receiver answers True when a temporary password
+    is on its way to them (invitations: one issued, not yet sent nor revoked). With no receiver, or
+    no True answer, the status service refuses the move (fail closed).
+
 account_links_outdated(sender=User, user_ids, reason, actor)
     Sent through `accounts.services.account_links_outdated_for` by every change that makes the links
     already sent to these people unsafe: a new login ID or channel address (`user_update`, the admin,
@@ -21,4 +27,5 @@ account_links_outdated(sender=User, user_ids, reason, actor)
 from django.dispatch import Signal
 
 user_status_changed = Signal()
+temporary_password_pending = Signal()
 account_links_outdated = Signal()

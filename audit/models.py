@@ -48,6 +48,18 @@ class Action(models.TextChoices):
     USER_TYPE_DELETED = "user_type.deleted", _("User type deleted")
     IMPORT_APPLIED = "import.applied", _("People imported")
     EXPORT_DOWNLOADED = "export.downloaded", _("People list exported")
+    QUESTIONNAIRE_CREATED = "questionnaire.created", _("Questionnaire created")
+    QUESTIONNAIRE_UPDATED = "questionnaire.updated", _("Questionnaire updated")
+    QUESTIONNAIRE_DELETED = "questionnaire.deleted", _("Questionnaire deleted")
+    QUESTIONNAIRE_PUBLISHED = "questionnaire.published", _("Questionnaire published")
+    QUESTIONNAIRE_UNPUBLISHED = "questionnaire.unpublished", _("Questionnaire unpublished")
+    QUESTIONNAIRE_IMPORTED = "questionnaire.imported", _("Questionnaire imported")
+    QUESTION_CREATED = "question.created", _("Question added")
+    QUESTION_UPDATED = "question.updated", _("Question changed")
+    QUESTION_DELETED = "question.deleted", _("Question removed")
+    QUESTION_MOVED = "question.moved", _("Question moved")
+    ATTEMPT_STARTED = "attempt.started", _("Questionnaire started")
+    ATTEMPT_SUBMITTED = "attempt.submitted", _("Questionnaire submitted")
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from experquiz import request_context
 
@@ -157,3 +158,16 @@ def audit_record(**kwargs) -> AuditEvent | None:
     """Record one event in the current transaction (see `audit_event` for the arguments)."""
     written = audit_record_many([audit_event(**kwargs)])
     return written[0] if written else None
+
+
+@transaction.atomic
+def audit_trail_export_record(*, organization, actor, filters: dict, rows: int) -> AuditEvent:
+    """Record that `actor` downloaded the audit trail (which filters, how many events): taking the
+    trail out of the product is itself in the trail. The file then holds the events before this one."""
+    return audit_record(
+        organization=organization,
+        actor=actor,
+        action=Action.EXPORT_DOWNLOADED,
+        label=_("Audit trail"),
+        after={"list": "audit", "format": "csv", "filters": filters, "rows": rows},
+    )

@@ -7,6 +7,7 @@ class ExperquizConfig(AppConfig):
     verbose_name = _("ExperQuiz")
 
     def ready(self):
-        from . import queueing
+        from . import checks, logs, queueing  # noqa: F401  (checks register themselves)
 
         queueing.connect_signals()
+        logs.connect_signals()

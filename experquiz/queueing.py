@@ -8,6 +8,7 @@ started once the response has been sent (before that, even a thread would compet
 response for the interpreter, and show in its timing).
 """
 
+import contextvars
 import logging
 import threading
 
@@ -30,11 +31,13 @@ def enqueue_detached(task, *args) -> None:
 
     def publish():
         if task.app.conf.task_always_eager and settings.EMBEDDED_TASKS_IN_BACKGROUND:
+            # The thread runs in a copy of this context: the request id goes into its log lines.
+            context = contextvars.copy_context()
             waiting = getattr(_after_response, "tasks", None)
             if waiting is None:  # not in a request (a command, a shell): nothing to wait for
-                _start_thread(task, args)
+                _start_thread(task, args, context)
             else:
-                waiting.append((task, args))
+                waiting.append((task, args, context))
             return
         from kombu.exceptions import OperationalError
 
@@ -46,8 +49,8 @@ def enqueue_detached(task, *args) -> None:
     transaction.on_commit(publish)
 
 
-def _start_thread(task, args):
-    threading.Thread(target=_run_here, args=(task, args), name=f"task {task.name}", daemon=True).start()
+def _start_thread(task, args, context):
+    threading.Thread(target=context.run, args=(_run_here, task, args), name=f"task {task.name}", daemon=True).start()
 
 
 def _run_here(task, args):
@@ -67,8 +70,8 @@ def _request_started(**kwargs):
 def _request_finished(**kwargs):
     # Sent when the server closes the response, after its last byte went out.
     waiting, _after_response.tasks = getattr(_after_response, "tasks", None), None
-    for task, args in waiting or ():
-        _start_thread(task, args)
+    for task, args, context in waiting or ():
+        _start_thread(task, args, context)
 
 
 def connect_signals():

@@ -11,6 +11,8 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from .throttle import client_ip
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -44,9 +46,21 @@ def bound(*, client_ip: str = "", request_id: str = ""):
         _current.reset(token)
 
 
+def enter(*, client_ip: str = "", request_id: str = ""):
+    """Start serving as `request_id` until `leave(token)` (for a task caused by that request)."""
+    return _current.set(RequestContext(client_ip=client_ip, request_id=request_id))
+
+
+def leave(token) -> None:
+    _current.reset(token)
+
+
 def request_id_for(request) -> str:
-    """The proxy's X-Request-ID when it is a plain short token, otherwise a new random id."""
-    given = request.headers.get(REQUEST_ID_HEADER, "").strip()
+    """The proxy's X-Request-ID when it is a plain short token, otherwise a new random id.
+
+    Only with a trusted proxy in front (TRUSTED_PROXY_COUNT): without one, the header comes from the
+    client, who could file its requests under any id."""
+    given = request.headers.get(REQUEST_ID_HEADER, "").strip() if settings.TRUSTED_PROXY_COUNT else ""
     return given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 

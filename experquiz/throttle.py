@@ -10,6 +10,7 @@ With several web processes the cache must be shared (CACHE_URL=redis://…); the
 
 import contextlib
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,6 +26,28 @@ def client_ip(request) -> str:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def throttle_address(ip: str) -> str:
+    """What a per-address limit counts: an IPv6 client's /64, an IPv4 address as it is.
+
+    An IPv6 subscriber holds a whole /64 and may use any of its addresses, each of which would start
+    a fresh count. Only the limits use this: the audit trail keeps the client's own address.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return ip
+    if address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+
+
+def client_throttle_address(request) -> str:
+    """The client's address as the per-address limits count it (`throttle_address`)."""
+    return throttle_address(client_ip(request))
 
 
 @dataclass(frozen=True)
@@ -156,7 +179,7 @@ def login_attempt(request, username: str) -> LoginAttempt:
     """Count a login attempt before any password is hashed, and decide on the counts (see
     `login_throttles`). A blocked attempt must not reach the password check."""
     identity = login_identity(getattr(request, "organization", None), username)
-    ip = client_ip(request)
+    ip = client_throttle_address(request)
     throttles = login_throttles()
     # Both counted (a list, not a short-circuit): a flood on one login ID also uses up its address.
     near = [throttles.per_id_and_ip.attempt(_pair(identity, ip)), throttles.per_ip.attempt(ip)]

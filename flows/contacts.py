@@ -10,17 +10,13 @@ from accounts.models import Contact, User
 from accounts.services import user_create
 from audit.models import Action
 from audit.services import audit_record
+from experquiz import authorization
+from experquiz.authorization import MANAGE_USERS, NotAllowed
 from experquiz.errors import DomainError
 from invitations.models import Invitation
 from invitations.services.account import invitations_send, user_activate_with_temporary_password
 
 Status = User.Status
-
-
-class ConvertMode:
-    CREATED = Status.CREATED
-    INVITE = Status.INVITED
-    ACTIVATE = Status.ACTIVE
 
 
 def _move_contact_history(*, contact: Contact, user: User) -> None:
@@ -33,6 +29,7 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
     """contact_convert, also returning the invitation batch used (so several conversions share one)."""
     if to not in (Status.CREATED, Status.INVITED, Status.ACTIVE):
         raise ValueError(to)
+    authorization.require_everyone(actor, MANAGE_USERS, organization_id=contact.organization_id)
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.is_converted:
@@ -50,19 +47,22 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
         # The status and the message's row are written with the user; the message itself leaves once
         # this transaction commits (the invitations services queue delivery on commit).
         if to == Status.INVITED:
-            sent = invitations_send(
-                organization=locked.organization,
-                users=User.objects.filter(pk=user.pk),
-                actor=actor,
-                label=_("Invitations to converted contacts"),
-                batch=batch,
-            )
-            if user.pk not in sent.invited:
+            try:
+                sent = invitations_send(
+                    organization=locked.organization,
+                    users=User.objects.filter(pk=user.pk),
+                    actor=actor,
+                    label=_("Invitations to converted contacts"),
+                    batch=batch,
+                )
+            except NotAllowed:
+                sent = None
+            if sent is None or user.pk not in sent.invited:
                 # No invitation was allowed (the invite right is checked by the sending service):
                 # the conversion is undone rather than leaving a user "invited" with no message.
                 raise DomainError(_("You do not hold the right to invite this person; nothing was sent."))
             batch = sent.batch or batch
-            user.status = Status.INVITED
+            user.refresh_from_db(fields=["status"])
         elif to == Status.ACTIVE:
             user_activate_with_temporary_password(user=user, actor=actor)
         locked.converted_to = user
@@ -96,7 +96,12 @@ def contacts_convert(*, contacts, to: str, actor: User | None):
     Returns (converted: list of (contact, user), refused: list of (contact, message, holder)), where
     `holder` is the user who already has the contact's email or mobile (None for other refusals).
     The message never names the holder: the caller names them only if its actor may see them.
+    Contacts belong to no group: only organisation-wide managers convert them (NotAllowed otherwise,
+    before anything changes).
     """
+    contacts = list(contacts)
+    for organization_id in {contact.organization_id for contact in contacts}:
+        authorization.require_everyone(actor, MANAGE_USERS, organization_id=organization_id)
     converted, refused = [], []
     batch = None
     for contact in contacts:

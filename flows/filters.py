@@ -1,4 +1,4 @@
-"""The people list's filters. Every choice is offered from a queryset scoped by the request."""
+"""The people list's filters. Every choice is offered from a queryset scoped by the actor."""
 
 import django_filters
 from django import forms
@@ -7,8 +7,9 @@ from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
-from rights.mixins import groups_in_scope_of
+from groups.models import UserGroup
 from rights.names import Right
+from rights.selectors import groups_in_scope
 
 SORTS = {
     "name": ("last_name", "first_name", "pk"),
@@ -32,14 +33,12 @@ SORT_CHOICES = [
 ]
 
 
-def _org_user_types(request):
-    if request is None or request.organization is None:
-        return UserType.objects.none()
-    return UserType.objects.for_org(request.organization)
-
-
 class UserFilter(django_filters.FilterSet):
-    """`?status=&group=&type=&q=&sort=`. No status means every status but deleted."""
+    """`?status=&group=&type=&q=&sort=`. No status means every status but deleted.
+
+    Built for an `actor`, not a request: the page and the background bulk job (a task, which has no
+    request) resolve the same filters over the same scope.
+    """
 
     q = django_filters.CharFilter(
         method="filter_q",
@@ -50,13 +49,10 @@ class UserFilter(django_filters.FilterSet):
         choices=User.Status.choices, label=_("Status"), empty_label=_("All but deleted"), method="filter_status"
     )
     group = django_filters.ModelChoiceFilter(
-        queryset=groups_in_scope_of(Right.MANAGE_USERS),
-        label=_("Group"),
-        empty_label=_("Any group"),
-        method="filter_group",
+        queryset=UserGroup.objects.none(), label=_("Group"), empty_label=_("Any group"), method="filter_group"
     )
     type = django_filters.ModelChoiceFilter(
-        queryset=_org_user_types, field_name="user_type", label=_("Type"), empty_label=_("Any type")
+        queryset=UserType.objects.none(), field_name="user_type", label=_("Type"), empty_label=_("Any type")
     )
     sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, label=_("Sort by"), empty_label=None, method="filter_sort")
 
@@ -64,8 +60,17 @@ class UserFilter(django_filters.FilterSet):
         model = User
         fields = ["q", "status", "group", "type", "sort"]
 
+    def __init__(self, data=None, *, queryset, actor, **kwargs):
+        super().__init__(data, queryset=queryset, **kwargs)
+        self.actor = actor
+        self.organization = getattr(actor, "organization", None)
+        # Only the actor's groups and their organisation's types are offered, or accepted.
+        self.filters["group"].queryset = groups_in_scope(actor, Right.MANAGE_USERS).order_by("name")
+        if self.organization is not None:
+            self.filters["type"].queryset = UserType.objects.for_org(self.organization)
+
     def filter_q(self, queryset, name, value):
-        return queryset.search(value, self.request.organization.phone_region)
+        return queryset.search(value, self.organization.phone_region)
 
     def filter_status(self, queryset, name, value):
         return queryset.filter(status=value)

@@ -10,15 +10,13 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.filelimits import MAX_CELL_CHARS, Refused, cell_too_long, check_xlsx, clip
+from accounts.identity import IDENTITY_FIELDS, Identity, IdentityInvalid, identity_clean
 from accounts.models import Channel, Language, User, UserType
-from accounts.search import fold
-from experquiz import phones
+from experquiz.naming import fold
 from experquiz.spreadsheets import unneutralise
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -261,7 +259,8 @@ class RowCheck:
         return "update" if self.user_id else "create"
 
     def label(self) -> str:
-        name = f"{self.values.get('first_name', '')} {self.values.get('last_name', '')}".strip()
+        # The names as typed: a name refused (too long) still tells the reader which row it is.
+        name = f"{self.values.get('first_name_raw', '')} {self.values.get('last_name_raw', '')}".strip()
         return clip(name or self.values.get("email") or self.values.get("mobile_raw", ""))
 
     def as_dict(self) -> dict:
@@ -312,8 +311,10 @@ class _Directory:
         from rights.selectors import groups_in_scope
 
         self.by_email, self.by_mobile, self.by_number = {}, {}, {}
-        for pk, email, mobile, number in User.objects.for_org(organization).values_list(
-            "pk", "email", "mobile", "employee_number"
+        # What a row updating an existing user is checked against (the fields the rules tie together).
+        self.identities = {}
+        for pk, email, mobile, number, channel in User.objects.for_org(organization).values_list(
+            "pk", "email", "mobile", "employee_number", "preferred_channel"
         ):
             if email:
                 self.by_email[email] = pk
@@ -321,6 +322,9 @@ class _Directory:
                 self.by_mobile[mobile] = pk
             if number:
                 self.by_number[number] = pk
+            self.identities[pk] = Identity(
+                email=email, mobile=mobile, employee_number=number, preferred_channel=channel
+            )
         self.types = {fold(t.name): t.pk for t in UserType.objects.for_org(organization)}
         groups = (
             UserGroup.objects.for_org(organization) if actor is None else groups_in_scope(actor, Right.MANAGE_USERS)
@@ -358,39 +362,32 @@ def check_rows(*, organization, actor, header, rows, progress=None) -> ImportChe
     return ImportCheck(rows=checks, columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored)
 
 
+def _identity_cells(raw) -> dict:
+    """The identity cells of a row, as identity_clean takes them (a channel written the usual ways)."""
+    cells = {name: raw.get(name, "") for name in IDENTITY_FIELDS}
+    channel = cells["preferred_channel"]
+    if channel:
+        # A word the import does not know goes on as typed, and identity_clean says it is unknown.
+        cells["preferred_channel"] = CHANNELS.get(_header_key(channel), channel)
+    return cells
+
+
+def _check_identity(organization, cells, current=None) -> tuple[Identity, dict]:
+    """The row's identity read by the rule of every other path, and its refusals by column."""
+    try:
+        return identity_clean(organization, **cells, current=current), {}
+    except IdentityInvalid as invalid:
+        return invalid.identity, invalid.errors
+
+
 def _check_row(number, raw, organization, directory, seen) -> RowCheck:
-    values = {"first_name": raw.get("first_name", ""), "last_name": raw.get("last_name", "")}
+    cells = _identity_cells(raw)
+    identity, refused = _check_identity(organization, cells)
+    email, mobile, number_value = identity.email, identity.mobile, identity.employee_number
+    values = identity.as_dict()
+    values |= {f"{name}_raw": raw.get(name, "") for name in ("first_name", "last_name", "mobile")}
     check = RowCheck(number=number, values=values)
     errors = check.errors
-    for column in ("first_name", "last_name"):
-        if len(values[column]) > 150:
-            errors.append((column, _("longer than 150 characters")))
-
-    email = raw.get("email", "").strip().lower()
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors.append(("email", _("“%(value)s” is not a valid email address") % {"value": clip(raw["email"])}))
-            email = ""
-    values["email"] = email
-
-    mobile = ""
-    values["mobile_raw"] = raw.get("mobile", "")
-    if values["mobile_raw"]:
-        try:
-            mobile = phones.to_e164(values["mobile_raw"], organization.phone_region)
-        except phones.InvalidPhoneNumber:
-            errors.append(
-                ("mobile", _("“%(value)s” is not a valid mobile number") % {"value": clip(values["mobile_raw"])})
-            )
-    values["mobile"] = mobile
-    no_login_id = not raw.get("email") and not values["mobile_raw"]
-
-    number_value = raw.get("employee_number", "")
-    if len(number_value) > 50:
-        errors.append(("employee_number", _("longer than 50 characters")))
-    values["employee_number"] = number_value
 
     type_name = raw.get("user_type", "")
     values["user_type_id"] = None
@@ -422,15 +419,6 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         if not values["language"]:
             errors.append(("language", _("unknown language “%(value)s” (use en or fr)") % {"value": clip(language)}))
 
-    channel = raw.get("preferred_channel", "")
-    values["preferred_channel"] = ""
-    if channel:
-        values["preferred_channel"] = CHANNELS.get(_header_key(channel), "")
-        if not values["preferred_channel"]:
-            errors.append(
-                ("preferred_channel", _("unknown channel “%(value)s” (use email or sms)") % {"value": clip(channel)})
-            )
-
     # The same person twice in the file.
     for column, key in (("email", email), ("mobile", mobile), ("employee_number", number_value)):
         if key:
@@ -459,15 +447,11 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
         )
     elif matches:
         check.user_id = next(iter(matches.values()))
-
-    if no_login_id and not check.user_id:
-        errors.append(("email", _("no email address and no mobile number: one of them is the login ID")))
-        return check
-    channel = values["preferred_channel"]
-    if channel == Channel.SMS and not mobile and not check.user_id and "mobile" not in dict(errors):
-        errors.append(("preferred_channel", _("SMS is the preferred channel but there is no mobile number")))
-    if channel == Channel.EMAIL and not email and not check.user_id and "email" not in dict(errors):
-        errors.append(("preferred_channel", _("email is the preferred channel but there is no email address")))
+        # An update: a blank cell keeps what the user has, and the rules between fields judge the
+        # result (an SMS channel is fine for someone who already has a mobile).
+        _identity, refused = _check_identity(organization, cells, current=directory.identities[check.user_id])
+        values["preferred_channel"] = cells["preferred_channel"]  # only a typed one changes theirs
+    errors[:0] = [(column, message) for column, messages in refused.items() for message in messages]
     return check
 
 

@@ -5,11 +5,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Channel, Organization, StatusChange, User, UserType
+from accounts.history import history_entry, history_record_many
+from accounts.models import Organization, User, UserType
 from accounts.selectors import people_changed
 from accounts.services import _audited, _link_fields, account_links_outdated_for, link_fields_changes
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import authorization
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from groups.models import Membership, UserGroup
 from invitations.services.account import invitations_send
@@ -30,9 +33,13 @@ def _after_import(
     report = {"invited": 0, "not_invited": 0, "batch": None}
     if not invite:
         return report
-    waiting = User.objects.for_org(organization).filter(pk__in=user_ids, status__in=[Status.CREATED, Status.INVITED])
-    # An import run by a person invites within their invitation scope; the command (no actor) everyone.
+    waiting = User.objects.for_org(organization).filter(pk__in=user_ids).awaiting_invitation()
+    # An import run by a person invites within their invitation scope (the right may have gone since
+    # the upload: then nobody, and the report says so); the command (no actor) everyone.
     allowed = waiting if actor is None else waiting.filter(pk__in=users_in_scope(actor, Right.INVITE).values("pk"))
+    if not allowed.exists():
+        report["not_invited"] = waiting.count()
+        return report
     sent = invitations_send(
         organization=organization,
         users=allowed,
@@ -45,6 +52,19 @@ def _after_import(
     return report
 
 
+def _require_rows_in_scope(actor, check) -> None:
+    if actor is None:
+        return
+    authorization.require_users(actor, Right.MANAGE_USERS, [row.user_id for row in check.rows if row.user_id])
+    authorization.require_groups(
+        actor, Right.MANAGE_USERS, {pk for row in check.rows for pk in row.values["group_ids"]}
+    )
+    if authorization.must_place_new_users_in_a_group(actor, Right.MANAGE_USERS) and any(
+        not row.user_id and not row.values["group_ids"] for row in check.rows
+    ):
+        raise NotAllowed(_("Put the new user in at least one of your groups: otherwise you could not manage them."))
+
+
 @transaction.atomic
 def users_import(
     *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = ""
@@ -52,9 +72,13 @@ def users_import(
     """Write a checked import (flows.importing.check_rows) all or nothing: create and update users,
     record their first history row, add their groups. Refuses a check that has rows in error.
 
-    `source` names the file in the audit trail."""
+    `source` names the file in the audit trail. `actor` must manage every person it updates and every
+    group it fills, and a group-scoped manager must put each new person in one of their groups: the
+    check says so row by row, and is read again here against this actor, whoever made the check."""
+    authorization.require_right(actor, Right.MANAGE_USERS, organization_id=organization.pk)
     if check.has_errors:
         raise DomainError(_("The file has rows in error; nothing was imported."))
+    _require_rows_in_scope(actor, check)
     Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     creates = [row for row in check.rows if row.action == "create"]
     updates = {row.user_id: row for row in check.rows if row.action == "update"}
@@ -71,25 +95,23 @@ def users_import(
             employee_number=values["employee_number"],
             user_type_id=values["user_type_id"],
             language=values["language"] or organization.language,
-            preferred_channel=values["preferred_channel"] or (Channel.EMAIL if values["email"] else Channel.SMS),
-            status=Status.CREATED,
-            created_by=actor,
+            preferred_channel=values["preferred_channel"],  # with its default (accounts.identity)
+            created_by=actor,  # in the status every new person starts in: created
         )
         user.set_unusable_password()
         user.refresh_search_text()
         new_users.append(user)
     User.objects.bulk_create(new_users, batch_size=1000)
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
-            for user in new_users
-        ],
-        batch_size=1000,
+    history_record_many(
+        history_entry(organization=organization, user=user, from_status="", to_status=Status.CREATED, actor=actor)
+        for user in new_users
     )
     changed, before = [], {}
     outdated = {}  # what changed among the login IDs and channel → the users it changed for
     fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    for user in User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True):
+    # Users are locked in id order, as every other service that locks several does (no deadlock).
+    locked = User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True)
+    for user in locked.order_by("pk"):
         before[user.pk] = _audited(user, type_names)
         values = updates[user.pk].values
         link_before = _link_fields(user)

@@ -4,16 +4,16 @@ group of the inviter's scope and sends their invitations."""
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.errors import LoginIdTaken
+from accounts.identity import IdentityInvalid, email_clean, mobile_clean
 from accounts.models import Organization, User
 from accounts.services import user_create
-from experquiz import phones
+from experquiz import authorization
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from groups.services import group_add_created_users
 from invitations.services.account import MAX_PASTED_ADDRESSES, SendResult, invitations_send
@@ -40,12 +40,14 @@ def invitations_invite_addresses(
 ) -> PasteResult:
     """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
     # Checked before anyone is created: without the right, nothing would be sent to the new users.
-    if actor is not None and not actor_scope(actor, Right.INVITE):
-        raise DomainError(_("You do not hold the right to invite: nothing was sent."))
+    if actor is not None and (actor.organization_id != organization.pk or not actor_scope(actor, Right.INVITE)):
+        raise NotAllowed(_("You do not hold the right to invite: nothing was sent."))
     # A group-scoped inviter must put the people they create in one of their groups (DESIGN §6):
     # without one, the new users would be out of their own scope at once.
     if group is None and actor is not None and not actor_scope(actor, Right.INVITE).all_users:
-        raise DomainError(_("Choose one of your groups."))
+        raise NotAllowed(_("Choose one of your groups."))
+    if group is not None:
+        authorization.require_groups(actor, Right.INVITE, [group])
     result = PasteResult()
     parts = split_addresses(text)
     if len(parts) > MAX_PASTED_ADDRESSES:
@@ -56,21 +58,19 @@ def invitations_invite_addresses(
     seen = set()
     wanted = []  # (field, normalised, as typed)
     for part in parts:
+        # Read like a typed identity (accounts.identity); a paste says only which kind it took it for.
         if "@" in part:
-            value = part.lower()
             try:
-                validate_email(value)
-            except ValidationError:
+                key = ("email", email_clean(part))
+            except IdentityInvalid:
                 result.invalid.append((part, _("not a valid email address")))
                 continue
-            key = ("email", value)
         else:
             try:
-                value = phones.to_e164(part, organization.phone_region)
-            except phones.InvalidPhoneNumber:
+                key = ("mobile", mobile_clean(organization, part))
+            except IdentityInvalid:
                 result.invalid.append((part, _("neither an email address nor a valid mobile number")))
                 continue
-            key = ("mobile", value)
         if key in seen:
             result.duplicates += 1
             continue
@@ -93,6 +93,8 @@ def invitations_invite_addresses(
                 email=value if kind == "email" else "",
                 mobile=value if kind == "mobile" else "",
                 user_type=user_type,
+                groups=[group] if group is not None else [],
+                right=Right.INVITE,
             )
         except LoginIdTaken as taken:
             # Someone added this address since it was looked up above (the same list pasted twice at

@@ -53,13 +53,18 @@ def _check(job):
     )
 
 
+def _job_in(job_id, state) -> ImportJob | None:
+    """The import job if it is still in `state`; None for a redelivered task whose work is done."""
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    return job if job.state == state else None
+
+
 def import_check_job(job_id: int) -> None:
     """Read and check the job's file; store the preview report. Writes no user."""
-    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if job.state != State.CHECKING:
-        return  # a redelivered task: already done
-    language = job.created_by.language if job.created_by else job.organization.language
-    with override(language):
+    job = _job_in(job_id, State.CHECKING)
+    if job is None:
+        return
+    with override(job.language):
         try:
             check = _check(job)
             _set(job_id, state=State.READY, report=check.report(REPORT_ROWS), progress=len(check.rows))
@@ -70,23 +75,34 @@ def import_check_job(job_id: int) -> None:
 
 
 def import_apply_job(job_id: int) -> None:
-    """Check the file again (the organisation may have changed since the preview) and write it, all or nothing."""
-    from .imports import users_import
+    """Check the file again (the organisation may have changed since the preview) and write it, all or nothing.
 
-    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if job.state != State.APPLYING:
-        return  # a redelivered task: already done
-    language = job.created_by.language if job.created_by else job.organization.language
-    with override(language):
+    The job is marked done in the import's own transaction: a worker killed at any point leaves
+    either nothing written and the job still to apply, or both, so a redelivered task never imports
+    (and invites) twice.
+    """
+    from . import imports
+
+    job = _job_in(job_id, State.APPLYING)
+    if job is None:
+        return
+    with override(job.language):
         try:
             check = _check(job)
-            result = users_import(
-                organization=job.organization,
-                actor=job.created_by,
-                check=check,
-                invite=job.invite,
-                source=job.filename,
-            )
+            with transaction.atomic():
+                # Locked first: a second run of the job waits here, then finds it done.
+                if not ImportJob.objects.select_for_update().filter(pk=job_id, state=State.APPLYING).exists():
+                    return
+                result = imports.users_import(
+                    organization=job.organization,
+                    actor=job.created_by,
+                    check=check,
+                    invite=job.invite,
+                    source=job.filename,
+                )
+                report = check.report(REPORT_ROWS) | {"result": result}
+                # The file is no longer needed once imported: do not keep people's data twice.
+                _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return
@@ -108,12 +124,8 @@ def import_apply_job(job_id: int) -> None:
             )
             return
         except Exception:
-            # users_import is atomic: whatever stopped it, nothing was written.
+            # The import is atomic: whatever stopped it, nothing was written.
             _failed_unexpectedly(job_id)
-            return
-        report = check.report(REPORT_ROWS) | {"result": result}
-        # The file is no longer needed once imported: do not keep people's data twice.
-        _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
 
 
 @shared_task(name="accounts.tasks.import_check", acks_late=True)
@@ -134,10 +146,17 @@ def start(task, job: ImportJob, *, background: bool) -> None:
         task.run(job.pk)
 
 
-def bulk_run_job(job_id: int) -> None:
-    """Run a bulk action on every user matching the job's filters, recording progress and the outcome."""
-    from types import SimpleNamespace
+class _Superseded(Exception):
+    """Another run of the same job recorded a chunk first: this run stops, its chunk undone."""
 
+
+def bulk_run_job(job_id: int) -> None:
+    """Run a bulk action on every user matching the job's filters, recording progress and the outcome.
+
+    The task is acknowledged late, so a worker killed midway leaves it to be delivered again: each
+    chunk commits with the job's progress (the last user id done, the tally, the action's params such
+    as its invitation batch), and a second run takes up after the last committed chunk.
+    """
     from django.http import QueryDict
 
     from accounts.models import BulkJob
@@ -150,19 +169,32 @@ def bulk_run_job(job_id: int) -> None:
     if job.state != BulkJob.State.RUNNING:
         return  # a redelivered task: already done
     actor = job.created_by
+    tally = bulk.Tally.from_json(job.tally)
+    position = {"after": job.resume_after, "progress": job.progress}
 
     def finish(state, **fields):
         BulkJob.objects.filter(pk=job_id).update(state=state, finished_at=timezone.now(), **fields)
 
-    with override(actor.language if actor else job.organization.language):
+    def chunk_done(part, last_pk, count):
+        # In the chunk's transaction. Conditional on the position this run started the chunk from:
+        # should two runs of the job overlap, the second to commit a chunk finds it moved and undoes its own.
+        tally.add(part)
+        recorded = BulkJob.objects.filter(pk=job_id, resume_after=position["after"]).update(
+            resume_after=last_pk,
+            progress=position["progress"] + count,
+            tally=tally.as_json(),
+            params={key: value for key, value in params.items() if key != "group"},
+        )
+        if not recorded:
+            raise _Superseded
+        position["after"], position["progress"] = last_pk, position["progress"] + count
+
+    with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
-            # The filters resolve exactly as on the page: same FilterSet, same scope, same organisation.
-            request = SimpleNamespace(user=actor, organization=job.organization)
-            filterset = UserFilter(
-                QueryDict(job.filters), queryset=users_in_scope(actor, action.right), request=request
-            )
-            params = {"group": job.group} if action.needs_group else {}
+            # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
+            filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor)
+            params = {**job.params, **({"group": job.group} if action.needs_group else {})}
             if not filterset.is_valid():
                 # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
                 finish(
@@ -176,10 +208,14 @@ def bulk_run_job(job_id: int) -> None:
                 users=filterset.qs,
                 actor=actor,
                 params=params,
-                progress=lambda n: BulkJob.objects.filter(pk=job_id).update(progress=n),
+                start_after=job.resume_after,
+                chunk_done=chunk_done,
             )
+        except _Superseded:
+            logger.warning("Bulk job %s: another run of it went further; this one stops", job_id)
+            return
         except Exception:
-            # Each user is changed in a transaction of their own: those done keep their change. The
+            # Each chunk is changed in a transaction of its own: those done keep their change. The
             # page must say the job stopped rather than poll a job that will never move again.
             logger.exception("Bulk job %s stopped by an unexpected error", job_id)
             finish(
@@ -188,7 +224,8 @@ def bulk_run_job(job_id: int) -> None:
                 level="error",
             )
             return
-        finish(BulkJob.State.DONE, summary=outcome.summary(), level=outcome.level, link=outcome.link)
+        # The tally counts the chunks of every run of this job; the outcome only this run's.
+        finish(BulkJob.State.DONE, summary=tally.summary(outcome.done_message), level=tally.level, link=tally.link)
 
 
 @shared_task(name="accounts.tasks.bulk_run", acks_late=True)

@@ -1,5 +1,6 @@
-"""Platform staff's view of groups. Read-only: every change goes through groups.services, which
-checks scopes; the admin would bypass them."""
+"""Platform staff's view of groups. Read-only, deletion included: every change goes through
+groups.services, which checks scopes, tells the rights floor, forgets the people counts and writes the
+audit trail; the admin would bypass them."""
 
 from django.contrib import admin
 
@@ -11,6 +12,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -1,7 +1,5 @@
 """Domain errors of groups and rights: views turn them into messages or 404s, never 500s."""
 
-from experquiz.errors import DomainError
+from experquiz.authorization import NotAllowed
 
-
-class NotAllowed(DomainError):
-    """The actor does not hold the right (or the scope) this action needs."""
+__all__ = ["NotAllowed"]

@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from experquiz.naming import NamedInOrganization
 from experquiz.tenancy import OrgQuerySet
 
 
-class UserGroup(models.Model):
+class UserGroup(NamedInOrganization):
     """A named set of users: picked when inviting, used for visibility and to scope rights."""
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="user_groups")
@@ -17,14 +17,13 @@ class UserGroup(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("user group")
         verbose_name_plural = _("user groups")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("organization", Lower("name"), name="groups_usergroup_unique_name"),
+            # Names ignore case and accents (experquiz.naming).
+            models.UniqueConstraint(fields=["organization", "name_key"], name="groups_usergroup_unique_name_key"),
         ]
 
     def __str__(self):

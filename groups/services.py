@@ -1,82 +1,35 @@
 """Every write on groups and memberships.
 
-Each service checks the actor's rights itself, so a view that forgets a check, a command or a
-task cannot do more than the actor may; it asks the rights floor through groups.scope.
-`actor=None` means the system (commands, migrations).
+Each service checks its actor's rights itself (the convention of experquiz.authorization), asking
+the rights floor above through that hook. `actor=None` means the system (tasks and commands).
 """
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import people_changed
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import authorization
+from experquiz.authorization import MANAGE_USERS
+from experquiz.naming import named_save
 
 from .errors import NotAllowed
 from .models import Membership, UserGroup
-from .scope import (
-    MANAGE_USERS,
-    actor_is_administrator,
-    groups_in_scope,
-    must_place_new_users_in_a_group,
-    users_in_scope,
-)
 from .signals import group_deleted, group_deleting
 
 
 def _require_administrator(actor, organization_id) -> None:
-    if actor is None:
-        return
-    if actor.organization_id != organization_id or not actor_is_administrator(actor):
-        raise NotAllowed(_("Only an administrator of the organisation may do this."))
+    authorization.require_administrator(actor, organization_id=organization_id)
 
 
 def _require_groups_in_scope(actor, groups, right) -> None:
-    if actor is None:
-        return
-    allowed = set(groups_in_scope(actor, right).filter(pk__in=[g.pk for g in groups]).values_list("pk", flat=True))
-    if any(group.pk not in allowed for group in groups):
-        raise NotAllowed(_("You may only act on the groups in your scope."))
+    authorization.require_groups(actor, right, groups)
 
 
 def _require_users_in_scope(actor, users, right) -> None:
-    if actor is None:
-        return
-    allowed = set(users_in_scope(actor, right).filter(pk__in=[u.pk for u in users]).values_list("pk", flat=True))
-    if any(user.pk not in allowed for user in users):
-        raise NotAllowed(_("You may only act on the users in your scope."))
-
-
-def _check_name_free(model, *, organization_id, name, exclude_pk=None) -> None:
-    clashes = model.objects.filter(organization_id=organization_id).annotate(lname=Lower("name"))
-    clashes = clashes.filter(lname=name.lower())
-    if exclude_pk:
-        clashes = clashes.exclude(pk=exclude_pk)
-    if clashes.exists():
-        raise ValidationError(
-            {"name": _("The name “%(name)s” is already used (names ignore upper and lower case).") % {"name": name}},
-            code="unique",
-        )
-
-
-def _save_named(instance, *, exclude_pk=None) -> None:
-    """Validate and save a group or profile; a name clash is a form error, even in a race."""
-    instance.name = instance.name.strip()
-    _check_name_free(
-        type(instance), organization_id=instance.organization_id, name=instance.name, exclude_pk=exclude_pk
-    )
-    instance.full_clean()
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError:
-        _check_name_free(
-            type(instance), organization_id=instance.organization_id, name=instance.name, exclude_pk=exclude_pk
-        )
-        raise
+    authorization.require_users(actor, right, users)
 
 
 # Groups ------------------------------------------------------------------------------------------
@@ -87,7 +40,7 @@ def group_create(*, organization, actor, name: str, description: str = "") -> Us
     """Create a group (administrators only)."""
     _require_administrator(actor, organization.pk)
     group = UserGroup(organization=organization, name=name, description=description)
-    _save_named(group)
+    named_save(group)
     audit_record(
         organization=organization,
         actor=actor,
@@ -105,7 +58,7 @@ def group_update(*, group: UserGroup, actor, name: str, description: str = "") -
     before = {"name": group.name, "description": group.description}
     group.name = name
     group.description = description
-    _save_named(group, exclude_pk=group.pk)
+    named_save(group)
     audit_record(
         organization=group.organization_id,
         actor=actor,
@@ -169,8 +122,9 @@ def group_add_created_users(*, group: UserGroup, users, actor, right: str = MANA
 def _add(*, group, users, actor) -> int:
     # Two people adding the same user to the same group at once: the group's row lock makes the
     # second wait and then see the first's memberships, so each says truthfully how many it added.
-    # ignore_conflicts covers writers that do not take the lock (the import).
-    UserGroup.objects.select_for_update().filter(pk=group.pk).first()
+    # ignore_conflicts covers writers that do not take the lock (the import). FOR NO KEY UPDATE, as
+    # in accounts.services: FOR UPDATE would also block the inserts that merely point at the group.
+    UserGroup.objects.select_for_update(no_key=True).filter(pk=group.pk).first()
     existing = set(group.memberships.filter(user__in=users).values_list("user_id", flat=True))
     new = [
         Membership(organization_id=group.organization_id, group=group, user=user, added_by=actor)
@@ -261,9 +215,8 @@ def new_user_groups_check(*, actor, groups, right: str = MANAGE_USERS) -> None:
     Call it before creating the user; `user_place_in_groups` calls it again.
     """
     groups = list(groups)
-    _require_groups_in_scope(actor, groups, right)
-    if actor is not None and must_place_new_users_in_a_group(actor, right) and not groups:
-        raise NotAllowed(_("Put the new user in at least one of your groups: otherwise you could not manage them."))
+    organization_id = actor.organization_id if actor is not None else None
+    authorization.require_new_users_placed(actor, right, groups, organization_id=organization_id)
 
 
 @transaction.atomic

@@ -25,6 +25,9 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(InvitationBatch)
 class InvitationBatchAdmin(admin.ModelAdmin):
@@ -32,4 +35,7 @@ class InvitationBatchAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "created_by"]
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

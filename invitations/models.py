@@ -34,12 +34,6 @@ class InvitationQuerySet(OrgQuerySet):
         """
         return self.filter(kind__in=ACCOUNT_LINK_KINDS).outstanding()
 
-    def pending_account_links_for(self, user):
-        return self.pending_account_links().filter(organization_id=user.organization_id, user=user)
-
-    def pending_delivery(self):
-        return self.filter(delivery=Invitation.Delivery.PENDING, revoked_at__isnull=True)
-
 
 class InvitationBatch(models.Model):
     """One sending by an administrator: what the batch page follows with its progress bar."""

@@ -1,6 +1,7 @@
 """How invitations react to the people floor's hooks (accounts.signals; connected in
 InvitationsConfig.ready): pending links are revoked by the invitations services, not by accounts."""
 
+from . import selectors
 from .services import revocation
 
 
@@ -13,3 +14,8 @@ def revoke_outdated_account_links(sender, *, user_ids, reason, actor, **kwargs):
     """accounts.signals.account_links_outdated: a link made for the account as it was (login IDs,
     channel, rights, password) must not open the account as it is now."""
     revocation.account_links_revoke_for_users(user_ids=user_ids, reason=reason, actor=actor)
+
+
+def answer_temporary_password_pending(sender, *, user, **kwargs) -> bool:
+    """accounts.signals.temporary_password_pending: a temporary password on its way is a way in."""
+    return selectors.temporary_password_pending(user)

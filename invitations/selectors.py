@@ -65,6 +65,16 @@ def invitation_by_token(organization, token: str, kinds) -> Invitation | None:
     )
 
 
+def temporary_password_pending(user) -> bool:
+    """Whether a temporary password is on its way to `user`: issued, not yet sent nor revoked."""
+    return (
+        Invitation.objects.filter(organization_id=user.organization_id, user_id=user.pk)
+        .filter(kind=Invitation.Kind.TEMPORARY_PASSWORD)
+        .outstanding()
+        .exists()
+    )
+
+
 def latest_account_invitation(user) -> Invitation | None:
     """The most recent account invitation of `user` (for the user's page)."""
     invitations = Invitation.objects.filter(organization_id=user.organization_id, user=user)

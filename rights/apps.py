@@ -7,18 +7,17 @@ class RightsConfig(AppConfig):
     verbose_name = _("Rights")
 
     def ready(self):
-        # The floors below ask and tell the rights floor through hooks, never by importing it.
-        from groups import scope
+        # The floors below ask and tell the rights floor through hooks, never by importing it: every
+        # service checks its actor through experquiz.authorization, which these selectors answer.
+        from experquiz import authorization
         from groups.signals import group_deleted, group_deleting
 
         from . import receivers, selectors
-        from .names import ADMINISTRATOR
 
-        scope.register(
-            actor_is_administrator=lambda actor: selectors.actor_scope(actor, ADMINISTRATOR) == selectors.EVERYONE,
-            groups_in_scope=selectors.groups_in_scope,
+        authorization.register(
+            actor_scope=selectors.actor_scope,
             users_in_scope=selectors.users_in_scope,
-            must_place_new_users_in_a_group=selectors.must_place_new_users_in_a_group,
+            groups_in_scope=selectors.groups_in_scope,
         )
         group_deleting.connect(
             receivers.outdate_links_of_group_rights_holders, dispatch_uid="rights.outdate_links_of_holders"

@@ -4,7 +4,6 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from .names import ADMINISTRATOR
 from .selectors import actor_has_right, groups_in_scope, remember_rights, users_in_scope
@@ -38,10 +37,6 @@ class RightRequiredMixin:
     def scoped_groups(self):
         """The groups this actor may pick or act on for `required_right` (forms, filters, pages)."""
         return groups_in_scope(self.request.user, self.required_right)
-
-    def get_scoped_user(self, pk):
-        """The user `pk` if in scope: out-of-scope and other tenants' users are a 404, alike."""
-        return get_object_or_404(self.scoped_users(), pk=pk)
 
 
 def right_required(right: str):

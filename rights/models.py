@@ -7,16 +7,16 @@ and their constraint and index names too, so moving them here moved no data.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from experquiz.naming import NamedInOrganization
 from experquiz.tenancy import OrgQuerySet
 from groups.models import UserGroup
 
 from .names import Right
 
 
-class RightsProfile(models.Model):
+class RightsProfile(NamedInOrganization):
     """A named bundle of scoped rights assigned to many users: editing it changes every holder at once."""
 
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
@@ -30,15 +30,14 @@ class RightsProfile(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
-    objects = OrgQuerySet.as_manager()
-
     class Meta:
         db_table = "usergroups_rightsprofile"
         verbose_name = _("rights profile")
         verbose_name_plural = _("rights profiles")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint("organization", Lower("name"), name="groups_rightsprofile_unique_name"),
+            # Names ignore case and accents (experquiz.naming).
+            models.UniqueConstraint(fields=["organization", "name_key"], name="rights_rightsprofile_unique_name_key"),
         ]
 
     def __str__(self):

@@ -140,6 +140,23 @@ def contacts_in_scope(actor: User, right: str = "manage_users"):
     return Contact.objects.filter(organization_id=actor.organization_id)
 
 
+def shared_in_scope(actor, right: str, *, shared_with, made_by: str) -> Q:
+    """The rule of a right over things shared with groups rather than over people (questionnaires,
+    for `manage_questionnaires`), as a filter for the upper floor's own model.
+
+    Administrators and holders over all users reach everything; a group-scoped holder reaches what is
+    shared with one of their groups or what they made themselves; anyone else, nothing.
+    `shared_with(group_ids)` gives the Q of the things shared with those groups and `made_by` is the
+    lookup of their author: this floor knows neither model.
+    """
+    scope = actor_scope(actor, right) if _is_tenant_user(actor) else NO_SCOPE
+    if scope.all_users:
+        return Q()
+    if not scope:
+        return Q(pk__in=[])
+    return Q(**{made_by: actor.pk}) | shared_with(scope.group_ids)
+
+
 def groups_in_scope(actor, right: str = Right.MANAGE_USERS):
     """The groups `actor` may pick or act on for `right` (forms and filters offer only these)."""
     if actor is None or not actor.is_authenticated or actor.organization_id is None:
@@ -161,14 +178,6 @@ def must_place_new_users_in_a_group(actor, right: str = Right.MANAGE_USERS) -> b
     return bool(scope) and not scope.all_users
 
 
-def default_groups_for_new_users(actor, right: str = Right.MANAGE_USERS):
-    """Where users created or imported by `actor` land when no group is chosen: all of a scoped
-    manager's groups (so they stay within reach), none for someone who holds `right` over everyone."""
-    if not must_place_new_users_in_a_group(actor, right):
-        return UserGroup.objects.none()
-    return groups_in_scope(actor, right)
-
-
 def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
     """The memberships of `group` whose user `actor` may see, with who added them and when.
 
@@ -184,6 +193,12 @@ def group_memberships(*, actor, group, right: str = Right.MANAGE_USERS):
     )
 
 
+def group_members(*, actor, group, right: str = Right.MANAGE_USERS):
+    """The members of `group` that `actor` may act on (to remove them, say)."""
+    members = Membership.objects.filter(organization_id=group.organization_id, group=group)
+    return users_in_scope(actor, right).filter(pk__in=members.values("user_id"))
+
+
 def group_candidates(*, actor, group, right: str = Right.MANAGE_USERS):
     """Users `actor` may add to `group`: in scope, not deleted, not already members."""
     members = Membership.objects.filter(organization_id=group.organization_id, group=group)
@@ -195,6 +210,12 @@ def profiles_for(actor):
     if actor_scope(actor, ADMINISTRATOR) != EVERYONE:
         return RightsProfile.objects.none()
     return RightsProfile.objects.filter(organization_id=actor.organization_id)
+
+
+def profile_holders(*, actor, profile):
+    """The holders of a rights profile, as `actor` (an administrator) sees them."""
+    assignments = ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile)
+    return users_in_scope(actor, ADMINISTRATOR).filter(pk__in=assignments.values("user_id"))
 
 
 def personal_grants(user):

@@ -1,7 +1,7 @@
 """Every write on rights: the administrator flag, personal grants and rights profiles.
 
-Each service checks the actor's rights itself, and nobody grants more than they hold.
-`actor=None` means the system (commands, migrations).
+Each service checks the actor's rights itself (experquiz.authorization), and nobody grants more
+than they hold. `actor=None` means the system (tasks and commands).
 """
 
 from django.db import transaction
@@ -13,9 +13,10 @@ from accounts.selectors import people_changed
 from accounts.services import _other_active_administrators, account_links_outdated_for
 from audit.models import Action
 from audit.services import audit_record
+from experquiz.naming import named_save
 from groups.errors import NotAllowed
 from groups.models import UserGroup
-from groups.services import _require_administrator, _save_named
+from groups.services import _require_administrator
 
 from .models import Grant, GrantGroup, ProfileAssignment, RightsProfile
 from .names import Right
@@ -26,7 +27,9 @@ Status = User.Status
 
 @transaction.atomic
 def user_set_administrator(*, user: User, is_administrator: bool, actor: User | None) -> User:
-    """Grant or withdraw the administrator right; the last active administrator cannot be demoted."""
+    """Grant or withdraw the administrator right (administrators only); the last active administrator
+    cannot be demoted."""
+    _require_administrator(actor, user.organization_id)
     Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
     locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if (
@@ -51,6 +54,7 @@ def user_set_administrator(*, user: User, is_administrator: bool, actor: User | 
         locked.is_administrator = is_administrator
         locked.save(update_fields=["is_administrator", "updated_at"])
         account_links_outdated_for(user_ids=[locked.pk], reason=_("rights changed"), actor=actor)
+        people_changed(locked.organization_id)  # an administrator's scope is everyone
     return locked
 
 
@@ -182,7 +186,7 @@ def profile_create(*, organization, actor, name: str, description: str = "", gra
     grants = _clean_grants(organization.pk, grants)
     _check_grantable(actor, {}, grants)
     profile = RightsProfile(organization=organization, name=name, description=description)
-    _save_named(profile)
+    named_save(profile)
     _write_grants(organization_id=organization.pk, owner={"profile": profile}, grants=grants, actor=actor)
     audit_record(
         organization=organization,
@@ -206,7 +210,7 @@ def profile_update(
     audited = {"name": profile.name, "description": profile.description}
     audited |= _rights_summary(profile.organization_id, before)
     profile.name, profile.description = name, description
-    _save_named(profile, exclude_pk=profile.pk)
+    named_save(profile)
     if before != grants:
         _write_grants(organization_id=profile.organization_id, owner={"profile": profile}, grants=grants, actor=actor)
         _rights_changed(user_ids=_profile_holder_ids([profile.pk]), actor=actor)

@@ -1,9 +1,27 @@
-"""The pages outside any namespace: the home page (`home`)."""
+"""ROOT_URLCONF: the pages of an organisation's host (<slug>.<BASE_DOMAIN>), by area.
 
-from django.urls import path
+The bare BASE_DOMAIN is served by `web.urls_platform` instead (PLATFORM_URLCONF, chosen by
+accounts.middleware.TenantMiddleware). The roots live here, on the top floor, because they include
+every page.
+"""
 
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from .assessments import urls as assessments_urls
+from .audit import urls as audit_urls
+from .groups import urls as groups_urls
+from .invitations import urls as invitations_urls
+from .people import urls as people_urls
 from .people.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("", include(people_urls)),
+    path("", include(groups_urls)),
+    path("", include(invitations_urls)),
+    path("", include(audit_urls)),
+    path("", include(assessments_urls)),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
 ]

@@ -5,13 +5,21 @@ import io
 import re
 
 import pytest
+from django.contrib import admin
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import StatusChange, User
+from accounts.tests.factories import UserFactory
+from groups.models import Membership
+from groups.tests.factories import RightsProfileFactory, grant
+from invitations.models import Invitation
+from invitations.services.account import invitations_send
+from rights.models import ProfileAssignment
+from rights.names import Right
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +222,87 @@ def test_the_admin_never_shows_a_devices_secret(staff, device, platform):
     assert "phone" in page
     assert device.key not in page
     assert platform.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+
+
+# --- Tenant data changes only through the services ----------------------------------------------------
+# The admin writes rows directly: no scope or last-administrator check, no link revocation, no
+# people_changed, no audit event. What the services own is therefore read-only here, deletion included.
+
+
+def tenant_rows(alice, lyon, ines):
+    """One row of each model whose writes belong to a service, with its admin URL prefix."""
+    organization = alice.organization
+    profile = RightsProfileFactory(organization=organization)
+    newcomer = UserFactory(organization=organization, status="created", email="new@acme.example")
+    invitations_send(organization=organization, users=[newcomer], actor=alice)
+    return [
+        ("usergroups/usergroup", lyon),
+        ("usergroups/membership", Membership.objects.get(user=ines)),
+        ("rights/grant", grant(ines, Right.INVITE, lyon)),
+        ("rights/rightsprofile", profile),
+        (
+            "rights/profileassignment",
+            ProfileAssignment.objects.create(organization=organization, profile=profile, user=ines),
+        ),
+        (
+            "accounts/statuschange",
+            StatusChange.objects.create(organization=organization, user=ines, from_status="", to_status="active"),
+        ),
+        ("invitations/invitation", Invitation.objects.get(user=newcomer)),
+        ("accounts/user", alice),
+    ]
+
+
+def test_platform_staff_cannot_delete_what_the_services_own(staff, platform, alice, lyon, ines):
+    platform.force_login(staff)
+    for prefix, row in tenant_rows(alice, lyon, ines):
+        assert row is not None, prefix
+        url = f"/admin/{prefix}/{row.pk}/delete/"
+        assert platform.get(url).status_code == 403, prefix
+        assert platform.post(url, {"post": "yes"}).status_code == 403, prefix
+        platform.post(f"/admin/{prefix}/", {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+        assert type(row).objects.filter(pk=row.pk).exists(), prefix
+
+
+def test_an_admin_that_refuses_changes_refuses_deletions_too(staff, rf):
+    request = rf.get("/admin/")
+    request.user = staff
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.has_change_permission(request):
+            assert not model_admin.has_delete_permission(request), model
+
+
+def test_platform_staff_cannot_make_or_unmake_an_administrator(staff, platform, alice, bob):
+    """The last-administrator rule, the audit trail and the rights checks live in rights.services."""
+    platform.force_login(staff)
+    for person, wanted in ((bob, True), (alice, False)):
+        url = f"/admin/accounts/user/{person.pk}/change/"
+        form = platform.get(url).context["adminform"].form
+        assert "is_administrator" not in form.fields
+        data = {name: value for name, value in form.initial.items() if name in form.fields and value is not None}
+        data = {name: ("on" if value is True else value) for name, value in data.items() if value is not False}
+        if wanted:
+            data["is_administrator"] = "on"
+        else:
+            data.pop("is_administrator", None)
+        assert platform.post(url, data).status_code == 302
+        person.refresh_from_db()
+        assert person.is_administrator is not wanted
+
+
+def test_platform_admin_edits_outdate_the_people_counts(staff, platform, alice, bob, acme):
+    """The admin writes users without the services (deleting them, or making administrators, it may
+    not): the organisation's lists must not keep counting what was there before
+    (accounts.selectors.people_changed)."""
+    from accounts.selectors import people_version
+
+    platform.force_login(staff)
+    url = f"/admin/accounts/user/{bob.pk}/change/"
+    form = platform.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if name in form.fields and value is not None}
+    data = {name: ("on" if value is True else value) for name, value in data.items() if value is not False}
+    version = people_version(acme.pk)
+    assert platform.post(url, {**data, "last_name": "Renamed"}).status_code == 302
+    bob.refresh_from_db()
+    assert bob.last_name == "Renamed"
+    assert people_version(acme.pk) > version

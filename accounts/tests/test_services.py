@@ -2,6 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.errors import LastAdministrator, LoginIdTaken, TransitionNotAllowed
+from accounts.identity import IdentityInvalid
 from accounts.models import StatusChange, User
 from accounts.services import organization_create, user_change_status, user_create, user_set_password
 from accounts.tests.factories import AdministratorFactory, UserFactory
@@ -24,7 +25,7 @@ def test_the_transition_table_is_the_documented_lifecycle():
     }  # fmt: skip
 
 
-# Invited is reached only by sending an invitation (invitations.services.invitations_send): the
+# Invited is reached only by sending an invitation (invitations.services.account.invitations_send): the
 # status service refuses it (accounts/tests/test_invited_only_by_sending.py).
 @pytest.mark.parametrize(("source", "target"), [(s, t) for s, t in LEGAL if t != Status.INVITED])
 def test_a_legal_transition_changes_the_status_and_records_who_when_and_why(source, target, alice):
@@ -105,21 +106,21 @@ def test_user_create_names_the_user_who_already_has_the_mobile(alice):
 
 
 def test_user_create_rejects_an_invalid_phone_number(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, mobile="12")
-    assert "mobile" in invalid.value.message_dict
+    assert "mobile" in invalid.value.errors
 
 
 def test_user_create_rejects_an_invalid_email(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, email="not-an-email")
-    assert "email" in invalid.value.message_dict
+    assert "email" in invalid.value.errors
 
 
 def test_user_create_requires_the_preferred_channels_address(alice):
-    with pytest.raises(ValidationError) as invalid:
+    with pytest.raises(IdentityInvalid) as invalid:
         user_create(organization=alice.organization, actor=alice, email="a@example.com", preferred_channel="sms")
-    assert "preferred_channel" in invalid.value.message_dict
+    assert "preferred_channel" in invalid.value.errors
 
 
 def test_organization_create_seeds_user_types_and_an_active_administrator(db):
@@ -143,6 +144,6 @@ def test_organization_create_refuses_a_weak_password_and_writes_nothing(db):
 def test_user_set_password_lifts_the_change_requirement(bob):
     bob.must_change_password = True
     bob.save()
-    user_set_password(user=bob, password="a-new-long-password")
+    user_set_password(user=bob, password="a-new-long-password", actor=bob)
     bob.refresh_from_db()
     assert bob.check_password("a-new-long-password") and not bob.must_change_password

@@ -14,9 +14,12 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import assessments.services
+import audit.services
 import flows.contacts
 import flows.imports
 import flows.invitations
+import flows.jobs
 import flows.people
 import groups.services
 import invitations.services.acceptance
@@ -43,13 +46,18 @@ from accounts.services import (
     users_mark_invited,
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
+from assessments import services as assessment_services
+from assessments.models import Attempt
+from assessments.services import ChoiceSpec, QuestionSpec
+from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.models import Action, AuditEvent
+from audit.services import audit_trail_export_record
 from experquiz.tests.codebase import product_modules
 from flows import importing
 from flows.contacts import contact_convert, contacts_convert
 from flows.imports import users_import
 from flows.invitations import invitations_invite_addresses
-from flows.people import user_create_with_groups, user_update_with_groups
+from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.services import (
     group_add_created_users,
     group_add_members,
@@ -77,13 +85,14 @@ from invitations.services.resets import password_reset_request
 from invitations.services.revocation import account_links_revoke, account_links_revoke_for_users
 from invitations.tokens import hash_token
 from rights.names import Right
-from rights.selectors import EVERYONE, users_in_scope
+from rights.selectors import EVERYONE
 from rights.services import profile_create, profile_delete, profile_update, user_rights_set, user_set_administrator
 
 pytestmark = pytest.mark.django_db
 
 # Every module of write services, on every floor (test_every_services_module_is_walked finds them).
 SERVICE_MODULES = [
+    audit.services,
     accounts.services,
     groups.services,
     rights.services,
@@ -93,22 +102,29 @@ SERVICE_MODULES = [
     invitations.services.resets,
     invitations.services.revocation,
     invitations.services.acceptance,
+    assessments.services,
     flows.contacts,
     flows.imports,
     flows.invitations,
+    flows.jobs,
     flows.people,
 ]
 # Modules that write in a transaction but hold no service of their own to audit, and why.
 NOT_SERVICE_MODULES = {
-    "audit.services": "the recorder itself: it writes the events the services record",
     "accounts.admin_site": "the platform admin's login (a TOTP device's use), outside every organisation",
+    "experquiz.naming": "the name rule: a savepoint around the save of the service that calls it, which records",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
+    "flows.bulk": "runs a registered action's handler per chunk of users; the handlers call the services, which record",
 }
 PASSWORD = "a long and new password 42"
 
 # Public functions of the services modules that record nothing of their own, and why.
 NOT_AUDITED = {
-    "accounts.services.normalize_mobile": "reads: turns a typed number into E.164",
+    "audit.services.audit_event": "the recorder: builds the event a service records",
+    "audit.services.audit_record": "the recorder: writes the event a service records",
+    "audit.services.audit_record_many": "the recorder: writes the events a service records",
+    "audit.services.short": "the recorder's helper: a value cut for the trail",
+    "audit.services.changed": "the recorder's helper: what differs between before and after",
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
@@ -125,6 +141,13 @@ NOT_AUDITED = {
     "invitations.services.resets.password_reset_ask": "queues the look-up; password_reset_request records",
     "invitations.services.outbox.invitation_row": "builds an unsaved row; the service that saves it records",
     "invitations.services.revocation.revoke_outstanding": "the update behind the revoking services, which record",
+    "assessments.services.answer_save": (
+        "the answer row is its own record (with its time); the attempt's start and submission are audited, and "
+        "this is the hottest write (every click of everyone taking a test)"
+    ),
+    "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
+    "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
+    "flows.jobs.bulk_job_start": "queues the bulk action, whose services record each change",
 }
 
 
@@ -341,6 +364,10 @@ def case_user_update_with_groups(w):
 
 def case_user_change_status(w):
     user_change_status(user=w.bob, to="inactive", actor=w.alice, reason="Left the company")
+    return case_user_change_status_events(w)
+
+
+def case_user_change_status_events(w):
     return [
         Expect(
             Action.USER_STATUS_CHANGED,
@@ -350,6 +377,26 @@ def case_user_change_status(w):
             before={"status": "active"},
             after={"status": "inactive", "reason": "Left the company"},
         )
+    ]
+
+
+def case_user_status_action(w):
+    user_status_action(user=w.bob, to="inactive", actor=w.alice, reason="Left the company")
+    return case_user_change_status_events(w)
+
+
+def case_user_status_action_with_a_temporary_password(w):
+    invitation = user_status_action(user=w.created, to="active", actor=w.alice)
+    return [
+        Expect(
+            Action.USER_STATUS_CHANGED,
+            actor=w.alice,
+            user=w.created,
+            target=w.created,
+            before={"status": "created"},
+            after={"status": "active", "reason": "Activated with a temporary password"},
+        ),
+        Expect(Action.TEMPORARY_PASSWORD_ISSUED, actor=w.alice, user=w.created, target=invitation),
     ]
 
 
@@ -383,7 +430,7 @@ def case_user_set_administrator(w):
 
 
 def case_user_set_password(w):
-    user_set_password(user=w.bob, password=PASSWORD)
+    user_set_password(user=w.bob, password=PASSWORD, actor=w.bob)
     return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
 
 
@@ -587,6 +634,21 @@ def case_users_export_record(w):
             actor=w.alice,
             after={"list": "users", "format": "csv", "filters": "status: active", "rows": 3},
             label="People list",
+        )
+    ]
+
+
+# audit.services ------------------------------------------------------------------------------------
+
+
+def case_audit_trail_export_record(w):
+    audit_trail_export_record(organization=w.acme, actor=w.alice, filters={"action": "user.created"}, rows=7)
+    return [
+        Expect(
+            Action.EXPORT_DOWNLOADED,
+            actor=w.alice,
+            after={"list": "audit", "format": "csv", "filters": "action: user.created", "rows": 7},
+            label="Audit trail",
         )
     ]
 
@@ -821,9 +883,7 @@ def case_account_links_revoke_for_users(w):
 
 
 def case_invitations_resend_to_group(w):
-    invitations_resend_to_group(
-        organization=w.acme, group=w.lyon, users_in_scope=users_in_scope(w.alice, Right.INVITE), actor=w.alice
-    )
+    invitations_resend_to_group(organization=w.acme, group=w.lyon, actor=w.alice)
     return [
         Expect(
             Action.USER_STATUS_CHANGED,
@@ -955,7 +1015,178 @@ def case_invitations_send_reminders(w):
     return [Expect(Action.INVITATION_REMINDED, actor=None, user=w.invited, target=_new_invitation(w.invited))]
 
 
+# assessments.services ------------------------------------------------------------------------------
+
+
+def case_questionnaire_create(w):
+    questionnaire = assessment_services.questionnaire_create(
+        organization=w.acme, actor=w.alice, title="Fire safety", kind="training", visibility="groups", groups=[w.lyon]
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_CREATED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"title": "Fire safety", "kind": "training", "visibility": "groups", "groups": "Lyon"},
+        )
+    ]
+
+
+def case_questionnaire_update(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", visibility="all")
+    assessment_services.questionnaire_update(
+        questionnaire=questionnaire,
+        actor=w.alice,
+        title="Fire safety",
+        kind="evaluation",
+        time_limit_minutes=15,
+        visibility="groups",
+        groups=[w.paris],
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_UPDATED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"visibility": "all", "groups": "", "time_limit_minutes": None},
+            after={"visibility": "groups", "groups": "Paris", "time_limit_minutes": 15},
+        )
+    ]
+
+
+def case_questionnaire_delete(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", questions=1)
+    pk = questionnaire.pk
+    assessment_services.questionnaire_delete(questionnaire=questionnaire, actor=w.alice)
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_DELETED,
+            actor=w.alice,
+            target=("questionnaire", pk),
+            before={"title": "Fire safety", "kind": "evaluation"},
+            label="Fire safety",
+        )
+    ]
+
+
+def case_questionnaire_publish(w):
+    questionnaire = make_questionnaire(w.acme, published=False)
+    assessment_services.questionnaire_publish(questionnaire=questionnaire, actor=w.alice)
+    return [Expect(Action.QUESTIONNAIRE_PUBLISHED, actor=w.alice, target=questionnaire)]
+
+
+def case_questionnaire_unpublish(w):
+    questionnaire = make_questionnaire(w.acme, published=True)
+    assessment_services.questionnaire_unpublish(questionnaire=questionnaire, actor=w.alice)
+    return [Expect(Action.QUESTIONNAIRE_UNPUBLISHED, actor=w.alice, target=questionnaire)]
+
+
+def case_questionnaire_import(w):
+    questionnaire = assessment_services.questionnaire_import(
+        organization=w.acme,
+        actor=w.alice,
+        title="Imported",
+        kind="evaluation",
+        questions=[QuestionSpec("Q?", [ChoiceSpec("A", True), ChoiceSpec("B")])],
+        publish=True,
+        source="quiz.json",
+    )
+    return [
+        Expect(
+            Action.QUESTIONNAIRE_IMPORTED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"title": "Imported", "questions": 1, "published": True, "file": "quiz.json"},
+        )
+    ]
+
+
+def case_question_create(w):
+    questionnaire = make_questionnaire(w.acme, questions=1, published=False)
+    assessment_services.question_create(
+        questionnaire=questionnaire, actor=w.alice, text="Two?", choices=[ChoiceSpec("A", True), ChoiceSpec("B")]
+    )
+    return [
+        Expect(
+            Action.QUESTION_CREATED,
+            actor=w.alice,
+            target=questionnaire,
+            after={"question": 2, "text": "Two?", "choices": "A ✓; B"},
+        )
+    ]
+
+
+def case_question_update(w):
+    questionnaire = make_questionnaire(w.acme, questions=1, published=False)
+    assessment_services.question_update(
+        question=questionnaire.questions.get(),
+        actor=w.alice,
+        text="Question 1?",
+        choices=[ChoiceSpec("Right 1", True), ChoiceSpec("Other")],
+    )
+    return [
+        Expect(
+            Action.QUESTION_UPDATED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"choices": "Right 1 ✓; Wrong 1"},
+            after={"choices": "Right 1 ✓; Other"},
+        )
+    ]
+
+
+def case_question_delete(w):
+    questionnaire = make_questionnaire(w.acme, questions=2, published=False)
+    assessment_services.question_delete(question=questionnaire.questions.last(), actor=w.alice)
+    return [
+        Expect(
+            Action.QUESTION_DELETED, actor=w.alice, target=questionnaire, before={"question": 2, "text": "Question 2?"}
+        )
+    ]
+
+
+def case_question_move(w):
+    questionnaire = make_questionnaire(w.acme, questions=2, published=False)
+    assessment_services.question_move(question=questionnaire.questions.first(), actor=w.alice, up=False)
+    return [
+        Expect(
+            Action.QUESTION_MOVED,
+            actor=w.alice,
+            target=questionnaire,
+            before={"question": 1},
+            after={"question": 2, "text": "Question 1?"},
+        )
+    ]
+
+
+def case_attempt_start(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety")
+    attempt = assessment_services.attempt_start(questionnaire=questionnaire, actor=w.bob)
+    return [Expect(Action.ATTEMPT_STARTED, actor=w.bob, user=w.bob, target=attempt, label="Fire safety")]
+
+
+def case_attempt_submit(w):
+    questionnaire = make_questionnaire(w.acme, title="Fire safety", questions=2)
+    attempt = Attempt.objects.create(
+        organization=w.acme, questionnaire=questionnaire, user=w.bob, started_at=timezone.now()
+    )
+    first = questionnaire.questions.first()
+    assessment_services.answer_save(attempt=attempt, question=first, choice_ids=correct_ids(first), actor=w.bob)
+    assessment_services.attempt_submit(attempt=attempt, actor=w.bob)
+    return [
+        Expect(
+            Action.ATTEMPT_SUBMITTED,
+            actor=w.bob,
+            user=w.bob,
+            target=attempt,
+            after={"score": "50.00%", "right": "1/2"},
+            label="Fire safety",
+        )
+    ]
+
+
 TABLE = {
+    "audit.services.audit_trail_export_record": case_audit_trail_export_record,
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,
     "accounts.services.user_update": case_user_update,
@@ -971,6 +1202,8 @@ TABLE = {
     "accounts.services.users_export_record": case_users_export_record,
     "flows.people.user_create_with_groups": case_user_create_with_groups,
     "flows.people.user_update_with_groups": case_user_update_with_groups,
+    "flows.people.user_status_action": case_user_status_action,
+    "flows.people.user_status_action[temporary password]": case_user_status_action_with_a_temporary_password,
     "flows.contacts.contact_convert": case_contact_convert,
     "flows.contacts.contacts_convert": case_contacts_convert,
     "flows.imports.users_import": case_users_import,
@@ -1004,6 +1237,18 @@ TABLE = {
     "invitations.services.acceptance.invitation_accept": case_invitation_accept,
     "invitations.services.acceptance.password_reset_complete": case_password_reset_complete,
     "invitations.services.account.invitations_send_reminders": case_invitations_send_reminders,
+    "assessments.services.questionnaire_create": case_questionnaire_create,
+    "assessments.services.questionnaire_update": case_questionnaire_update,
+    "assessments.services.questionnaire_delete": case_questionnaire_delete,
+    "assessments.services.questionnaire_publish": case_questionnaire_publish,
+    "assessments.services.questionnaire_unpublish": case_questionnaire_unpublish,
+    "assessments.services.questionnaire_import": case_questionnaire_import,
+    "assessments.services.question_create": case_question_create,
+    "assessments.services.question_update": case_question_update,
+    "assessments.services.question_delete": case_question_delete,
+    "assessments.services.question_move": case_question_move,
+    "assessments.services.attempt_start": case_attempt_start,
+    "assessments.services.attempt_submit": case_attempt_submit,
 }
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "groups",
     "rights",
     "invitations",
+    "assessments",
     "flows",
 ]
 
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    # /healthz answers here: before the tenant lookup, sessions and the login requirement.
+    "experquiz.health.HealthCheckMiddleware",
     "accounts.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,10 +68,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "experquiz.urls"
+ROOT_URLCONF = "web.urls"
 # The bare BASE_DOMAIN (no tenant) is served by this URLconf instead: a neutral page and the
 # platform's Django admin.
-PLATFORM_URLCONF = "experquiz.urls_platform"
+PLATFORM_URLCONF = "web.urls_platform"
 WSGI_APPLICATION = "experquiz.wsgi.application"
 
 TEMPLATES = [
@@ -161,7 +164,8 @@ OTP_TOTP_ISSUER = "ExperQuiz"
 # A device's secret is shown once, to its owner, by addtotpdevice: never again in the admin, where any
 # other superuser could copy it.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-# Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted.
+# Behind a reverse proxy, the number of proxies whose X-Forwarded-For entries are trusted; above 0,
+# the X-Request-ID header (set by the proxy) is kept as the request id too.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en"
@@ -216,6 +220,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe /healthz over plain HTTP, behind the TLS they terminate.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Scripts and styles come from our own static files only: no inline script, handler or style
@@ -236,10 +242,24 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Logs go to standard error, one line per record: plain text by default, one JSON object per line
+# with LOG_FORMAT=json (the production default). Every record carries the request id of the request
+# that caused it, in the web process and in the Celery tasks it enqueued (experquiz.logs); Celery
+# workers log through this configuration too (experquiz.celery).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "experquiz.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

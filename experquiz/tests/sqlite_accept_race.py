@@ -28,8 +28,7 @@ def main(db_path: str, pairs: int) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from accounts.models import User
-    from accounts.services import organization_create, user_create
+    from accounts.services import organization_create, user_create, users_mark_invited
     from invitations.models import Invitation
     from invitations.tokens import hash_token
 
@@ -39,9 +38,9 @@ def main(db_path: str, pairs: int) -> None:
     )
     tokens = []
     for n in range(pairs):
-        user = user_create(
-            organization=organization, actor=None, email=f"invitee{n}@race.example", status=User.Status.INVITED
-        )
+        user = user_create(organization=organization, actor=None, email=f"invitee{n}@race.example")
+        # Invited as the sending service marks people (a new person starts created).
+        users_mark_invited(organization=organization, user_ids=[user.pk], actor=None)
         token = f"race-token-{n}"
         Invitation.objects.create(
             organization=organization,

@@ -325,3 +325,50 @@ def test_a_burst_of_twenty_five_wrong_logins_is_answered_429(world, monkeypatch)
     spend_spy(monkeypatch, burst, "accounts.backends", "LoginIdBackend.authenticate")
     statuses = [response.status_code for response in burst.run()]
     assert statuses.count(429) == 25 - settings.LOGIN_THROTTLE_PER_ID
+
+
+# --- An IPv6 client counts as its /64 --------------------------------------------------------------
+# A subscriber gets a whole /64 and may use any of its 2^64 addresses: counted per address, each
+# new address would start a fresh count. IPv4 addresses are counted one by one.
+
+# The per-address limit of each gate.
+ADDRESS_LIMITS = {
+    "accounts:login": "LOGIN_THROTTLE_PER_IP",
+    "admin:login": "LOGIN_THROTTLE_PER_IP",
+    "invitations:password_forgot": "PASSWORD_RESET_THROTTLE_PER_IP",
+    "invitations:accept": "TOKEN_THROTTLE_PER_IP",
+    "invitations:reset": "TOKEN_THROTTLE_PER_IP",
+}
+
+
+def test_throttle_address_counts_an_ipv6_client_by_its_slash_64():
+    from experquiz.throttle import throttle_address
+
+    same = {throttle_address(a) for a in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:DB8:1:2:a::b")}
+    assert same == {"2001:db8:1:2::/64"}
+    assert throttle_address("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert throttle_address("203.0.113.7") == "203.0.113.7" != throttle_address("203.0.113.8")
+    assert throttle_address("::ffff:203.0.113.7") == "203.0.113.7"  # an IPv4 client seen through IPv6
+    assert throttle_address("") == ""
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_new_addresses_in_one_ipv6_slash_64_do_not_escape_the_per_address_limit(name, world, settings, monkeypatch):
+    assert set(ADDRESS_LIMITS) == set(GATES), "say which setting limits each gate per client address"
+    gate = GATES[name]
+    # Only the per-address limit is low: the per-login-ID ones must not be what refuses.
+    settings.LOGIN_THROTTLE_PER_ID = settings.PASSWORD_RESET_THROTTLE_PER_ID = 100
+    setattr(settings, ADDRESS_LIMITS[name], LIMIT)
+    host = "localhost" if gate.platform else "acme.localhost"
+    spent = spend_spy(monkeypatch, Burst([]), *gate.spend)
+
+    def attempt(n, address):
+        return gate.post(Client(HTTP_HOST=host, REMOTE_ADDR=address), n, world)
+
+    for n in range(LIMIT):
+        attempt(n, f"2001:db8:1:2::{n + 1:x}")
+    assert len(spent) == LIMIT
+    assert attempt(LIMIT, "2001:db8:1:2:abcd::1").status_code in gate.refused
+    assert len(spent) == LIMIT, "a new address of the same /64 started a new count"
+    attempt(LIMIT + 1, "2001:db8:1:3::1")
+    assert len(spent) == LIMIT + 1, "another /64 is another client"

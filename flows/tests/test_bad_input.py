@@ -9,9 +9,8 @@ from django.urls import reverse
 
 from accounts.models import BulkJob, ImportJob, StatusChange, User
 from accounts.tests.factories import UserFactory
-from flows import tasks
+from flows import jobs, tasks
 from flows.importing import ImportFileError, read_table
-from web.people import views_import
 
 pytestmark = pytest.mark.django_db
 UPLOAD = reverse("accounts:user_import")
@@ -69,7 +68,7 @@ def test_an_unexpected_failure_while_checking_fails_the_import_with_a_message(al
 def test_an_unexpected_failure_in_the_background_check_fails_the_import(
     alice, alice_client, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(views_import, "BACKGROUND_ROWS", 2)
+    monkeypatch.setattr(jobs, "BACKGROUND_ROWS", 2)
 
     def broken(**kwargs):
         raise RuntimeError("a bug")

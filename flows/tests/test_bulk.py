@@ -225,3 +225,39 @@ def test_a_background_job_whose_filter_became_invalid_changes_nobody(alice, bob)
     assert job.state == "failed" and "nothing was changed" in job.summary
     bob.refresh_from_db()
     assert bob.status == "active"
+
+
+# Every bulk action that moves people between statuses, against one person in each status: who
+# moves (DESIGN §5's table) and why the others are skipped.
+STATUSES = ["created", "invited", "active", "inactive", "deleted"]
+STATUS_ACTIONS = {
+    # action: (the statuses it applies to, the status they end in, the done message)
+    "activate": ({"created", "invited"}, "active", "activated, each sent a temporary password"),
+    "invite": ({"created", "invited"}, "invited", "invited"),
+    "deactivate": ({"active"}, "inactive", "deactivated"),
+    "reactivate": ({"inactive"}, "active", "reactivated"),
+    "delete": ({"created", "invited", "active", "inactive"}, "deleted", "deleted"),
+    "restore": ({"deleted"}, "inactive", "restored"),
+}
+
+
+@pytest.mark.parametrize("action", sorted(STATUS_ACTIONS))
+def test_each_status_action_moves_only_the_people_its_transition_applies_to(alice_client, alice, action):
+    sources, target, done = STATUS_ACTIONS[action]
+    people = {status: make(alice.organization, status.title(), "Person", status) for status in STATUSES}
+    response = alice_client.post(
+        URL, {"action": action, "ids": [u.pk for u in people.values()], "confirmed": "1"}, follow=True
+    )
+    (message,) = messages_of(response)
+    assert message.startswith(f"{len(sources)} {done}"), message
+    for status, person in people.items():
+        person.refresh_from_db()
+        if status in sources:
+            assert person.status == target, (status, person.status)
+        else:
+            assert person.status == status, f"{action} moved a {status} person to {person.status}"
+            assert f"{person.short_name}" in message, (status, message)
+    if action != "invite":  # the invitation service words its own reasons
+        for status in set(STATUSES) - sources:
+            reason = "already" if status == target else "currently"
+            assert f"{reason} {status} — {people[status].short_name}" in message, (status, message)

@@ -322,7 +322,7 @@ def test_reading_a_row_echoes_clipped_values(alice):
     (checked,) = check_rows(organization=alice.organization, actor=alice, header=header, rows=rows).rows
     reasons = [reason for _column, reason in checked.errors]
     assert reasons == [
-        f"“{'x' * 199}…” is not a valid email address",
+        f"“{'x' * 199}…” is not a valid email address.",
         f"unknown user type “{'T' * 199}…”",
     ]
 

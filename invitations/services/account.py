@@ -12,6 +12,8 @@ from accounts.models import Organization, User
 from accounts.services import user_change_status, users_mark_invited
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
+from experquiz import authorization
+from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from rights.names import Right
 from rights.selectors import users_in_scope
@@ -46,8 +48,10 @@ def invitations_send(
 
     Every account invitation an actor sends goes through here, so the `invite` right is checked here
     over each recipient, whatever the caller scoped already: a path that forgot it sends nothing it
-    may not (the invitations tests list every sending path). No actor means the system (reminders)
-    or the platform operator (the import command).
+    may not (the invitations tests list every sending path). Recipients out of the actor's scope are
+    skipped with the reason; when every one of them is, or the actor may invite nobody, the sending
+    is refused (NotAllowed). No actor means the system (reminders) or the platform operator (the
+    import command).
     """
     now = timezone.now()
     fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel", "first_name", "last_name")
@@ -56,14 +60,17 @@ def invitations_send(
     users = users.filter(organization=organization)
     result = SendResult()
     if actor is not None:
+        authorization.require_right(actor, Right.INVITE, organization_id=organization.pk)
         in_scope = users_in_scope(actor, Right.INVITE).values("pk")
         for user in users.exclude(pk__in=in_scope).only(*fields):
             result.skipped.append((user, _("outside your right to invite")))
         users = users.filter(pk__in=in_scope)
+        if result.skipped and not users.exists():
+            raise NotAllowed(_("You may only act on the users in your scope."))
     candidates = list(users.only(*fields))
-    invitable = [user for user in candidates if user.status in (Status.CREATED, Status.INVITED)]
+    invitable = [user for user in candidates if user.is_awaiting_invitation]
     for user in candidates:
-        if user.status not in (Status.CREATED, Status.INVITED):
+        if not user.is_awaiting_invitation:
             result.skipped.append((user, _("already %(status)s") % {"status": user.get_status_display().lower()}))
     if not invitable:
         return result
@@ -127,7 +134,14 @@ def invitation_resend(*, invitation: Invitation, actor: User | None) -> SendResu
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitation:
-    """The link stops working now; a message not yet sent is not sent."""
+    """The link stops working now; a message not yet sent is not sent. Takes the invite right over its
+    recipient (a contact's: an administrator)."""
+    from ..selectors import invitations_visible_to
+
+    if actor is not None:
+        authorization.require_right(actor, Right.INVITE, organization_id=invitation.organization_id)
+        if not invitations_visible_to(actor).filter(pk=invitation.pk).exists():
+            raise NotAllowed(_("You may only act on the users in your scope."))
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if locked.used_at is not None:
         raise DomainError(_("This invitation was already used; there is nothing to revoke."))
@@ -145,8 +159,9 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitati
 
 
 @transaction.atomic
-def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int:
-    """Revoke every outstanding account invitation of `user` (from the user's page)."""
+def invitations_revoke_for_user(*, user: User, actor: User | None) -> int:
+    """Revoke every outstanding account invitation of `user` (from the user's page; the invite right)."""
+    authorization.require_users(actor, Right.INVITE, [user])
     count = revoke_outstanding(user_ids=[user.pk], kinds=[Kind.ACCOUNT], now=timezone.now())
     if count:
         audit_record(
@@ -159,11 +174,11 @@ def invitations_revoke_for_user(*, user: User, actor: User | None = None) -> int
     return count
 
 
-def invitations_resend_to_group(*, organization, group, users_in_scope, actor: User | None) -> SendResult:
+def invitations_resend_to_group(*, organization, group, actor: User | None) -> SendResult:
     """Invite again everyone of `group` (within the actor's scope) who has not accepted yet."""
-    members = users_in_scope.filter(
-        organization=organization, memberships__group=group, status__in=[Status.CREATED, Status.INVITED]
-    ).distinct()
+    authorization.require_groups(actor, Right.INVITE, [group])
+    people = User.objects.all() if actor is None else users_in_scope(actor, Right.INVITE)
+    members = people.filter(organization=organization, memberships__group=group).awaiting_invitation().distinct()
     return invitations_send(
         organization=organization,
         users=members,
@@ -175,9 +190,14 @@ def invitations_resend_to_group(*, organization, group, users_in_scope, actor: U
 @transaction.atomic
 def batch_retry_failed(*, batch: InvitationBatch, actor: User | None) -> int:
     """Put the batch's failed messages (and pending ones that already failed once, or wait for an
-    outage to end) back in the queue, now."""
-    from ..selectors import invitations_visible_to
+    outage to end) back in the queue, now. Takes the invite right and a batch the actor may follow (an
+    administrator's, or one of theirs)."""
+    from ..selectors import batches_visible_to, invitations_visible_to
 
+    if actor is not None:
+        authorization.require_right(actor, Right.INVITE, organization_id=batch.organization_id)
+        if not batches_visible_to(actor).filter(pk=batch.pk).exists():
+            raise NotAllowed(_("You may only retry the sendings you can follow."))
     now = timezone.now()
     invitations = batch.invitations.all()
     if actor is not None:
@@ -219,17 +239,21 @@ def user_activate_with_temporary_password(*, user: User, actor: User | None) -> 
     the user's password, so it takes the `manage_users` right over them (as its resend does).
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=user.pk).exists():
-        raise DomainError(
+        raise NotAllowed(
             _("Only someone who manages %(user)s can activate them with a temporary password.") % {"user": user}
         )
+    # Issued before the status changes: a temporary password on its way is the way in the status
+    # service asks of an active user. Locked in the usual order (organisation, user), and sent to the
+    # address as it is under the lock, not as the caller read it.
+    Organization.objects.select_for_update(no_key=True).get(pk=user.organization_id)
+    locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    invitation = invitation_row(locked, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
+    invitation.save()
+    User.objects.filter(pk=user.pk).update(must_change_password=True)
     locked = user_change_status(
         user=user, to=Status.ACTIVE, actor=actor, reason=_("Activated with a temporary password")
     )
-    User.objects.filter(pk=user.pk).update(must_change_password=True)
     user.must_change_password = locked.must_change_password = True
-    # To the address as it is under the lock, not as the caller read it.
-    invitation = invitation_row(locked, kind=Kind.TEMPORARY_PASSWORD, actor=actor, batch=None, now=timezone.now())
-    invitation.save()
     audit_record(
         organization=user.organization_id,
         actor=actor,
@@ -249,7 +273,7 @@ def _temporary_password_resend(*, invitation: Invitation, actor: User | None) ->
     `manage_users` right over that user (the `invite` right is not enough).
     """
     if actor is not None and not users_in_scope(actor, Right.MANAGE_USERS).filter(pk=invitation.user_id).exists():
-        raise DomainError(_("Only someone who manages this user can send them a new temporary password."))
+        raise NotAllowed(_("Only someone who manages this user can send them a new temporary password."))
     user = User.objects.select_for_update(no_key=True).get(pk=invitation.user_id)  # user, then links: the usual order
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # two clicks resend once
     if invitation.delivery != Delivery.FAILED or invitation.revoked_at is not None:

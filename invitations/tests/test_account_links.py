@@ -323,7 +323,7 @@ CHANGES = [
         reason="temporary",
     ),
     Change("platform-admin-edits-email", platform_admin_edits(email="pat.new@acme.example"), reason="email"),
-    Change("platform-admin-makes-administrator", platform_admin_edits(is_administrator="on"), reason="rights"),
+    # The platform admin cannot change rights (is_administrator is read-only there).
 ]
 
 REASONS = {

@@ -160,6 +160,13 @@ SENDING_PATHS = {
         lambda env, client: post("accounts:user_bulk", data={"action": "activate", "ids": [env.carol.pk]})(env, client),
         covers=("bulk:activate",),
     ),
+    "bulk action: reactivate someone who never had a password": SendingPath(
+        Right.MANAGE_USERS,
+        lambda env, client: post("accounts:user_bulk", data={"action": "reactivate", "ids": [env.nora.pk]})(
+            env, client
+        ),
+        covers=("bulk:reactivate",),
+    ),
     "convert contacts to active users": SendingPath(
         Right.MANAGE_USERS,
         lambda env, client: post("accounts:contact_convert", data={"ids": [env.contact.pk], "to": "active"})(
@@ -182,7 +189,8 @@ EXCLUDED = {
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
     "task:invitations.tasks.worker_started": "system: a worker's start sweeps, as beat does",
     "step:invitations.tasks.RecoverOnConnect": "system: the worker sweeps when it (re)connects to the broker",
-    "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports",
+    "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports; "
+    "with `--actor` the person's invite right is checked (flows/tests/test_import_command_actor.py)",
 }
 
 
@@ -213,6 +221,10 @@ def env(acme, alice):
         user=carol, address=carol.email, expires_at=timezone.now() + timedelta(days=7), **failed
     )
     failed_password = Invitation.objects.create(kind=Kind.TEMPORARY_PASSWORD, user=tess, address=tess.email, **failed)
+    # Restored after being deleted before she ever had a password: reactivating her sends her one.
+    nora = UserFactory(organization=acme, first_name="Nora", last_name="Nopassword", status="inactive")
+    nora.set_unusable_password()
+    nora.save(update_fields=["password"])
     # Hold every right but one, over everyone.
     without = {}
     for missing in (Right.INVITE, Right.MANAGE_USERS):
@@ -226,6 +238,7 @@ def env(acme, alice):
         alice=alice,
         team=team,
         carol=carol,
+        nora=nora,
         contact=ContactFactory(organization=acme, first_name="Cora", last_name="Contact", email="cora@example.org"),
         failed_invitation=failed_invitation,
         failed_password=failed_password,
@@ -484,15 +497,29 @@ def test_the_code_reading_finds_a_worker_step_that_sends_without_following_its_c
 # The services check it themselves, whoever calls them ---------------------------------------------
 
 
-def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env):
+def test_the_sending_service_refuses_a_sender_without_the_invite_right(env):
+    from experquiz.authorization import NotAllowed
     from invitations.services.account import invitations_send
 
-    result = invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
-    assert result.invited == [] and [reason for _user, reason in result.skipped] == ["outside your right to invite"]
+    with pytest.raises(NotAllowed, match="You do not hold the right to invite"):
+        invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
     env.carol.refresh_from_db()
     assert env.carol.status == "created" and not Invitation.objects.filter(user=env.carol, used_at=None).exclude(
         pk=env.failed_invitation.pk
     )
+
+
+def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env, lyon, maggie):
+    """A group-scoped sender: those of their groups are invited, the others skipped with the reason."""
+    from invitations.services.account import invitations_send
+
+    ivo = UserFactory(organization=env.org, first_name="Ivo", status="created")
+    MembershipFactory(group=lyon, user=ivo)
+    result = invitations_send(organization=env.org, users=[ivo, env.carol], actor=maggie)
+    assert result.invited == [ivo.pk]
+    assert [(user.pk, reason) for user, reason in result.skipped] == [(env.carol.pk, "outside your right to invite")]
+    env.carol.refresh_from_db()
+    assert env.carol.status == "created"
 
 
 def test_a_temporary_password_takes_manage_users_at_the_service_too(env):

@@ -11,7 +11,6 @@ from rights.selectors import (
     actor_has_right,
     actor_rights,
     actor_scope,
-    default_groups_for_new_users,
     group_memberships,
     groups_in_scope,
     must_place_new_users_in_a_group,
@@ -79,11 +78,6 @@ def test_a_scoped_manager_must_place_new_users_in_a_group(maggie, alice, bob):
     assert not must_place_new_users_in_a_group(bob)
 
 
-def test_users_a_scoped_manager_imports_land_in_their_groups(maggie, alice, lyon):
-    assert set(default_groups_for_new_users(maggie)) == {lyon}
-    assert not default_groups_for_new_users(alice).exists()
-
-
 def test_group_counts_skip_deleted_users(acme, lyon):
     MembershipFactory(group=lyon, user=UserFactory(organization=acme, status="active"))
     MembershipFactory(group=lyon, user=UserFactory(organization=acme, status="invited"))
@@ -106,3 +100,22 @@ def test_rights_remembered_for_a_request_are_computed_once(maggie, lyon, django_
     with django_assert_num_queries(0):
         assert actor_has_right(maggie, Right.MANAGE_USERS)
         assert actor_scope(maggie, Right.INVITE) == scope(lyon)
+
+
+def test_group_members_are_those_the_actor_may_act_on(maggie, alice, lyon, ines, otto):
+    from rights.selectors import group_members
+
+    MembershipFactory(group=lyon, user=otto)  # Otto is in Lyon too, but Maggie reaches him through Lyon
+    assert set(group_members(actor=maggie, group=lyon)) == {ines, otto}
+    assert set(group_members(actor=alice, group=lyon)) == {ines, otto}
+    outsider = UserFactory(organization=alice.organization)
+    assert outsider not in set(group_members(actor=alice, group=lyon))
+
+
+def test_profile_holders_are_seen_by_administrators_only(alice, maggie, bob):
+    from rights.selectors import profile_holders
+
+    profile = RightsProfileFactory(organization=alice.organization)
+    ProfileAssignment.objects.create(organization=alice.organization, profile=profile, user=bob)
+    assert list(profile_holders(actor=alice, profile=profile)) == [bob]
+    assert not profile_holders(actor=maggie, profile=profile).exists()

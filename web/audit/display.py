@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Channel, Language, User
+from assessments.models import Questionnaire
 from rights.names import Right
 
 FIELD_LABELS = {
@@ -38,6 +39,21 @@ FIELD_LABELS = {
     "list": gettext_lazy("List"),
     "batch": gettext_lazy("Sending"),
     "again": gettext_lazy("Sent again"),
+    "title": gettext_lazy("Title"),
+    "kind": gettext_lazy("Kind"),
+    "instructions": gettext_lazy("Instructions"),
+    "time_limit_minutes": gettext_lazy("Time limit (minutes)"),
+    "visibility": gettext_lazy("Visible to"),
+    "groups": gettext_lazy("Groups"),
+    "questions": gettext_lazy("Questions"),
+    "question": gettext_lazy("Question"),
+    "text": gettext_lazy("Text"),
+    "choices": gettext_lazy("Choices"),
+    "published": gettext_lazy("Published"),
+    "file": gettext_lazy("File"),
+    "score": gettext_lazy("Score"),
+    "right": gettext_lazy("Right answers"),
+    "time_up": gettext_lazy("Time was up"),
     **{right.value: right.label for right in Right},
 }
 VALUE_LABELS = {
@@ -46,6 +62,8 @@ VALUE_LABELS = {
     "channel": dict(Channel.choices),
     "language": dict(Language.choices),
     "list": {"users": gettext_lazy("People list"), "audit": gettext_lazy("Audit trail")},
+    "kind": dict(Questionnaire.Kind.choices),
+    "visibility": dict(Questionnaire.Visibility.choices),
 }
 TARGET_LABELS = {
     "user": gettext_lazy("person"),
@@ -56,6 +74,8 @@ TARGET_LABELS = {
     "invitationbatch": gettext_lazy("sending"),
     "usertype": gettext_lazy("user type"),
     "organization": gettext_lazy("organisation"),
+    "questionnaire": gettext_lazy("questionnaire"),
+    "attempt": gettext_lazy("attempt"),
 }
 
 

@@ -6,17 +6,16 @@ project app.
 """
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from audit.models import Action
 from audit.selectors import events_for, keyset_page
-from audit.services import audit_record
+from audit.services import audit_trail_export_record
 from experquiz.parsing import parse_id
+from experquiz.web import per_page_choice, query_string
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 from web.people.export import csv_response
@@ -34,10 +33,8 @@ def _filtered(request):
 
 
 def _query(params, *drop) -> str:
-    params = params.copy()
-    for key in ("before", "after", *drop):
-        params.pop(key, None)
-    return params.urlencode()
+    # A page is found by id (`before`/`after`), never by number: links that keep the filters drop them.
+    return query_string(params, "before", "after", *drop)
 
 
 class AuditListView(RightRequiredMixin, View):
@@ -47,8 +44,7 @@ class AuditListView(RightRequiredMixin, View):
 
     def get(self, request):
         filterset, events = _filtered(request)
-        per_page = parse_id(request.GET.get("per_page"))
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+        per_page = per_page_choice(request, PAGE_SIZES)
         if events is None:
             messages.warning(request, _("Some filters were not understood: nothing is shown until they are fixed."))
             events = filterset.queryset.none()
@@ -118,15 +114,12 @@ class AuditExportView(RightRequiredMixin, View):
         if events is None:
             messages.error(request, _("Some filters were not understood: fix them before exporting."))
             return redirect(reverse("audit:list") + "?" + _query(request.GET))
-        filters = {key: value for key, value in request.GET.items() if value and key in filterset.filters}
-        with transaction.atomic():
-            recorded = audit_record(
-                organization=request.organization,
-                actor=request.user,
-                action=Action.EXPORT_DOWNLOADED,
-                label=_("Audit trail"),
-                after={"list": "audit", "format": "csv", "filters": filters, "rows": events.count()},
-            )
+        recorded = audit_trail_export_record(
+            organization=request.organization,
+            actor=request.user,
+            filters={key: value for key, value in request.GET.items() if value and key in filterset.filters},
+            rows=events.count(),
+        )
         # The file holds what was counted: the trail up to this very export.
         events = events.filter(id__lt=recorded.pk)
         rows = (event_row(event) for event in events.iterator(chunk_size=EXPORT_CHUNK))

@@ -4,7 +4,6 @@ tenants' objects are fetched through the scoped querysets, so they are a 404, al
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,6 +11,7 @@ from django.utils.translation import ngettext
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from experquiz.web import form_error_from_service, message_from_service, page_of, posted, query_string
 from groups import services
 from groups.models import Membership, UserGroup
 from groups.selectors import groups_with_counts
@@ -19,6 +19,7 @@ from rights.mixins import right_required
 from rights.names import ADMINISTRATOR, Right
 from rights.selectors import (
     group_candidates,
+    group_members,
     group_memberships,
     groups_in_scope,
     users_in_scope,
@@ -36,32 +37,6 @@ GRID_PAGE_SIZE = 25
 GRID_MAX_COLUMNS = 12
 
 
-def _form_errors(form, error) -> None:
-    """Show a service's refusal on the form it came from."""
-    if isinstance(error, DomainError):
-        form.add_error(None, error.message)
-    elif hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
-def _posted(request):
-    # An empty POST (every box unticked) is still a submission: `request.POST or None` would not bind.
-    return request.POST if request.method == "POST" else None
-
-
-def _page(request, queryset, size=PAGE_SIZE):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
-
-
-def _query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
-
-
 def _group(request, group_id, right=Right.MANAGE_USERS) -> UserGroup:
     return get_object_or_404(groups_in_scope(request.user, right), pk=group_id)
 
@@ -76,18 +51,22 @@ def group_list(request):
     return render(
         request,
         "groups/usergroup_list.html",
-        {"filter": filterset, "page": _page(request, filtered(filterset)), "query": _query_without_page(request)},
+        {
+            "filter": filterset,
+            "page": page_of(request, filtered(filterset), PAGE_SIZE),
+            "query": query_string(request.GET, "page"),
+        },
     )
 
 
 @right_required(ADMINISTRATOR)
 def group_create(request):
-    form = GroupForm(_posted(request))
+    form = GroupForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             group = services.group_create(organization=request.organization, actor=request.user, **form.cleaned_data)
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Group “%(name)s” created.") % {"name": group.name})
             return redirect("groups:detail", group_id=group.pk)
@@ -97,12 +76,12 @@ def group_create(request):
 @right_required(ADMINISTRATOR)
 def group_update(request, group_id):
     group = _group(request, group_id, ADMINISTRATOR)
-    form = GroupForm(_posted(request), initial={"name": group.name, "description": group.description})
+    form = GroupForm(posted(request), initial={"name": group.name, "description": group.description})
     if request.method == "POST" and form.is_valid():
         try:
             services.group_update(group=group, actor=request.user, **form.cleaned_data)
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Group “%(name)s” saved.") % {"name": group.name})
             return redirect("groups:detail", group_id=group.pk)
@@ -117,7 +96,7 @@ def group_delete(request, group_id):
         try:
             services.group_delete(group=group, actor=request.user)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
             return redirect("groups:detail", group_id=group.pk)
         messages.success(request, _("Group “%(name)s” deleted. Its members were not changed.") % {"name": name})
         return redirect("groups:list")
@@ -129,7 +108,9 @@ def group_delete(request, group_id):
 def group_detail(request, group_id):
     """A group's members (filter by status, search), who added them and when."""
     group = _group(request, group_id)
-    filterset = MemberFilter(request.GET or None, queryset=group_memberships(actor=request.user, group=group))
+    filterset = MemberFilter(
+        request.GET or None, queryset=group_memberships(actor=request.user, group=group), request=request
+    )
     counted = groups_with_counts(UserGroup.objects.filter(pk=group.pk)).get()
     return render(
         request,
@@ -137,8 +118,8 @@ def group_detail(request, group_id):
         {
             "group": counted,
             "filter": filterset,
-            "page": _page(request, filtered(filterset)),
-            "query": _query_without_page(request),
+            "page": page_of(request, filtered(filterset), PAGE_SIZE),
+            "query": query_string(request.GET, "page"),
         },
     )
 
@@ -149,12 +130,12 @@ def group_add_members(request, group_id):
     group = _group(request, group_id)
     candidates = group_candidates(actor=request.user, group=group)
     filterset = PeopleFilter(request.GET or None, queryset=candidates, request=request)
-    form = PickPeopleForm(_posted(request), queryset=candidates)
+    form = PickPeopleForm(posted(request), queryset=candidates)
     if request.method == "POST" and form.is_valid():
         try:
             added = services.group_add_members(group=group, users=form.cleaned_data["users"], actor=request.user)
         except DomainError as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(
                 request,
@@ -169,8 +150,8 @@ def group_add_members(request, group_id):
             "group": group,
             "filter": filterset,
             "form": form,
-            "page": _page(request, filtered(filterset).select_related("user_type")),
-            "query": _query_without_page(request),
+            "page": page_of(request, filtered(filterset).select_related("user_type"), PAGE_SIZE),
+            "query": query_string(request.GET, "page"),
         },
     )
 
@@ -179,9 +160,7 @@ def group_add_members(request, group_id):
 def group_remove_members(request, group_id):
     """Confirm, then remove the selected members (`?users=…`); the users themselves are untouched."""
     group = _group(request, group_id)
-    members = users_in_scope(request.user).filter(
-        pk__in=Membership.objects.filter(organization_id=group.organization_id, group=group).values("user_id")
-    )
+    members = group_members(actor=request.user, group=group)
     form = PickPeopleForm(request.POST if request.method == "POST" else request.GET, queryset=members)
     if not form.is_valid():
         if request.method == "GET" and "users" not in request.GET:
@@ -192,7 +171,7 @@ def group_remove_members(request, group_id):
         try:
             removed = services.group_remove_members(group=group, users=form.cleaned_data["users"], actor=request.user)
         except DomainError as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(
                 request,
@@ -222,7 +201,7 @@ def membership_grid(request):
                     pairs=form.cleaned_data["pairs"],
                 )  # fmt: skip
             except DomainError as error:
-                messages.error(request, error.message)
+                message_from_service(request, error)
             else:
                 messages.success(
                     request,
@@ -236,7 +215,7 @@ def membership_grid(request):
     column_ids = request.GET.getlist("cols")
     columns = groups.filter(pk__in=parse_ids(column_ids)) if column_ids else groups
     columns = list(columns[:GRID_MAX_COLUMNS])
-    page = _page(request, filtered(filterset), GRID_PAGE_SIZE)
+    page = page_of(request, filtered(filterset), GRID_PAGE_SIZE)
     have = set(
         Membership.objects.filter(
             organization_id=request.organization.pk,
@@ -255,7 +234,7 @@ def membership_grid(request):
             "columns": columns,
             "all_groups": groups,
             "more_columns": groups.count() > len(columns),
-            "query": _query_without_page(request),
+            "query": query_string(request.GET, "page"),
             "full_query": request.GET.urlencode(),
         },
     )

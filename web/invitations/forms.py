@@ -2,17 +2,19 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.identity import NAME_MAX, Identity, identity_form_clean
 from accounts.models import UserType
 
 
 class AcceptInvitationForm(SetPasswordForm):
     """Names and a password of one's own (Django's password validators and field names)."""
 
+    # The names' rule is accounts.identity's, as on every path that writes a person.
     first_name = forms.CharField(
-        label=_("First name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+        label=_("First name"), widget=forms.TextInput(attrs={"autocomplete": "given-name", "maxlength": NAME_MAX})
     )
     last_name = forms.CharField(
-        label=_("Last name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+        label=_("Last name"), widget=forms.TextInput(attrs={"autocomplete": "family-name", "maxlength": NAME_MAX})
     )
 
     field_order = ["first_name", "last_name", "new_password1", "new_password2"]
@@ -24,6 +26,7 @@ class AcceptInvitationForm(SetPasswordForm):
         self.order_fields(self.field_order)
 
     def clean(self):
+        identity_form_clean(self, self.cleaned_data, self.user.organization, current=Identity.of(self.user))
         # The similarity validator compares the password with the names being typed, not the stored ones.
         self.user.first_name = self.cleaned_data.get("first_name", self.user.first_name)
         self.user.last_name = self.cleaned_data.get("last_name", self.user.last_name)

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
-from experquiz.throttle import client_ip, login_identity, password_reset_throttles, token_throttle
-from experquiz.web import use_language
+from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
+from experquiz.web import message_from_service, page_of, query_string, use_language
 from flows.invitations import invitations_invite_addresses
 from invitations import selectors
 from invitations.models import Invitation
@@ -37,6 +36,7 @@ from .forms import (
 )
 
 Kind = Invitation.Kind
+PAGE_SIZE = 50
 BACKEND = "accounts.backends.LoginIdBackend"
 
 
@@ -58,7 +58,7 @@ def token_page(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         throttle = token_throttle()
-        ip = client_ip(request)
+        ip = client_throttle_address(request)
         if not throttle.attempt(ip):
             return render(request, "invitations/token_throttled.html", status=429)
         response = view(request, *args, **kwargs)
@@ -83,15 +83,21 @@ def _problem_page(request, problem, *, kind):
     return response
 
 
+def _usable_invitation(request, token, kind, *, page):
+    """(the invitation behind a link, None) while it can be used, else (None, the page saying why)."""
+    invitation = selectors.invitation_by_token(request.organization, token, [kind])
+    problem = "unknown" if invitation is None else acceptance.invitation_problem(invitation)
+    if problem:
+        return None, _problem_page(request, problem, kind=page)
+    return invitation, None
+
+
 @token_page
 def accept(request, token):
     """GET shows the form and changes nothing (mail scanners open links); POST finishes the account."""
-    invitation = selectors.invitation_by_token(request.organization, token, [Kind.ACCOUNT])
-    if invitation is None:
-        return _problem_page(request, "unknown", kind="account")
-    problem = acceptance.invitation_problem(invitation)
-    if problem:
-        return _problem_page(request, problem, kind="account")
+    invitation, problem_page = _usable_invitation(request, token, Kind.ACCOUNT, page="account")
+    if problem_page:
+        return problem_page
     form = AcceptInvitationForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -115,12 +121,9 @@ def accept(request, token):
 @token_page
 def reset(request, token):
     """Choose a new password from a reset link; GET changes nothing."""
-    invitation = selectors.invitation_by_token(request.organization, token, [Kind.PASSWORD_RESET])
-    if invitation is None:
-        return _problem_page(request, "unknown", kind="reset")
-    problem = acceptance.invitation_problem(invitation)
-    if problem:
-        return _problem_page(request, problem, kind="reset")
+    invitation, problem_page = _usable_invitation(request, token, Kind.PASSWORD_RESET, page="reset")
+    if problem_page:
+        return problem_page
     form = ResetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -148,7 +151,7 @@ def password_forgot(request):
         per_id, per_ip = password_reset_throttles()
         # The same key as the login page's: one person, however the login ID is typed.
         identity = login_identity(request.organization, login_id)
-        ip = client_ip(request)
+        ip = client_throttle_address(request)
         # Both counted first, then decided (a list, not a short-circuit). Over the limit we still
         # answer "sent": the page must not tell an attacker anything.
         within = [per_id.attempt(identity), per_ip.attempt(ip)]
@@ -198,7 +201,7 @@ def invitation_list(request):
     visible = selectors.invitations_visible_to(request.user)
     filters = InvitationFilter(request.GET, queryset=visible.select_related("user", "contact", "batch"))
     invitations = filters.qs
-    page = Paginator(invitations, 50).get_page(request.GET.get("page"))
+    page = page_of(request, invitations, PAGE_SIZE)
     batches = selectors.batches_with_counts(selectors.batches_visible_to(request.user))[:10]
     groups = groups_in_scope(request.user, Right.INVITE)
     return render(
@@ -209,15 +212,9 @@ def invitation_list(request):
             "page": page,
             "batches": batches,
             "group_form": GroupResendForm(groups=groups),
-            "query": _without_page(request.GET),
+            "query": query_string(request.GET, "page"),
         },
     )
-
-
-def _without_page(query):
-    query = query.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def _invitation(request, pk):
@@ -231,7 +228,7 @@ def invitation_resend(request, pk):
     try:
         _report_send(request, account.invitation_resend(invitation=invitation, actor=request.user))
     except DomainError as exc:
-        messages.error(request, exc.message)
+        message_from_service(request, exc)
     return _back(request)
 
 
@@ -242,7 +239,7 @@ def invitation_revoke(request, pk):
     try:
         account.invitation_revoke(invitation=invitation, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        message_from_service(request, exc)
     else:
         messages.success(request, _("The link sent to %(address)s no longer works.") % {"address": invitation.address})
     return _back(request)
@@ -258,7 +255,6 @@ def group_resend(request):
     result = account.invitations_resend_to_group(
         organization=request.organization,
         group=form.cleaned_data["group"],
-        users_in_scope=users_in_scope(request.user, Right.INVITE),
         actor=request.user,
     )
     if not result.invited:
@@ -316,7 +312,7 @@ def user_activate(request, user_id):
     try:
         invitation = account.user_activate_with_temporary_password(user=user, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
+        message_from_service(request, exc)
     else:
         messages.success(
             request,

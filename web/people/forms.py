@@ -28,4 +28,4 @@ class OwnPasswordChangeForm(PasswordChangeForm):
     def save(self, commit=True):
         from accounts.services import user_set_password
 
-        return user_set_password(user=self.user, password=self.cleaned_data["new_password1"])
+        return user_set_password(user=self.user, password=self.cleaned_data["new_password1"], actor=self.user)

@@ -4,24 +4,41 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.identity import EMAIL_MAX, EMPLOYEE_NUMBER_MAX, MOBILE_TYPED_MAX, NAME_MAX, identity_form_clean
 from accounts.models import Channel, Contact, Language, User, UserType
-from accounts.services import normalize_mobile
 from rights.names import Right
 from rights.selectors import groups_in_scope
 
 
+def _identity_field(label, limit, widget=forms.TextInput, **attrs):
+    """A field of a person's identity: its rule is accounts.identity's, like on every other path,
+    so the form only caps what a browser lets one type (and refuses NUL bytes, as every form does)."""
+    return forms.CharField(label=label, required=False, widget=widget(attrs={"maxlength": limit, **attrs}))
+
+
+def _first_name():
+    return _identity_field(_("First name"), NAME_MAX)
+
+
+def _last_name():
+    return _identity_field(_("Last name"), NAME_MAX)
+
+
+def _email():
+    return _identity_field(_("Email address"), EMAIL_MAX, forms.EmailInput)
+
+
+def _mobile(**attrs):
+    return _identity_field(_("Mobile number"), MOBILE_TYPED_MAX, type="tel", **attrs)
+
+
 class UserForm(forms.Form):
-    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("Email address"), required=False)
-    mobile = forms.CharField(
-        label=_("Mobile number"),
-        max_length=30,
-        required=False,
-        help_text=_("Any usual format, e.g. 06 12 34 56 78 or +33 6 12 34 56 78."),
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
-    )
-    employee_number = forms.CharField(label=_("Employee number"), max_length=50, required=False)
+    first_name = _first_name()
+    last_name = _last_name()
+    email = _email()
+    mobile = _mobile(autocomplete="off")
+    mobile.help_text = _("Any usual format, e.g. 06 12 34 56 78 or +33 6 12 34 56 78.")
+    employee_number = _identity_field(_("Employee number"), EMPLOYEE_NUMBER_MAX)
     preferred_channel = forms.ChoiceField(label=_("Preferred channel"), choices=Channel.choices)
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
     user_type = forms.ModelChoiceField(label=_("User type"), queryset=UserType.objects.none(), required=False)
@@ -39,26 +56,8 @@ class UserForm(forms.Form):
         if not self.is_bound and "language" not in self.initial:
             self.initial["language"] = self.organization.language
 
-    def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
-
-    def clean_mobile(self):
-        try:
-            return normalize_mobile(self.organization, self.cleaned_data["mobile"])
-        except ValidationError as error:
-            raise ValidationError(error.message_dict["mobile"]) from None
-
     def clean(self):
-        data = super().clean()
-        email, mobile = data.get("email"), data.get("mobile")
-        if "email" in data and "mobile" in data and not email and not mobile:
-            raise ValidationError(_("Give an email address or a mobile number: one of them is the login ID."))
-        channel = data.get("preferred_channel")
-        if channel == Channel.EMAIL and not email and "email" in data:
-            self.add_error("preferred_channel", _("Email is the preferred channel but there is no email address."))
-        if channel == Channel.SMS and not mobile and "mobile" in data:
-            self.add_error("preferred_channel", _("SMS is the preferred channel but there is no mobile number."))
-        return data
+        return identity_form_clean(self, super().clean(), self.organization)
 
     @classmethod
     def initial_for(cls, user: User) -> dict:
@@ -76,22 +75,22 @@ class UserForm(forms.Form):
 
 
 class ContactForm(forms.ModelForm):
+    first_name = _first_name()
+    last_name = _last_name()
+    email = _email()
+    mobile = _mobile()
+
     class Meta:
         model = Contact
         fields = ["first_name", "last_name", "email", "mobile", "language", "notes"]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3}), "mobile": forms.TextInput(attrs={"type": "tel"})}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization = organization
-        self.fields["mobile"].max_length = 30
-        self.fields["mobile"].widget.attrs["maxlength"] = 30
 
-    def clean_mobile(self):
-        try:
-            return normalize_mobile(self.organization, self.cleaned_data["mobile"])
-        except ValidationError as error:
-            raise ValidationError(error.message_dict["mobile"]) from None
+    def clean(self):
+        return identity_form_clean(self, super().clean(), self.organization, contact=True)
 
     def _post_clean(self):
         # Validation of the instance (uniqueness included) happens in the service, on save.

@@ -8,6 +8,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User
+from assessments.selectors import my_questionnaires
 from experquiz.web import use_language
 from rights.names import Right
 from rights.selectors import actor_has_right, users_in_scope
@@ -48,12 +49,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 def home(request):
     """Administrators land on their dashboard, scoped managers on their users, those who may only
-    invite on the invitations; everyone else on their own portal."""
+    invite on the invitations, those who only manage questionnaires on these; everyone else on their
+    own space."""
     if not request.user.is_administrator:
         if actor_has_right(request.user, Right.MANAGE_USERS):
             return redirect("accounts:user_list")
         if actor_has_right(request.user, Right.INVITE):
             return redirect("invitations:list")
+        if actor_has_right(request.user, Right.MANAGE_QUESTIONNAIRES):
+            return redirect("assessments:list")
         return redirect("accounts:me")
     people = users_in_scope(request.user, Right.MANAGE_USERS)
     counts = dict(people.values_list("status").annotate(n=Count("pk")).order_by())
@@ -63,5 +67,6 @@ def home(request):
 
 
 def me(request):
-    """The personal portal of any logged-in user."""
-    return render(request, "accounts/me.html")
+    """The signed-in person's own space: what they are invited to (next), and the questionnaires open
+    to them freely, with their attempt at each (start, resume, or their score)."""
+    return render(request, "accounts/me.html", {"questionnaires": my_questionnaires(request.user)})

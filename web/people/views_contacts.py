@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -14,6 +13,7 @@ from accounts.models import User
 from accounts.services import contact_delete, contact_update
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
+from experquiz.web import form_error_from_service, message_from_service, page_of, query_string
 from flows.contacts import contacts_convert
 from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
@@ -22,6 +22,8 @@ from rights.selectors import actor_has_right, contacts_in_scope
 
 from .people_forms import ContactForm, ConvertForm
 from .views_users import user_link, visible_login_id_holder
+
+PAGE_SIZE = 50
 
 
 class ContactsMixin(RightRequiredMixin):
@@ -39,9 +41,7 @@ class ContactListView(ContactsMixin, View):
         filterset = ContactFilter(
             request.GET, queryset=self.scoped_contacts().select_related("converted_to"), request=request
         )
-        params = request.GET.copy()
-        params.pop("page", None)
-        page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+        page = page_of(request, filterset.qs, PAGE_SIZE)
         return render(
             request,
             "accounts/contact_list.html",
@@ -50,7 +50,7 @@ class ContactListView(ContactsMixin, View):
                 "page": page,
                 "contacts": page.object_list,
                 "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
-                "query_without_page": params.urlencode(),
+                "query_without_page": query_string(request.GET, "page"),
             },
         )
 
@@ -68,9 +68,8 @@ class ContactEditView(ContactsMixin, View):
             data = form.cleaned_data
             try:
                 contact_update(contact=contact, actor=request.user, **data)
-            except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+            except (DomainError, ValidationError) as error:
+                form_error_from_service(form, error)
             else:
                 messages.success(request, _("%(contact)s was saved.") % {"contact": contact})
                 return redirect("accounts:contact_list")
@@ -88,7 +87,7 @@ class ContactDeleteView(ContactsMixin, View):
         try:
             contact_delete(contact=contact, actor=request.user)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
         else:
             messages.success(request, _("%(contact)s was deleted.") % {"contact": contact})
         return redirect("accounts:contact_list")

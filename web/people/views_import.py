@@ -1,14 +1,15 @@
 """Importing people from a CSV or Excel file: upload, preview, confirm, follow the progress."""
 
-from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.models import ImportJob
-from flows import tasks
-from flows.importing import BACKGROUND_ROWS, MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, read_table, sample_table
+from experquiz.errors import DomainError
+from experquiz.web import message_from_service
+from flows.importing import MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, sample_table
+from flows.jobs import import_job_confirm, import_job_create
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 from rights.selectors import actor_has_right
@@ -16,7 +17,6 @@ from rights.selectors import actor_has_right
 from .export import csv_response, xlsx_response
 from .people_forms import ImportForm
 
-State = ImportJob.State
 ROWS_SHOWN = REPORT_ROWS  # the stored report lists no more rows of each kind
 
 
@@ -53,21 +53,17 @@ class ImportUploadView(ImportMixin, View):
         if upload.size > MAX_BYTES:
             form.add_error("file", _("The file is larger than %(max)s MB.") % {"max": MAX_BYTES // 1024 // 1024})
             return self.render_form(form)
-        data = upload.read()
         try:
-            _header, rows = read_table(data)
+            job = import_job_create(
+                organization=request.organization,
+                actor=request.user,
+                filename=upload.name,
+                data=upload.read(),
+                invite=form.cleaned_data["invite"],
+            )
         except ImportFileError as error:
             form.add_error("file", error.message)
             return self.render_form(form)
-        job = ImportJob.objects.create(
-            organization=request.organization,
-            created_by=request.user,
-            filename=upload.name[:255],
-            data=data,
-            invite=form.cleaned_data["invite"],
-            total=len(rows),
-        )
-        tasks.start(tasks.import_check, job, background=len(rows) >= BACKGROUND_ROWS)
         return redirect("accounts:user_import_job", pk=job.pk)
 
 
@@ -104,13 +100,10 @@ class ImportProgressView(ImportMixin, View):
 class ImportConfirmView(ImportMixin, View):
     def post(self, request, pk):
         job = self.get_job(pk)
-        updated = ImportJob.objects.filter(pk=job.pk, state=State.READY, report__error=0).update(
-            state=State.APPLYING, progress=0
-        )
-        if not updated:
-            messages.error(request, _("This import cannot be confirmed: it is not ready or has rows in error."))
-            return redirect("accounts:user_import_job", pk=job.pk)
-        tasks.start(tasks.import_apply, job, background=job.total >= BACKGROUND_ROWS)
+        try:
+            import_job_confirm(job=job)
+        except DomainError as error:
+            message_from_service(request, error)
         return redirect("accounts:user_import_job", pk=job.pk)
 
 

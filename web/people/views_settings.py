@@ -9,6 +9,7 @@ from django.views import View
 from accounts.models import UserType
 from accounts.services import user_type_create, user_type_delete, user_type_rename
 from experquiz.errors import DomainError
+from experquiz.web import form_error_from_service, message_from_service
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 
@@ -49,8 +50,8 @@ class UserTypeListView(UserTypesMixin, View):
                 user_type = user_type_create(
                     organization=request.organization, name=form.cleaned_data["name"], actor=request.user
                 )
-            except ValidationError as error:
-                form.add_error("name", error.message_dict.get("name") or error.messages)
+            except (DomainError, ValidationError) as error:
+                form_error_from_service(form, error)
             else:
                 messages.success(request, _("The type “%(name)s” was added.") % {"name": user_type})
                 return redirect("accounts:user_type_list")
@@ -68,8 +69,8 @@ class UserTypeEditView(UserTypesMixin, View):
         if form.is_valid():
             try:
                 user_type_rename(user_type=user_type, name=form.cleaned_data["name"], actor=request.user)
-            except ValidationError as error:
-                form.add_error("name", error.message_dict.get("name") or error.messages)
+            except (DomainError, ValidationError) as error:
+                form_error_from_service(form, error)
             else:
                 messages.success(request, _("The type was renamed “%(name)s”.") % {"name": user_type})
                 return redirect("accounts:user_type_list")
@@ -82,7 +83,7 @@ class UserTypeDeleteView(UserTypesMixin, View):
         try:
             user_type_delete(user_type=user_type, actor=request.user)
         except DomainError as error:
-            messages.error(request, error.message)
+            message_from_service(request, error)
         else:
             messages.success(request, _("The type “%(name)s” was deleted.") % {"name": user_type.name})
         return redirect("accounts:user_type_list")

@@ -4,27 +4,26 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from accounts.errors import LoginIdTaken
-from accounts.models import BulkJob, User, UserType
+from accounts.models import BulkJob, Transition, User, UserType
 from accounts.selectors import status_counts
-from accounts.services import user_change_status, users_export_record
+from accounts.services import users_export_record
 from audit.selectors import events_about
 from experquiz.errors import DomainError
-from experquiz.parsing import parse_id, parse_ids
-from flows import bulk, tasks
+from experquiz.parsing import parse_ids
+from experquiz.web import form_error_from_service, page_of, per_page_choice, query_string
+from flows import bulk
 from flows.filters import UserFilter
-from flows.people import user_create_with_groups, user_update_with_groups
+from flows.jobs import bulk_job_start
+from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
@@ -50,31 +49,9 @@ COLUMNS = [
 ]
 
 
-class KnownCountPaginator(Paginator):
-    """A paginator told its count (from the cached tab counts) instead of running COUNT(*)."""
-
-    def __init__(self, object_list, per_page, *, count, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self._known_count = count
-
-    @cached_property
-    def count(self):
-        return self._known_count
-
-
-def _query_string(params: QueryDict, **changes) -> str:
-    params = params.copy()
-    for key, value in changes.items():
-        params.pop(key, None)
-        if value not in (None, ""):
-            params[key] = value
-    params.pop("page", None) if "page" not in changes else None
-    return params.urlencode()
-
-
 def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
     """The FilterSet of the people list over the users `request.user` may act on with `right`."""
-    return UserFilter(params, queryset=users_in_scope(request.user, right), request=request)
+    return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user)
 
 
 def list_queryset(filterset: UserFilter, total: int):
@@ -96,14 +73,14 @@ class UserListView(RightRequiredMixin, View):
         extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
         counts = status_counts(
             filterset.without_status(),
-            organization_id=request.organization.pk,
+            organization=request.organization,
             cache_key=f"{request.user.pk}:{urlencode(sorted(extra.items()))}",
         )
         not_deleted = sum(n for status, n in counts.items() if status != Status.DELETED)
         current = data.get("status") or ""
         tabs = [("", _("All"), not_deleted)] + [(s.value, s.label, counts.get(s.value, 0)) for s in Status]
         tabs = [
-            {"value": value, "label": label, "count": n, "query": _query_string(request.GET, status=value)}
+            {"value": value, "label": label, "count": n, "query": query_string(request.GET, "page", status=value)}
             for value, label, n in tabs
         ]
         total = counts.get(current, 0) if current else not_deleted
@@ -115,14 +92,13 @@ class UserListView(RightRequiredMixin, View):
                 # A click sorts by the column; a second click reverses the order.
                 default = first + key
                 reverse_ = default[1:] if default.startswith("-") else f"-{default}"
-                column["query"] = _query_string(request.GET, sort=reverse_ if sort == default else default)
+                column["query"] = query_string(request.GET, "page", sort=reverse_ if sort == default else default)
                 column["sorted"] = {key: "ascending", f"-{key}": "descending"}.get(sort)
             columns.append(column)
-        per_page = parse_id(request.GET.get("per_page"))
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+        per_page = per_page_choice(request, PAGE_SIZES)
         people = people_for_list(list_queryset(filterset, total), groups=self.scoped_groups())
-        paginator = KnownCountPaginator(people, per_page, count=total)
-        page = paginator.get_page(request.GET.get("page"))
+        # The count is the tab's (cached): no COUNT(*) per page.
+        page = page_of(request, people, per_page, count=total)
         return render(
             request,
             "accounts/user_list.html",
@@ -137,7 +113,7 @@ class UserListView(RightRequiredMixin, View):
                 "page_sizes": PAGE_SIZES,
                 "per_page": per_page,
                 "query": request.GET.urlencode(),
-                "query_without_page": _query_string(request.GET),
+                "query_without_page": query_string(request.GET, "page"),
                 "actions": bulk.actions_for(request.user),
                 # One list of plain tuples for both group menus (filter and bulk action): 250 groups
                 # rendered through form widgets cost more than the page's database work.
@@ -220,15 +196,14 @@ class UserBulkView(RightRequiredMixin, View):
             return redirect(back)
         if count > bulk.SYNC_MAX:
             # Too many for one request: a worker runs it and the job page follows its progress.
-            job = BulkJob.objects.create(
+            job = bulk_job_start(
                 organization=request.organization,
-                created_by=request.user,
-                action=action.name,
+                actor=request.user,
+                action=action,
                 filters=filters,
                 group=params.get("group"),
                 total=count,
             )
-            transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
             return redirect("accounts:user_bulk_job", pk=job.pk)
         outcome = bulk.run(action, users=users, actor=request.user, params=params)
         message = outcome.summary()
@@ -258,21 +233,11 @@ class UserBulkJobView(RightRequiredMixin, View):
         )
 
 
-# The actions a detail page offers from each status: (target, label, needs confirmation). Sending an
-# invitation (→ invited) belongs to the invitations buttons the page includes. Activating someone who
-# never had a password sends them a temporary one, or they could not log in.
-ACTIVATE_NEW = _lazy("Activate with a temporary password")
-DETAIL_ACTIONS = {
-    Status.CREATED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.INVITED: [(Status.ACTIVE, ACTIVATE_NEW, False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.ACTIVE: [(Status.INACTIVE, _lazy("Deactivate"), True), (Status.DELETED, _lazy("Delete"), True)],
-    Status.INACTIVE: [(Status.ACTIVE, _lazy("Reactivate"), False), (Status.DELETED, _lazy("Delete"), True)],
-    Status.DELETED: [(Status.INACTIVE, _lazy("Restore"), False)],
-}
-
-
-def _labels(status):
-    return DETAIL_ACTIONS[status]
+def detail_actions(status) -> list[tuple[str, str, bool]]:
+    """The status actions a person's page offers from `status`, as (target, label, needs confirmation):
+    the administrators' moves of the lifecycle table (User.LIFECYCLE). Sending an invitation (→ invited)
+    belongs to the invitations buttons the page includes, accepting one to the person."""
+    return [(t.to, t.label, t.confirm) for t in User.transitions_from(status, by=Transition.ADMINISTRATOR)]
 
 
 class UserDetailView(RightRequiredMixin, View):
@@ -303,7 +268,7 @@ class UserDetailView(RightRequiredMixin, View):
                 # Only the groups the viewer may see: a manager scoped to some groups does not learn
                 # the names of the others (administrators and organisation-wide holders see all).
                 "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
-                "actions": _labels(person.status),
+                "actions": detail_actions(person.status),
                 "can_invite": can_invite,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
                 # What was done to this person, by whom: administrators only (it names anyone).
@@ -317,11 +282,10 @@ class UserStatusView(RightRequiredMixin, View):
 
     required_right = Right.MANAGE_USERS
 
-    # Invited is reached only by sending an invitation (the invitations buttons), never set by hand.
-    TARGETS = [status for status in Status.values if status != Status.INVITED]
-
     def dispatch(self, request, *args, **kwargs):
-        if kwargs["to"] not in self.TARGETS:
+        # Only where an administrator's move of the lifecycle leads: invited is reached only by
+        # sending an invitation (the invitations buttons), never set by hand.
+        if kwargs["to"] not in {t.to for t in User.transitions_from(None, by=Transition.ADMINISTRATOR)}:
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
@@ -329,7 +293,7 @@ class UserStatusView(RightRequiredMixin, View):
         return get_object_or_404(self.scoped_users(), pk=pk)
 
     def render_confirm(self, person, to, form):
-        label = next((label for target, label, _c in _labels(person.status) if target == to), None)
+        label = next((label for target, label, _c in detail_actions(person.status) if target == to), None)
         return render(
             self.request,
             "accounts/user_status_confirm.html",
@@ -340,8 +304,6 @@ class UserStatusView(RightRequiredMixin, View):
         return self.render_confirm(self.get_person(pk), to, StatusChangeForm())
 
     def post(self, request, pk, to):
-        from invitations.services.account import user_activate_with_temporary_password
-
         person = self.get_person(pk)
         # The reason goes through a form like every typed text: a NUL byte or an over-long reason is
         # an error next to the field, not a database error.
@@ -349,14 +311,13 @@ class UserStatusView(RightRequiredMixin, View):
         if not form.is_valid():
             return self.render_confirm(person, to, form)
         try:
-            if to == Status.ACTIVE and person.status in (Status.CREATED, Status.INVITED):
-                invitation = user_activate_with_temporary_password(user=person, actor=request.user)
+            invitation = user_status_action(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
+            if invitation is not None:
                 done = _("%(user)s is active; a temporary password is on its way to %(address)s.") % {
                     "user": person,
                     "address": invitation.address,
                 }
             else:
-                user_change_status(user=person, to=to, actor=request.user, reason=form.cleaned_data["reason"])
                 done = _("%(user)s is now %(status)s.") % {"user": person, "status": Status(to).label.lower()}
         except DomainError as error:
             messages.error(request, error.message)
@@ -380,29 +341,27 @@ def user_link(user):
     return format_html('<a href="{}">{}</a>', reverse("accounts:user_detail", args=[user.pk]), user)
 
 
-def _form_error_from_service(request, form, error):
-    """Show a service refusal on the form; a clash links to the holder only if the viewer may see them."""
-    if isinstance(error, LoginIdTaken):
-        holder = visible_login_id_holder(request.user, error.existing)
-        if holder is not None:
-            message = {
-                "email": _("This email address already belongs to {}."),
-                "mobile": _("This mobile number already belongs to {}."),
-                "employee_number": _("This employee number already belongs to {}."),
-            }[error.field]
-            form.add_error(error.field, format_html(message, user_link(holder)))
-        else:
-            message = {
-                "email": _("This email address is already taken."),
-                "mobile": _("This mobile number is already taken."),
-                "employee_number": _("This employee number is already taken."),
-            }[error.field]
-            form.add_error(error.field, message)
-    elif isinstance(error, ValidationError):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
+def person_form_error(request, form, error):
+    """Show a service refusal on a person's form; a clash links to the holder only if the viewer may
+    see them (experquiz.web.form_error_from_service shows every other refusal)."""
+    if not isinstance(error, LoginIdTaken):
+        form_error_from_service(form, error)
+        return
+    holder = visible_login_id_holder(request.user, error.existing)
+    if holder is not None:
+        message = {
+            "email": _("This email address already belongs to {}."),
+            "mobile": _("This mobile number already belongs to {}."),
+            "employee_number": _("This employee number already belongs to {}."),
+        }[error.field]
+        form.add_error(error.field, format_html(message, user_link(holder)))
     else:
-        form.add_error(None, error.message)
+        message = {
+            "email": _("This email address is already taken."),
+            "mobile": _("This mobile number is already taken."),
+            "employee_number": _("This employee number is already taken."),
+        }[error.field]
+        form.add_error(error.field, message)
 
 
 class UserCreateView(RightRequiredMixin, View):
@@ -419,7 +378,7 @@ class UserCreateView(RightRequiredMixin, View):
                     organization=request.organization, actor=request.user, **form.cleaned_data
                 )
             except (DomainError, ValidationError) as error:
-                _form_error_from_service(request, form, error)
+                person_form_error(request, form, error)
             else:
                 messages.success(request, _("%(user)s was created.") % {"user": person})
                 return redirect("accounts:user_detail", pk=person.pk)
@@ -449,7 +408,7 @@ class UserEditView(RightRequiredMixin, View):
                     **form.cleaned_data,
                 )
             except (DomainError, ValidationError) as error:
-                _form_error_from_service(request, form, error)
+                person_form_error(request, form, error)
             else:
                 messages.success(request, _("%(user)s was saved.") % {"user": person})
                 return redirect("accounts:user_detail", pk=person.pk)

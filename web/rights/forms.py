@@ -90,3 +90,7 @@ class ProfileForm(ScopedRightsMixin, forms.Form):
 
     def clean(self):
         return self.clean_rights(super().clean())
+
+    def profile(self) -> dict:
+        """What the profile services take: its name, description and grants."""
+        return {name: self.cleaned_data[name] for name in ("name", "description", "grants")}

@@ -6,26 +6,28 @@ they reuse; the URLs live in the groups namespace (web.groups.urls includes web.
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from experquiz.errors import DomainError
+from experquiz.web import form_error_from_service, posted
 from rights import services as rights_services
 from rights.mixins import right_required
-from rights.models import Grant, ProfileAssignment
+from rights.models import ProfileAssignment
 from rights.names import ADMINISTRATOR, Right
 from rights.selectors import (
     actor_rights,
     groups_in_scope,
     personal_grants,
     profile_grants,
+    profile_holders,
     profiles_for,
+    rights_holders,
     users_in_scope,
 )
 from web.groups.filters import search_people
 from web.groups.forms import PeopleSearchForm
-from web.groups.views import _form_errors, _posted
 
 from .forms import ProfileForm, UserRightsForm
 
@@ -33,13 +35,8 @@ from .forms import ProfileForm, UserRightsForm
 @right_required(ADMINISTRATOR)
 def rights_overview(request):
     """Rights profiles, the people holding any right, and a search to open anyone's rights page."""
-    org = request.organization
     people = users_in_scope(request.user, ADMINISTRATOR)
-    holders = people.filter(
-        Q(is_administrator=True)
-        | Exists(Grant.objects.filter(organization=org, user=OuterRef("pk")))
-        | Exists(ProfileAssignment.objects.filter(organization=org, user=OuterRef("pk")))
-    ).prefetch_related("rights_profiles")
+    holders = people.filter(rights_holders(request.organization.pk)).prefetch_related("rights_profiles")
     search = PeopleSearchForm(request.GET)
     query = search.cleaned_data["q"].strip() if search.is_valid() else ""
     found = search_people(people.not_deleted(), query, region=request.organization.phone_region)[:20] if query else None
@@ -69,7 +66,7 @@ def _describe(scopes: dict, groups_by_id: dict) -> list:
 def user_rights(request, user_id):
     """An administrator sets a user's administrator flag, rights profiles and personal grants."""
     person = get_object_or_404(users_in_scope(request.user, ADMINISTRATOR), pk=user_id)
-    form = UserRightsForm(_posted(request), actor=request.user, user=person, personal=personal_grants(person))
+    form = UserRightsForm(posted(request), actor=request.user, user=person, personal=personal_grants(person))
     if request.method == "POST" and form.is_valid():
         try:
             rights_services.user_rights_set(
@@ -80,7 +77,7 @@ def user_rights(request, user_id):
                 grants=form.cleaned_data["grants"],
             )
         except DomainError as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights of %(user)s saved.") % {"user": person})
             return redirect("groups:user_rights", user_id=person.pk)
@@ -94,18 +91,14 @@ def user_rights(request, user_id):
 
 @right_required(ADMINISTRATOR)
 def profile_create(request):
-    form = ProfileForm(_posted(request), actor=request.user, grants={})
+    form = ProfileForm(posted(request), actor=request.user, grants={})
     if request.method == "POST" and form.is_valid():
         try:
             profile = rights_services.profile_create(
-                organization=request.organization,
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                grants=form.cleaned_data["grants"],
+                organization=request.organization, actor=request.user, **form.profile()
             )
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights profile “%(name)s” created.") % {"name": profile.name})
             return redirect("groups:rights")
@@ -117,30 +110,20 @@ def profile_update(request, profile_id):
     """Edit a profile: the change applies at once to everyone holding it (listed on the page)."""
     profile = get_object_or_404(profiles_for(request.user), pk=profile_id)
     form = ProfileForm(
-        _posted(request),
+        posted(request),
         actor=request.user,
         grants=profile_grants(profile),
         initial={"name": profile.name, "description": profile.description},
     )
     if request.method == "POST" and form.is_valid():
         try:
-            rights_services.profile_update(
-                profile=profile,
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                grants=form.cleaned_data["grants"],
-            )
+            rights_services.profile_update(profile=profile, actor=request.user, **form.profile())
         except (DomainError, ValidationError) as error:
-            _form_errors(form, error)
+            form_error_from_service(form, error)
         else:
             messages.success(request, _("Rights profile “%(name)s” saved.") % {"name": profile.name})
             return redirect("groups:rights")
-    holders = users_in_scope(request.user, ADMINISTRATOR).filter(
-        pk__in=ProfileAssignment.objects.filter(organization_id=profile.organization_id, profile=profile).values(
-            "user_id"
-        )
-    )
+    holders = profile_holders(actor=request.user, profile=profile)
     return render(request, "groups/rightsprofile_form.html", {"form": form, "profile": profile, "holders": holders})
 
 

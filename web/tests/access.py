@@ -38,6 +38,8 @@ from accounts.tests.factories import (
     UserGroupFactory,
     UserTypeFactory,
 )
+from assessments.models import Attempt
+from assessments.tests.factories import make_questionnaire
 from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
@@ -68,6 +70,14 @@ class Access:
     # redirects followed, the page must not be a 500 nor show anyone out of their scope.
     data: object = None
 
+
+# Whose attempts are whose (see World): only their taker reaches them.
+ATTEMPTS = {
+    ("manager_a", IN_SCOPE): 404,
+    ("plain_a", IN_SCOPE): 404,
+    ("admin_a", OUT_OF_SCOPE): 404,
+    ("plain_a", OUT_OF_SCOPE): 404,
+}
 
 ACCESS = {
     # accounts
@@ -188,6 +198,47 @@ ACCESS = {
     # the audit trail
     "audit:list": Access(ADMINISTRATOR),
     "audit:export": Access(ADMINISTRATOR),
+    # questionnaires (IN_SCOPE is shown to the manager's group, OUT_OF_SCOPE to another group only)
+    "assessments:list": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:create": Access(
+        Right.MANAGE_QUESTIONNAIRES,
+        data=lambda world: {
+            "title": "Newquiz",
+            "kind": "evaluation",
+            "visibility": "groups",
+            "groups": [world.groups[IN_SCOPE].pk],
+        },
+    ),
+    "assessments:import": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:detail": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:update": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:delete": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:publish": Access(Right.MANAGE_QUESTIONNAIRES, ok=302, post_only=True),
+    "assessments:unpublish": Access(Right.MANAGE_QUESTIONNAIRES, ok=302, post_only=True),
+    "assessments:export": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:question_create": Access(
+        Right.MANAGE_QUESTIONNAIRES,
+        data=lambda world: {"text": "Newquestion?", "choice_1": "Yes", "correct_1": "on", "choice_2": "No"},
+    ),
+    "assessments:question_update": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:question_delete": Access(Right.MANAGE_QUESTIONNAIRES),
+    "assessments:question_move": Access(Right.MANAGE_QUESTIONNAIRES, ok=302, post_only=True),
+    # taking one freely, from one's own space: IN_SCOPE is open to every Acme user, OUT_OF_SCOPE is
+    # shown to a group none of the actors is in.
+    "assessments:take_start": Access(
+        LOGGED_IN,
+        ok=302,
+        post_only=True,
+        kinds={"questionnaire_id": "open_questionnaire"},
+        expect={("admin_a", OUT_OF_SCOPE): 404, ("plain_a", OUT_OF_SCOPE): 404},
+    ),
+    # An attempt is its taker's only: IN_SCOPE is the administrator's own, OUT_OF_SCOPE someone else's.
+    "assessments:take": Access(LOGGED_IN, ok=302, post=False, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS),
+    "assessments:take_question": Access(LOGGED_IN, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS),
+    "assessments:take_review": Access(LOGGED_IN, post=False, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS),
+    "assessments:take_submit": Access(
+        LOGGED_IN, ok=302, post_only=True, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS
+    ),
 }
 
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
@@ -198,12 +249,17 @@ KWARG_KINDS = {
     "contact_id": "contact",
     "fmt": "format",
     "to": "status",
+    "questionnaire_id": "questionnaire",
+    "question_id": "question",
+    "attempt_id": "attempt",
+    "number": "question_number",
 }
 
 # Kinds of plain values: each value is tried in every cell (they name no tenant's object).
 VALUE_KINDS = {
     "format": ("csv", "xlsx"),
     "status": (User.Status.INACTIVE, User.Status.DELETED),
+    "question_number": (1, 2),
 }
 
 
@@ -233,9 +289,10 @@ class World:
                 organization=self.globex, first_name="Mallory", last_name="Adminglobex", email="mallory@globex.example"
             ),
         }
-        # The manager holds manage_users and invite over Lyon; nothing else.
+        # The manager holds manage_users, invite and manage_questionnaires over Lyon; nothing else.
         grant(self.actors["manager_a"], Right.MANAGE_USERS, self.lyon)
         grant(self.actors["manager_a"], Right.INVITE, self.lyon)
+        grant(self.actors["manager_a"], Right.MANAGE_QUESTIONNAIRES, self.lyon)
         # Ines is in the manager's group and in another: pages that list her groups must show the
         # manager only theirs (a group's name is out-of-scope information too).
         self.users = {
@@ -360,6 +417,37 @@ class World:
                     delivery=Invitation.Delivery.SENT,
                 )
                 self.tokens[kind, place] = token
+        # Questionnaires to manage: shown to the manager's group, to another group, of another tenant.
+        admin, admin_b = self.actors["admin_a"], self.actors["admin_b"]
+        self.questionnaires = {
+            IN_SCOPE: make_questionnaire(
+                self.acme, title="Quizlyon", questions=2, visibility="groups", groups=[self.lyon], created_by=admin
+            ),
+            OUT_OF_SCOPE: make_questionnaire(
+                self.acme, title="Quizparis", questions=2, visibility="groups", groups=[self.paris], created_by=admin
+            ),
+            OTHER_TENANT: make_questionnaire(self.globex, title="Quizglobex", questions=2, created_by=admin_b),
+        }
+        # Questionnaires to take: open to every Acme user, shown to Paris only (no actor is in it),
+        # open to every Globex user.
+        self.open_questionnaires = {
+            IN_SCOPE: make_questionnaire(self.acme, title="Openquiz", questions=2, visibility="all"),
+            OUT_OF_SCOPE: make_questionnaire(
+                self.acme, title="Parisquiz", questions=2, visibility="groups", groups=[self.paris]
+            ),
+            OTHER_TENANT: make_questionnaire(self.globex, title="Globexquiz", questions=2, visibility="all"),
+        }
+        # Attempts: the administrator's own, Ines's, and Globex's administrator's.
+        takers = {IN_SCOPE: admin, OUT_OF_SCOPE: ines, OTHER_TENANT: admin_b}
+        self.attempts = {
+            place: Attempt.objects.create(
+                organization=taker.organization,
+                questionnaire=self.open_questionnaires[OTHER_TENANT if place == OTHER_TENANT else IN_SCOPE],
+                user=taker,
+                started_at=timezone.now(),
+            )
+            for place, taker in takers.items()
+        }
         # OUT_OF_SCOPE: a token that page does not know (a real link, but of the other kind).
         account, reset = Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET
         self.tokens[account, OUT_OF_SCOPE] = self.tokens[reset, IN_SCOPE]
@@ -391,12 +479,16 @@ OBJECT_MAKERS = {
     "batch": lambda world, place: world.batches[place],
     "account_token": lambda world, place: world.tokens[Invitation.Kind.ACCOUNT, place],
     "reset_token": lambda world, place: world.tokens[Invitation.Kind.PASSWORD_RESET, place],
+    "questionnaire": lambda world, place: world.questionnaires[place],
+    "question": lambda world, place: world.questionnaires[place].questions.first(),
+    "open_questionnaire": lambda world, place: world.open_questionnaires[place],
+    "attempt": lambda world, place: world.attempts[place],
 }
 
 # What each actor holds (independent of the code under test) and on which host it acts.
 ACTOR_RIGHTS = {
     "admin_a": {ADMINISTRATOR, *Right},
-    "manager_a": {Right.MANAGE_USERS, Right.INVITE},
+    "manager_a": {Right.MANAGE_USERS, Right.INVITE, Right.MANAGE_QUESTIONNAIRES},
     "plain_a": set(),
     "admin_b": {ADMINISTRATOR, *Right},
     "anonymous": set(),

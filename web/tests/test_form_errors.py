@@ -92,6 +92,11 @@ NO_INPUT = {
     "invitations:user_send": "no fields",
     "invitations:user_revoke": "no fields",
     "invitations:user_activate": "no fields",
+    "assessments:publish": "no fields",
+    "assessments:unpublish": "no fields",
+    "assessments:question_move": "a direction, up or down",
+    "assessments:take_start": "no fields",
+    "assessments:take_submit": "no fields",
 }
 
 

@@ -44,7 +44,7 @@ def postgres(transactional_db):
 
 def project_tables() -> list[str]:
     tables = []
-    for label in ("accounts", "usergroups", "invitations"):
+    for label in ("accounts", "usergroups", "invitations", "assessments"):
         for model in apps.get_app_config(label).get_models(include_auto_created=True):
             tables.append(model._meta.db_table)
     return tables
@@ -185,13 +185,13 @@ RACES = {
     "user_types_create_the_same_name": Race(
         UserType._meta.db_table,
         lambda alice: [("/settings/user-types/", {"name": name}) for name in ("Seasonal", "SEASONAL")],
-        "already exists",
+        "is already used",
         lambda alice: UserType.objects.filter(name__iexact="seasonal").count(),
     ),
     "user_types_rename_to_the_same_name": Race(
         UserType._meta.db_table,
         _user_types_rename,
-        "already exists",
+        "is already used",
         lambda alice: UserType.objects.filter(name__iexact="seasonal").count(),
     ),
     "contacts_edit_to_the_same_email": Race(

@@ -3,12 +3,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Language, Organization
 from accounts.services import organization_create
+from experquiz.errors import InvalidFields
 
 
-def validation_messages(error: ValidationError) -> list[str]:
-    if hasattr(error, "error_dict"):
-        return [f"{field}: {message}" for field, messages in error.message_dict.items() for message in messages]
-    return list(error.messages)
+def validation_messages(error: ValidationError | InvalidFields) -> list[str]:
+    if isinstance(error, InvalidFields):
+        by_field = error.errors
+    elif hasattr(error, "error_dict"):
+        by_field = error.message_dict
+    else:
+        return list(error.messages)
+    return [f"{field}: {message}" for field, messages in by_field.items() for message in messages]
 
 
 class Command(BaseCommand):
@@ -42,7 +47,7 @@ class Command(BaseCommand):
                 phone_region=(region or settings.DEFAULT_PHONE_REGION).upper(),
                 language=language,
             )
-        except ValidationError as error:
+        except (ValidationError, InvalidFields) as error:
             raise CommandError("\n".join(validation_messages(error))) from None
         from experquiz.tenancy import organization_url
 

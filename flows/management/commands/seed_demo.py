@@ -1,6 +1,7 @@
 import random
 import unicodedata
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -13,6 +14,8 @@ from accounts.services import (
     user_set_password,
     users_mark_invited,
 )
+from assessments.models import Questionnaire
+from assessments.services import ChoiceSpec, QuestionSpec, questionnaire_import
 from experquiz.tenancy import organization_url
 from groups.models import Membership, UserGroup
 from rights.models import RightsProfile
@@ -25,6 +28,8 @@ DEMO_ADMIN_EMAIL = "admin@demo.example.com"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 DEMO_MANAGER_EMAIL = "manager@demo.example.com"
 DEMO_MANAGER_PASSWORD = "demo-manager-pass"
+# The other demo people who have been active share this password: an active user must have a way in.
+DEMO_PEOPLE_PASSWORD = "demo-people-pass"
 MANAGER_PROFILE = "Regional manager"
 MANAGER_GROUPS = ["Lyon", "Marseille"]
 
@@ -122,8 +127,9 @@ class Command(BaseCommand):
             organization = self.seed(users, contacts)
         else:
             self.stdout.write("The demo organisation already exists; nothing changed.")
-        # Also for a demo organisation seeded before the manager existed.
+        # Also for a demo organisation seeded before the manager (or the questionnaires) existed.
         self.ensure_manager(organization)
+        self.ensure_questionnaires(organization)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo: {organization_url(organization)}  —  log in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}"
@@ -164,9 +170,52 @@ class Command(BaseCommand):
             email=DEMO_MANAGER_EMAIL,
             language="fr",
         )
-        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD)
+        user_set_password(user=manager, password=DEMO_MANAGER_PASSWORD, actor=None)
         user_change_status(user=manager, to=User.Status.ACTIVE, actor=admin, reason="demo data")
         user_rights_set(user=manager, actor=admin, is_administrator=False, profiles=[profile], grants={})
+
+    @transaction.atomic
+    def ensure_questionnaires(self, organization):
+        """Two published questionnaires: one open to every user, one to the members of Lyon."""
+        if Questionnaire.objects.for_org(organization).exists():
+            return
+        admin = User.objects.for_org(organization).get(email=DEMO_ADMIN_EMAIL)
+        lyon = UserGroup.objects.for_org(organization).filter(name="Lyon").first()
+
+        def question(text, *choices):
+            return QuestionSpec(text, [ChoiceSpec(choice.lstrip("*"), choice.startswith("*")) for choice in choices])
+
+        questionnaire_import(
+            organization=organization,
+            actor=admin,
+            title="Fire safety basics",
+            kind=Questionnaire.Kind.TRAINING,
+            instructions="Four questions; some have more than one right answer.",
+            visibility=Questionnaire.Visibility.ALL,
+            questions=[
+                question("Which extinguisher suits an oil fire?", "Water", "*Foam", "*Powder"),
+                question("The alarm rings: what do you do first?", "Finish your email", "*Leave by the nearest exit"),
+                question("Where do you gather after leaving?", "In the car park", "*At the assembly point"),
+                question("Who may call the fire brigade?", "*Anyone", "Only managers", "Only the safety officer"),
+            ],
+            publish=True,
+            source="demo",
+        )
+        if lyon is not None:
+            questionnaire_import(
+                organization=organization,
+                actor=admin,
+                title="Welcome to the Lyon office",
+                kind=Questionnaire.Kind.ELEARNING,
+                visibility=Questionnaire.Visibility.GROUPS,
+                groups=[lyon],
+                questions=[
+                    question("Which floor is the canteen on?", "*Ground floor", "Third floor"),
+                    question("Whom do you ask for a badge?", "*Reception", "Your manager", "Nobody"),
+                ],
+                publish=True,
+                source="demo",
+            )
 
     @transaction.atomic
     def seed(self, user_count, contact_count):
@@ -184,6 +233,8 @@ class Command(BaseCommand):
         types = list(UserType.objects.for_org(organization))
         groups = [UserGroup.objects.create(organization=organization, name=name) for name in GROUP_NAMES]
         statuses = [status for status, share in STATUS_MIX for _ in range(share)]
+        # Hashed once: a password hash takes a good fraction of a second, too long for every person.
+        people_password = make_password(DEMO_PEOPLE_PASSWORD)
         memberships = []
         for n in range(user_count):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -204,6 +255,10 @@ class Command(BaseCommand):
                 if step == User.Status.INVITED:
                     # Made-up addresses: the demo shows invited people without sending them anything.
                     users_mark_invited(organization=organization, user_ids=[user.pk], actor=admin, reason="demo data")
+                elif step == User.Status.ACTIVE:
+                    # As if they had accepted their invitation: a password of their own, then active.
+                    User.objects.filter(pk=user.pk).update(password=people_password)
+                    user_change_status(user=user, to=step, actor=admin, reason="demo data")
                 else:
                     user_change_status(user=user, to=step, actor=admin, reason="demo data")
             for group in rng.sample(groups, rng.randint(0, 2)):

@@ -262,3 +262,22 @@ def test_filters_and_forms_offer_only_the_groups_in_scope(maggie_client, alice_c
         assert "Paris" not in page and "Berlin" not in page
     rights_page = body(alice_client.get(reverse("groups:user_rights", args=[bob.pk])))
     assert "Paris" in rights_page and foreign.name not in rights_page
+
+
+@pytest.mark.parametrize("page", ["groups:detail", "groups:add_members", "groups:grid"])
+def test_every_people_search_of_the_group_pages_reads_numbers_with_the_organisations_region(
+    alice_client, acme, lyon, page
+):
+    """A Belgian organisation types Belgian national numbers: 0470 12 34 56 is +32 470 12 34 56."""
+    acme.phone_region = "BE"
+    acme.save()
+    belgian = UserFactory(
+        organization=acme, first_name="Bram", email="", mobile="+32470123456", preferred_channel="sms"
+    )
+    other = UserFactory(organization=acme, first_name="Other", email="o@acme.example")
+    for person in (belgian, other):
+        if page == "groups:detail":
+            MembershipFactory(group=lyon, user=person)
+    url = reverse(page) if page == "groups:grid" else reverse(page, args=[lyon.pk])
+    found = body(alice_client.get(url, {"q": "0470 12 34 56"}))
+    assert "Bram" in found and "Other" not in found

@@ -362,3 +362,15 @@ def test_a_batch_shows_and_retries_only_the_people_still_in_the_managers_scope(a
     assert bob_client.post(f"/invitations/batches/{batch.pk}/retry/").status_code == 302
     assert Invitation.objects.get(user=otto).delivery == "failed"
     assert Invitation.objects.get(user=ines).delivery != "failed"
+
+
+def test_accepting_reads_the_names_by_the_rule_of_every_other_path(anon, carol, token):
+    """accounts.identity: the same name typed here or on the people pages gives the same message."""
+    response = anon.post(f"/i/{token}/", accept_data(first_name="N" * 151))
+    assert response.status_code == 200
+    assert response.context["form"].errors["first_name"] == ["The first name is longer than 150 characters."]
+    carol.refresh_from_db()
+    assert carol.status == "invited"
+    anon.post(f"/i/{token}/", accept_data(first_name="  Carol ", last_name=" Chen  "))
+    carol.refresh_from_db()
+    assert (carol.first_name, carol.last_name, carol.status) == ("Carol", "Chen", "active")

@@ -39,7 +39,7 @@ def test_an_administrator_creates_a_user_with_type_groups_and_employee_number(al
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"email": "", "mobile": ""}, None, "one of them is the login ID"),
+        ({"email": "", "mobile": ""}, "email", "one of them is the login ID"),
         ({"email": "", "mobile": "06 12 34 56 78"}, "preferred_channel", "no email address"),
         ({"preferred_channel": "sms"}, "preferred_channel", "no mobile number"),
         ({"mobile": "12"}, "mobile", "is not a valid mobile number"),
@@ -99,7 +99,10 @@ def test_edit_refuses_another_users_mobile(alice_client, alice, bob):
 def test_detail_shows_identity_history_groups_and_only_the_allowed_actions(alice_client, alice):
     from accounts.services import user_change_status, user_create
 
-    user = user_create(organization=alice.organization, actor=alice, email="x@acme.example", first_name="Xavier")
+    # With a password: nobody becomes active without a way in (accounts/tests/test_way_in.py).
+    user = user_create(
+        organization=alice.organization, actor=alice, email="x@acme.example", first_name="Xavier", password="pw 42"
+    )
     user_change_status(user=user, to="active", actor=alice, reason="starts Monday")
     UserGroupFactory(organization=alice.organization, name="Paris").memberships.create(
         organization=alice.organization, user=user
@@ -162,7 +165,7 @@ def test_user_types_settings_page(alice_client, alice):
     url = reverse("accounts:user_type_list")
     assert alice_client.post(url, {"name": "Intern"}).status_code == 302
     response = alice_client.post(url, {"name": "INTERN"})
-    assert "already exists" in response.content.decode()
+    assert "is already used" in response.content.decode()
     intern = alice.organization.user_types.get(name="Intern")
     alice_client.post(reverse("accounts:user_type_edit", args=[intern.pk]), {"name": "Interns"})
     intern.refresh_from_db()

@@ -1,0 +1,32 @@
+"""Domain errors of questionnaires and attempts: views and commands turn them into clear messages."""
+
+from experquiz.errors import DomainError
+
+
+class NotAllowed(DomainError):
+    """The actor may not do this to this questionnaire or attempt (their right or scope falls short)."""
+
+
+class QuestionnaireLocked(DomainError):
+    """People have started the questionnaire: its questions and choices can no longer change."""
+
+
+class Gone(DomainError):
+    """What the action was about has been removed meanwhile (by someone else, a moment before)."""
+
+
+class NotOpen(DomainError):
+    """The questionnaire cannot be started by this person (unpublished, or not visible to them)."""
+
+
+class AttemptClosed(DomainError):
+    """The attempt was submitted already, or its time is up: its answers can no longer change."""
+
+
+class InterchangeError(DomainError):
+    """A questionnaire file that cannot be imported: `errors` lists every problem, each naming where
+    it is (the question's number, the choice's number, the field)."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(errors[0] if errors else "")
+        self.errors = errors

@@ -1,0 +1,154 @@
+"""Reads of questionnaires and attempts, always from an actor's point of view.
+
+Two different questions are answered here:
+- who may *manage* a questionnaire: the scope rule of `manage_questionnaires` (rights floor,
+  `shared_in_scope`): everything for administrators and organisation-wide holders; for a
+  group-scoped holder, the questionnaires shown to one of their groups and those they made;
+- who may *take* one freely: membership, not rights. A published questionnaire is open to every
+  user when it is visible to all users, and to the current members of its groups when it is visible
+  to chosen groups; a private one only by invitation. Leaving a group closes it at once (nothing is
+  cached), but an attempt already started stays the person's own.
+"""
+
+from datetime import timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from groups.models import Membership
+from rights.names import Right
+from rights.selectors import shared_in_scope
+
+from .models import Answer, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
+
+Visibility = Questionnaire.Visibility
+# Answers that arrive this long after the time limit still count: the page was sent in time.
+GRACE = timedelta(seconds=30)
+
+
+def _is_tenant_user(actor) -> bool:
+    return actor is not None and actor.is_authenticated and actor.organization_id is not None
+
+
+def _shown_to_groups(group_ids) -> Q:
+    """Questionnaires visible to at least one of `group_ids`."""
+    links = QuestionnaireGroup.objects.filter(group_id__in=group_ids)
+    return Q(visibility=Visibility.GROUPS, pk__in=links.values("questionnaire_id"))
+
+
+def questionnaires_in_scope(actor, right: str = Right.MANAGE_QUESTIONNAIRES):
+    """The questionnaires `actor` may see and change with `right`; every management page starts here."""
+    if not _is_tenant_user(actor):
+        return Questionnaire.objects.none()
+    rule = shared_in_scope(actor, right, shared_with=_shown_to_groups, made_by="created_by")
+    return Questionnaire.objects.filter(organization_id=actor.organization_id).filter(rule)
+
+
+def with_counts(questionnaires):
+    """Annotate the number of questions and of attempts (started and submitted)."""
+    questions = (
+        Question.objects.filter(questionnaire=OuterRef("pk"))
+        .order_by()
+        .values("questionnaire")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    attempts = Attempt.objects.filter(questionnaire=OuterRef("pk")).order_by().values("questionnaire")
+    return questionnaires.annotate(
+        question_count=Subquery(questions),
+        attempt_count=Subquery(attempts.annotate(n=Count("pk")).values("n")),
+        submitted_count=Subquery(attempts.filter(submitted_at__isnull=False).annotate(n=Count("pk")).values("n")),
+    )
+
+
+def has_attempts(questionnaire) -> bool:
+    """Whether anyone has started `questionnaire` (its questions are then fixed)."""
+    return Attempt.objects.filter(organization_id=questionnaire.organization_id, questionnaire=questionnaire).exists()
+
+
+def questions_of(questionnaire):
+    """The questions of `questionnaire` in order, with their choices in order."""
+    return (
+        Question.objects.filter(organization_id=questionnaire.organization_id, questionnaire=questionnaire)
+        .order_by("position", "pk")
+        .prefetch_related("choices")
+    )
+
+
+def questionnaires_open_to(user):
+    """The published questionnaires `user` may start freely: visible to all users, or to a group they
+    are a member of now."""
+    if not _is_tenant_user(user):
+        return Questionnaire.objects.none()
+    member_of = Membership.objects.filter(organization_id=user.organization_id, user_id=user.pk).values("group_id")
+    return Questionnaire.objects.filter(organization_id=user.organization_id, is_published=True).filter(
+        Q(visibility=Visibility.ALL) | _shown_to_groups(member_of)
+    )
+
+
+def free_attempts_of(user):
+    """`user`'s own attempts made without an invitation."""
+    if not _is_tenant_user(user):
+        return Attempt.objects.none()
+    return Attempt.objects.filter(organization_id=user.organization_id, user_id=user.pk, invitation__isnull=True)
+
+
+def my_questionnaires(user):
+    """The rows of the "open to you" part of `/me/`: what `user` may start now, plus any questionnaire
+    they have a free attempt at (an attempt in progress stays reachable after leaving a group, and a
+    score stays theirs). Each carries `my_attempt_id`, `my_submitted_at` and `my_score`."""
+    mine = free_attempts_of(user).filter(questionnaire=OuterRef("pk"))
+    open_ids = questionnaires_open_to(user).values("pk")
+    rows = Questionnaire.objects.filter(organization_id=user.organization_id).filter(
+        Q(pk__in=open_ids) | Q(Exists(mine))
+    )
+    return (
+        with_counts(rows)
+        .annotate(
+            my_attempt_id=Subquery(mine.values("pk")[:1]),
+            my_submitted_at=Subquery(mine.values("submitted_at")[:1]),
+            my_score=Subquery(mine.values("score")[:1]),
+            my_correct=Subquery(mine.values("correct_count")[:1]),
+            my_total=Subquery(mine.values("question_count")[:1]),
+        )
+        .order_by("title", "pk")
+    )
+
+
+def attempt_of(user, attempt_id):
+    """`user`'s own attempt `attempt_id`, or None (someone else's and other tenants' alike)."""
+    if not _is_tenant_user(user):
+        return None
+    attempts = Attempt.objects.filter(organization_id=user.organization_id, user_id=user.pk)
+    return attempts.select_related("questionnaire").filter(pk=attempt_id).first()
+
+
+def answers_of(attempt) -> dict[int, list[int]]:
+    """{question id: chosen choice ids} of `attempt`."""
+    return dict(attempt.answers.filter(organization_id=attempt.organization_id).values_list("question_id", "choices"))
+
+
+def is_time_up(attempt, now=None) -> bool:
+    """Whether `attempt`'s time limit (if any) has passed, grace included."""
+    now = now or timezone.now()
+    return attempt.deadline_at is not None and now > attempt.deadline_at + GRACE
+
+
+def score_of(attempt) -> tuple[int, int]:
+    """(questions answered exactly right, questions asked): right means every correct choice and no
+    other was chosen; a question left unanswered counts as wrong."""
+    correct = {}
+    for question_id, choice_id in Choice.objects.filter(
+        organization_id=attempt.organization_id, question__questionnaire_id=attempt.questionnaire_id, is_correct=True
+    ).values_list("question_id", "pk"):
+        correct.setdefault(question_id, set()).add(choice_id)
+    total = Question.objects.filter(
+        organization_id=attempt.organization_id, questionnaire_id=attempt.questionnaire_id
+    ).count()
+    answers = Answer.objects.filter(organization_id=attempt.organization_id, attempt_id=attempt.pk)
+    right = sum(
+        1
+        for question_id, chosen in answers.values_list("question_id", "choices")
+        if set(chosen) == correct.get(question_id)
+    )
+    return right, total

@@ -1,0 +1,68 @@
+"""Starting the work a page then follows: checking and applying an imported file, running a bulk
+action on more users than one request should change.
+
+Each keeps its job row and starts the work (in this process for a small job, in a Celery worker
+queued once the row is committed for a big one); the work itself records what it changes (the
+import and the bulk actions write their audit events), and the page polls the job's progress.
+"""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import BulkJob, ImportJob, Organization, User
+from experquiz.errors import DomainError
+
+from . import tasks
+from .importing import BACKGROUND_ROWS, read_table
+
+State = ImportJob.State
+
+
+def import_job_create(
+    *, organization: Organization, actor: User, filename: str, data: bytes, invite: bool
+) -> ImportJob:
+    """Keep an uploaded people file and start checking it; the check writes no user.
+
+    Raises ImportFileError, keeping nothing, when the file cannot be read as a table at all (format,
+    size, encoding, rows): that is told at once, on the upload form.
+    """
+    _header, rows = read_table(data)
+    job = ImportJob.objects.create(
+        organization=organization,
+        created_by=actor,
+        filename=filename[:255],
+        data=data,
+        invite=invite,
+        total=len(rows),
+    )
+    tasks.start(tasks.import_check, job, background=len(rows) >= BACKGROUND_ROWS)
+    return job
+
+
+def import_job_confirm(*, job: ImportJob) -> None:
+    """Apply a checked import: the file is checked again and written all or nothing.
+
+    Refused (DomainError) unless the preview is ready and has no row in error; of two confirmations
+    at once only one moves the job on, so a file is never applied twice.
+    """
+    moved = ImportJob.objects.filter(pk=job.pk, state=State.READY, report__error=0).update(
+        state=State.APPLYING, progress=0
+    )
+    if not moved:
+        raise DomainError(_("This import cannot be confirmed: it is not ready or has rows in error."))
+    tasks.start(tasks.import_apply, job, background=job.total >= BACKGROUND_ROWS)
+
+
+def bulk_job_start(*, organization: Organization, actor: User, action, filters: str, group=None, total: int) -> BulkJob:
+    """Have a worker run a bulk action on every user matching `filters` (the people list's query
+    string), resolved in the worker as on the page; the job's page follows its progress."""
+    job = BulkJob.objects.create(
+        organization=organization,
+        created_by=actor,
+        action=action.name,
+        filters=filters,
+        group=group,
+        total=total,
+    )
+    transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+    return job

@@ -1,0 +1,40 @@
+from django.urls import path
+
+from . import views, views_take
+
+app_name = "assessments"
+
+urlpatterns = [
+    # Managing questionnaires (manage_questionnaires).
+    path("questionnaires/", views.questionnaire_list, name="list"),
+    path("questionnaires/new/", views.questionnaire_create, name="create"),
+    path("questionnaires/import/", views.questionnaire_import, name="import"),
+    path("questionnaires/<int:questionnaire_id>/", views.questionnaire_detail, name="detail"),
+    path("questionnaires/<int:questionnaire_id>/edit/", views.questionnaire_update, name="update"),
+    path("questionnaires/<int:questionnaire_id>/delete/", views.questionnaire_delete, name="delete"),
+    path("questionnaires/<int:questionnaire_id>/publish/", views.questionnaire_publish, name="publish"),
+    path("questionnaires/<int:questionnaire_id>/unpublish/", views.questionnaire_unpublish, name="unpublish"),
+    path("questionnaires/<int:questionnaire_id>/export/", views.questionnaire_export, name="export"),
+    path("questionnaires/<int:questionnaire_id>/questions/new/", views.question_create, name="question_create"),
+    path(
+        "questionnaires/<int:questionnaire_id>/questions/<int:question_id>/edit/",
+        views.question_update,
+        name="question_update",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/questions/<int:question_id>/delete/",
+        views.question_delete,
+        name="question_delete",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/questions/<int:question_id>/move/",
+        views.question_move,
+        name="question_move",
+    ),
+    # Taking one, from one's own space (any signed-in user, their own attempts only).
+    path("me/questionnaires/<int:questionnaire_id>/start/", views_take.take_start, name="take_start"),
+    path("me/attempts/<int:attempt_id>/", views_take.take, name="take"),
+    path("me/attempts/<int:attempt_id>/questions/<int:number>/", views_take.take_question, name="take_question"),
+    path("me/attempts/<int:attempt_id>/review/", views_take.take_review, name="take_review"),
+    path("me/attempts/<int:attempt_id>/submit/", views_take.take_submit, name="take_submit"),
+]
