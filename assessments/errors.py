@@ -1,10 +1,14 @@
 """Domain errors of questionnaires and attempts: views and commands turn them into clear messages."""
 
+from experquiz import authorization
 from experquiz.errors import DomainError
 
 
-class NotAllowed(DomainError):
-    """The actor may not do this to this questionnaire or attempt (their right or scope falls short)."""
+class NotAllowed(authorization.NotAllowed):
+    """The actor may not do this to this questionnaire or attempt (their right or scope falls short).
+
+    The one refusal of the authorisation convention (experquiz.authorization), so whoever catches
+    that one catches this one too."""
 
 
 class QuestionnaireLocked(DomainError):
@@ -15,8 +19,9 @@ class Gone(DomainError):
     """What the action was about has been removed meanwhile (by someone else, a moment before)."""
 
 
-class NotOpen(DomainError):
-    """The questionnaire cannot be started by this person (unpublished, or not visible to them)."""
+class NotOpen(NotAllowed):
+    """The questionnaire cannot be started by this person (unpublished, or not visible to them): a
+    refusal of the actor like any other."""
 
 
 class AttemptClosed(DomainError):

@@ -55,7 +55,8 @@ class QuestionSpec:
 def _require_manager(actor, organization_id) -> None:
     if actor is None:
         return
-    if actor.organization_id != organization_id or not actor_has_right(actor, RIGHT):
+    # An anonymous visitor has no organisation: refused like anyone without the right (fail closed).
+    if getattr(actor, "organization_id", None) != organization_id or not actor_has_right(actor, RIGHT):
         raise NotAllowed(_("You may not manage questionnaires."))
 
 
@@ -549,8 +550,19 @@ def question_move(*, question: Question, actor, up: bool) -> Question:
 def _require_own(actor, attempt) -> None:
     if actor is None:
         return
-    if attempt.user_id is None or attempt.user_id != actor.pk:
+    if attempt.user_id is None or attempt.user_id != getattr(actor, "pk", None):
         raise NotAllowed(_("This is not your attempt."))
+
+
+def _require_taker(actor, questionnaire) -> None:
+    """`actor` is a person of the questionnaire's organisation. An attempt is always someone's own:
+    the system (actor=None) starts none, and an anonymous visitor takes a test only by invitation."""
+    if (
+        actor is None
+        or not getattr(actor, "is_authenticated", False)
+        or getattr(actor, "organization_id", None) != questionnaire.organization_id
+    ):
+        raise NotOpen(_("This questionnaire is not open to you."))
 
 
 def attempt_start(*, questionnaire: Questionnaire, actor) -> Attempt:
@@ -558,8 +570,10 @@ def attempt_start(*, questionnaire: Questionnaire, actor) -> Attempt:
 
     Starting needs the questionnaire published and open to them now (visibility and membership);
     an attempt they already have stays theirs whatever happened since. Two starts at once give one
-    attempt (the database keeps one free attempt per user and questionnaire).
+    attempt (the database keeps one free attempt per user and questionnaire). Refused (NotOpen, a
+    NotAllowed) otherwise, and for anyone but a person of the organisation.
     """
+    _require_taker(actor, questionnaire)
     existing = Attempt.objects.filter(
         organization_id=questionnaire.organization_id,
         questionnaire=questionnaire,
@@ -582,8 +596,6 @@ def attempt_start(*, questionnaire: Questionnaire, actor) -> Attempt:
 
 @transaction.atomic
 def _attempt_create(*, questionnaire, actor) -> Attempt:
-    if actor.organization_id != questionnaire.organization_id:
-        raise NotOpen(_("This questionnaire is not open to you."))
     if not questionnaires_open_to(actor).filter(pk=questionnaire.pk).exists():
         if not questionnaire.is_published:
             raise NotOpen(_("This questionnaire is not published: it cannot be started."))

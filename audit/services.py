@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from experquiz import request_context
+from experquiz.authorization import require_administrator
 
 from .models import Action, AuditEvent
 
@@ -163,7 +164,11 @@ def audit_record(**kwargs) -> AuditEvent | None:
 @transaction.atomic
 def audit_trail_export_record(*, organization, actor, filters: dict, rows: int) -> AuditEvent:
     """Record that `actor` downloaded the audit trail (which filters, how many events): taking the
-    trail out of the product is itself in the trail. The file then holds the events before this one."""
+    trail out of the product is itself in the trail. The file then holds the events before this one.
+
+    Only an administrator of the organisation reads the trail: checked here too, so nothing but the
+    system can record an export the page would not have given (experquiz.authorization)."""
+    require_administrator(actor, organization_id=_pk(organization))
     return audit_record(
         organization=organization,
         actor=actor,

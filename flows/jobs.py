@@ -4,12 +4,17 @@ action on more users than one request should change.
 Each keeps its job row and starts the work (in this process for a small job, in a Celery worker
 queued once the row is committed for a big one); the work itself records what it changes (the
 import and the bulk actions write their audit events), and the page polls the job's progress.
+
+Each checks its actor before it keeps anything (the convention of experquiz.authorization): the
+work runs later as the job's creator, within their scope, but a job nobody may start must not even
+be queued.
 """
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import BulkJob, ImportJob, Organization, User
+from experquiz.authorization import INVITE, MANAGE_USERS, NotAllowed, require_groups, require_right
 from experquiz.errors import DomainError
 
 from . import tasks
@@ -24,8 +29,13 @@ def import_job_create(
     """Keep an uploaded people file and start checking it; the check writes no user.
 
     Raises ImportFileError, keeping nothing, when the file cannot be read as a table at all (format,
-    size, encoding, rows): that is told at once, on the upload form.
+    size, encoding, rows): that is told at once, on the upload form. `actor` needs manage_users (and
+    invite to have the file's people invited); a group-scoped holder may upload, the check then
+    refuses every row outside their groups.
     """
+    require_right(actor, MANAGE_USERS, organization_id=organization.pk)
+    if invite:
+        require_right(actor, INVITE, organization_id=organization.pk)
     _header, rows = read_table(data)
     job = ImportJob.objects.create(
         organization=organization,
@@ -39,12 +49,17 @@ def import_job_create(
     return job
 
 
-def import_job_confirm(*, job: ImportJob) -> None:
+def import_job_confirm(*, job: ImportJob, actor: User | None) -> None:
     """Apply a checked import: the file is checked again and written all or nothing.
 
-    Refused (DomainError) unless the preview is ready and has no row in error; of two confirmations
-    at once only one moves the job on, so a file is never applied twice.
+    Only the person who uploaded the file confirms it (it is applied as them), while they still hold
+    manage_users. Refused (DomainError) unless the preview is ready and has no row in error; of two
+    confirmations at once only one moves the job on, so a file is never applied twice.
     """
+    if actor is not None:
+        if job.created_by_id != getattr(actor, "pk", None):
+            raise NotAllowed(_("Only the person who uploaded this file may confirm its import."))
+        require_right(actor, MANAGE_USERS, organization_id=job.organization_id)
     moved = ImportJob.objects.filter(pk=job.pk, state=State.READY, report__error=0).update(
         state=State.APPLYING, progress=0
     )
@@ -55,7 +70,11 @@ def import_job_confirm(*, job: ImportJob) -> None:
 
 def bulk_job_start(*, organization: Organization, actor: User, action, filters: str, group=None, total: int) -> BulkJob:
     """Have a worker run a bulk action on every user matching `filters` (the people list's query
-    string), resolved in the worker as on the page; the job's page follows its progress."""
+    string), resolved in the worker as on the page, within `actor`'s scope; the job's page follows
+    its progress. `actor` needs the action's right, over the action's group too."""
+    require_right(actor, action.right, organization_id=organization.pk)
+    if group is not None:
+        require_groups(actor, action.right, [group])
     job = BulkJob.objects.create(
         organization=organization,
         created_by=actor,

@@ -5,8 +5,9 @@ module has a CASE here, or a NO_ACTOR line saying why no actor is checked (the s
 person's own link, a step of another service, a read). Each CASE calls the service as
 
 - Bob, a plain user (no right at all),
-- Maggie, who manages and invites the people of Lyon, on someone or something outside Lyon
-  (Otto or Pam of Paris, the Paris group, a contact, an administrator's setting),
+- Maggie, who manages and invites the people of Lyon and manages the questionnaires of Lyon, on
+  someone or something outside Lyon (Otto or Pam of Paris, the Paris group, a contact, an
+  administrator's setting, a questionnaire shown to Paris, Otto's attempt, Alice's import),
 
 and each must be refused with a domain error (NotAllowed) and leave every table as it was. The same
 call by the rightful actor then succeeds, so a refusal is the check's doing, not a broken call.
@@ -26,10 +27,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
+from assessments.models import Attempt, Questionnaire
+from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.tests.test_every_service_records import public_services
 from experquiz.authorization import NotAllowed
 from experquiz.tests.codebase import product_modules
-from groups.tests.factories import RightsProfileFactory
+from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
 from invitations.tokens import hash_token
 from rights.names import Right
@@ -69,7 +72,6 @@ NO_ACTOR = {
     "invitations.services.revocation.invitations_revoke_on_status_change": "the answer to the user_status_changed "
     "hook, sent by the status service once it checked its actor",
     # Reads and helpers: they change nothing.
-    "accounts.services.normalize_mobile": "reads: a typed number in E.164",
     "accounts.services.link_fields_changes": "reads: which login IDs changed",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "invitations.services.outbox.invitation_row": "a helper building an unsaved row for a checked service",
@@ -77,6 +79,12 @@ NO_ACTOR = {
     "checked their actor",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
+    "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
+    "audit.services.audit_record": "the recorder: writes the event of a service that checked its actor",
+    "audit.services.audit_record_many": "the recorder: writes the events of a service that checked its actor",
+    "audit.services.changed": "the recorder's helper: what differs between before and after",
+    "audit.services.short": "the recorder's helper: a value cut for the trail",
 }
 
 
@@ -92,7 +100,20 @@ class Case:
 @pytest.fixture
 def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
     """Acme: Alice (administrator), Bob (plain), Maggie (manages and invites Lyon: Ines), and in Paris
-    Otto (active) and Pam (created, with an account invitation that failed); a contact; a profile."""
+    Otto (active) and Pam (created, with an account invitation that failed); a contact; a profile.
+    Maggie also manages Lyon's questionnaires; Alice made two shown to Paris (one published, one
+    draft) and a third, published, that Otto has started; Alice uploaded a people file, checked."""
+    from flows.jobs import import_job_create
+
+    grant(maggie, Right.MANAGE_QUESTIONNAIRES, lyon)
+    shown_to_paris = {"visibility": Questionnaire.Visibility.GROUPS, "groups": [paris], "created_by": alice}
+    quiz = make_questionnaire(acme, title="Paris quiz", **shown_to_paris)
+    draft = make_questionnaire(acme, title="Paris draft", published=False, **shown_to_paris)
+    taken = make_questionnaire(acme, title="Paris test", **shown_to_paris)
+    attempt = Attempt.objects.create(organization=acme, questionnaire=taken, user=otto, started_at=timezone.now())
+    job = import_job_create(
+        organization=acme, actor=alice, filename="people.csv", data=b"email\nnina@acme.example\n", invite=False
+    )
     pam = UserFactory(organization=acme, first_name="Pam", last_name="Paris", status=Status.CREATED)
     MembershipFactory(group=paris, user=pam)
     batch = InvitationBatch.objects.create(organization=acme, created_by=alice, label="Paris")
@@ -124,6 +145,12 @@ def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
         profile=RightsProfileFactory(organization=acme, name="Paris managers"),
         # A person each actor has just created, in no group yet.
         new_by={actor.pk: UserFactory(organization=acme, created_by=actor) for actor in (alice, bob, maggie)},
+        quiz=quiz,
+        question=quiz.questions.order_by("position").first(),
+        draft=draft,
+        taken=taken,
+        attempt=attempt,
+        job=job,
     )
 
 
@@ -165,12 +192,36 @@ def _convert(function):
     return call
 
 
+def _questionnaire_fields(z, **changes):
+    """A questionnaire's settings, shown to Paris (outside Maggie's groups)."""
+    fields = {
+        "title": "Paris quiz",
+        "kind": Questionnaire.Kind.EVALUATION,
+        "visibility": Questionnaire.Visibility.GROUPS,
+        "groups": [z.paris],
+    }
+    return fields | changes
+
+
+def _question():
+    from assessments.services import ChoiceSpec
+
+    return {"text": "Which one?", "choices": [ChoiceSpec("This one", True), ChoiceSpec("That one")]}
+
+
 def _services(name):
     module, function = name.rsplit(".", 1)
     return getattr(__import__(module, fromlist=[function]), function)
 
 
 S = _services
+
+
+def _bulk(name):
+    from flows import bulk
+
+    return bulk.REGISTRY[name]
+
 
 CASES = {
     # accounts.services
@@ -308,6 +359,79 @@ CASES = {
             organization=z.acme, actor=a, text="nina@acme.example", group=z.paris
         )
     ),
+    "flows.jobs.import_job_create": Case(
+        lambda z, a: S("flows.jobs.import_job_create")(
+            organization=z.acme, actor=a, filename="p.csv", data=b"email\notto.2@acme.example\n", invite=True
+        ),
+        scoped_note="keeps her file and checks it within her scope: every row outside her groups is an error "
+        "the confirmation refuses",
+    ),
+    "flows.jobs.import_job_confirm": Case(lambda z, a: S("flows.jobs.import_job_confirm")(job=z.job, actor=a)),
+    "flows.jobs.bulk_job_start": Case(
+        lambda z, a: S("flows.jobs.bulk_job_start")(
+            organization=z.acme, actor=a, action=_bulk("add_to_group"), filters="", group=z.paris, total=1
+        )
+    ),
+    # audit.services
+    "audit.services.audit_trail_export_record": Case(
+        lambda z, a: S("audit.services.audit_trail_export_record")(organization=z.acme, actor=a, filters={}, rows=1)
+    ),
+    # assessments.services: questionnaires shown to Paris, Otto's attempt
+    "assessments.services.questionnaire_create": Case(
+        lambda z, a: S("assessments.services.questionnaire_create")(
+            organization=z.acme, actor=a, **_questionnaire_fields(z)
+        )
+    ),
+    "assessments.services.questionnaire_update": Case(
+        lambda z, a: S("assessments.services.questionnaire_update")(
+            questionnaire=z.quiz, actor=a, **_questionnaire_fields(z, title="Renamed")
+        )
+    ),
+    "assessments.services.questionnaire_delete": Case(
+        lambda z, a: S("assessments.services.questionnaire_delete")(questionnaire=z.quiz, actor=a)
+    ),
+    "assessments.services.questionnaire_publish": Case(
+        lambda z, a: S("assessments.services.questionnaire_publish")(questionnaire=z.draft, actor=a)
+    ),
+    "assessments.services.questionnaire_unpublish": Case(
+        lambda z, a: S("assessments.services.questionnaire_unpublish")(questionnaire=z.quiz, actor=a)
+    ),
+    "assessments.services.questionnaire_import": Case(
+        lambda z, a: S("assessments.services.questionnaire_import")(
+            organization=z.acme,
+            actor=a,
+            questions=[S("assessments.services.QuestionSpec")(**_question())],
+            **_questionnaire_fields(z),
+        )
+    ),
+    "assessments.services.question_create": Case(
+        lambda z, a: S("assessments.services.question_create")(questionnaire=z.quiz, actor=a, **_question())
+    ),
+    "assessments.services.question_update": Case(
+        lambda z, a: S("assessments.services.question_update")(question=z.question, actor=a, **_question())
+    ),
+    "assessments.services.question_delete": Case(
+        lambda z, a: S("assessments.services.question_delete")(question=z.question, actor=a)
+    ),
+    "assessments.services.question_move": Case(
+        lambda z, a: S("assessments.services.question_move")(question=z.question, actor=a, up=False)
+    ),
+    # Taking a questionnaire is membership, not a right: Otto (of Paris) may, Bob and Maggie may not.
+    "assessments.services.attempt_start": Case(
+        lambda z, a: S("assessments.services.attempt_start")(questionnaire=z.quiz, actor=a), rightful="otto"
+    ),
+    "assessments.services.answer_save": Case(
+        lambda z, a: S("assessments.services.answer_save")(
+            attempt=z.attempt,
+            question=z.taken.questions.first(),
+            choice_ids=correct_ids(z.taken.questions.first()),
+            actor=a,
+        ),
+        rightful="otto",
+    ),
+    "assessments.services.attempt_submit": Case(
+        lambda z, a: S("assessments.services.attempt_submit")(attempt=z.attempt, actor=a), rightful="otto"
+    ),
 }
 
 
@@ -325,7 +449,7 @@ def test_every_service_has_a_case_or_a_reason():
 
 
 # Every table of the product's apps: a refusal leaves all of them as they were.
-APPS = ("accounts", "usergroups", "rights", "invitations", "audit")
+APPS = ("accounts", "usergroups", "rights", "invitations", "audit", "assessments")
 
 
 def tables():
@@ -368,6 +492,10 @@ def test_another_organisations_administrator_is_refused(z, mallory):
         "accounts.services.user_change_status",
         "groups.services.group_delete",
         "rights.services.profile_delete",
+        "assessments.services.questionnaire_delete",
+        "assessments.services.answer_save",
+        "audit.services.audit_trail_export_record",
+        "flows.jobs.bulk_job_start",
     ):
         _refused(name, z, mallory)
 

@@ -24,11 +24,11 @@ def test_an_import_is_checked_then_applied_once(alice):
     )
     job.refresh_from_db()
     assert (job.state, job.report["create"], job.created_by) == ("ready", 1, alice)
-    import_job_confirm(job=job)
+    import_job_confirm(job=job, actor=alice)
     job.refresh_from_db()
     assert job.state == "done" and User.objects.filter(email="ann@acme.example").count() == 1
     with pytest.raises(DomainError, match="cannot be confirmed"):
-        import_job_confirm(job=job)
+        import_job_confirm(job=job, actor=alice)
     assert User.objects.filter(email="ann@acme.example").count() == 1
 
 
@@ -37,7 +37,7 @@ def test_an_import_with_rows_in_error_cannot_be_confirmed(alice):
         organization=alice.organization, actor=alice, filename="p.csv", data=b"email\nnot-an-email\n", invite=False
     )
     with pytest.raises(DomainError):
-        import_job_confirm(job=job)
+        import_job_confirm(job=job, actor=alice)
     job.refresh_from_db()
     assert job.state == "ready"
 

@@ -101,7 +101,7 @@ class ImportConfirmView(ImportMixin, View):
     def post(self, request, pk):
         job = self.get_job(pk)
         try:
-            import_job_confirm(job=job)
+            import_job_confirm(job=job, actor=request.user)
         except DomainError as error:
             message_from_service(request, error)
         return redirect("accounts:user_import_job", pk=job.pk)
