@@ -359,10 +359,10 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
     history row, the audit event, the people counts forgotten.
 
     `invited` is refused: someone is invited only by sending them an invitation
-    (`invitations.services.invitations_send`, which marks them through `users_mark_invited`), so
+    (`invitations.services.account.invitations_send`, which marks them through `users_mark_invited`), so
     "invited" always means a message with a link is on its way. `active` is refused to someone with
     no way in: no usable password and no temporary password on its way
-    (`invitations.services.user_activate_with_temporary_password` issues one first).
+    (`invitations.services.account.user_activate_with_temporary_password` issues one first).
     """
     to = Status(to)
     if to == Status.INVITED:

@@ -100,8 +100,8 @@ def main():
     from accounts.services import organization_create
     from bench import naive_tasks
     from groups.models import Membership, UserGroup
-    from invitations import services
     from invitations.models import Invitation, InvitationBatch
+    from invitations.services import account
 
     call_command("migrate", verbosity=0)
     organization_create(
@@ -125,7 +125,7 @@ def main():
     controller = Controller(counter, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     broker = redis.Redis.from_url(args.redis)
-    original_enqueue = services.invitations_enqueue
+    original_enqueue = account.invitations_enqueue
     results = []
     for design in args.designs.split(","):
         # Same starting point for each design.
@@ -134,7 +134,7 @@ def main():
         User.objects.filter(pk__in=[user.pk for user in users]).update(status="created")
         broker.delete(queue)
         counter.count = 0
-        services.invitations_enqueue = naive_tasks.naive_enqueue if design == "naive" else original_enqueue
+        account.invitations_enqueue = naive_tasks.naive_enqueue if design == "naive" else original_enqueue
 
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "experquiz", "worker", "--include", "bench.naive_tasks",

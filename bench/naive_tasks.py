@@ -2,9 +2,10 @@
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
-from invitations import services
 from invitations.models import Invitation
+from invitations.services import delivery
 
 
 @shared_task(name="bench.naive_send", acks_late=True)
@@ -18,9 +19,11 @@ def naive_send(invitation_id):
         )
         if invitation is None:
             return
-        channels = services._Channels()  # a fresh SMTP connection for this one message
+        delivery._prepare_link(invitation, timezone.now())  # as the claim of a packet does
+        invitation.save(update_fields=["token_hash", "expires_at"])
+        channels = delivery._Channels()  # a fresh SMTP connection for this one message
         try:
-            services._render_and_send(invitation, channels)
+            delivery._render_and_send(invitation, channels)
         finally:
             channels.close()
 

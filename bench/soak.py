@@ -139,7 +139,7 @@ def seed(out: Path, admins: int, people: int, users: int) -> None:
     from accounts.selectors import people_changed
     from accounts.services import organization_create
     from groups.models import Membership, UserGroup
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     rng = random.Random(2026)
     organization = organization_create(

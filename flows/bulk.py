@@ -224,7 +224,7 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
     from django.urls import reverse
 
     from invitations.models import InvitationBatch
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     outcome = BulkOutcome(done_message=_("%(n)s invited"))
     if not users:

@@ -14,7 +14,7 @@ from experquiz import authorization
 from experquiz.authorization import MANAGE_USERS, NotAllowed
 from experquiz.errors import DomainError
 from invitations.models import Invitation
-from invitations.services import invitations_send, user_activate_with_temporary_password
+from invitations.services.account import invitations_send, user_activate_with_temporary_password
 
 Status = User.Status
 

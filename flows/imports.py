@@ -15,7 +15,7 @@ from experquiz import authorization
 from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from groups.models import Membership, UserGroup
-from invitations.services import invitations_send
+from invitations.services.account import invitations_send
 from rights.names import Right
 from rights.selectors import users_in_scope
 

@@ -16,7 +16,7 @@ from experquiz import authorization
 from experquiz.authorization import NotAllowed
 from experquiz.errors import DomainError
 from groups.services import group_add_created_users
-from invitations.services import MAX_PASTED_ADDRESSES, SendResult, invitations_send
+from invitations.services.account import MAX_PASTED_ADDRESSES, SendResult, invitations_send
 from rights.names import Right
 from rights.selectors import actor_scope
 

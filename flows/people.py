@@ -7,7 +7,7 @@ from accounts.models import Transition, User
 from accounts.services import user_change_status, user_create, user_update
 from groups.services import group_add_created_users, group_add_members, group_remove_members
 from invitations.models import Invitation
-from invitations.services import user_activate_with_temporary_password
+from invitations.services.account import user_activate_with_temporary_password
 
 
 @transaction.atomic

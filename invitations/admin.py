@@ -11,7 +11,7 @@ class InvitationSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    """Read-only for platform staff: every change goes through invitations.services."""
+    """Read-only for platform staff: every change goes through the invitations services."""
 
     list_display = ["__str__", "organization", "kind", "delivery", "attempts", "created_at", "used_at", "revoked_at"]
     list_select_related = ["organization"]

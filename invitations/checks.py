@@ -15,11 +15,13 @@ def retry_timings(app_configs, **kwargs):
                 id="invitations.E001",
             )
         )
-    if settings.INVITATIONS_SWEEP_AFTER <= settings.INVITATIONS_RETRY_MAX:
+    longest_message = max(settings.EMAIL_TIMEOUT or 30, settings.SMS_TIMEOUT)
+    if longest_message >= settings.INVITATIONS_LEASE:
         errors.append(
             Error(
-                "INVITATIONS_SWEEP_AFTER must be longer than INVITATIONS_RETRY_MAX, or the sweeper would queue "
-                "a second copy of every scheduled retry.",
+                f"INVITATIONS_LEASE ({settings.INVITATIONS_LEASE}s) must be longer than one message may take "
+                f"(EMAIL_TIMEOUT, SMS_TIMEOUT: {longest_message}s), or a worker sending a slow message would lose "
+                "its claim on the rest of its packet.",
                 id="invitations.E002",
             )
         )

@@ -1,7 +1,7 @@
 """The text of each message, in the recipient's language: an email (text and HTML) or an SMS.
 
-Rendering is where a link's token (or a temporary password) is made, so it is only ever called by
-the delivery service, inside the transaction that records the message as sent.
+The delivery service calls it with the link's token or the temporary password, which it derives from
+the row (invitations.tokens): rendering the same invitation again gives the same message.
 """
 
 from django.conf import settings

@@ -1,7 +1,9 @@
 """Invitations: one row per message that carries a token link (or a temporary password).
 
-The table is the outbox: a row is created `pending`, and a Celery task renders and sends it. The raw
-token exists only in the rendered message; the row keeps its SHA-256.
+The table is the outbox: a row is created `pending`, and a Celery task claims it, renders and sends
+it. The raw token exists only in the rendered message: it is derived from the secret key and the row's
+`nonce` (invitations.tokens), so a message rendered again after a crash carries the same link, and the
+row keeps only the token's SHA-256.
 """
 
 from django.conf import settings
@@ -12,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Channel
 from experquiz.tenancy import OrgQuerySet
+
+from .tokens import new_nonce
 
 # The messages that open the account itself (unlike an assessment link): Invitation.Kind values.
 ACCOUNT_LINK_KINDS = ("account", "password_reset", "temporary_password")
@@ -77,13 +81,25 @@ class Invitation(models.Model):
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
     address = models.CharField(_("sent to"), max_length=254)
     is_reminder = models.BooleanField(_("reminder"), default=False)
-    # Empty until the message is rendered: the token is made then, so a resend makes a new one.
+    # What the link (or temporary password) is derived from, with the secret key: never the token itself.
+    # A resend is a new row, so a new nonce and a new link.
+    nonce = models.CharField(max_length=64, default=new_nonce, editable=False)
+    # Empty until a worker claims the row to send it (the hash is written before the message goes, so
+    # the link works as soon as it arrives).
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    # Delivery bookkeeping (invitations.services.outbox): the last time a task was queued for the row
+    # (None: the broker refused it), the next retry's time, and the claim of the worker sending it (a
+    # lease it renews while it sends). Pending, neither claimed nor waiting for a retry, and queued
+    # longer ago than INVITATIONS_SWEEP_AFTER: lost, and the sweeper queues it again.
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)  # the worker's name (celery@host)
+    claim_task_id = models.CharField(max_length=64, blank=True)  # the Celery task, kept by its retries
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)

@@ -90,7 +90,7 @@ def test_only_the_sending_service_marks_people_invited_in_bulk():
     """`users_mark_invited` writes `invited` without a message: only the service that also writes
     the invitations calls it (and the demo data, whose addresses are made up)."""
     assert callers_of("users_mark_invited") == {
-        "invitations.services:invitations_send",
+        "invitations.services.account:invitations_send",
         "flows.management.commands.seed_demo:seed",
     }
 

@@ -17,7 +17,7 @@ from accounts.tests.factories import UserFactory
 from groups.models import Membership
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation
-from invitations.services import invitations_send
+from invitations.services.account import invitations_send
 from rights.models import ProfileAssignment
 from rights.names import Right
 

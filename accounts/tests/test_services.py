@@ -25,7 +25,7 @@ def test_the_transition_table_is_the_documented_lifecycle():
     }  # fmt: skip
 
 
-# Invited is reached only by sending an invitation (invitations.services.invitations_send): the
+# Invited is reached only by sending an invitation (invitations.services.account.invitations_send): the
 # status service refuses it (accounts/tests/test_invited_only_by_sending.py).
 @pytest.mark.parametrize(("source", "target"), [(s, t) for s, t in LEGAL if t != Status.INVITED])
 def test_a_legal_transition_changes_the_status_and_records_who_when_and_why(source, target, alice):

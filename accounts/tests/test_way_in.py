@@ -13,7 +13,8 @@ from accounts.services import organization_create, user_change_status, user_crea
 from audit.models import AuditEvent
 from flows import bulk
 from invitations.models import Invitation
-from invitations.services import invitation_accept, invitation_revoke, user_activate_with_temporary_password
+from invitations.services.acceptance import invitation_accept
+from invitations.services.account import invitation_revoke, user_activate_with_temporary_password
 
 pytestmark = pytest.mark.django_db
 Status = User.Status

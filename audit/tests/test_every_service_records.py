@@ -22,7 +22,12 @@ import flows.invitations
 import flows.jobs
 import flows.people
 import groups.services
-import invitations.services
+import invitations.services.acceptance
+import invitations.services.account
+import invitations.services.delivery
+import invitations.services.outbox
+import invitations.services.resets
+import invitations.services.revocation
 import rights.services
 from accounts.models import User
 from accounts.services import (
@@ -65,21 +70,19 @@ from groups.services import (
 )
 from groups.tests.factories import RightsProfileFactory, grant, scope
 from invitations.models import Invitation, InvitationBatch, InvitationSettings
-from invitations.services import (
-    account_links_revoke,
-    account_links_revoke_for_users,
+from invitations.services.acceptance import invitation_accept, password_reset_complete
+from invitations.services.account import (
     batch_retry_failed,
-    invitation_accept,
     invitation_resend,
     invitation_revoke,
     invitations_resend_to_group,
     invitations_revoke_for_user,
     invitations_send,
     invitations_send_reminders,
-    password_reset_complete,
-    password_reset_request,
     user_activate_with_temporary_password,
 )
+from invitations.services.resets import password_reset_request
+from invitations.services.revocation import account_links_revoke, account_links_revoke_for_users
 from invitations.tokens import hash_token
 from rights.names import Right
 from rights.selectors import EVERYONE
@@ -93,7 +96,12 @@ SERVICE_MODULES = [
     accounts.services,
     groups.services,
     rights.services,
-    invitations.services,
+    invitations.services.outbox,
+    invitations.services.delivery,
+    invitations.services.account,
+    invitations.services.resets,
+    invitations.services.revocation,
+    invitations.services.acceptance,
     assessments.services,
     flows.contacts,
     flows.imports,
@@ -118,19 +126,21 @@ NOT_AUDITED = {
     "audit.services.short": "the recorder's helper: a value cut for the trail",
     "audit.services.changed": "the recorder's helper: what differs between before and after",
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
-    "invitations.services.chunks": "a helper splitting a list",
+    "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
-    "invitations.services.invitation_problem": "reads: why a link cannot be used",
-    "invitations.services.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
-    "invitations.services.invitations_mark_enqueued": "delivery bookkeeping of the worker",
-    "invitations.services.invitations_sweep": "re-queues lost delivery tasks; changes nothing a person sees",
-    "invitations.services.invitations_deliver": "delivers what was recorded when it was sent or issued",
-    "invitations.services.invitations_revoke_on_status_change": "a side effect of the status change, recorded",
+    "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
+    "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
+    "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",
+    "invitations.services.outbox.invitations_sweep": "re-queues lost delivery tasks; changes nothing a person sees",
+    "invitations.services.delivery.invitations_deliver": "delivers what was recorded when it was sent or issued",
+    "invitations.services.revocation.invitations_revoke_on_status_change": "a side effect of the status change",
     "accounts.services.account_links_outdated_for": "sends the signal; its receiver records each revoked link",
     "accounts.services.link_fields_changes": "reads: which login IDs or channel changed",
     "accounts.services.users_history_note": "the history rows beside the caller's own events",
     "accounts.services.import_files_purge": "system clean-up of files never imported (no actor); the job page says why",
-    "invitations.services.password_reset_ask": "queues the look-up; password_reset_request records",
+    "invitations.services.resets.password_reset_ask": "queues the look-up; password_reset_request records",
+    "invitations.services.outbox.invitation_row": "builds an unsaved row; the service that saves it records",
+    "invitations.services.revocation.revoke_outstanding": "the update behind the revoking services, which record",
     "assessments.services.answer_save": (
         "the answer row is its own record (with its time); the attempt's start and submission are audited, and "
         "this is the hottest write (every click of everyone taking a test)"
@@ -768,7 +778,7 @@ def case_profile_delete(w):
     ]
 
 
-# invitations.services ------------------------------------------------------------------------------
+# invitations.services.* ----------------------------------------------------------------------------
 
 
 def case_invitations_send(w):
@@ -1210,21 +1220,23 @@ TABLE = {
     "rights.services.profile_create": case_profile_create,
     "rights.services.profile_update": case_profile_update,
     "rights.services.profile_delete": case_profile_delete,
-    "invitations.services.invitations_send": case_invitations_send,
-    "invitations.services.invitation_resend": case_invitation_resend,
-    "invitations.services.invitation_resend[temporary password]": case_invitation_resend_of_a_temporary_password,
-    "invitations.services.invitation_revoke": case_invitation_revoke,
-    "invitations.services.invitations_revoke_for_user": case_invitations_revoke_for_user,
-    "invitations.services.account_links_revoke": case_account_links_revoke,
-    "invitations.services.account_links_revoke_for_users": case_account_links_revoke_for_users,
-    "invitations.services.invitations_resend_to_group": case_invitations_resend_to_group,
-    "invitations.services.batch_retry_failed": case_batch_retry_failed,
+    "invitations.services.account.invitations_send": case_invitations_send,
+    "invitations.services.account.invitation_resend": case_invitation_resend,
+    "invitations.services.account.invitation_resend[temporary password]": (
+        case_invitation_resend_of_a_temporary_password
+    ),
+    "invitations.services.account.invitation_revoke": case_invitation_revoke,
+    "invitations.services.account.invitations_revoke_for_user": case_invitations_revoke_for_user,
+    "invitations.services.revocation.account_links_revoke": case_account_links_revoke,
+    "invitations.services.revocation.account_links_revoke_for_users": case_account_links_revoke_for_users,
+    "invitations.services.account.invitations_resend_to_group": case_invitations_resend_to_group,
+    "invitations.services.account.batch_retry_failed": case_batch_retry_failed,
     "flows.invitations.invitations_invite_addresses": case_invitations_invite_addresses,
-    "invitations.services.user_activate_with_temporary_password": case_user_activate_with_temporary_password,
-    "invitations.services.password_reset_request": case_password_reset_request,
-    "invitations.services.invitation_accept": case_invitation_accept,
-    "invitations.services.password_reset_complete": case_password_reset_complete,
-    "invitations.services.invitations_send_reminders": case_invitations_send_reminders,
+    "invitations.services.account.user_activate_with_temporary_password": case_user_activate_with_temporary_password,
+    "invitations.services.resets.password_reset_request": case_password_reset_request,
+    "invitations.services.acceptance.invitation_accept": case_invitation_accept,
+    "invitations.services.acceptance.password_reset_complete": case_password_reset_complete,
+    "invitations.services.account.invitations_send_reminders": case_invitations_send_reminders,
     "assessments.services.questionnaire_create": case_questionnaire_create,
     "assessments.services.questionnaire_update": case_questionnaire_update,
     "assessments.services.questionnaire_delete": case_questionnaire_delete,
@@ -1261,14 +1273,19 @@ def test_every_service_is_in_the_table():
 
 
 def test_every_services_module_is_walked():
-    """A new module of write services (any module named `services`, or one that opens a transaction,
-    on any floor below the pages) is walked by the test above, so its services cannot go unlisted."""
+    """A new module of write services (any module named `services` or inside a `services` package, or
+    one that opens a transaction, on any floor below the pages) is walked by the test above, so its
+    services cannot go unlisted."""
     found = set()
     for module, tree in product_modules():
         if module.startswith("web.") or ".management." in module:
             continue  # pages and commands call the services
+        if module.endswith(".__init__"):
+            if not any(isinstance(node, ast.FunctionDef) for node in tree.body):
+                continue  # a package's docstring (its modules are walked one by one)
+            module = module.removesuffix(".__init__")
         writes = any(isinstance(node, ast.Attribute) and node.attr == "atomic" for node in ast.walk(tree))
-        if module.rsplit(".", 1)[-1] == "services" or writes:
+        if "services" in module.split(".") or writes:
             found.add(module)
     walked = {module.__name__ for module in SERVICE_MODULES}
     missing = sorted(found - walked - set(NOT_SERVICE_MODULES))

@@ -65,7 +65,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_recorded(alice_client, 
 
 
 def test_an_anonymous_request_is_recorded_with_its_address_and_no_actor(anon, bob, django_capture_on_commit_callbacks):
-    # The look-up runs in a task after the request (see invitations.services.password_reset_ask),
+    # The look-up runs in a task after the request (see invitations.services.resets.password_reset_ask),
     # which records the asking request's address.
     with django_capture_on_commit_callbacks(execute=True):
         response = anon.post(reverse("invitations:password_forgot"), {"username": bob.email}, REMOTE_ADDR="192.0.2.55")

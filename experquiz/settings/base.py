@@ -273,15 +273,23 @@ SMS_TIMEOUT = env.float("SMS_TIMEOUT", default=10)
 
 # Invitations (DESIGN §7). The database is the outbox: rows wait `pending` until a worker sends them.
 INVITATIONS_PACKET_SIZE = env.int("INVITATIONS_PACKET_SIZE", default=200)
+# Attempts at a message the server answered with a temporary refusal; an outage (the server cannot be
+# reached) counts none: messages wait for it however long it lasts, and go within a retry of its end.
 INVITATIONS_MAX_ATTEMPTS = env.int("INVITATIONS_MAX_ATTEMPTS", default=6)
-# Retry countdowns grow 30 s, 60 s, 120 s… up to INVITATIONS_RETRY_MAX, which must stay below the
-# broker's visibility timeout, or Redis would hand the waiting task to a second worker.
-INVITATIONS_RETRY_BASE = env.int("INVITATIONS_RETRY_BASE", default=30)
-INVITATIONS_RETRY_MAX = env.int("INVITATIONS_RETRY_MAX", default=900)
-# The sweeper re-enqueues invitations still pending this long after they were last enqueued (a lost
-# task, a Redis restart); longer than INVITATIONS_RETRY_MAX so it never races a scheduled retry.
-INVITATIONS_SWEEP_AFTER = env.int("INVITATIONS_SWEEP_AFTER", default=1200)
-INVITATIONS_SWEEP_INTERVAL = env.int("INVITATIONS_SWEEP_INTERVAL", default=60)
+# Retry countdowns grow 15 s, 30 s, 60 s… up to INVITATIONS_RETRY_MAX: short, so a packet goes within
+# two minutes of an SMTP or SMS outage's end, and below the broker's visibility timeout, or Redis would
+# hand the waiting task to a second worker.
+INVITATIONS_RETRY_BASE = env.int("INVITATIONS_RETRY_BASE", default=15)
+INVITATIONS_RETRY_MAX = env.int("INVITATIONS_RETRY_MAX", default=90)
+# A worker claims a packet for this long before sending it, and renews the claim while it sends: a
+# worker killed mid-packet leaves its rows to the others within a lease (at once if it restarts under
+# the same name). Longer than one message may take (EMAIL_TIMEOUT, SMS_TIMEOUT).
+INVITATIONS_LEASE = env.int("INVITATIONS_LEASE", default=60)
+# The sweeper (beat, every INVITATIONS_SWEEP_INTERVAL, and when a worker starts) queues again the
+# pending invitations that no worker claims, that wait for no retry, and whose task was queued longer
+# ago than this (a task lost with a restarted Redis, a killed worker). Recovery within two minutes.
+INVITATIONS_SWEEP_AFTER = env.int("INVITATIONS_SWEEP_AFTER", default=30)
+INVITATIONS_SWEEP_INTERVAL = env.int("INVITATIONS_SWEEP_INTERVAL", default=30)
 PASSWORD_RESET_LIFETIME_MINUTES = env.int("PASSWORD_RESET_LIFETIME_MINUTES", default=60)
 # Failed link look-ups (unknown, used, revoked, expired) per client IP on the token pages (/i/…, /r/…);
 # over the limit those pages and the forgotten-password form answer 429 until the window ends.

@@ -1,7 +1,7 @@
 """A Celery worker started by the tests: the test settings, but a real broker, SMTP and SMS gateway.
 
 The test passes everything through the environment: DATABASE_URL (the test database itself),
-CELERY_BROKER_URL, CELERY_TASK_DEFAULT_QUEUE, EMAIL_URL, SMS_URL and the short INVITATIONS_* timings.
+CELERY_BROKER_URL, CELERY_TASK_DEFAULT_QUEUE, EMAIL_URL and SMS_URL; the delivery settings are the defaults.
 """
 
 from .test import *  # noqa: F403

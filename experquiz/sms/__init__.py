@@ -15,11 +15,13 @@ outbox: list["SmsMessage"] = []
 
 
 class SmsError(Exception):
-    """Sending failed. `transient` failures (gateway down, timeout, non-2xx) are worth retrying."""
+    """Sending failed. `transient` failures (gateway down, timeout, non-2xx) are worth retrying; an
+    `outage` (the gateway cannot be reached, or says it is unavailable) is no fault of the message."""
 
-    def __init__(self, message, *, transient=True):
+    def __init__(self, message, *, transient=True, outage=False):
         super().__init__(message)
         self.transient = transient
+        self.outage = outage
 
 
 @dataclass(frozen=True)

@@ -47,30 +47,37 @@ NO_ACTOR = {
     "accounts.services.organization_create": "system: a new organisation and its first administrator "
     "(the createtenant command, the demo); nobody of it exists yet to act",
     "accounts.services.import_files_purge": "system: the hourly clean-up of files never imported (beat, purgeimports)",
-    "invitations.services.invitations_enqueue": "system: queues the delivery of messages a checked service wrote",
-    "invitations.services.invitations_mark_enqueued": "system: the delivery worker's bookkeeping",
-    "invitations.services.invitations_sweep": "system: beat re-queues lost deliveries",
-    "invitations.services.invitations_deliver": "system: the worker delivers what a checked service wrote",
-    "invitations.services.invitations_send_reminders": "system: beat reminds those invited, by whoever invited them",
+    "invitations.services.outbox.invitations_enqueue": "system: queues the delivery of messages a checked "
+    "service wrote",
+    "invitations.services.delivery.invitations_release_claims": "system: the delivery worker's bookkeeping when "
+    "it starts",
+    "invitations.services.outbox.invitations_sweep": "system: beat re-queues lost deliveries",
+    "invitations.services.delivery.invitations_deliver": "system: the worker delivers what a checked service wrote",
+    "invitations.services.account.invitations_send_reminders": "system: beat reminds those invited, by whoever "
+    "invited them",
     # A person on their own, authorised by a link sent to them or by what they type on a public page.
-    "invitations.services.password_reset_ask": "anyone on the forgotten-password page: only the account's own "
+    "invitations.services.resets.password_reset_ask": "anyone on the forgotten-password page: only the account's own "
     "address ever receives the link",
-    "invitations.services.password_reset_request": "the look-up task behind the forgotten-password page: the "
+    "invitations.services.resets.password_reset_request": "the look-up task behind the forgotten-password page: the "
     "link goes to the account's own address",
-    "invitations.services.invitation_accept": "the person invited, authorised by the link sent to them",
-    "invitations.services.password_reset_complete": "the person, authorised by the reset link sent to them",
+    "invitations.services.acceptance.invitation_accept": "the person invited, authorised by the link sent to them",
+    "invitations.services.acceptance.password_reset_complete": "the person, authorised by the reset link sent to them",
     # Steps inside another service's transaction, which checked its actor (they record it).
     "accounts.services.account_links_outdated_for": "a step of the service that changed the account: sends the hook",
     "accounts.services.users_history_note": "a step of account_links_revoke_for_users: history rows",
-    "invitations.services.account_links_revoke_for_users": "the answer to the account_links_outdated hook, "
-    "sent by a service that checked its actor",
-    "invitations.services.account_links_revoke": "the same, for one user; and the worker after a temporary password",
-    "invitations.services.invitations_revoke_on_status_change": "the answer to the user_status_changed hook, sent "
-    "by the status service once it checked its actor",
+    "invitations.services.revocation.account_links_revoke_for_users": "the answer to the account_links_outdated "
+    "hook, sent by a service that checked its actor",
+    "invitations.services.revocation.account_links_revoke": "the same, for one user; and the worker after a "
+    "temporary password",
+    "invitations.services.revocation.invitations_revoke_on_status_change": "the answer to the user_status_changed "
+    "hook, sent by the status service once it checked its actor",
     # Reads and helpers: they change nothing.
     "accounts.services.link_fields_changes": "reads: which login IDs changed",
-    "invitations.services.chunks": "a helper splitting a list",
-    "invitations.services.invitation_problem": "reads: why a link cannot be used",
+    "invitations.services.outbox.chunks": "a helper splitting a list",
+    "invitations.services.outbox.invitation_row": "a helper building an unsaved row for a checked service",
+    "invitations.services.revocation.revoke_outstanding": "the update behind the revoking services, which "
+    "checked their actor",
+    "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
@@ -306,27 +313,29 @@ CASES = {
     "rights.services.profile_delete": Case(
         lambda z, a: S("rights.services.profile_delete")(profile=z.profile, actor=a)
     ),
-    # invitations.services
-    "invitations.services.invitations_send": Case(
-        lambda z, a: S("invitations.services.invitations_send")(organization=z.acme, users=[z.pam], actor=a)
+    # invitations.services.*
+    "invitations.services.account.invitations_send": Case(
+        lambda z, a: S("invitations.services.account.invitations_send")(organization=z.acme, users=[z.pam], actor=a)
     ),
-    "invitations.services.invitation_resend": Case(
-        lambda z, a: S("invitations.services.invitation_resend")(invitation=z.invitation, actor=a)
+    "invitations.services.account.invitation_resend": Case(
+        lambda z, a: S("invitations.services.account.invitation_resend")(invitation=z.invitation, actor=a)
     ),
-    "invitations.services.invitation_revoke": Case(
-        lambda z, a: S("invitations.services.invitation_revoke")(invitation=z.invitation, actor=a)
+    "invitations.services.account.invitation_revoke": Case(
+        lambda z, a: S("invitations.services.account.invitation_revoke")(invitation=z.invitation, actor=a)
     ),
-    "invitations.services.invitations_revoke_for_user": Case(
-        lambda z, a: S("invitations.services.invitations_revoke_for_user")(user=z.pam, actor=a)
+    "invitations.services.account.invitations_revoke_for_user": Case(
+        lambda z, a: S("invitations.services.account.invitations_revoke_for_user")(user=z.pam, actor=a)
     ),
-    "invitations.services.invitations_resend_to_group": Case(
-        lambda z, a: S("invitations.services.invitations_resend_to_group")(organization=z.acme, group=z.paris, actor=a)
+    "invitations.services.account.invitations_resend_to_group": Case(
+        lambda z, a: S("invitations.services.account.invitations_resend_to_group")(
+            organization=z.acme, group=z.paris, actor=a
+        )
     ),
-    "invitations.services.batch_retry_failed": Case(
-        lambda z, a: S("invitations.services.batch_retry_failed")(batch=z.batch, actor=a)
+    "invitations.services.account.batch_retry_failed": Case(
+        lambda z, a: S("invitations.services.account.batch_retry_failed")(batch=z.batch, actor=a)
     ),
-    "invitations.services.user_activate_with_temporary_password": Case(
-        lambda z, a: S("invitations.services.user_activate_with_temporary_password")(user=z.pam, actor=a)
+    "invitations.services.account.user_activate_with_temporary_password": Case(
+        lambda z, a: S("invitations.services.account.user_activate_with_temporary_password")(user=z.pam, actor=a)
     ),
     # flows
     "flows.people.user_create_with_groups": Case(

@@ -46,6 +46,14 @@ def test_a_non_2xx_answer_is_a_transient_failure(gateway):
     with pytest.raises(sms.SmsError) as exc:
         sms.send_sms("+33612345678", "Hi", connection=http.SmsBackend(url=gateway.url, token="t0ken"))
     assert exc.value.transient and "503" in str(exc.value)
+    assert exc.value.outage, "a gateway that says it is unavailable is an outage, no fault of the message"
+
+
+def test_a_gateway_answering_an_error_about_the_message_is_no_outage(gateway):
+    gateway.token = "another"  # 401: the gateway is up, and refuses this request
+    with pytest.raises(sms.SmsError) as exc:
+        sms.send_sms("+33612345678", "Hi", connection=http.SmsBackend(url=gateway.url, token="t0ken"))
+    assert exc.value.transient and not exc.value.outage
 
 
 def test_a_refused_connection_and_a_timeout_are_transient_failures():
@@ -54,7 +62,7 @@ def test_a_refused_connection_and_a_timeout_are_transient_failures():
         port = sock.getsockname()[1]
     with pytest.raises(sms.SmsError) as exc:
         sms.send_sms("+33612345678", "Hi", connection=http.SmsBackend(url=f"http://127.0.0.1:{port}/", token=""))
-    assert exc.value.transient
+    assert exc.value.transient and exc.value.outage
 
     class Slow(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -71,7 +79,7 @@ def test_a_refused_connection_and_a_timeout_are_transient_failures():
         backend = http.SmsBackend(url=f"http://127.0.0.1:{server.server_address[1]}/", token="", timeout=0.3)
         with pytest.raises(sms.SmsError) as exc:
             sms.send_sms("+33612345678", "Hi", connection=backend)
-        assert exc.value.transient
+        assert exc.value.transient and exc.value.outage
     finally:
         server.shutdown()
         server.server_close()

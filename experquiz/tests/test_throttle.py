@@ -194,7 +194,7 @@ GATES = {
     # Over its limit the page still says "sent" (it must not tell anything), but sends nothing more.
     "invitations:password_forgot": Gate(
         "invitations:password_forgot",
-        ("invitations.services", "password_reset_request"),
+        ("invitations.services.resets", "password_reset_request"),
         {"PASSWORD_RESET_THROTTLE_PER_ID": LIMIT},
         _forgot,
         refused=(200,),

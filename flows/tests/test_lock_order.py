@@ -26,7 +26,7 @@ from flows.importing import check_rows, read_table
 from flows.imports import users_import
 from groups.services import group_add_members, group_delete, group_remove_members, memberships_set
 from groups.tests.factories import RightsProfileFactory, grant, scope
-from invitations.services import invitations_send
+from invitations.services.account import invitations_send
 from rights.names import Right
 from rights.services import profile_delete, profile_update, user_rights_set, user_set_administrator
 
@@ -145,7 +145,7 @@ def test_accepting_an_invitation_hashes_the_password_before_it_locks_anything(po
     from django.contrib.auth.hashers import MD5PasswordHasher
 
     from invitations.models import Invitation
-    from invitations.services import invitation_accept
+    from invitations.services.acceptance import invitation_accept
 
     person = UserFactory(organization=acme, status=User.Status.CREATED, email="pat@acme.example")
     invitations_send(organization=acme, users=[person], actor=alice)
@@ -187,7 +187,7 @@ def test_becoming_active_does_not_wait_for_the_organisation(postgres, acme, alic
     rule, is locked for those transitions only. Two hundred people accepting their invitations at once
     must not queue behind each other on it (the soak saw them wait seconds)."""
     from invitations.models import Invitation
-    from invitations.services import invitation_accept
+    from invitations.services.acceptance import invitation_accept
 
     person = UserFactory(organization=acme, status=User.Status.CREATED, email="pat@acme.example")
     invitations_send(organization=acme, users=[person], actor=alice)

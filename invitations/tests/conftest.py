@@ -21,4 +21,12 @@ def deliver(django_capture_on_commit_callbacks):
     return run
 
 
-from .realworld import make_worker, private_redis, real_db, shared_redis_url, sms_gateway, smtp_server  # noqa: E402,F401
+from .realworld import (  # noqa: E402,F401
+    make_worker,
+    private_postgres,
+    private_redis,
+    real_db,
+    shared_redis_url,
+    sms_gateway,
+    smtp_server,
+)

@@ -1,8 +1,10 @@
-"""Real parts for delivery tests: an SMTP server, an SMS gateway, a private Redis, a Celery worker.
+"""Real parts for delivery tests: an SMTP server, an SMS gateway, a private Redis, a private
+PostgreSQL cluster, a Celery worker.
 
 Everything listens on loopback ports picked at run time. The worker is a subprocess (so a test can
 SIGKILL it) that shares the test's PostgreSQL database, which is why these tests need PostgreSQL
-and a committed (transactional) database. Without PostgreSQL or Redis they are skipped locally and
+and a committed (transactional) database. It runs with the product's default delivery settings (no
+INVITATIONS_* tuning), as deployed. Without PostgreSQL or Redis these tests are skipped locally and
 fail under CI (CI=true).
 """
 
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,7 +29,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,16 +76,20 @@ class _Recorder:
         self.trap_at = None
         self.trapped = threading.Event()
         self.hold = 5.0
+        self.accept = False
 
     async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         if self.trap_at is not None and len(self.messages) + 1 == self.trap_at:
-            # Keep the sender waiting for our answer (the test kills it meanwhile), then refuse: this
-            # message was never accepted.
+            # Keep the sender waiting for our answer (the test kills it, or its database, meanwhile).
+            # Accepted: the message is ours (it reached the person) though the sender never hears so,
+            # the in-flight message of a crash. Refused: it never was accepted.
             self.trap_at = None
+            if self.accept:
+                self.messages.append(message)
             self.trapped.set()
             await asyncio.sleep(self.hold)
-            return "451 4.3.0 Try again later"
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+            return "250 Message accepted for delivery" if self.accept else "451 4.3.0 Try again later"
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
@@ -118,9 +125,11 @@ class SmtpServer:
     def invitation_counts(self) -> Counter:
         return Counter(int(message["X-ExperQuiz-Invitation"]) for message in self.messages)
 
-    def trap(self, at: int, hold: float = 5.0):
+    def trap(self, at: int, hold: float = 5.0, accept: bool = False):
+        """Hold the answer to the `at`-th message for `hold` seconds; the event is set when it arrives."""
         self.recorder.trap_at = at
         self.recorder.hold = hold
+        self.recorder.accept = accept
         return self.recorder.trapped
 
 
@@ -226,6 +235,70 @@ class PrivateRedis:
         wait_until(gone, timeout=10, message="the private redis to stop")
 
 
+# --- Private PostgreSQL ---------------------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb on a free port), never the shared one: restarting it is
+    part of a test. Its database starts as a copy of the test database (schema and rows)."""
+
+    def __init__(self):
+        self.bin = postgres_bin()
+        self.port = free_port()
+        # Not under pytest's tmp_path: the server runs as `postgres`, which cannot enter root's folders.
+        self.directory = Path(tempfile.mkdtemp(prefix="experquiz-pg-"))
+        self.as_owner = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.directory, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.name = "experquiz_faults"
+
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{self.name}"
+
+    def _ctl(self, *args):
+        # The server's output goes to its log, never to a pipe of ours: the server outlives pg_ctl, and
+        # a pipe it held open would keep this call waiting.
+        command = [*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), "-w"]
+        command += ["-l", str(self.directory / "server.log"), *args]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def create(self, source: dict):
+        subprocess.run(
+            [*self.as_owner, str(self.bin / "initdb"), "-D", str(self.directory / "data"),
+             "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory} -c fsync=off"
+        )
+        self._ctl("-o", options, "start")
+        psql = [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"]
+        subprocess.run([*psql, "-c", f"CREATE DATABASE {self.name}"], check=True, capture_output=True)
+        dump = subprocess.run(
+            [str(self.bin / "pg_dump"), "--no-owner", "-h", source["HOST"] or "127.0.0.1",
+             "-p", str(source["PORT"] or 5432), "-U", source["USER"] or "postgres", source["NAME"]],
+            check=True, capture_output=True, env={**os.environ, "PGPASSWORD": source.get("PASSWORD") or ""},
+        )  # fmt: skip
+        subprocess.run(
+            [*psql, "-d", self.name, "-v", "ON_ERROR_STOP=1"], input=dump.stdout, check=True, capture_output=True
+        )
+
+    def restart(self):
+        """A fast restart: every connection is cut, open transactions are lost."""
+        self._ctl("-m", "fast", "restart")
+
+    def destroy(self):
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 # --- Celery worker ------------------------------------------------------------------------------
 
 
@@ -241,24 +314,24 @@ def database_url() -> str:
 
 
 class Worker:
-    """`celery worker --beat` as a subprocess in its own session, so it can be SIGKILLed whole."""
+    """`celery worker --beat` as a subprocess in its own session, so it can be SIGKILLed whole.
 
-    def __init__(self, *, broker_url, smtp_url, sms_url, log_path: Path, extra_env=None, concurrency=1):
+    Started again, it keeps its name, as a restarted worker of a deployment does."""
+
+    def __init__(self, *, broker_url, smtp_url, sms_url, log_path: Path, extra_env=None, concurrency=1, db_url=None):
         self.log_path = log_path
         self.process = None
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@%h"
+        # Only what the test world needs: the delivery settings are the product's defaults.
         self.env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if not key.startswith("INVITATIONS_")},
             "DJANGO_SETTINGS_MODULE": "experquiz.settings.worker_for_tests",
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": db_url or database_url(),
             "TEST_WORKER_BROKER_URL": broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "EMAIL_URL": smtp_url,
             "SMS_URL": sms_url,
             "SMS_TOKEN": "gateway-secret",
-            "INVITATIONS_RETRY_BASE": "1",
-            "INVITATIONS_RETRY_MAX": "2",
-            "INVITATIONS_SWEEP_AFTER": "3",
-            "INVITATIONS_SWEEP_INTERVAL": "1",
             **(extra_env or {}),
         }
         self.concurrency = concurrency
@@ -269,7 +342,7 @@ class Worker:
             sys.executable, "-m", "celery", "-A", "experquiz", "worker",
             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            "-n", self.name,
         ]  # fmt: skip
         command += ["--pool=solo"] if self.concurrency == 1 else [f"--concurrency={self.concurrency}"]
         if beat:
@@ -372,6 +445,29 @@ def private_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_postgres(real_db):
+    """The test's own database copied into a private cluster, which this process uses too while the
+    test runs (the links are opened through the app, on what the worker wrote)."""
+    require(postgres_bin() is not None, "PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+    require(os.geteuid() != 0 or shutil.which("runuser") is not None, "runuser is needed to run initdb as root")
+    cluster = PrivatePostgres()
+    default = connections["default"]
+    saved = dict(default.settings_dict)
+    try:
+        cluster.create(saved)
+        default.close()
+        default.settings_dict.update(
+            HOST="127.0.0.1", PORT=str(cluster.port), NAME=cluster.name, USER="postgres", PASSWORD=""
+        )
+        yield cluster
+    finally:
+        default.close()
+        default.settings_dict.clear()
+        default.settings_dict.update(saved)
+        cluster.destroy()
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from accounts.models import StatusChange, User
 from accounts.tests.factories import PASSWORD, MembershipFactory, UserFactory
 from experquiz import sms
 from groups.tests.factories import RightsProfileFactory, grant
-from invitations import services
 from invitations.models import Invitation
+from invitations.services import acceptance, account, delivery, resets
 from invitations.tokens import hash_token, make_token
 from rights.models import ProfileAssignment
 from rights.names import Right
@@ -110,7 +110,7 @@ def problem(path) -> str | None:
 
 def temporary_password_goes_out(invitation) -> bool:
     before = len(mail.outbox) + len(sms.outbox)
-    outcome = services.invitations_deliver(invitation_ids=[invitation.pk])
+    outcome = delivery.invitations_deliver(invitation_ids=[invitation.pk])
     return bool(outcome.sent) or len(mail.outbox) + len(sms.outbox) > before
 
 
@@ -546,14 +546,16 @@ def test_a_link_used_while_the_account_changes_is_either_used_first_or_refused(r
     reset = Invitation.objects.get(token_hash=hash_token(sent_link(active, Kind.PASSWORD_RESET)))
 
     def accept():
-        return services.invitation_accept(invitation=invitation, first_name="Ivy", last_name="I", password=NEW_PASSWORD)
+        return acceptance.invitation_accept(
+            invitation=invitation, first_name="Ivy", last_name="I", password=NEW_PASSWORD
+        )
 
     def move():
         fields = {k: v for k, v in UserForm.initial_for(invited).items() if k not in ("groups", "user_type")}
         return user_update(user=invited, actor=alice, user_type=None, **{**fields, "email": "ivy.new@acme.example"})
 
     def complete_reset():
-        return services.password_reset_complete(invitation=reset, password=NEW_PASSWORD)
+        return acceptance.password_reset_complete(invitation=reset, password=NEW_PASSWORD)
 
     def promote():
         return user_rights_set(user=active, actor=alice, is_administrator=True, profiles=[], grants={})
@@ -566,7 +568,7 @@ def test_a_link_used_while_the_account_changes_is_either_used_first_or_refused(r
         if isinstance(used, User):  # used first: the change found nothing left to revoke
             assert link.used_at is not None and link.revoked_at is None
         else:  # changed first: the link was refused, and nothing of it was applied
-            assert isinstance(used, services.InvitationUnusable) and used.reason == "revoked", used
+            assert isinstance(used, acceptance.InvitationUnusable) and used.reason == "revoked", used
             assert link.used_at is None and link.revoked_at is not None
             assert not User.objects.get(pk=link.user_id).check_password(NEW_PASSWORD)
 
@@ -577,15 +579,15 @@ def test_a_link_used_while_the_account_changes_is_either_used_first_or_refused(r
 
 
 def send_invitation(user, actor):
-    return services.invitations_send(organization=user.organization, users=[user], actor=actor).batch.invitations.get()
+    return account.invitations_send(organization=user.organization, users=[user], actor=actor).batch.invitations.get()
 
 
 def activate(user, actor):
-    return services.user_activate_with_temporary_password(user=user, actor=actor)
+    return account.user_activate_with_temporary_password(user=user, actor=actor)
 
 
 def request_reset(user, actor):
-    return services.password_reset_request(organization=user.organization, user=user)
+    return resets.password_reset_request(organization=user.organization, user=user)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import OrganizationFactory, UserFactory
-from invitations import services
 from invitations.models import Invitation
+from invitations.services import resets
 
 TASK = "invitations.tasks.password_reset_send"
 
@@ -85,14 +85,14 @@ def test_on_the_embedded_default_the_look_up_runs_after_the_response(transaction
     UserFactory(organization=acme, email="bob@acme.example")
     answered = threading.Event()
     ran = []
-    real = services.password_reset_request
+    real = resets.password_reset_request
 
     def spy(**kwargs):
         # If this ran inside the request, the request could not have answered yet.
         ran.append((threading.get_ident(), answered.wait(10)))
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "password_reset_request", spy)
+    monkeypatch.setattr(resets, "password_reset_request", spy)
     response = forgot(Client(HTTP_HOST="acme.localhost"), "bob@acme.example")
     answered.set()
     assert response.status_code == 200

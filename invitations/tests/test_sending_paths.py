@@ -6,8 +6,9 @@ SENDING_PATHS lists each path and how to trigger it. For each, an actor who hold
 one the path needs (organisation-wide) triggers it: nothing is queued or sent, nobody becomes
 invited, and the page says why. An administrator triggering the same path does send, so a trigger
 that no longer reaches its path fails too. test_every_sending_path_is_listed reads the code: every
-URL, bulk action, Celery task and management command that reaches `invitations_enqueue` (the one way
-a message leaves) must be covered by a line here or excluded with its reason.
+URL, bulk action, Celery task, Celery worker step and management command that reaches
+`invitations_enqueue` (the one way a message leaves) must be covered by a line here or excluded with
+its reason.
 """
 
 import ast
@@ -186,6 +187,8 @@ EXCLUDED = {
     "url:invitations:password_forgot": "public: a person asks for their own reset link",
     "task:invitations.tasks.password_reset_send": "public: the look-up behind the forgotten-password page",
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
+    "task:invitations.tasks.worker_started": "system: a worker's start sweeps, as beat does",
+    "step:invitations.tasks.RecoverOnConnect": "system: the worker sweeps when it (re)connects to the broker",
     "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports; "
     "with `--actor` the person's invite right is checked (flows/tests/test_import_command_actor.py)",
 }
@@ -363,15 +366,31 @@ def functions_that_send():
     }
     reached = {key for key, (name, _used) in functions.items() if name == SEND}
     names = {SEND}
+    steps = worker_steps()
     grown = True
     while grown:
         grown = False
         for key, (name, _used) in functions.items():
             if key not in reached and uses[key] & names:
                 reached.add(key)
-                names.add(name)
+                if key not in steps:  # the worker calls a step's start(), nobody names it
+                    names.add(name)
                 grown = True
     return reached
+
+
+def worker_steps():
+    """The methods of Celery worker steps (bootsteps: classes whose base is a `…Step`), as keys of
+    project_functions: the worker calls them (an entry point, like a task), and their names (start,
+    stop) are too common to follow."""
+    found = set()
+    for module, tree in product_modules():
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(str(_last_name(base)).endswith("Step") for base in node.bases):
+                found |= {
+                    (module, f"{node.name}.{item.name}") for item in node.body if isinstance(item, ast.FunctionDef)
+                }
+    return found
 
 
 def url_patterns(patterns, namespace=""):
@@ -408,6 +427,8 @@ def sending_entry_points() -> set[str]:
     for task_name, task in app.tasks.items():
         if not task_name.startswith("celery.") and code_of(task.run) in sends:
             found.add(f"task:{task_name}")
+    for module, qualname in sends & worker_steps():
+        found.add(f"step:{module}.{qualname.split('.')[0]}")
     for command, app_name in get_commands().items():
         module = f"{app_name}.management.commands.{command}"
         if any(key[0] == module for key in sends):
@@ -459,12 +480,26 @@ def test_the_code_reading_follows_hooks_and_tasks_published_by_name(monkeypatch)
     assert ("accounts.views_new", "queue_it") in sends
 
 
+def test_the_code_reading_finds_a_worker_step_that_sends_without_following_its_common_name(monkeypatch):
+    """A worker step's start() is an entry point; `start` itself (a thread's, a variable's) is not sending."""
+    functions = project_functions()
+    functions["accounts.steps", "Nudge.start"] = ("start", {"invitations_send"})
+    functions["accounts.views_new", "begin"] = ("begin", {"start", "Thread"})
+    module = __import__(__name__, fromlist=["x"])
+    monkeypatch.setattr(module, "project_functions", lambda: functions)
+    real_steps = worker_steps()
+    monkeypatch.setattr(module, "worker_steps", lambda: real_steps | {("accounts.steps", "Nudge.start")})
+    sends = functions_that_send()
+    assert ("accounts.steps", "Nudge.start") in sends and ("accounts.views_new", "begin") not in sends
+    assert "step:accounts.steps.Nudge" in sending_entry_points()
+
+
 # The services check it themselves, whoever calls them ---------------------------------------------
 
 
 def test_the_sending_service_refuses_a_sender_without_the_invite_right(env):
     from experquiz.authorization import NotAllowed
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     with pytest.raises(NotAllowed, match="You do not hold the right to invite"):
         invitations_send(organization=env.org, users=[env.carol], actor=env.without[Right.INVITE])
@@ -476,7 +511,7 @@ def test_the_sending_service_refuses_a_sender_without_the_invite_right(env):
 
 def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(env, lyon, maggie):
     """A group-scoped sender: those of their groups are invited, the others skipped with the reason."""
-    from invitations.services import invitations_send
+    from invitations.services.account import invitations_send
 
     ivo = UserFactory(organization=env.org, first_name="Ivo", status="created")
     MembershipFactory(group=lyon, user=ivo)
@@ -489,7 +524,7 @@ def test_the_sending_service_skips_recipients_outside_the_senders_invite_right(e
 
 def test_a_temporary_password_takes_manage_users_at_the_service_too(env):
     from experquiz.errors import DomainError
-    from invitations.services import user_activate_with_temporary_password
+    from invitations.services.account import user_activate_with_temporary_password
 
     with pytest.raises(DomainError, match="Only someone who manages Carol Created"):
         user_activate_with_temporary_password(user=env.carol, actor=env.without[Right.MANAGE_USERS])

@@ -33,12 +33,12 @@ class AcceptInvitationForm(SetPasswordForm):
         return super().clean()
 
     def save(self, commit=True):
-        raise NotImplementedError("Use invitations.services.invitation_accept")
+        raise NotImplementedError("Use invitations.services.acceptance.invitation_accept")
 
 
 class ResetPasswordForm(SetPasswordForm):
     def save(self, commit=True):
-        raise NotImplementedError("Use invitations.services.password_reset_complete")
+        raise NotImplementedError("Use invitations.services.acceptance.password_reset_complete")
 
 
 class ForgotPasswordForm(forms.Form):

@@ -19,8 +19,9 @@ from experquiz.parsing import parse_ids
 from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
 from experquiz.web import message_from_service, page_of, query_string, use_language
 from flows.invitations import invitations_invite_addresses
-from invitations import selectors, services
+from invitations import selectors
 from invitations.models import Invitation
+from invitations.services import acceptance, account, resets
 from rights.mixins import right_required
 from rights.names import Right
 from rights.selectors import actor_scope, groups_in_scope, users_in_scope
@@ -85,7 +86,7 @@ def _problem_page(request, problem, *, kind):
 def _usable_invitation(request, token, kind, *, page):
     """(the invitation behind a link, None) while it can be used, else (None, the page saying why)."""
     invitation = selectors.invitation_by_token(request.organization, token, [kind])
-    problem = "unknown" if invitation is None else services.invitation_problem(invitation)
+    problem = "unknown" if invitation is None else acceptance.invitation_problem(invitation)
     if problem:
         return None, _problem_page(request, problem, kind=page)
     return invitation, None
@@ -100,13 +101,13 @@ def accept(request, token):
     form = AcceptInvitationForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.invitation_accept(
+            user = acceptance.invitation_accept(
                 invitation=invitation,
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 password=form.cleaned_data["new_password1"],
             )
-        except services.InvitationUnusable as exc:
+        except acceptance.InvitationUnusable as exc:
             return _problem_page(request, exc.reason, kind="account")
         except ValidationError as exc:
             form.add_error("new_password2", exc)
@@ -126,8 +127,10 @@ def reset(request, token):
     form = ResetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.password_reset_complete(invitation=invitation, password=form.cleaned_data["new_password1"])
-        except services.InvitationUnusable as exc:
+            user = acceptance.password_reset_complete(
+                invitation=invitation, password=form.cleaned_data["new_password1"]
+            )
+        except acceptance.InvitationUnusable as exc:
             return _problem_page(request, exc.reason, kind="reset")
         except ValidationError as exc:
             form.add_error("new_password2", exc)
@@ -153,7 +156,7 @@ def password_forgot(request):
         # answer "sent": the page must not tell an attacker anything.
         within = [per_id.attempt(identity), per_ip.attempt(ip)]
         if all(within):
-            services.password_reset_ask(organization=request.organization, login_id=login_id)
+            resets.password_reset_ask(organization=request.organization, login_id=login_id)
         return render(request, "invitations/password_forgot_sent.html")
     return render(request, "invitations/password_forgot.html", {"form": form})
 
@@ -223,7 +226,7 @@ def _invitation(request, pk):
 def invitation_resend(request, pk):
     invitation = _invitation(request, pk)
     try:
-        _report_send(request, services.invitation_resend(invitation=invitation, actor=request.user))
+        _report_send(request, account.invitation_resend(invitation=invitation, actor=request.user))
     except DomainError as exc:
         message_from_service(request, exc)
     return _back(request)
@@ -234,7 +237,7 @@ def invitation_resend(request, pk):
 def invitation_revoke(request, pk):
     invitation = _invitation(request, pk)
     try:
-        services.invitation_revoke(invitation=invitation, actor=request.user)
+        account.invitation_revoke(invitation=invitation, actor=request.user)
     except DomainError as exc:
         message_from_service(request, exc)
     else:
@@ -249,7 +252,7 @@ def group_resend(request):
     if not form.is_valid():
         messages.error(request, _("Choose one of your groups."))
         return _back(request)
-    result = services.invitations_resend_to_group(
+    result = account.invitations_resend_to_group(
         organization=request.organization,
         group=form.cleaned_data["group"],
         actor=request.user,
@@ -270,7 +273,7 @@ def _scoped_user(request, user_id):
 def user_send(request, user_id):
     """Send, or send again, the account invitation of one user (buttons on the user's page)."""
     people = users_in_scope(request.user, Right.INVITE).filter(pk=_scoped_user(request, user_id).pk)
-    result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
+    result = account.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)
     return _back(request)
 
@@ -281,7 +284,7 @@ def users_send(request):
     """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
     ids = parse_ids(request.POST.getlist("users"))
     people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
-    result = services.invitations_send(organization=request.organization, users=people, actor=request.user)
+    result = account.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)
     if result.batch and not request.POST.get("next"):
         return redirect("invitations:batch", pk=result.batch.pk)
@@ -292,7 +295,7 @@ def users_send(request):
 @right_required(Right.INVITE)
 def user_revoke(request, user_id):
     user = _scoped_user(request, user_id)
-    count = services.invitations_revoke_for_user(user=user, actor=request.user)
+    count = account.invitations_revoke_for_user(user=user, actor=request.user)
     messages.success(
         request,
         ngettext("%(count)d link revoked for %(user)s.", "%(count)d links revoked for %(user)s.", count)
@@ -307,7 +310,7 @@ def user_activate(request, user_id):
     """Activate a created or invited user with a temporary password sent over their preferred channel."""
     user = get_object_or_404(users_in_scope(request.user, Right.MANAGE_USERS), pk=user_id)
     try:
-        invitation = services.user_activate_with_temporary_password(user=user, actor=request.user)
+        invitation = account.user_activate_with_temporary_password(user=user, actor=request.user)
     except DomainError as exc:
         message_from_service(request, exc)
     else:
@@ -385,7 +388,7 @@ def batch_progress(request, pk):
 @right_required(Right.INVITE)
 def batch_retry(request, pk):
     batch = _batch(request, pk)
-    count = services.batch_retry_failed(batch=batch, actor=request.user)
+    count = account.batch_retry_failed(batch=batch, actor=request.user)
     messages.success(
         request,
         ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count) % {"count": count},

@@ -7,12 +7,16 @@ from django.conf import settings
 from .. import SmsError
 from .base import BaseSmsBackend
 
+# Answers that say the gateway itself cannot take messages now (overloaded, down behind its proxy).
+UNAVAILABLE = {429, 502, 503, 504}
+
 
 class SmsBackend(BaseSmsBackend):
     """A gateway over HTTP: POST `{"to": "+33…", "body": "…"}` as JSON to `SMS_URL`.
 
     `SMS_TOKEN`, when set, goes in an `Authorization: Bearer` header. Any answer other than 2xx, a
-    timeout or a refused connection is a transient failure: the caller retries later.
+    timeout or a refused connection is a transient failure: the caller retries later. A gateway that
+    cannot be reached, or answers 429, 502, 503 or 504, is an outage (no fault of the message).
     """
 
     def __init__(self, url=None, token=None, timeout=None, **kwargs):
@@ -38,9 +42,9 @@ class SmsBackend(BaseSmsBackend):
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 status = response.status
         except urllib.error.HTTPError as exc:
-            raise SmsError(f"SMS gateway answered {exc.code}") from exc
+            raise SmsError(f"SMS gateway answered {exc.code}", outage=exc.code in UNAVAILABLE) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SmsError(f"SMS gateway unreachable: {reason}") from exc
+            raise SmsError(f"SMS gateway unreachable: {reason}", outage=True) from exc
         if not 200 <= status < 300:
             raise SmsError(f"SMS gateway answered {status}")

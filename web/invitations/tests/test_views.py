@@ -9,9 +9,10 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import UserFactory, UserGroupFactory
 from experquiz import sms
+from experquiz.errors import DomainError
 from flows.invitations import invitations_invite_addresses
-from invitations import services
 from invitations.models import Invitation
+from invitations.services import account
 from invitations.tests.helpers import LINK, last_token
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def carol(acme):
 @pytest.fixture
 def token(deliver, alice, carol):
     deliver(
-        lambda: services.invitations_send(
+        lambda: account.invitations_send(
             organization=carol.organization, users=User.objects.filter(pk=carol.pk), actor=alice
         )
     )
@@ -100,7 +101,7 @@ def test_an_expired_link_gets_its_own_page_with_410(anon, carol, token):
 
 
 def test_a_revoked_link_gets_its_own_page_with_410(anon, alice, carol, token):
-    services.invitation_revoke(invitation=Invitation.objects.get(user=carol), actor=alice)
+    account.invitation_revoke(invitation=Invitation.objects.get(user=carol), actor=alice)
     response = anon.get(f"/i/{token}/")
     assert response.status_code == 410 and 'data-problem="revoked"' in response.content.decode()
 
@@ -324,7 +325,7 @@ def test_a_group_scoped_inviter_pastes_into_one_of_their_groups_and_sees_only_th
     # Without a group the new users would be out of their own scope: refused, nobody created.
     response = bob_client.post("/invitations/paste/", {"addresses": "new@acme.example"})
     assert response.status_code == 200 and not User.objects.filter(email="new@acme.example").exists()
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         invitations_invite_addresses(organization=acme, actor=bob, text="new@acme.example")
 
     response = deliver(

@@ -83,7 +83,7 @@ def test_a_failing_conversion_leaves_nothing_half_done(alice, contacts, monkeypa
 
     monkeypatch.setattr(services, "user_change_status", explode)
     # Activation goes through the invitations service (temporary password), which calls its own import.
-    monkeypatch.setattr("invitations.services.user_change_status", explode)
+    monkeypatch.setattr("invitations.services.account.user_change_status", explode)
     converted, refused = contacts_convert(contacts=[contacts["emma"]], to="active", actor=alice)
     assert converted == [] and refused[0][1] == "no"
     assert not User.objects.filter(email="emma@example.org").exists()

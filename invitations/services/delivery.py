@@ -1,0 +1,395 @@
+"""Delivery: sending a packet of invitations, in the Celery worker (`tasks.deliver_packet`).
+
+A packet is first claimed, in one transaction: each of its rows still pending, and held by no other
+worker, gets a lease (INVITATIONS_LEASE, renewed while the packet is sent) and its link's hash, so the
+sweeper knows the row is being sent and a message that reaches someone before a crash already carries
+a working link. Each message is then sent in its own transaction, which locks the row and commits right
+after the server accepted the message: a second copy of the task (redelivered, or queued by the
+sweeper) skips what is claimed, locked or no longer pending, and a crash loses at most the message in
+flight, which stays pending and goes again with the same link (tokens are derived: invitations.tokens).
+"""
+
+import contextlib
+import logging
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core import mail
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Channel, User
+from experquiz import sms
+
+from .. import messages
+from ..models import Invitation
+from ..tokens import hash_token, link_token_for, temporary_password
+from .revocation import account_links_revoke
+
+logger = logging.getLogger(__name__)
+
+Kind = Invitation.Kind
+Delivery = Invitation.Delivery
+Status = User.Status
+
+LINK_KINDS = {Kind.ACCOUNT, Kind.ASSESSMENT, Kind.PASSWORD_RESET}
+UNCLAIMED = {"claimed_until": None, "claimed_by": "", "claim_task_id": ""}
+# The database going away (a restart, a failover): the packet stops, and its task retries it.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
+@dataclass
+class DeliveryOutcome:
+    sent: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    retry: list = field(default_factory=list)
+
+
+class TransientFailure(Exception):
+    """Worth trying again later; counts an attempt (INVITATIONS_MAX_ATTEMPTS)."""
+
+
+class ChannelDown(TransientFailure):
+    """The server could not be reached, or went away earlier in the packet: an outage, not this
+    message's fault. The message waits for the channel without using its attempts."""
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def _classify_smtp(exc: Exception) -> Exception:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            return PermanentFailure(f"Address refused: {codes[0]}")
+        return TransientFailure(f"Address temporarily refused: {codes[0] if codes else '?'}")
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500:
+        return PermanentFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """The connection failed (reset, closed, timed out, 421), rather than the server refusing one message."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    return not isinstance(exc, smtplib.SMTPException)  # smtplib's exceptions are OSErrors too
+
+
+class _Channels:
+    """One SMTP connection and one SMS backend per packet, opened when first needed.
+
+    A server that cannot be reached is an outage: the channel is down for the rest of the packet, and
+    its messages wait for the retry (`ChannelDown`) instead of each waiting for its own timeout. So is
+    a connection lost while sending (that message counts an attempt). A server that answers a message
+    with a refusal is up: the next messages go on.
+    """
+
+    def __init__(self):
+        self.email = None
+        self.sms = None
+        self.down: dict[str, str] = {}
+
+    def send(self, invitation, payload):
+        channel = invitation.channel
+        if channel in self.down:
+            raise ChannelDown(self.down[channel])
+        if channel == Channel.EMAIL:
+            self._send_email(payload)
+        else:
+            self._send_sms(invitation, payload)
+
+    def _send_email(self, payload):
+        if self.email is None:
+            connection = mail.get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30)
+            try:
+                connection.open()
+            except (smtplib.SMTPException, OSError) as exc:
+                failure = _classify_smtp(exc)
+                if isinstance(failure, TransientFailure):
+                    failure = self._down(Channel.EMAIL, ChannelDown(str(failure)))
+                raise failure from exc
+            self.email = connection
+        try:
+            self.email.send_messages([payload])
+        except (smtplib.SMTPException, OSError) as exc:
+            failure = _classify_smtp(exc)
+            if _connection_lost(exc):
+                self._down(Channel.EMAIL, failure)
+            raise failure from exc
+
+    def _send_sms(self, invitation, payload):
+        try:
+            if self.sms is None:
+                self.sms = sms.get_connection()
+                self.sms.open()
+            self.sms.send_messages([sms.SmsMessage(to=invitation.address, body=payload)])
+        except sms.SmsError as exc:
+            if exc.outage:
+                failure = self._down(Channel.SMS, ChannelDown(str(exc)))
+            else:
+                failure = TransientFailure(str(exc)) if exc.transient else PermanentFailure(str(exc))
+            raise failure from exc
+
+    def _down(self, channel, failure):
+        self.down[channel] = str(failure)
+        if channel == Channel.EMAIL:
+            self._close_email()
+        return failure
+
+    def _close_email(self):
+        if self.email is not None:
+            # A broken connection may fail to close; it is dropped either way.
+            with contextlib.suppress(Exception):
+                self.email.close()
+            self.email = None
+
+    def close(self):
+        self._close_email()
+        if self.sms is not None:
+            self.sms.close()
+
+
+def _temporary_password_not_needed(invitation: Invitation, now) -> bool:
+    """Lock the user of a temporary password; if they no longer need one, end it without sending.
+
+    A temporary password replaces the user's password: one that arrives late (after the user chose
+    their own, or was deactivated) must not. The user is locked after the invitation, as on the token
+    pages, and only if free: someone setting their password right now (user, then their links) makes
+    this a transient failure to retry instead of a deadlock.
+    """
+    user = User.objects.select_for_update(skip_locked=True, no_key=True).filter(pk=invitation.user_id).first()
+    if user is None:
+        raise TransientFailure(_("The account is being changed at this moment; trying again later."))
+    invitation.user = user
+    if user.status == Status.ACTIVE and user.must_change_password:
+        return False
+    invitation.revoked_at = now
+    invitation.delivery = Delivery.FAILED
+    invitation.last_error = _("Not sent: %(user)s no longer needs a temporary password.") % {"user": user}
+    invitation.save(update_fields=["revoked_at", "delivery", "last_error"])
+    return True
+
+
+def _temporary_password_for(invitation: Invitation, user: User) -> tuple[str, bool]:
+    """The temporary password of `invitation`, and whether it must be set on the user.
+
+    Derived from the row like a link (invitations.tokens), so a message sent again after a crash
+    carries the same password. While a key rotation ends, one set under an older key is kept.
+    """
+    for secret in settings.SECRET_KEY_FALLBACKS:
+        older = temporary_password(invitation.pk, invitation.nonce, secret=secret)
+        if check_password(older, user.password):
+            return older, False
+    return temporary_password(invitation.pk, invitation.nonce), True
+
+
+def _temporary_password_set(invitation: Invitation, now) -> str | None:
+    """Make the temporary password the user's, committed before the message goes: a copy that reaches
+    the person before a crash works. None when the user no longer needs one (it ends unsent)."""
+    if _temporary_password_not_needed(invitation, now):
+        return None
+    user = invitation.user
+    secret, must_set = _temporary_password_for(invitation, user)
+    if must_set:
+        user.set_password(secret)
+        user.must_change_password = True
+        user.save(update_fields=["password", "must_change_password", "updated_at"])
+    return secret
+
+
+def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str = "") -> bool:
+    """Send one invitation; False when it was ended unsent because it is no longer needed.
+
+    A link's hash and expiry were written when the packet was claimed; a temporary password was set
+    just before (`secret`).
+    """
+    if invitation.kind not in messages.TEMPLATES:
+        raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
+    now = timezone.now()
+    link = ""
+    sent = {"delivery": Delivery.SENT, "attempts": F("attempts") + 1, "last_error": "", **UNCLAIMED}
+    if invitation.kind in LINK_KINDS:
+        link = messages.link_for(invitation, link_token_for(invitation))
+    elif invitation.kind == Kind.TEMPORARY_PASSWORD:
+        # Checked again under the lock: the user may have chosen a password, or left, meanwhile.
+        if _temporary_password_not_needed(invitation, now):
+            return False
+        sent["used_at"] = now
+    if invitation.channel == Channel.EMAIL:
+        payload = messages.build_email(invitation, link=link, secret=secret)
+    else:
+        payload = messages.build_sms(invitation, link=link, secret=secret)
+    channels.send(invitation, payload)
+    Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now(), **sent)
+    if invitation.kind == Kind.TEMPORARY_PASSWORD:
+        # A new password, like any other: the links sent before it stop working (this one is used).
+        with translation.override(invitation.organization.language):
+            account_links_revoke(user=invitation.user, reason=_("temporary password sent"), actor=None)
+    return True
+
+
+def _record_failure(pk, failure: Exception) -> str:
+    """Count the attempt; give up after INVITATIONS_MAX_ATTEMPTS or at once on a permanent failure.
+
+    An outage counts nothing: the message waits for its channel."""
+    if isinstance(failure, ChannelDown):
+        Invitation.objects.filter(pk=pk, delivery=Delivery.PENDING).update(last_error=str(failure)[:500])
+        return Delivery.PENDING
+    give_up = isinstance(failure, PermanentFailure)
+    failed_at = 0 if give_up else settings.INVITATIONS_MAX_ATTEMPTS - 1
+    Invitation.objects.filter(pk=pk, delivery=Delivery.PENDING).update(
+        attempts=F("attempts") + 1,
+        last_error=str(failure)[:500],
+        delivery=Case(When(attempts__gte=failed_at, then=Value(Delivery.FAILED)), default=Value(Delivery.PENDING)),
+    )
+    return Invitation.objects.filter(pk=pk).values_list("delivery", flat=True).first()
+
+
+# --- Claims ---------------------------------------------------------------------------------------
+
+
+def _lease():
+    return timedelta(seconds=settings.INVITATIONS_LEASE)
+
+
+def _prepare_link(invitation: Invitation, now) -> None:
+    """Write the link's hash (the token is derived, never stored) and its expiry before it is sent.
+
+    The outbox owns the expiry of account invitations and password resets, counted from this sending;
+    a reminder keeps the expiry of the invitation it recalls, and other kinds keep what they were
+    created with."""
+    invitation.token_hash = hash_token(link_token_for(invitation))
+    if invitation.kind == Kind.PASSWORD_RESET:
+        invitation.expires_at = now + timedelta(minutes=settings.PASSWORD_RESET_LIFETIME_MINUTES)
+    elif (invitation.kind == Kind.ACCOUNT and not invitation.is_reminder) or invitation.expires_at is None:
+        invitation.expires_at = now + timedelta(days=invitation.organization.invitation_lifetime_days)
+
+
+def _claim(invitation_ids, *, worker: str, task: str) -> list[tuple[int, str]]:
+    """Take, with a lease, the rows of the packet still to send that no other worker holds: (pk, kind)
+    in the packet's order. The same task, retried or redelivered, takes its own claim back at once."""
+    now = timezone.now()
+    ids = list(invitation_ids)
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    if task:
+        free |= Q(claim_task_id=task)
+    with transaction.atomic():
+        rows = list(
+            Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization")
+            .filter(pk__in=ids, delivery=Delivery.PENDING, revoked_at__isnull=True)
+            .filter(free)
+        )
+        for row in rows:
+            row.claimed_until, row.claimed_by, row.claim_task_id, row.next_attempt_at = (
+                now + _lease(),
+                worker,
+                task,
+                None,
+            )
+            if row.kind in LINK_KINDS:
+                _prepare_link(row, now)
+        fields = ["claimed_until", "claimed_by", "claim_task_id", "next_attempt_at", "token_hash", "expires_at"]
+        Invitation.objects.bulk_update(rows, fields, batch_size=500)
+    kinds = {row.pk: row.kind for row in rows}
+    return [(pk, kinds[pk]) for pk in ids if pk in kinds]
+
+
+def _renew(ids, *, task: str) -> None:
+    """Extend the claim on the rows of the packet not sent yet: the sweeper sees the worker is alive."""
+    rows = Invitation.objects.filter(pk__in=ids, delivery=Delivery.PENDING)
+    if task:
+        rows = rows.filter(claim_task_id=task)
+    rows.update(claimed_until=timezone.now() + _lease())
+
+
+def _give_back(ids, *, retry_in: int | None) -> None:
+    """End the claim on the rows to try again, noting when their retry comes (the sweeper leaves them
+    alone until then)."""
+    now = timezone.now()
+    retry = {"next_attempt_at": now + timedelta(seconds=retry_in), "enqueued_at": now} if retry_in else {}
+    Invitation.objects.filter(pk__in=ids, delivery=Delivery.PENDING).update(**UNCLAIMED, **retry)
+
+
+def invitations_release_claims(*, worker: str, started) -> int:
+    """End the claims a worker of this name held before it started (`started`): it was killed, and
+    what it was sending is lost now, not when the lease ends. The sweeper queues it again at once.
+
+    Claims taken since the start are this run's: their lease ends after `started` + the lease."""
+    if not worker:
+        return 0
+    return Invitation.objects.filter(
+        delivery=Delivery.PENDING, claimed_by=worker, claimed_until__lt=started + _lease()
+    ).update(**UNCLAIMED, enqueued_at=None)
+
+
+# --- The packet -----------------------------------------------------------------------------------
+def _lock(pk) -> Invitation | None:
+    """The row, locked, if it is still to send; None when another worker holds it or it is done."""
+    return (
+        Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("organization", "user", "contact")
+        .filter(pk=pk, delivery=Delivery.PENDING, revoked_at__isnull=True)
+        .first()
+    )
+
+
+def invitations_deliver(
+    *, invitation_ids, retry_in: int | None = None, worker: str = "", task: str = ""
+) -> DeliveryOutcome:
+    """Send a packet: each still-pending invitation once, over one SMTP connection.
+
+    `retry_in` (seconds) is when the task will try again the messages that could not go now: it is
+    written on their rows. `worker` and `task` name the claim (the Celery worker and task id).
+    A database that goes away stops the packet (the error is raised; the task retries it).
+    """
+    outcome = DeliveryOutcome()
+    claimed = _claim(invitation_ids, worker=worker, task=task)
+    channels = _Channels()
+    renewed = time.monotonic()
+    try:
+        for index, (pk, kind) in enumerate(claimed):
+            if time.monotonic() - renewed > settings.INVITATIONS_LEASE / 3:
+                _renew([pk for pk, _kind in claimed[index:]], task=task)
+                renewed = time.monotonic()
+            try:
+                secret = ""
+                if kind == Kind.TEMPORARY_PASSWORD:
+                    with transaction.atomic():
+                        invitation = _lock(pk)
+                        if invitation is None:
+                            continue
+                        secret = _temporary_password_set(invitation, timezone.now())
+                        if secret is None:
+                            outcome.failed.append(pk)
+                            continue
+                with transaction.atomic():
+                    invitation = _lock(pk)
+                    if invitation is None:
+                        continue
+                    sent = _render_and_send(invitation, channels, secret=secret)
+                (outcome.sent if sent else outcome.failed).append(pk)
+            except DATABASE_GONE:
+                raise
+            except (TransientFailure, PermanentFailure) as failure:
+                state = _record_failure(pk, failure)
+                (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+            except Exception as exc:
+                # A bug must not stall the rest of the packet: count it as an attempt, so it ends up
+                # failed with the error shown on the batch page instead of retried forever.
+                logger.exception("Invitation %s could not be sent", pk)
+                state = _record_failure(pk, TransientFailure(f"{type(exc).__name__}: {exc}"))
+                (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+    finally:
+        channels.close()
+    _give_back(outcome.retry, retry_in=retry_in)
+    return outcome
