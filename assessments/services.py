@@ -225,6 +225,18 @@ def _number_of(question) -> int:
 # Questionnaires ----------------------------------------------------------------------------------
 
 
+def _questionnaire_save_new(*, organization, actor, groups, **fields) -> Questionnaire:
+    """Validate and save a new questionnaire with the groups it is shown to (create and import)."""
+    questionnaire = Questionnaire(organization=organization, created_by=actor, **fields)
+    _clean(questionnaire)
+    groups = _groups_to_store(
+        actor=actor, organization_id=organization.pk, visibility=questionnaire.visibility, groups=groups
+    )
+    questionnaire.save()
+    _set_groups(questionnaire, groups)
+    return questionnaire
+
+
 @transaction.atomic
 def questionnaire_create(
     *,
@@ -239,19 +251,16 @@ def questionnaire_create(
 ) -> Questionnaire:
     """Create an unpublished questionnaire (no questions yet)."""
     _require_manager(actor, organization.pk)
-    questionnaire = Questionnaire(
+    questionnaire = _questionnaire_save_new(
         organization=organization,
+        actor=actor,
+        groups=groups,
         title=title,
         kind=kind,
         instructions=instructions or "",
         time_limit_minutes=time_limit_minutes,
         visibility=visibility,
-        created_by=actor,
     )
-    _clean(questionnaire)
-    groups = _groups_to_store(actor=actor, organization_id=organization.pk, visibility=visibility, groups=groups)
-    questionnaire.save()
-    _set_groups(questionnaire, groups)
     audit_record(
         organization=organization,
         actor=actor,
@@ -396,20 +405,17 @@ def questionnaire_import(
     if len(questions) > MAX_QUESTIONS:
         raise ValidationError({"questions": _("A questionnaire has at most %(n)s questions.") % {"n": MAX_QUESTIONS}})
     cleaned = [_clean_question(question.text, question.choices) for question in questions]
-    questionnaire = Questionnaire(
+    questionnaire = _questionnaire_save_new(
         organization=organization,
+        actor=actor,
+        groups=groups,
         title=title,
         kind=kind,
         instructions=instructions or "",
         time_limit_minutes=time_limit_minutes,
         visibility=visibility,
-        created_by=actor,
         is_published=publish,
     )
-    _clean(questionnaire)
-    groups = _groups_to_store(actor=actor, organization_id=organization.pk, visibility=visibility, groups=groups)
-    questionnaire.save()
-    _set_groups(questionnaire, groups)
     made = Question.objects.bulk_create(
         Question(organization=organization, questionnaire=questionnaire, position=number, text=text)
         for number, (text, _choices) in enumerate(cleaned, start=1)
