@@ -171,7 +171,10 @@ class Attempt(models.Model):
     contact = models.ForeignKey(
         "accounts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="attempts"
     )
-    # Set when the attempt was made through an invitation's link; empty for free access.
+    # Set when the attempt was made through an assessment invitation (the person's place in it, and the
+    # link they used); both empty for free access. One attempt per place, whichever of the person's
+    # links (first message, reminder) they open.
+    assignee = models.OneToOneField("Assignee", on_delete=models.PROTECT, null=True, blank=True, related_name="attempt")
     invitation = models.ForeignKey(
         "invitations.Invitation", on_delete=models.CASCADE, null=True, blank=True, related_name="assessment_attempts"
     )
@@ -261,3 +264,131 @@ class Answer(models.Model):
 
     def __str__(self):
         return f"{self.attempt_id}/{self.question_id}: {self.choices}"
+
+
+class AssessmentSettings(models.Model):
+    """An organisation's options for assessment invitations (the organisation settings page edits them)."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="assessment_settings"
+    )
+    # 0: messages go as soon as the invitation is made (the default); N: N minutes before the window opens.
+    send_minutes_before_opening = models.PositiveIntegerField(
+        _("delay before sending (minutes before opening)"),
+        default=0,
+        validators=[MaxValueValidator(60 * 24 * 30)],
+        help_text=_("0: send as soon as the invitation is made."),
+    )
+    default_window_hours = models.PositiveIntegerField(
+        _("default window (hours)"), default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 365)]
+    )
+    # 0: no reminder. N: one reminder N hours before closing, to those who have not started.
+    reminder_hours_before_closing = models.PositiveIntegerField(
+        _("reminder (hours before closing)"),
+        default=0,
+        validators=[MaxValueValidator(24 * 365)],
+        help_text=_("Remind those who have not started this many hours before the window closes; 0: never."),
+    )
+
+    class Meta:
+        verbose_name = _("assessment settings")
+        verbose_name_plural = _("assessment settings")
+
+    def __str__(self):
+        return str(self.organization)
+
+
+class Assignment(models.Model):
+    """An assessment invitation (DESIGN §8): a questionnaire, an opening window, and the people invited
+    (`Assignee`). Its messages are one `InvitationBatch` of `kind=assessment` invitations, sent in
+    packets; `send_at` is when they go (now, or some minutes before the window opens)."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="assignments")
+    opens_at = models.DateTimeField(_("opens"))
+    closes_at = models.DateTimeField(_("closes"))
+    send_at = models.DateTimeField(_("messages go at"))
+    batch = models.OneToOneField("invitations.InvitationBatch", on_delete=models.PROTECT, related_name="assignment")
+    # When the reminder before closing went out (at most one per assignment).
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("assessment invitation")
+        verbose_name_plural = _("assessment invitations")
+        ordering = ["-opens_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="assessments_assignment_window"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "questionnaire", "-opens_at"], name="assessments_asg_org_q"),
+            models.Index(fields=["closes_at"], condition=Q(reminded_at__isnull=True), name="assessments_asg_remind"),
+        ]
+
+    def __str__(self):
+        return f"{self.questionnaire} ({self.opens_at:%Y-%m-%d})"
+
+
+class AssigneeQuerySet(OrgQuerySet):
+    def current(self):
+        """The people still invited (not removed)."""
+        return self.filter(removed_at__isnull=True)
+
+
+class Assignee(models.Model):
+    """One person's place in an assessment invitation: a user or a contact (never both), once each.
+    Removing someone (allowed until they start) keeps the row with `removed_at`, so their link can say
+    they were removed; adding them back clears it."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="assignees")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="assignments"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="assignments"
+    )
+    added_at = models.DateTimeField(_("added"))
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    objects = AssigneeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("person invited")
+        verbose_name_plural = _("people invited")
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, contact__isnull=True) | Q(user__isnull=True, contact__isnull=False),
+                name="assessments_assignee_one_person",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "user"], condition=Q(user__isnull=False), name="assessments_assignee_unique_user"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "contact"],
+                condition=Q(contact__isnull=False),
+                name="assessments_assignee_unique_contact",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="assessments_asgn_org_user"),
+            models.Index(fields=["organization", "contact"], name="assessments_asgn_org_contact"),
+        ]
+
+    def __str__(self):
+        return f"{self.assignment} · {self.person}"
+
+    @property
+    def person(self):
+        return self.user if self.user_id else self.contact
