@@ -360,6 +360,9 @@ class Assignee(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    # First time the person's link page was seen in a browser: set by a small POST the landing page
+    # sends from its script, never by the GET itself (mail scanners prefetch links).
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
 
     objects = AssigneeQuerySet.as_manager()
 
