@@ -28,7 +28,7 @@ from rights.names import Right
 from rights.selectors import actor_has_right, actor_scope
 
 from .errors import AttemptClosed, Gone, NotAllowed, NotOpen, QuestionnaireLocked
-from .models import Answer, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
+from .models import Answer, Assignment, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
 from .selectors import is_time_up, questionnaires_in_scope, questionnaires_open_to, score_of
 
 Visibility = Questionnaire.Visibility
@@ -316,7 +316,8 @@ def questionnaire_update(
 
 @transaction.atomic
 def questionnaire_delete(*, questionnaire: Questionnaire, actor) -> None:
-    """Delete a questionnaire nobody has started; one with attempts keeps its results (unpublish it)."""
+    """Delete a questionnaire nobody has started nor been invited to; one with attempts keeps its
+    results, one with invitations keeps them (unpublish it)."""
     _require_in_scope(actor, questionnaire)
     locked = _lock(questionnaire)
     attempts = Attempt.objects.filter(organization_id=locked.organization_id, questionnaire=locked).count()
@@ -329,6 +330,18 @@ def questionnaire_delete(*, questionnaire: Questionnaire, actor) -> None:
                 attempts,
             )
             % {"count": attempts}
+        )
+    invitations = Assignment.objects.filter(organization_id=locked.organization_id, questionnaire=locked).count()
+    if invitations:
+        raise QuestionnaireLocked(
+            ngettext(
+                "People have been invited to this questionnaire (%(count)d invitation): unpublish it instead, so "
+                "that their invitations are kept.",
+                "People have been invited to this questionnaire (%(count)d invitations): unpublish it instead, so "
+                "that their invitations are kept.",
+                invitations,
+            )
+            % {"count": invitations}
         )
     audit_record(
         organization=locked.organization_id,
