@@ -60,12 +60,13 @@ class UserFilter(django_filters.FilterSet):
         model = User
         fields = ["q", "status", "group", "type", "sort"]
 
-    def __init__(self, data=None, *, queryset, actor, **kwargs):
+    def __init__(self, data=None, *, queryset, actor, right=Right.MANAGE_USERS, **kwargs):
         super().__init__(data, queryset=queryset, **kwargs)
         self.actor = actor
         self.organization = getattr(actor, "organization", None)
-        # Only the actor's groups and their organisation's types are offered, or accepted.
-        self.filters["group"].queryset = groups_in_scope(actor, Right.MANAGE_USERS).order_by("name")
+        # Only the actor's groups (for the `right` the list is read with) and their organisation's
+        # types are offered, or accepted.
+        self.filters["group"].queryset = groups_in_scope(actor, right).order_by("name")
         if self.organization is not None:
             self.filters["type"].queryset = UserType.objects.for_org(self.organization)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_take
+from . import views, views_assignment, views_invite, views_take
 
 app_name = "assessments"
 
@@ -30,6 +30,35 @@ urlpatterns = [
         "questionnaires/<int:questionnaire_id>/questions/<int:question_id>/move/",
         views.question_move,
         name="question_move",
+    ),
+    # Inviting people to one (invite, over the questionnaires that right reaches).
+    path("questionnaires/<int:questionnaire_id>/invite/", views_invite.invite, name="invite"),
+    path("questionnaires/<int:questionnaire_id>/invite/review/", views_invite.invite_review, name="invite_review"),
+    path("questionnaires/<int:questionnaire_id>/invite/confirm/", views_invite.invite_confirm, name="invite_confirm"),
+    path(
+        "questionnaires/<int:questionnaire_id>/invitations/<int:assignment_id>/",
+        views_assignment.assignment_detail,
+        name="assignment",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/invitations/<int:assignment_id>/add/",
+        views_invite.assignment_add,
+        name="assignment_add",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/invitations/<int:assignment_id>/add/review/",
+        views_invite.assignment_add_review,
+        name="assignment_add_review",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/invitations/<int:assignment_id>/add/confirm/",
+        views_invite.assignment_add_confirm,
+        name="assignment_add_confirm",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/invitations/<int:assignment_id>/people/<int:assignee_id>/remove/",
+        views_assignment.assignee_remove,
+        name="assignee_remove",
     ),
     # Taking one, from one's own space (any signed-in user, their own attempts only).
     path("me/questionnaires/<int:questionnaire_id>/start/", views_take.take_start, name="take_start"),

@@ -17,15 +17,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from assessments import interchange, services
+from assessments.assignment_selectors import assignments_in_scope, with_people_counts
 from assessments.errors import Gone, InterchangeError
 from assessments.interchange import MAX_FILE_BYTES, export_bytes, read_questionnaire
 from assessments.models import Question, Questionnaire
-from assessments.selectors import has_attempts, questionnaires_in_scope, questions_of, with_counts
+from assessments.selectors import (
+    has_attempts,
+    questionnaires_in_scope,
+    questionnaires_invitable_by,
+    questions_of,
+    with_counts,
+)
 from experquiz.errors import DomainError
 from experquiz.web import form_error_from_service, page_of, posted, query_string
 from rights.mixins import right_required
 from rights.names import Right
-from rights.selectors import actor_scope, groups_in_scope, users_in_scope
+from rights.selectors import actor_has_right, actor_scope, groups_in_scope, users_in_scope
 from web.groups.filters import filtered
 
 from .filters import QuestionnaireFilter
@@ -34,6 +41,8 @@ from .forms import ImportForm, QuestionForm, QuestionnaireForm
 RIGHT = Right.MANAGE_QUESTIONNAIRES
 
 PAGE_SIZE = 50
+# The latest assessment invitations listed on a questionnaire's page.
+ASSIGNMENTS_SHOWN = 20
 
 
 def _questionnaire(request, questionnaire_id) -> Questionnaire:
@@ -126,10 +135,19 @@ def questionnaire_detail(request, questionnaire_id):
     counted = with_counts(_with_authors(request, Questionnaire.objects.filter(pk=questionnaire.pk)))
     counted = counted.prefetch_related("groups").get()
     _shown_groups([counted], _scope_group_ids(request))
+    may_invite = questionnaires_invitable_by(request.user).filter(pk=questionnaire.pk).exists()
+    assignments = with_people_counts(assignments_in_scope(request.user).filter(questionnaire=questionnaire))
     return render(
         request,
         "assessments/questionnaire_detail.html",
-        {"questionnaire": counted, "questions": questions_of(questionnaire), "locked": has_attempts(questionnaire)},
+        {
+            "questionnaire": counted,
+            "questions": questions_of(questionnaire),
+            "locked": has_attempts(questionnaire),
+            "may_invite": may_invite,
+            "may_follow_invitations": actor_has_right(request.user, Right.INVITE),
+            "assignments": assignments.order_by("-opens_at", "-pk")[:ASSIGNMENTS_SHOWN],
+        },
     )
 
 

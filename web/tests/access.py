@@ -38,7 +38,7 @@ from accounts.tests.factories import (
     UserGroupFactory,
     UserTypeFactory,
 )
-from assessments.models import Attempt
+from assessments.models import Assignee, Assignment, Attempt
 from assessments.tests.factories import make_questionnaire
 from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
@@ -223,6 +223,19 @@ ACCESS = {
     "assessments:question_update": Access(Right.MANAGE_QUESTIONNAIRES),
     "assessments:question_delete": Access(Right.MANAGE_QUESTIONNAIRES),
     "assessments:question_move": Access(Right.MANAGE_QUESTIONNAIRES, ok=302, post_only=True),
+    # inviting people to one (invite, over the questionnaires it reaches: IN_SCOPE is shown to the
+    # manager's group, OUT_OF_SCOPE to another group only); the assignments are of those questionnaires
+    "assessments:invite": Access(Right.INVITE),
+    # An empty form comes back with its errors; a real one shows the summary (and writes nothing).
+    "assessments:invite_review": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    # Without the review's one-time key: sent back to review, nothing made.
+    "assessments:invite_confirm": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    "assessments:assignment": Access(Right.INVITE),
+    "assessments:assignment_add": Access(Right.INVITE),
+    "assessments:assignment_add_review": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    "assessments:assignment_add_confirm": Access(Right.INVITE, post_only=True),
+    # GET asks to confirm (the POST, which removes the person, is tested in web/assessments/tests).
+    "assessments:assignee_remove": Access(Right.INVITE),
     # taking one freely, from one's own space: IN_SCOPE is open to every Acme user, OUT_OF_SCOPE is
     # shown to a group none of the actors is in.
     "assessments:take_start": Access(
@@ -241,6 +254,18 @@ ACCESS = {
     ),
 }
 
+
+def invite_form(world) -> dict:
+    """Whom to invite (the manager's group and a new address) and when: a form an inviter may post."""
+    opens = timezone.localtime() + timedelta(hours=1)
+    return {
+        "groups": [world.groups[IN_SCOPE].pk],
+        "addresses": "newcomer@elsewhere.example",
+        "opens_at": opens.strftime("%Y-%m-%dT%H:%M"),
+        "closes_at": (opens + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
 KWARG_KINDS = {
     "user_id": "user",
@@ -253,6 +278,8 @@ KWARG_KINDS = {
     "question_id": "question",
     "attempt_id": "attempt",
     "number": "question_number",
+    "assignment_id": "assignment",
+    "assignee_id": "assignee",
 }
 
 # Kinds of plain values: each value is tried in every cell (they name no tenant's object).
@@ -448,6 +475,23 @@ class World:
             )
             for place, taker in takers.items()
         }
+        # Assessment invitations of the questionnaires above, open for a week, each with one person
+        # who has not started: Ines (in the manager's group), Otto (outside it), Gina (Globex).
+        self.assignees = {}
+        for place, quiz in self.questionnaires.items():
+            organization, now = quiz.organization, timezone.now()
+            assignment = Assignment.objects.create(
+                organization=organization,
+                questionnaire=quiz,
+                opens_at=now - timedelta(hours=1),
+                closes_at=now + timedelta(days=7),
+                send_at=now,
+                batch=InvitationBatch.objects.create(organization=organization, created_by=quiz.created_by),
+                created_by=quiz.created_by,
+            )
+            self.assignees[place] = Assignee.objects.create(
+                organization=organization, assignment=assignment, user=self.users[place], added_at=now
+            )
         # OUT_OF_SCOPE: a token that page does not know (a real link, but of the other kind).
         account, reset = Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET
         self.tokens[account, OUT_OF_SCOPE] = self.tokens[reset, IN_SCOPE]
@@ -483,6 +527,8 @@ OBJECT_MAKERS = {
     "question": lambda world, place: world.questionnaires[place].questions.first(),
     "open_questionnaire": lambda world, place: world.open_questionnaires[place],
     "attempt": lambda world, place: world.attempts[place],
+    "assignment": lambda world, place: world.assignees[place].assignment,
+    "assignee": lambda world, place: world.assignees[place],
 }
 
 # What each actor holds (independent of the code under test) and on which host it acts.
