@@ -288,3 +288,16 @@ def test_a_group_scoped_inviter_picks_within_their_groups_only(
         f"/questionnaires/{quiz.pk}/invite/review/", {"groups": [paris.pk], "users": [otto.pk], **window}
     )
     assert set(response.context["form"].errors) == {"groups", "users"}
+
+
+def test_the_pages_speak_french(alice_client, quiz, lyon, ines, window):
+    page = text(alice_client.get(f"/questionnaires/{quiz.pk}/invite/", HTTP_ACCEPT_LANGUAGE="fr"))
+    assert "Inviter des personnes à « Fire safety »" in page and "Période d’ouverture" in page
+    response = alice_client.post(
+        f"/questionnaires/{quiz.pk}/invite/review/", {"addresses": "x\nnope@", **window}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert "Ligne 2 : « nope@ » n’est ni une adresse e-mail ni un numéro de mobile." in html(response)
+    response = alice_client.post(
+        f"/questionnaires/{quiz.pk}/invite/review/", {"groups": [lyon.pk], **window}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert "1 personne sera invitée." in text(response)
