@@ -95,3 +95,32 @@ def test_an_administrator_invites_a_group_and_a_pasted_address(laptop_page, tena
     assert Assignee.objects.count() == 3 and Assignment.objects.count() == 1
     accessible(page)
     screenshot(page, "assignment")
+
+
+def test_the_invitation_pages_fit_a_phone(phone_page, tenant_url, transactional_db):
+    """On a 390 px screen nothing scrolls sideways, from picking to the invitation's page."""
+    page = phone_page
+    acme = OrganizationFactory(slug="acme", name="Acme")
+    admin = AdministratorFactory(organization=acme, email="ada@acme.example", password=ADMIN_PASSWORD)
+    lyon = UserGroupFactory(organization=acme, name="Lyon")
+    MembershipFactory(group=lyon, user=UserFactory(organization=acme, first_name="Ines", last_name="Lyonnais"))
+    quiz = make_questionnaire(acme, title="Fire safety", visibility="all")
+
+    page.goto(tenant_url(acme, "/login/"))
+    page.get_by_label("Email or mobile number").fill(admin.email)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.goto(tenant_url(acme, f"/questionnaires/{quiz.pk}/invite/"))
+    steps = [
+        lambda: page.get_by_label("Lyon 1 member").check(),
+        lambda: page.get_by_role("button", name="Review").click(),
+        lambda: page.get_by_role("button", name="Invite 1 person").click(),
+    ]
+    for step in [None, *steps]:
+        if step is not None:
+            step()
+            page.wait_for_load_state()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, page.url
+    page.get_by_role("heading", name="“Fire safety”: assessment invitation").wait_for()
+    accessible(page)
