@@ -1,6 +1,15 @@
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404
 from django.urls import path
 
 from . import views, views_assignment, views_invite, views_take
+
+
+@login_not_required
+def assessment_link_placeholder(request, token):
+    """Until the assessment link's pages exist: the name the messages' links are made with."""
+    raise Http404
+
 
 app_name = "assessments"
 
@@ -66,4 +75,6 @@ urlpatterns = [
     path("me/attempts/<int:attempt_id>/questions/<int:number>/", views_take.take_question, name="take_question"),
     path("me/attempts/<int:attempt_id>/review/", views_take.take_review, name="take_review"),
     path("me/attempts/<int:attempt_id>/submit/", views_take.take_submit, name="take_submit"),
+    # The link of an assessment invitation's messages (a placeholder until its pages are built).
+    path("a/<str:token>/", assessment_link_placeholder, name="assessment_link"),
 ]

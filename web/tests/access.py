@@ -169,6 +169,8 @@ ACCESS = {
     "invitations:accept": Access(PUBLIC, kinds={"token": "account_token"}),
     "invitations:reset": Access(PUBLIC, kinds={"token": "reset_token"}),
     "invitations:password_forgot": Access(PUBLIC),
+    # A placeholder until the assessment link's pages are built: not found for everyone.
+    "assessments:assessment_link": Access(PUBLIC, ok=404, kinds={"token": "account_token"}, post=False),
     # ... and the admin pages
     "invitations:list": Access(Right.INVITE),
     # Known addresses are typed in capitals: the page may echo what was typed, not who it belongs to.
