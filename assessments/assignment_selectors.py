@@ -7,9 +7,11 @@ unpublished since). Whom they see in it: only the people of their own `invite` s
 their groups; contacts only for organisation-wide inviters); the counts are the assignment's own.
 """
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from invitations.models import Invitation
 from rights.names import Right
 from rights.selectors import actor_scope, users_in_scope
 
@@ -55,9 +57,40 @@ def is_open_for_adding(assignment, now=None) -> bool:
     return (now or timezone.now()) < assignment.closes_at
 
 
+def _first_messages(assignment):
+    """The messages of `assignment` that invited people (its reminders aside)."""
+    return Invitation.objects.filter(
+        organization_id=assignment.organization_id, batch_id=assignment.batch_id, is_reminder=False
+    )
+
+
+def assignment_packets(assignment) -> list[dict]:
+    """The packets `assignment`'s messages were sent in, in sending order: each one's `packet` label (the
+    first letters of its first and last person's names) and counts (`total`, `sent`, `failed`).
+    Packets of people added later that happen to share a label are counted together."""
+    Delivery = Invitation.Delivery
+    return list(
+        _first_messages(assignment)
+        .exclude(packet="")
+        .values("packet")
+        .annotate(
+            first=Min("pk"),
+            total=Count("pk"),
+            sent=Count("pk", filter=Q(delivery=Delivery.SENT)),
+            failed=Count("pk", filter=Q(delivery=Delivery.FAILED)),
+        )
+        .order_by("first")
+    )
+
+
+def _packet_of(assignment):
+    return _first_messages(assignment).order_by("-pk")
+
+
 def assignment_people(actor, assignment):
-    """The people of `assignment` that `actor` may see, each with its `state` (a `State` value) and
-    its attempt, by name. Removed people stay listed (their link says they were removed)."""
+    """The people of `assignment` that `actor` may see, each with its `state` (a `State` value), its
+    attempt and the packet of their message, by name. Removed people stay listed (their link says
+    they were removed)."""
     reach = Q(user__in=users_in_scope(actor, Right.INVITE))
     # Contacts belong to no group: only organisation-wide inviters reach them.
     if actor_scope(actor, Right.INVITE).all_users:
@@ -67,17 +100,16 @@ def assignment_people(actor, assignment):
         .filter(reach)
         .select_related("user", "contact", "attempt")
         .annotate(
+            packet=Coalesce(
+                Subquery(_packet_of(assignment).filter(user_id=OuterRef("user_id")).values("packet")[:1]),
+                Subquery(_packet_of(assignment).filter(contact_id=OuterRef("contact_id")).values("packet")[:1]),
+            ),
             state=Case(
                 When(removed_at__isnull=False, then=Value(State.REMOVED)),
                 When(attempt__submitted_at__isnull=False, then=Value(State.SUBMITTED)),
                 When(attempt__isnull=False, then=Value(State.IN_PROGRESS)),
                 default=Value(State.NOT_STARTED),
-            )
+            ),
         )
         .order_by("user__last_name", "contact__last_name", "user__first_name", "contact__first_name", "pk")
     )
-
-
-def removable(assignee) -> bool:
-    """A person can be removed while they have not started (and are not removed already)."""
-    return assignee.removed_at is None and getattr(assignee, "state", None) in (None, State.NOT_STARTED)

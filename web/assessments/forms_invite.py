@@ -15,12 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.identity import IdentityInvalid, email_clean, mobile_clean
+from flows.assessment_people import MAX_PASTED_ADDRESSES
 from flows.assessments import Selection
 from web.groups.forms import ScopedChoicesField
 
-# Beyond this, the page asks for a file import or several invitations (a paste of this size is
-# already far more than one screen can review).
-MAX_PASTED_LINES = 10_000
 # How many refused lines are named in the message (the rest are counted).
 NAMED_LINES = 10
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -71,10 +69,10 @@ class PeopleForm(forms.Form):
     def clean_addresses(self):
         text = self.cleaned_data["addresses"]
         parts = list(pasted_parts(text))
-        if len(parts) > MAX_PASTED_LINES:
+        if len(parts) > MAX_PASTED_ADDRESSES:
             raise ValidationError(
                 _("Paste at most %(max)d addresses at a time (%(count)d given).")
-                % {"max": MAX_PASTED_LINES, "count": len(parts)}
+                % {"max": MAX_PASTED_ADDRESSES, "count": len(parts)}
             )
         refused = []
         for number, part in parts:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from assessments.assignment_selectors import (
     State,
+    assignment_packets,
     assignment_people,
     is_open_for_adding,
     with_people_counts,
@@ -54,6 +55,7 @@ def assignment_detail(request, questionnaire_id, assignment_id):
             "people": people,
             "open_for_adding": is_open_for_adding(assignment),
             "progress": batch_progress(assignment.batch),
+            "packets": assignment_packets(assignment),
             "batch_visible": batches_visible_to(request.user).filter(pk=assignment.batch_id).exists(),
         },
     )

@@ -110,8 +110,11 @@ def test_the_review_shows_the_arithmetic_and_writes_nothing(alice_client, quiz, 
     assert sorted(user.first_name for user in summary.invited_users) == ["Ada", "Ines", "Otto"]
     assert [label for label, _reason in summary.skipped] == [str(members["dan"])]
     assert summary.total == 5
+    # 5 group members + 4 picked one by one (a user, 3 addresses) = 5 invited + Dan skipped + 3 duplicates.
+    assert summary.picked == 4 and summary.duplicates == 3
     page = " ".join(html(response).split())
     assert "5 people will be invited." in page and "Sum of the group sizes: 5" in page
+    assert "3 duplicates removed" in page
     assert "new.person@example.com" in page and "Nothing has been sent yet." in page
     assert not Assignment.objects.exists() and not Contact.objects.exists() and not InvitationBatch.objects.exists()
 
@@ -301,3 +304,17 @@ def test_the_pages_speak_french(alice_client, quiz, lyon, ines, window):
         f"/questionnaires/{quiz.pk}/invite/review/", {"groups": [lyon.pk], **window}, HTTP_ACCEPT_LANGUAGE="fr"
     )
     assert "1 personne sera invitée." in text(response)
+
+
+def test_the_assignment_page_names_the_packets_and_each_persons_packet(alice, alice_client, quiz, ines, otto, settings):
+    from flows.assessments import Selection, assessment_invite
+
+    settings.INVITATIONS_PACKET_SIZE = 1
+    assignment, _summary = assessment_invite(
+        actor=alice, questionnaire=quiz, selection=Selection(user_ids=(otto.pk, ines.pk))
+    )
+    response = alice_client.get(f"/questionnaires/{quiz.pk}/invitations/{assignment.pk}/")
+    # Ines Inscope, then Otto Outscope: one packet each, named after their names.
+    assert [packet["packet"] for packet in response.context["packets"]] == ["In", "Ou"]
+    assert {str(a.person): a.packet for a in response.context["people"]} == {str(ines): "In", str(otto): "Ou"}
+    assert "0 of 1 sent, 0 failed" in text(response)  # queued when the transaction commits
