@@ -111,6 +111,19 @@ class PeopleForm(forms.Form):
         )
 
 
+class PickerSearchForm(forms.Form):
+    """The searches of the pick page's group and contact lists (the user list has the people list's
+    own filters). Invalid text (a NUL byte) is refused with its message, and searches nothing."""
+
+    group_q = forms.CharField(label=_("Search groups"), required=False, max_length=100)
+    contact_q = forms.CharField(label=_("Search contacts"), required=False, max_length=100)
+
+    def term(self, name) -> str:
+        """What to search for in one list: the typed text, or nothing when it was refused."""
+        self.is_valid()
+        return (self.cleaned_data.get(name) or "").strip()
+
+
 class WindowInput(forms.DateTimeInput):
     input_type = "datetime-local"
 

@@ -8,6 +8,7 @@ makes the invitation through the service and redirects to its page). The review 
 a one-time key: a second click, or the same form posted again, finds the invitation already made.
 """
 
+import hashlib
 import secrets
 
 from django.contrib import messages
@@ -36,7 +37,7 @@ from rights.mixins import right_required
 from rights.names import Right
 from rights.selectors import actor_scope, contacts_in_scope, groups_in_scope, users_in_scope
 
-from .forms_invite import DATETIME_LOCAL, InviteForm, PeopleForm
+from .forms_invite import DATETIME_LOCAL, InviteForm, PeopleForm, PickerSearchForm
 
 RIGHT = Right.INVITE
 # How many matches of a search the picker lists (the rest: narrow the search, or pick a group).
@@ -95,7 +96,8 @@ def _picker(request, questionnaire, form, assignment=None, *, data=None):
     choices = _choices(request)
     picked = {name: set(parse_ids(data.getlist(name) if hasattr(data, "getlist") else [])) for name in choices}
 
-    group_q = (data.get("group_q") or "").strip()[:100]
+    searches = PickerSearchForm({name: data.get(name) or "" for name in ("group_q", "contact_q")})
+    group_q = searches.term("group_q")
     groups = groups_with_counts(choices["groups"])
     shown_groups = groups.filter(name__icontains=group_q) if group_q else groups
     picked_groups = list(groups.filter(pk__in=picked["groups"]))
@@ -107,7 +109,7 @@ def _picker(request, questionnaire, form, assignment=None, *, data=None):
     picked_users = list(choices["users"].filter(pk__in=picked["users"]).order_by("last_name", "first_name", "pk"))
 
     may_pick_contacts = actor_scope(request.user, RIGHT).all_users
-    contact_q = (data.get("contact_q") or "").strip()[:100]
+    contact_q = searches.term("contact_q")
     found_contacts, picked_contacts = [], []
     if may_pick_contacts:
         contacts = choices["contacts"].filter(converted_to__isnull=True)
@@ -125,7 +127,7 @@ def _picker(request, questionnaire, form, assignment=None, *, data=None):
             "questionnaire": questionnaire,
             "assignment": assignment,
             "form": form,
-            "group_q": group_q,
+            "searches": searches,
             "picked_groups": picked_groups,
             "shown_groups": shown_groups,
             "finder": finder,
@@ -133,7 +135,6 @@ def _picker(request, questionnaire, form, assignment=None, *, data=None):
             "more_users": len(found_users) == SHOWN and matches[SHOWN : SHOWN + 1].exists(),
             "picked_users": picked_users,
             "may_pick_contacts": may_pick_contacts,
-            "contact_q": contact_q,
             "found_contacts": found_contacts,
             "picked_contacts": picked_contacts,
             "shown": SHOWN,
@@ -224,8 +225,11 @@ def _review(request, questionnaire, assignment=None):
 
 
 def _once_key(request, token) -> str | None:
-    token = (token or "")[:64]
-    return f"assessment-invite:{request.user.pk}:{token}" if token else None
+    """The cache key of a reviewed summary's one-time key (hashed: it is whatever the form sent)."""
+    if not token:
+        return None
+    digest = hashlib.sha256(token[:200].encode("utf-8", "replace")).hexdigest()
+    return f"assessment-invite:{request.user.pk}:{digest}"
 
 
 def _confirm(request, questionnaire, assignment=None):

@@ -25,7 +25,7 @@ from groups.tests.factories import grant
 from rights.names import Right
 from rights.selectors import contacts_in_scope, users_in_scope
 
-from .access import ACCESS, IN_SCOPE, OTHER_TENANT, OUT_OF_SCOPE, PUBLIC, World
+from .access import ACCESS, IN_SCOPE, OTHER_TENANT, OUT_OF_SCOPE, PUBLIC, World, invite_form
 from .test_access_matrix import URLS, content, urls_for
 
 # Whose identifiers are typed: someone of another group, an administrator (managers never reach
@@ -75,6 +75,16 @@ SUBMITTERS = {
     # An import file whose row carries the identifier: the preview matches it to the user.
     "accounts:user_import": lambda world, actor, kind, value: {
         "file": csv_upload(f"first_name,last_name,{kind},groups\nNina,Newcomer,{value},{world.lyon.name}\n"),
+    },
+    # Pasted addresses: the summary (and the invitation made) must not name someone out of reach.
+    "assessments:invite_review": lambda world, actor, kind, value: invite_form(world) | {"addresses": value},
+    "assessments:invite_confirm": lambda world, actor, kind, value: (
+        invite_form(world) | {"addresses": value, "once": f"{actor}-{kind}-{value}"}
+    ),
+    "assessments:assignment_add_review": lambda world, actor, kind, value: {"addresses": value},
+    "assessments:assignment_add_confirm": lambda world, actor, kind, value: {
+        "addresses": value,
+        "once": f"{actor}-{kind}-{value}",
     },
 }
 # POST-only actions that take no typed value (ids in the URL or ticked boxes): nothing to look up.
