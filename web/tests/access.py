@@ -229,12 +229,18 @@ ACCESS = {
     # manager's group, OUT_OF_SCOPE to another group only); the assignments are of those questionnaires
     "assessments:invite": Access(Right.INVITE),
     # An empty form comes back with its errors; a real one shows the summary (and writes nothing).
-    "assessments:invite_review": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    "assessments:invite_review": Access(
+        Right.INVITE, post_only=True, data=lambda world: invite_form(world.groups[IN_SCOPE])
+    ),
     # Without the review's one-time key: sent back to review, nothing made.
-    "assessments:invite_confirm": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    "assessments:invite_confirm": Access(
+        Right.INVITE, post_only=True, data=lambda world: invite_form(world.groups[IN_SCOPE])
+    ),
     "assessments:assignment": Access(Right.INVITE),
     "assessments:assignment_add": Access(Right.INVITE),
-    "assessments:assignment_add_review": Access(Right.INVITE, post_only=True, data=lambda world: invite_form(world)),
+    "assessments:assignment_add_review": Access(
+        Right.INVITE, post_only=True, data=lambda world: invite_form(world.groups[IN_SCOPE])
+    ),
     "assessments:assignment_add_confirm": Access(Right.INVITE, post_only=True),
     # GET asks to confirm (the POST, which removes the person, is tested in web/assessments/tests).
     "assessments:assignee_remove": Access(Right.INVITE),
@@ -257,11 +263,11 @@ ACCESS = {
 }
 
 
-def invite_form(world) -> dict:
-    """Whom to invite (the manager's group and a new address) and when: a form an inviter may post."""
+def invite_form(group) -> dict:
+    """Whom to invite (`group` and a new address) and when: a form an inviter may post."""
     opens = timezone.localtime() + timedelta(hours=1)
     return {
-        "groups": [world.groups[IN_SCOPE].pk],
+        "groups": [group.pk],
         "addresses": "newcomer@elsewhere.example",
         "opens_at": opens.strftime("%Y-%m-%dT%H:%M"),
         "closes_at": (opens + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),

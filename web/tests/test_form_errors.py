@@ -77,9 +77,11 @@ SUBMITTERS = {
         "file": csv_upload(f"first_name,last_name,{kind},groups\nNina,Newcomer,{value},{world.lyon.name}\n"),
     },
     # Pasted addresses: the summary (and the invitation made) must not name someone out of reach.
-    "assessments:invite_review": lambda world, actor, kind, value: invite_form(world) | {"addresses": value},
+    "assessments:invite_review": lambda world, actor, kind, value: (
+        invite_form(world.groups[IN_SCOPE]) | {"addresses": value}
+    ),
     "assessments:invite_confirm": lambda world, actor, kind, value: (
-        invite_form(world) | {"addresses": value, "once": f"{actor}-{kind}-{value}"}
+        invite_form(world.groups[IN_SCOPE]) | {"addresses": value, "once": f"{actor}-{kind}-{value}"}
     ),
     "assessments:assignment_add_review": lambda world, actor, kind, value: {"addresses": value},
     "assessments:assignment_add_confirm": lambda world, actor, kind, value: {

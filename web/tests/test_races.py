@@ -228,6 +228,27 @@ def test_two_simultaneous_submissions_give_one_success_and_the_normal_message(po
     assert race_.count(alice) == 1
 
 
+def test_an_assessment_invitation_confirmed_twice_at_once_is_made_once(postgres, alice):
+    """A double click on "Invite": both requests carry the reviewed summary's one-time key; the first
+    makes the invitation (held at its INSERT here), the second is told it is being made."""
+    from assessments.models import Assignment
+    from assessments.tests.factories import make_questionnaire
+
+    from .access import invite_form
+
+    quiz = make_questionnaire(alice.organization, title="Fire safety", visibility="all")
+    nobody = UserGroup.objects.create(organization=alice.organization, name="Lille")
+    data = invite_form(nobody) | {"addresses": "newcomer@acme.example", "once": "one-reviewed-summary"}
+    url = f"/questionnaires/{quiz.pk}/invite/confirm/"
+    (first, second), waited = race(logged_in_clients(alice, 2), [Assignment._meta.db_table], [(url, data)] * 2)
+    assert waited == 1, "the second request must not reach the write"
+    assert sorted([first.status_code, second.status_code]) == [200, 200]
+    said = [text(response) for response in (first, second)]
+    assert sum("1 person invited to “Fire safety”." in page for page in said) == 1
+    assert sum("These invitations are being made" in page for page in said) == 1
+    assert Assignment.objects.count() == 1 and Contact.objects.filter(email="newcomer@acme.example").count() == 1
+
+
 # Every form of the product, submitted twice at once -----------------------------------------------
 
 
