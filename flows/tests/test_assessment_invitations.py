@@ -304,3 +304,15 @@ def test_the_sms_fits_one_gsm_message_with_a_long_name_and_title_and_is_in_the_r
     assert "/a/" in message.body and message.body.rstrip("/").rsplit("/", 1)[-1]
     assert "Compagnie" in message.body
     assert "vous invite" in message.body or "invite" in message.body
+
+
+def test_the_batch_page_shows_the_packets_so_an_administrator_finds_someones(acme, alice, alice_client, quiz, lyon):
+    for name in ["Abbot", "Baker", "Cole", "Cooper"]:
+        person(acme, "X", name, lyon)
+    with override_settings(INVITATIONS_PACKET_SIZE=2):
+        assignment, _summary = assessment_invite(
+            actor=alice, questionnaire=quiz, selection=Selection(group_ids=(lyon.pk,))
+        )
+    page = alice_client.get(f"/invitations/batches/{assignment.batch_id}/").content.decode()
+    packets = page.split("data-packets", 1)[1]
+    assert packets.index("Ab–Ba</th>") < packets.index("Co</th>")
