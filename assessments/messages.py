@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from assessments.models import Assignment
 from experquiz.sms.gsm import SMS_LIMIT, septets, to_gsm
 from experquiz.tenancy import organization_url
 
@@ -49,6 +50,10 @@ def _context(invitation, *, link):
 
 class AssessmentMessages:
     """The builder of `kind=assessment` messages (see invitations.messages)."""
+
+    def can_build(self, invitation) -> bool:
+        """Only the messages of an assessment invitation (a batch with its assignment)."""
+        return invitation.batch_id is not None and Assignment.objects.filter(batch_id=invitation.batch_id).exists()
 
     def link(self, invitation, token: str) -> str:
         return organization_url(invitation.organization, reverse(LINK_URL_NAME, args=[token]))

@@ -9,6 +9,7 @@ picked) is counted once in `total`, the number of people invited. Only active us
 people outside the actor's right to invite are skipped without being named.
 """
 
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -75,6 +76,7 @@ class InvitationSummary:
         return sorted([*self.invited_users, *self.invited_contacts, *self.new_contact_addresses], key=sort_key)
 
 
+@functools.lru_cache(maxsize=50_000)  # names repeat: every sort of 10,000 people folds each name again
 def _folded(text: str) -> str:
     text = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in text if not unicodedata.combining(c)).casefold()

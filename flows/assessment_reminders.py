@@ -56,7 +56,8 @@ def assignments_send_reminders() -> int:
             people = [assignee.person for assignee in _not_started(assignment)]
             Assignment.objects.filter(pk=assignment.pk).update(reminded_at=now)
             if people:
-                _send(_message_rows(assignment=assignment, people=people, actor=None, now=now, is_reminder=True))
+                rows = _message_rows(assignment=assignment, people=people, actor=None, now=now, is_reminder=True)
+                _send(assignment=assignment, rows=rows)
             events.append(
                 audit_event(
                     organization=assignment.organization_id,

@@ -16,7 +16,7 @@ AssessmentSettings): until then no task claims them, and the sweeper queues them
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ from assessments.selectors import questionnaires_invitable_by
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import authorization
+from experquiz.copying import insert_rows
 from experquiz.errors import DomainError, InvalidFields
 from invitations.models import Invitation, InvitationBatch
 from invitations.services.outbox import invitations_enqueue
@@ -172,62 +173,73 @@ def _new_contacts(*, organization, actor, addresses: list[str]) -> list[Contact]
     return contacts
 
 
-def _message_rows(*, assignment: Assignment, people: list, actor, now, is_reminder=False) -> list[Invitation]:
-    """One unsaved message per person, in name order, each with its packet's label."""
+def _message_rows(*, assignment: Assignment, people: list, actor, now, is_reminder=False) -> list[dict]:
+    """One message per person (a row's values), in name order, each with its packet's label."""
     due_later = assignment.send_at > now
+    common = {
+        "organization_id": assignment.organization_id,
+        "kind": str(Kind.ASSESSMENT),
+        "is_reminder": is_reminder,
+        "expires_at": assignment.closes_at,
+        "batch_id": assignment.batch_id,
+        "created_by_id": getattr(actor, "pk", None),
+        "created_at": now,
+        # Waiting for its time: no task is queued, and the sweeper takes it then.
+        "not_before": assignment.send_at if due_later else None,
+        "enqueued_at": None if due_later else now,
+    }
     rows = []
     for label, packet in packets_of(sorted(people, key=sort_key)):
         for person in packet:
             if isinstance(person, User):
                 channel = person.preferred_channel
                 address = person.email if channel == Channel.EMAIL else person.mobile
+                who = {"user_id": person.pk, "contact_id": None}
             else:
                 channel = Channel.EMAIL if person.email else Channel.SMS
                 address = person.email or person.mobile
-            rows.append(
-                Invitation(
-                    organization_id=assignment.organization_id,
-                    kind=Kind.ASSESSMENT,
-                    user=person if isinstance(person, User) else None,
-                    contact=person if isinstance(person, Contact) else None,
-                    channel=channel,
-                    address=address,
-                    is_reminder=is_reminder,
-                    expires_at=assignment.closes_at,
-                    batch_id=assignment.batch_id,
-                    created_by=actor,
-                    packet=label,
-                    # Waiting for its time: no task is queued, and the sweeper takes it then.
-                    not_before=assignment.send_at if due_later else None,
-                    enqueued_at=None if due_later else now,
-                )
-            )
+                who = {"user_id": None, "contact_id": person.pk}
+            rows.append({**common, **who, "channel": str(channel), "address": address, "packet": label})
     return rows
 
 
-def _send(rows: list[Invitation]) -> list[Invitation]:
-    rows = Invitation.objects.bulk_create(rows, batch_size=2000)
-    invitations_enqueue(invitation_ids=[row.pk for row in rows if row.not_before is None])
-    return rows
+def _send(*, assignment: Assignment, rows: list[dict]) -> int:
+    """Write the messages; those due now are queued once the transaction commits. The assignment is
+    locked (or new), so the rows of its batch after the last one before are these."""
+    if not rows:
+        return 0
+    before = Invitation.objects.filter(batch_id=assignment.batch_id).aggregate(last=Max("pk"))["last"] or 0
+    insert_rows(Invitation, rows)
+    if rows[0]["not_before"] is None:
+        written = Invitation.objects.filter(batch_id=assignment.batch_id, pk__gt=before).order_by("pk")
+        invitations_enqueue(invitation_ids=list(written.values_list("pk", flat=True)))
+    return len(rows)
 
 
 def _place(*, assignment: Assignment, summary: InvitationSummary, contacts: list, actor, now) -> list:
     """Give each invited person their place (or back, if they were removed); the people placed."""
     users = summary.invited_users
     removed = Assignee.objects.filter(assignment=assignment, removed_at__isnull=False)
-    back_users = set(removed.filter(user__in=users).values_list("user_id", flat=True))
-    back_contacts = set(removed.filter(contact__in=contacts).values_list("contact_id", flat=True))
-    removed.filter(user__in=back_users).update(removed_at=None, added_at=now, added_by=actor)
-    removed.filter(contact__in=back_contacts).update(removed_at=None, added_at=now, added_by=actor)
-    common = {"organization_id": assignment.organization_id, "assignment": assignment, "added_at": now}
-    Assignee.objects.bulk_create(
-        [Assignee(user=user, added_by=actor, **common) for user in users if user.pk not in back_users]
-        + [
-            Assignee(contact=contact, added_by=actor, **common)
-            for contact in contacts
-            if contact.pk not in back_contacts
-        ],
-        batch_size=2000,
+    back_users = set(removed.filter(user__isnull=False).values_list("user_id", flat=True))
+    back_contacts = set(removed.filter(contact__isnull=False).values_list("contact_id", flat=True))
+    back_users &= {user.pk for user in users}
+    back_contacts &= {contact.pk for contact in contacts}
+    if back_users or back_contacts:
+        removed.filter(Q(user__in=back_users) | Q(contact__in=back_contacts)).update(
+            removed_at=None, added_at=now, added_by=actor
+        )
+    common = {
+        "organization_id": assignment.organization_id,
+        "assignment_id": assignment.pk,
+        "added_at": now,
+        "added_by_id": getattr(actor, "pk", None),
+        "removed_at": None,
+        "opened_at": None,
+    }
+    insert_rows(
+        Assignee,
+        [{**common, "user_id": user.pk, "contact_id": None} for user in users if user.pk not in back_users]
+        + [{**common, "user_id": None, "contact_id": c.pk} for c in contacts if c.pk not in back_contacts],
     )
     return [*users, *contacts]
 
@@ -274,7 +286,7 @@ def assessment_invite(
         organization=organization, actor=actor, addresses=summary.new_contact_addresses
     )
     people = _place(assignment=assignment, summary=summary, contacts=contacts, actor=actor, now=now)
-    _send(_message_rows(assignment=assignment, people=people, actor=actor, now=now))
+    _send(assignment=assignment, rows=_message_rows(assignment=assignment, people=people, actor=actor, now=now))
     audit_record(
         organization=organization,
         actor=actor,
@@ -312,7 +324,7 @@ def assignment_add_people(*, actor: User | None, assignment: Assignment, selecti
         organization=organization, actor=actor, addresses=summary.new_contact_addresses
     )
     people = _place(assignment=assignment, summary=summary, contacts=contacts, actor=actor, now=now)
-    _send(_message_rows(assignment=assignment, people=people, actor=actor, now=now))
+    _send(assignment=assignment, rows=_message_rows(assignment=assignment, people=people, actor=actor, now=now))
     audit_record(
         organization=organization,
         actor=actor,

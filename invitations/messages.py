@@ -27,7 +27,7 @@ TEMPLATES = {
 
 # Messages of kinds defined by an upper floor (an assessment's invitation and reminder): the floor that
 # knows what they say registers a builder when it loads (AssessmentsConfig.ready), since this floor
-# may not import it. A builder has `link(invitation, token)`, `email(invitation, link=…)` (an
+# may not import it. A builder has `can_build(invitation)`, `link(invitation, token)`, `email(invitation, link=…)` (an
 # EmailMultiAlternatives) and `sms(invitation, link=…)` (one GSM message, link included).
 _builders = {}
 
@@ -36,8 +36,11 @@ def register_builder(kind: str, builder) -> None:
     _builders[kind] = builder
 
 
-def can_build(kind: str) -> bool:
-    return kind in TEMPLATES or kind in _builders
+def can_build(invitation: Invitation) -> bool:
+    """Whether a message can be made for `invitation` (a builder may refuse a row it cannot place)."""
+    if invitation.kind in _builders:
+        return _builders[invitation.kind].can_build(invitation)
+    return invitation.kind in TEMPLATES
 
 
 def link_for(invitation: Invitation, token: str) -> str:

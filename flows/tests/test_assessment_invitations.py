@@ -304,3 +304,42 @@ def test_the_sms_fits_one_gsm_message_with_a_long_name_and_title_and_is_in_the_r
     assert "/a/" in message.body and message.body.rstrip("/").rsplit("/", 1)[-1]
     assert "Compagnie" in message.body
     assert "vous invite" in message.body or "invite" in message.body
+
+
+def test_the_batch_page_shows_the_packets_so_an_administrator_finds_someones(acme, alice, alice_client, quiz, lyon):
+    for name in ["Abbot", "Baker", "Cole", "Cooper"]:
+        person(acme, "X", name, lyon)
+    with override_settings(INVITATIONS_PACKET_SIZE=2):
+        assignment, _summary = assessment_invite(
+            actor=alice, questionnaire=quiz, selection=Selection(group_ids=(lyon.pk,))
+        )
+    page = alice_client.get(f"/invitations/batches/{assignment.batch_id}/").content.decode()
+    packets = page.split("data-packets", 1)[1]
+    assert packets.index("Ab–Ba</th>") < packets.index("Co</th>")
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("is_reminder", [False, True])
+def test_every_assessment_sms_is_one_gsm_message_and_the_title_gives_way_first(language, is_reminder):
+    from django.utils import translation
+
+    from assessments.messages import sms_text
+
+    link = "https://centre-hospitalier-universitaire.people.experquiz-platform.example.com/a/" + "x" * 43 + "/"
+    with translation.override(language):
+        short = sms_text(
+            organization_name="Acme",
+            title="Fire safety",
+            closes_at=timezone.now(),
+            link="https://acme.example.com/a/t/",
+        )
+        long = sms_text(
+            organization_name="Centre hospitalier universitaire de Pointe-à-Pitre",
+            title="Évaluation annuelle de la sécurité incendie et des premiers secours pour les équipes de nuit",
+            closes_at=timezone.now(),
+            link=link,
+            is_reminder=is_reminder,
+        )
+    assert "Fire safety" in short and "Acme" in short
+    assert septets(long) <= SMS_LIMIT and long.endswith(link)
+    assert ("vous invite" in short) == (language == "fr")

@@ -212,8 +212,8 @@ def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str
     A link's hash and expiry were written when the packet was claimed; a temporary password was set
     just before (`secret`).
     """
-    if not messages.can_build(invitation.kind):
-        raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
+    if not messages.can_build(invitation):
+        raise PermanentFailure(f"No message can be made for this “{invitation.get_kind_display()}”.")
     now = timezone.now()
     link = ""
     sent = {"delivery": Delivery.SENT, "attempts": F("attempts") + 1, "last_error": "", **UNCLAIMED}
