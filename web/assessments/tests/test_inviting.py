@@ -318,3 +318,21 @@ def test_the_assignment_page_names_the_packets_and_each_persons_packet(alice, al
     assert [packet["packet"] for packet in response.context["packets"]] == ["In", "Ou"]
     assert {str(a.person): a.packet for a in response.context["people"]} == {str(ines): "In", str(otto): "Ou"}
     assert "0 of 1 sent, 0 failed" in text(response)  # queued when the transaction commits
+
+
+def test_the_organisations_options_set_the_window_and_when_messages_go(alice_client, acme, quiz, ines):
+    from assessments.models import AssessmentSettings
+
+    AssessmentSettings.objects.create(organization=acme, default_window_hours=48, send_minutes_before_opening=60)
+    form = alice_client.get(f"/questionnaires/{quiz.pk}/invite/").context["form"]
+    assert form["closes_at"].value() - form["opens_at"].value() == timedelta(hours=48)
+    opens = timezone.now() + timedelta(hours=3)
+    window = {"opens_at": local(opens), "closes_at": local(opens + timedelta(days=1))}
+    response = alice_client.post(f"/questionnaires/{quiz.pk}/invite/review/", {"users": [ines.pk], **window})
+    send_at = response.context["send_at"]
+    assert timezone.localtime(send_at).strftime("%Y-%m-%dT%H:%M") == local(opens - timedelta(hours=1))
+    assert "(the organisation sends them before the window opens)" in text(response)
+    # A window opening within the hour: the messages go at once.
+    soon = {"opens_at": local(timezone.now()), "closes_at": window["closes_at"]}
+    response = alice_client.post(f"/questionnaires/{quiz.pk}/invite/review/", {"users": [ines.pk], **soon})
+    assert response.context["send_at"] is None and "At once, when you confirm" in text(response)
