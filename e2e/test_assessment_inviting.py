@@ -67,18 +67,18 @@ def test_an_administrator_invites_a_group_and_a_pasted_address(laptop_page, tena
     accessible(page)
 
     # Searching the groups keeps what is already typed.
-    page.get_by_label("Emails or mobile numbers").fill("new.person@example.com")
+    page.get_by_label("Emails or mobile numbers").fill("new.person@example.com\n06 12 34 56 78")
     page.get_by_role("searchbox", name="Search groups").fill("ly")
     page.get_by_role("button", name="Search groups").click()
     page.get_by_label("Lyon 3 members, 2 active").check()
-    assert page.get_by_label("Emails or mobile numbers").input_value() == "new.person@example.com"
+    assert page.get_by_label("Emails or mobile numbers").input_value() == "new.person@example.com\n06 12 34 56 78"
     assert page.get_by_label("Paris").count() == 0
     screenshot(page, "invite-pick")
     page.get_by_role("button", name="Review").click()
 
     summary = page.locator("[data-summary]")
     summary.wait_for()
-    assert "3 people will be invited." in summary.inner_text()
+    assert "4 people will be invited." in summary.inner_text()
     assert "Sum of the group sizes: 3" in summary.inner_text()
     assert "new.person@example.com" in page.locator("[data-new-contacts]").inner_text()
     assert "Ivo" in page.locator("[data-skipped]").inner_text()
@@ -86,13 +86,14 @@ def test_an_administrator_invites_a_group_and_a_pasted_address(laptop_page, tena
     accessible(page)
     screenshot(page, "invite-review")
 
-    page.get_by_role("button", name="Invite 3 people").click()
+    # The pasted lines travel in the confirmation form as they were typed, one address a line.
+    page.get_by_role("button", name="Invite 4 people").click()
     page.get_by_role("heading", name="“Fire safety”: assessment invitation").wait_for()
-    assert "3 people invited to “Fire safety”." in page.get_by_role("alert").first.inner_text()
+    assert "4 people invited to “Fire safety”." in page.get_by_role("alert").first.inner_text()
     people = page.get_by_role("table")
-    for name in ("Ines Lyonnais", "Ivan Lyonnais", "new.person@example.com"):
+    for name in ("Ines Lyonnais", "Ivan Lyonnais", "new.person@example.com", "+33 6 12 34 56 78"):
         assert name in people.inner_text()
-    assert Assignee.objects.count() == 3 and Assignment.objects.count() == 1
+    assert Assignee.objects.count() == 4 and Assignment.objects.count() == 1
     accessible(page)
     screenshot(page, "assignment")
 
