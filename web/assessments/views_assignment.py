@@ -15,7 +15,7 @@ from assessments.assignment_selectors import (
     with_people_counts,
 )
 from experquiz.errors import DomainError
-from experquiz.web import message_from_service, page_of
+from experquiz.web import message_from_service, page_of, query_string
 from flows.assessments import assignment_remove_person
 from invitations.selectors import batch_progress, batches_visible_to
 from rights.mixins import right_required
@@ -35,7 +35,12 @@ STATES = {
 def assignment_detail(request, questionnaire_id, assignment_id):
     assignment = assignment_for_invite(request, questionnaire_id, assignment_id)
     counted = with_people_counts(type(assignment).objects.filter(pk=assignment.pk)).get()
-    people = page_of(request, assignment_people(request.user, assignment), PAGE_SIZE)
+    people = assignment_people(request.user, assignment)
+    # `?state=` lists only the people in one state (who has not started yet, say).
+    shown_state = request.GET.get("state") if request.GET.get("state") in STATES else ""
+    if shown_state:
+        people = people.filter(state=shown_state)
+    people = page_of(request, people, PAGE_SIZE)
     for assignee in people:
         assignee.state_label = STATES[assignee.state]
         assignee.removable = assignee.state == State.NOT_STARTED
@@ -53,6 +58,8 @@ def assignment_detail(request, questionnaire_id, assignment_id):
                 (State.REMOVED, STATES[State.REMOVED], counted.removed),
             ],
             "people": people,
+            "shown_state": shown_state,
+            "query": query_string(request.GET, "page"),
             "open_for_adding": is_open_for_adding(assignment),
             "progress": batch_progress(assignment.batch),
             "packets": assignment_packets(assignment),

@@ -226,6 +226,11 @@ def test_the_assignment_page_shows_people_and_where_they_stand(alice_client, qui
     not_started = Assignee.objects.get(assignment=assignment, user=ines)
     assert f"/people/{not_started.pk}/remove/" in page and f"/people/{started.pk}/remove/" not in page
     assert "Add people" in page
+    # Each count lists its people; an unknown state lists everyone.
+    url = f"/questionnaires/{quiz.pk}/invitations/{assignment.pk}/"
+    in_progress = alice_client.get(url, {"state": "in_progress"}).context["people"]
+    assert [str(a.person) for a in in_progress] == [str(otto)]
+    assert len(alice_client.get(url, {"state": "nonsense"}).context["people"].object_list) == 2
 
 
 def test_removing_a_person_asks_then_removes_and_refuses_once_started(alice_client, quiz, assignment, ines, otto):
