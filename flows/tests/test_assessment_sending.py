@@ -196,3 +196,17 @@ def test_two_administrators_pasting_the_same_new_addresses_at_once_make_one_cont
     # Each contact's creation is recorded once, by whoever made it.
     assert AuditEvent.objects.filter(action=Action.CONTACT_CREATED).count() == 51
     assert [s.total for s in summaries] == [51, 51]
+
+
+def test_people_added_before_the_sending_time_wait_with_the_others(acme, alice, bob, deliver):
+    from flows.assessments import assignment_add_people
+
+    assignment = deliver(lambda: delayed(acme, alice, [bob]))
+    carol = UserFactory(organization=acme)
+    deliver(
+        lambda: assignment_add_people(actor=alice, assignment=assignment, selection=Selection(user_ids=(carol.pk,)))
+    )
+    assert set(Invitation.objects.filter(batch=assignment.batch).values_list("not_before", flat=True)) == {
+        assignment.send_at
+    }
+    assert mail.outbox == []
