@@ -12,7 +12,9 @@ its reason.
 """
 
 import ast
+import html
 import inspect
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
@@ -28,10 +30,12 @@ from django.utils.html import strip_tags
 
 from accounts.models import Contact, ImportJob, User
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserGroupFactory
+from assessments.tests.factories import make_questionnaire
 from conftest import tenant_client
 from experquiz import sms
 from experquiz.tests.codebase import product_modules
 from flows import bulk
+from flows.assessments import Selection, assessment_invite
 from groups.tests.factories import grant
 from invitations.models import Invitation, InvitationBatch
 from rights.names import Right
@@ -84,6 +88,30 @@ def _confirm_an_import_that_asked_for_invitations(env, client):
         total=1,
     )
     return client.post(reverse("accounts:user_import_confirm", args=[job.pk]), follow=True)
+
+
+def _window():
+    opens = timezone.localtime(timezone.now() + timedelta(minutes=5))
+    return {"opens_at": f"{opens:%Y-%m-%dT%H:%M}", "closes_at": f"{opens + timedelta(days=1):%Y-%m-%dT%H:%M}"}
+
+
+def _review_then_confirm(review_url, confirm_url, data):
+    """The assessment invitation pages: the review (which sends nothing) hands the confirmation form
+    its one-time key; the trigger posts that form as the browser would. Without a form to post (the
+    review refused the sender), the confirmation is posted with the same choice and no key."""
+
+    def trigger(env, client):
+        review = client.post(review_url(env), data(env))
+        page = review.content.decode()
+        if review.status_code != 200 or "data-confirm-form" not in page:
+            return client.post(confirm_url(env), data(env), follow=True)
+        form = page.split("data-confirm-form", 1)[1].split("</form>", 1)[0]
+        posted = {}
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+            posted.setdefault(name, []).append(html.unescape(value))
+        return client.post(confirm_url(env), posted, follow=True)
+
+    return trigger
 
 
 SENDING_PATHS = {
@@ -143,6 +171,24 @@ SENDING_PATHS = {
         _confirm_an_import_that_asked_for_invitations,
         covers=("url:accounts:user_import_confirm", "task:accounts.tasks.import_apply"),
         refusal="1 user outside your invitation rights was not invited.",
+    ),
+    "invite people to an assessment": SendingPath(
+        Right.INVITE,
+        _review_then_confirm(
+            lambda env: reverse("assessments:invite_review", args=[env.quiz.pk]),
+            lambda env: reverse("assessments:invite_confirm", args=[env.quiz.pk]),
+            lambda env: {"contacts": [env.contact.pk], "addresses": "pat@acme.example", **_window()},
+        ),
+        covers=("url:assessments:invite_confirm",),
+    ),
+    "add people to an assessment invitation": SendingPath(
+        Right.INVITE,
+        _review_then_confirm(
+            lambda env: reverse("assessments:assignment_add_review", args=[env.quiz.pk, env.assignment.pk]),
+            lambda env: reverse("assessments:assignment_add_confirm", args=[env.quiz.pk, env.assignment.pk]),
+            lambda env: {"contacts": [env.contact.pk], "addresses": "pat@acme.example"},
+        ),
+        covers=("url:assessments:assignment_add_confirm",),
     ),
     # Temporary passwords: manage_users.
     "activate with a temporary password (button)": SendingPath(
@@ -236,6 +282,14 @@ def env(acme, alice):
             if right != missing:
                 grant(holder, right, everyone=True)
         without[missing] = holder
+    quiz = make_questionnaire(acme, title="Fire safety", created_by=alice)
+    # An open assessment invitation of Alice's (to Tess), that people can be added to. Nothing is
+    # sent: the test's on-commit callbacks only run inside the trigger.
+    assignment, _summary = assessment_invite(
+        actor=alice,
+        questionnaire=quiz,
+        selection=Selection(group_ids=(), user_ids=(tess.pk,), contact_ids=(), addresses=""),
+    )
     return Env(
         org=acme,
         alice=alice,
@@ -243,6 +297,8 @@ def env(acme, alice):
         carol=carol,
         nora=nora,
         contact=ContactFactory(organization=acme, first_name="Cora", last_name="Contact", email="cora@example.org"),
+        quiz=quiz,
+        assignment=assignment,
         failed_invitation=failed_invitation,
         failed_password=failed_password,
         without=without,
