@@ -54,6 +54,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Organization, User, UserType  # noqa: E402
 from accounts.search import search_text_for  # noqa: E402
+from experquiz.naming import name_key  # noqa: E402
 from flows.management.commands.seed_demo import FIRST_NAMES as FIRST  # noqa: E402
 from flows.management.commands.seed_demo import LAST_NAMES as LAST  # noqa: E402
 from groups.models import UserGroup  # noqa: E402
@@ -93,16 +94,17 @@ def generate():
         types = [UserType.objects.create(organization=org, name=name).pk for name in ("Employee", "Trainee", "Client")]
         group_ids = list(range(next_group, next_group + GROUPS[slug]))
         with raw.copy(
-            "COPY usergroups_usergroup (id, organization_id, name, description, created_at) FROM STDIN"
+            "COPY usergroups_usergroup (id, organization_id, name, name_key, description, created_at) FROM STDIN"
         ) as copy:
             for n, pk in enumerate(group_ids):
-                copy.write_row((pk, org.pk, f"Group {slug} {n:03d}", "", now))
+                name = f"Group {slug} {n:03d}"
+                copy.write_row((pk, org.pk, name, name_key(name), "", now))
         next_group += len(group_ids)
         user_ids = []
         columns = (
             "id, password, last_login, is_superuser, organization_id, first_name, last_name, email, mobile, "
             "employee_number, preferred_channel, language, user_type_id, status, is_administrator, "
-            "must_change_password, is_staff, created_at, updated_at, search_text"
+            "must_change_password, is_staff, created_at, updated_at, search_text, session_generation"
         )
         with raw.copy(f"COPY accounts_user ({columns}) FROM STDIN") as copy:
             for n in range(size):
@@ -121,6 +123,7 @@ def generate():
                         search_text_for(
                             first_name=first, last_name=last, email=email, mobile=mobile, employee_number=employee
                         ),
+                        0,
                     )
                 )  # fmt: skip
                 next_id += 1
