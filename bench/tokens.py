@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stats import summary as stats_summary  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SLUG = "bench0"
@@ -39,7 +42,6 @@ def free_port() -> int:
 
 def make_links(count: int = LINKS) -> list[str]:
     """Invited people of bench0 with account links that work (idempotent); their tokens."""
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     import django
 
@@ -134,13 +136,6 @@ def load_round(args) -> None:
     print(repr((latencies, statuses, elapsed)))
 
 
-def percentile(values: list[float], p: float) -> float:
-    """The nearest-rank percentile: the smallest value with at least p % of the values at or below it."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
 def measure(*, database_url, cache_url, workers=2, connections=8, rounds=4, seconds=5.0, conn_max_age=None) -> dict:
     """{kind: {"rps", "p50", "p95", "p99", "requests", "statuses"}} for valid and unknown links."""
     tokens = make_links()
@@ -149,10 +144,14 @@ def measure(*, database_url, cache_url, workers=2, connections=8, rounds=4, seco
     if conn_max_age is not None:
         env["CONN_MAX_AGE"] = str(conn_max_age)
     subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    # The server's log (a warning per unknown link, as in production) goes to a file, not the terminal.
+    log_path = ROOT / "bench" / "results" / "tokens-gunicorn.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = log_path.open("w")
     server = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "experquiz.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log,
     )  # fmt: skip
     kinds = {
         "valid": [f"/i/{token}/" for token in tokens],
@@ -182,15 +181,14 @@ def measure(*, database_url, cache_url, workers=2, connections=8, rounds=4, seco
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        log.close()
     summary = {}
     for kind, cell in results.items():
         ms = [latency * 1000 for latency in cell["latencies"]]
         summary[kind] = {
+            **stats_summary(ms),
             "requests": len(ms),
             "rps": len(ms) / cell["elapsed"],
-            "p50": percentile(ms, 50),
-            "p95": percentile(ms, 95),
-            "p99": percentile(ms, 99),
             "statuses": cell["statuses"],
         }
     return summary
