@@ -245,3 +245,10 @@ def test_a_row_shows_its_values_ready_to_read(alice_client, people):
     assert '<span class="badge status-inactive">Inactive</span>' in content
     assert '<span class="badge text-bg-light border me-1">Sales</span>' in content
     assert formats.date_format(timezone.localtime(marc.created_at), "SHORT_DATE_FORMAT") in content
+
+
+def test_both_group_menus_list_the_groups_escaped_and_the_filter_one_marks_the_choice(alice_client, alice):
+    group = UserGroupFactory(organization=alice.organization, name="<b>R&D</b>")
+    content = alice_client.get(URL, {"group": group.pk}).content.decode()
+    assert content.count(f'<option value="{group.pk}" selected>&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1
+    assert content.count(f'<option value="{group.pk}">&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1
