@@ -54,10 +54,14 @@ messages: install
 	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv
 
-# The people-list benchmark needs PostgreSQL and a database of its own (created if missing).
+# The web benchmarks need PostgreSQL, a database of their own (created if missing) and Redis: /users/
+# against the admin and against its own SQL, interleaved, BENCH_SAMPLES samples per cell (20 at
+# least), the link page on gunicorn, then the goal table (see bench/README.md).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_people_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
+BENCH_SAMPLES ?= 20
 bench-people: install
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py all
+	DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/run.py all --samples $(BENCH_SAMPLES)
 
 bench: bench-people bench-invitations
 

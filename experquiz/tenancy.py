@@ -63,6 +63,9 @@ class TenantSessionMiddleware:
             if organization is not None:
                 return redirect(settings.LOGIN_URL)
             return redirect(reverse("admin:login", urlconf=settings.PLATFORM_URLCONF))
+        if user.is_authenticated and organization is not None:
+            # The same row, loaded already: `user.organization` costs no second query.
+            user.organization = organization
         return self.get_response(request)
 
 

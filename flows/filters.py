@@ -1,12 +1,15 @@
 """The people list's filters. Every choice is offered from a queryset scoped by the actor."""
 
 import django_filters
+import django_filters.fields
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
+from experquiz.parsing import parse_id
 from groups.models import UserGroup
 from rights.names import Right
 from rights.selectors import groups_in_scope
@@ -33,6 +36,33 @@ SORT_CHOICES = [
 ]
 
 
+class ListedModelChoiceField(django_filters.fields.ModelChoiceField):
+    """A choice checked against the (pk, name) rows of its queryset, read once: the page's menu
+    lists the same rows (`choices_list`), so the menu and the check cost one query, not two, and
+    no model instance per row. The chosen object carries only its pk and name."""
+
+    _rows = None
+
+    def choices_list(self) -> list[tuple[int, str]]:
+        """(pk, name) of every choice, in the queryset's order."""
+        if self._rows is None:
+            self._rows = list(self.queryset.values_list("pk", "name"))
+        return self._rows
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        pk = parse_id(value)
+        for choice, name in self.choices_list():
+            if choice == pk:
+                return self.queryset.model(pk=pk, name=name)
+        raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+
+
+class ListedModelChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = ListedModelChoiceField
+
+
 class UserFilter(django_filters.FilterSet):
     """`?status=&group=&type=&q=&sort=`. No status means every status but deleted.
 
@@ -48,10 +78,10 @@ class UserFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=User.Status.choices, label=_("Status"), empty_label=_("All but deleted"), method="filter_status"
     )
-    group = django_filters.ModelChoiceFilter(
+    group = ListedModelChoiceFilter(
         queryset=UserGroup.objects.none(), label=_("Group"), empty_label=_("Any group"), method="filter_group"
     )
-    type = django_filters.ModelChoiceFilter(
+    type = ListedModelChoiceFilter(
         queryset=UserType.objects.none(), field_name="user_type", label=_("Type"), empty_label=_("Any type")
     )
     sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, label=_("Sort by"), empty_label=None, method="filter_sort")
@@ -68,7 +98,8 @@ class UserFilter(django_filters.FilterSet):
         # types are offered, or accepted.
         self.filters["group"].queryset = groups_in_scope(actor, right).order_by("name")
         if self.organization is not None:
-            self.filters["type"].queryset = UserType.objects.for_org(self.organization)
+            types = UserType.objects.for_org(self.organization)
+            self.filters["type"].queryset = types.order_by("name")
 
     def filter_q(self, queryset, name, value):
         return queryset.search(value, self.organization.phone_region)

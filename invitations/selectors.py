@@ -75,12 +75,16 @@ def invitation_by_token(organization, token: str, kinds) -> Invitation | None:
     """The invitation of `organization` whose link carries `token`; another tenant's token is unknown."""
     if not token or len(token) > 100:
         return None
-    return (
+    invitation = (
         Invitation.objects.for_org(organization)
-        .select_related("user", "organization")
+        .select_related("user")
         .filter(token_hash=hash_token(token), kind__in=kinds)
         .first()
     )
+    if invitation is not None:
+        # The organisation asked for is the invitation's (the filter says so): no join to load it again.
+        invitation.organization = organization
+    return invitation
 
 
 def temporary_password_pending(user) -> bool:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the test run itself sets, and which a deployment would not have.
 NOT_INHERITED = {
     "DEBUG", "HTTPS", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE",
-    "CACHE_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY",
+    "CACHE_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS",
 }  # fmt: skip
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "experquiz.settings.production",
@@ -87,3 +87,14 @@ def test_the_celery_app_defaults_to_the_settings_manage_py_uses():
     assert found["manage.py"] == found["experquiz/celery.py"] == ["experquiz.settings.dev"], found
     compose = (ROOT / "docker-compose.yml").read_text()
     assert "DJANGO_SETTINGS_MODULE: experquiz.settings.production" in compose
+
+
+@pytest.mark.slow
+def test_production_keeps_database_connections_and_checks_them_before_reuse():
+    show = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    assert run_manage("shell", "--no-imports", "-c", show, **PRODUCTION).stdout.split() == ["300", "True"]
+    off = run_manage("shell", "--no-imports", "-c", show, **PRODUCTION, CONN_MAX_AGE="0")
+    assert off.stdout.split() == ["0", "True"]

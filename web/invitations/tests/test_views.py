@@ -374,3 +374,30 @@ def test_accepting_reads_the_names_by_the_rule_of_every_other_path(anon, carol, 
     anon.post(f"/i/{token}/", accept_data(first_name="  Carol ", last_name=" Chen  "))
     carol.refresh_from_db()
     assert (carol.first_name, carol.last_name, carol.status) == ("Carol", "Chen", "active")
+
+
+def test_the_link_form_is_written_out_as_the_other_forms_are(anon, carol, token):
+    """The form is printed by a plain template (no crispy-forms, which cost 40 % of the page) with
+    the same markup: labels, required marks, autocomplete, help text tied to its field, and errors
+    tied to theirs."""
+    page = anon.get(f"/i/{token}/").content.decode()
+    assert (
+        '<label for="id_first_name" class="form-label requiredField">First name<span class="asteriskField">*</span>'
+        in page
+    )
+    assert 'name="first_name" autocomplete="given-name" maxlength="150" class="textinput form-control" required' in page
+    assert (
+        '<input type="password" name="new_password1" autocomplete="new-password" class="passwordinput form-control"'
+        ' required aria-describedby="id_new_password1_helptext" id="id_new_password1">'
+    ) in page
+    assert '<div id="id_new_password1_helptext" class="form-text"><ul><li>' in page
+    page = anon.post(f"/i/{token}/", accept_data(first_name="", last_name="<b>Chen</b>", new_password2="x")).content
+    page = page.decode()
+    assert (
+        'class="textinput form-control is-invalid" required aria-invalid="true" aria-describedby="id_first_name_error"'
+        in page
+    )
+    assert '<div id="id_first_name_error" class="invalid-feedback"><p id="error_1_id_first_name"><strong>' in page
+    assert 'aria-describedby="id_new_password2_helptext id_new_password2_error"' in page
+    assert 'value="&lt;b&gt;Chen&lt;/b&gt;"' in page
+    assert NEW_PASSWORD not in page  # a password is never written back into the page

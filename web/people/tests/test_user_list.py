@@ -1,7 +1,9 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from accounts.models import User
 from accounts.tests.factories import MembershipFactory, UserFactory, UserGroupFactory, UserTypeFactory
@@ -209,3 +211,44 @@ def test_recent_logins_first_puts_people_who_never_logged_in_last(alice_client, 
     )
     users = alice_client.get(URL, {"sort": "-last_login", "q": "e"}).context["users"]
     assert [u.first_name for u in users if u.first_name != "Alice"] == ["Recent", "Old", "Never"]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+@pytest.mark.parametrize("size", [25, 200])
+def test_a_page_costs_at_most_eight_queries_whatever_the_filters_and_cached_counts(alice_client, people, cached, size):
+    """Organisation, session, user, the group and type menus (which also check the chosen group and
+    type), the page, its people's groups; and the tab counts when they are not cached."""
+    params = {
+        "status": "active",
+        "group": people["sales"].pk,
+        "type": people["employee"].pk,
+        "q": "lef",
+        "per_page": size,
+        "sort": "-last_login",
+    }
+    if cached:
+        alice_client.get(URL, params)
+    else:
+        cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(URL, params)
+    assert names(response) == ["Élodie"]
+    assert len(queries) <= 8, [query["sql"][:80] for query in queries]
+
+
+def test_a_row_shows_its_values_ready_to_read(alice_client, people):
+    marc = people["users"]["Marc"]
+    content = alice_client.get(URL, {"q": "dupont"}).content.decode()
+    assert f'href="{reverse("accounts:user_detail", args=[marc.pk])}"' in content
+    assert f'value="{marc.pk}"' in content
+    assert "+33 6 12 34 56 78" in content
+    assert '<span class="badge status-inactive">Inactive</span>' in content
+    assert '<span class="badge text-bg-light border me-1">Sales</span>' in content
+    assert formats.date_format(timezone.localtime(marc.created_at), "SHORT_DATE_FORMAT") in content
+
+
+def test_both_group_menus_list_the_groups_escaped_and_the_filter_one_marks_the_choice(alice_client, alice):
+    group = UserGroupFactory(organization=alice.organization, name="<b>R&D</b>")
+    content = alice_client.get(URL, {"group": group.pk}).content.decode()
+    assert content.count(f'<option value="{group.pk}" selected>&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1
+    assert content.count(f'<option value="{group.pk}">&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1

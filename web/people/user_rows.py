@@ -1,0 +1,116 @@
+"""The rows of the people list, read and made ready to show in constant work per row.
+
+A page of 200 people used to cost far more in its template than in the database: a model instance
+per person, a `{% url %}`, a localised number for every id, the status label, the phone number
+parsed again, the groups through a prefetch. Here one query reads plain values (the local dates
+come from the database), the groups come from one membership query named through the viewer's
+own group menu, and every value shown is a string computed once, so the template only prints.
+"""
+
+import functools
+from dataclasses import dataclass
+
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import get_language
+
+from accounts.models import User
+from experquiz import phones
+from groups.selectors import group_ids_by_user
+
+COLUMNS = (
+    "pk",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "is_administrator",
+    "status",
+    "user_type__name",
+    "last_login_date",
+    "created_date",
+)
+
+
+@dataclass(slots=True)
+class PersonRow:
+    """One person as the list shows them: only strings (and a flag), ready to print."""
+
+    pk: int
+    first_name: str
+    last_name: str
+    email: str
+    mobile: str
+    is_administrator: bool
+    status: str
+    name: str
+    url: str
+    mobile_display: str
+    status_label: str
+    type_name: str
+    groups: list[str]
+    last_login: str
+    created: str
+
+
+def row_values(queryset):
+    """`queryset` (users, filtered and ordered) as the tuples `person_rows` reads; slice it for a page."""
+    return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at")).values_list(
+        *COLUMNS
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_date(day, language):
+    """A day as `|date:"SHORT_DATE_FORMAT"` shows it in `language` (the active one, which it reads)."""
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def detail_url_maker():
+    """pk → the person's page, from one `reverse()` instead of one per row."""
+    marker = 987654321
+    pattern = reverse("accounts:user_detail", args=[marker])
+    before, after = pattern.split(str(marker))
+    return lambda pk: f"{before}{pk}{after}"
+
+
+def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
+    """`values` (tuples from `row_values`, one page) as rows. `group_names` holds the groups the
+    viewer may see ({pk: name}, in the order to show them: the menu's, by name in the database's
+    collation); memberships of any other group are not shown."""
+    values = list(values)
+    rank = {pk: n for n, pk in enumerate(group_names)}
+    memberships = group_ids_by_user([value[0] for value in values])
+    labels = {status: str(label) for status, label in User.Status.choices}
+    url = detail_url_maker()
+    language = get_language()
+
+    def short_date(day):
+        return "—" if day is None else _short_date(day, language)
+
+    rows = []
+    for pk, first, last, email, mobile, is_admin, status, type_name, last_login, created in values:
+        shown_mobile = phones.display(mobile)
+        groups = [group_names[g] for g in sorted((g for g in memberships.get(pk, ()) if g in rank), key=rank.get)]
+        rows.append(
+            PersonRow(
+                pk=pk,
+                first_name=first,
+                last_name=last,
+                email=email,
+                mobile=mobile,
+                is_administrator=is_admin,
+                status=status,
+                # As User.__str__: the full name, else the login ID.
+                name=f"{first} {last}".strip() or email or shown_mobile,
+                url=url(pk),
+                mobile_display=shown_mobile,
+                status_label=labels.get(status, status),
+                type_name=type_name or "",
+                groups=groups,
+                last_login=short_date(last_login),
+                created=short_date(created),
+            )
+        )
+    return rows
