@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import assessments.invited
 import assessments.services
 import audit.services
 import flows.contacts
@@ -47,7 +48,7 @@ from accounts.services import (
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
 from assessments import services as assessment_services
-from assessments.models import Attempt
+from assessments.models import Answer, Assignee, Assignment, Attempt
 from assessments.services import ChoiceSpec, QuestionSpec
 from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.models import Action, AuditEvent
@@ -103,6 +104,7 @@ SERVICE_MODULES = [
     invitations.services.revocation,
     invitations.services.acceptance,
     assessments.services,
+    assessments.invited,
     flows.contacts,
     flows.imports,
     flows.invitations,
@@ -144,6 +146,10 @@ NOT_AUDITED = {
     "assessments.services.answer_save": (
         "the answer row is its own record (with its time); the attempt's start and submission are audited, and "
         "this is the hottest write (every click of everyone taking a test)"
+    ),
+    "assessments.services.recorded_actor": "a helper: who the trail names for an actor",
+    "assessments.invited.assignee_mark_opened": (
+        "the time on the person's place is its own record (bookkeeping for the results), like an answer"
     ),
     "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
     "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
@@ -1185,7 +1191,69 @@ def case_attempt_submit(w):
     ]
 
 
+def _invited_link(w, person, title="Fire safety"):
+    from assessments.tests.factories import make_assignment
+
+    questionnaire = make_questionnaire(w.acme, title=title, questions=2)
+    _assignment, tokens = make_assignment(questionnaire, people=[person], created_by=w.alice)
+    return Invitation.objects.get(token_hash=hash_token(tokens[person]))
+
+
+def case_invited_attempt_start(w):
+    from assessments.invited import invited_attempt_start
+
+    # A contact through their link: no account to name as the actor (the client address is kept).
+    attempt = invited_attempt_start(invitation=_invited_link(w, w.contact), actor=w.contact)
+    after = {"contact": str(w.contact)}
+    return [Expect(Action.ATTEMPT_STARTED, actor=None, target=attempt, after=after, label="Fire safety")]
+
+
+def _overdue(w):
+    """Bob's attempt through his link, one question of two answered right, its time up."""
+    invitation = _invited_link(w, w.bob)
+    questionnaire = Assignment.objects.get(batch=invitation.batch).questionnaire
+    attempt = Attempt.objects.create(
+        organization=w.acme,
+        questionnaire=questionnaire,
+        user=w.bob,
+        assignee=Assignee.objects.get(user=w.bob),
+        invitation=invitation,
+        started_at=timezone.now() - timedelta(minutes=10),
+        deadline_at=timezone.now() - timedelta(minutes=5),
+    )
+    first = questionnaire.questions.first()
+    Answer.objects.create(
+        organization=w.acme, attempt=attempt, question=first, choices=correct_ids(first), answered_at=timezone.now()
+    )
+    return attempt
+
+
+def _submitted_as_it_stood(w, attempt):
+    after = {"score": "50.00%", "right": "1/2", "time_up": True}
+    return [Expect(Action.ATTEMPT_SUBMITTED, actor=None, user=w.bob, target=attempt, after=after, label="Fire safety")]
+
+
+def case_attempts_submit_overdue(w):
+    from assessments.invited import attempts_submit_overdue
+
+    attempt = _overdue(w)
+    assert attempts_submit_overdue() == 1
+    return _submitted_as_it_stood(w, attempt)
+
+
+def case_submit_locked(w):
+    from django.db import transaction
+
+    attempt = _overdue(w)
+    with transaction.atomic():
+        assessment_services.submit_locked(Attempt.objects.select_for_update().get(pk=attempt.pk), actor=None)
+    return _submitted_as_it_stood(w, attempt)
+
+
 TABLE = {
+    "assessments.invited.invited_attempt_start": case_invited_attempt_start,
+    "assessments.invited.attempts_submit_overdue": case_attempts_submit_overdue,
+    "assessments.services.submit_locked": case_submit_locked,
     "audit.services.audit_trail_export_record": case_audit_trail_export_record,
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,

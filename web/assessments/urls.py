@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     # Taking one, from one's own space (any signed-in user, their own attempts only).
     path("me/questionnaires/<int:questionnaire_id>/start/", views_take.take_start, name="take_start"),
+    path("me/assignments/<int:assignee_id>/start/", views_take.assigned_start, name="assigned_start"),
     path("me/attempts/<int:attempt_id>/", views_take.take, name="take"),
     path("me/attempts/<int:attempt_id>/questions/<int:number>/", views_take.take_question, name="take_question"),
     path("me/attempts/<int:attempt_id>/review/", views_take.take_review, name="take_review"),

@@ -39,7 +39,7 @@ from accounts.tests.factories import (
     UserTypeFactory,
 )
 from assessments.models import Attempt
-from assessments.tests.factories import make_questionnaire
+from assessments.tests.factories import make_assignment, make_questionnaire
 from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
@@ -239,6 +239,16 @@ ACCESS = {
     "assessments:take_submit": Access(
         LOGGED_IN, ok=302, post_only=True, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS
     ),
+    "assessments:assigned_start": Access(
+        LOGGED_IN, ok=302, post_only=True, kinds={"assignee_id": "assignee"}, expect=ATTEMPTS
+    ),
+    # The assessment link (a contact's, which is their credential: whoever is signed in) and the pages
+    # of the contact's attempt, which send a browser that did not start it back to the link's page.
+    "assessment_link": Access(PUBLIC, kinds={"token": "assessment_token"}),
+    "assessment_link_opened": Access(PUBLIC, ok=204, post_only=True, kinds={"token": "assessment_token"}),
+    "assessment_link_question": Access(PUBLIC, ok=302, kinds={"token": "assessment_token"}),
+    "assessment_link_review": Access(PUBLIC, ok=302, post=False, kinds={"token": "assessment_token"}),
+    "assessment_link_submit": Access(PUBLIC, ok=302, post_only=True, kinds={"token": "assessment_token"}),
 }
 
 # URL kwarg name → kind of object it names (a line's `kinds` overrides, e.g. for a bare "pk").
@@ -253,6 +263,7 @@ KWARG_KINDS = {
     "question_id": "question",
     "attempt_id": "attempt",
     "number": "question_number",
+    "assignee_id": "assignee",
 }
 
 # Kinds of plain values: each value is tried in every cell (they name no tenant's object).
@@ -448,6 +459,20 @@ class World:
             )
             for place, taker in takers.items()
         }
+        # Assessment links: Cora's (a contact of Acme) and Cleo's (of Globex); OUT_OF_SCOPE is an account
+        # link, which the assessment pages do not know. And a place in an assessment invitation for each
+        # attempt's taker (the administrator's own, Ines's, Globex's administrator's).
+        for place in (IN_SCOPE, OTHER_TENANT):
+            contact = self.contacts[place]
+            _assignment, links = make_assignment(self.questionnaires[place], people=[contact])
+            self.tokens["assessment", place] = links[contact]
+        self.tokens["assessment", OUT_OF_SCOPE] = self.tokens[Invitation.Kind.ACCOUNT, IN_SCOPE]
+        self.assignees = {
+            place: make_assignment(
+                self.open_questionnaires[place if place == OTHER_TENANT else IN_SCOPE], people=[taker]
+            )[0].assignees.get()
+            for place, taker in takers.items()
+        }
         # OUT_OF_SCOPE: a token that page does not know (a real link, but of the other kind).
         account, reset = Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET
         self.tokens[account, OUT_OF_SCOPE] = self.tokens[reset, IN_SCOPE]
@@ -483,6 +508,8 @@ OBJECT_MAKERS = {
     "question": lambda world, place: world.questionnaires[place].questions.first(),
     "open_questionnaire": lambda world, place: world.open_questionnaires[place],
     "attempt": lambda world, place: world.attempts[place],
+    "assessment_token": lambda world, place: world.tokens["assessment", place],
+    "assignee": lambda world, place: world.assignees[place],
 }
 
 # What each actor holds (independent of the code under test) and on which host it acts.
