@@ -318,8 +318,8 @@ def questionnaire_update(
 
 @transaction.atomic
 def questionnaire_delete(*, questionnaire: Questionnaire, actor) -> None:
-    """Delete a questionnaire nobody has started nor is invited to; one with attempts keeps its results,
-    one with assessment invitations keeps them (unpublish it)."""
+    """Delete a questionnaire nobody has started nor been invited to; one with attempts keeps its
+    results, one with invitations keeps them (unpublish it)."""
     _require_in_scope(actor, questionnaire)
     locked = _lock(questionnaire)
     attempts = Attempt.objects.filter(organization_id=locked.organization_id, questionnaire=locked).count()
@@ -333,9 +333,17 @@ def questionnaire_delete(*, questionnaire: Questionnaire, actor) -> None:
             )
             % {"count": attempts}
         )
-    if Assignment.objects.filter(organization_id=locked.organization_id, questionnaire=locked).exists():
+    invitations = Assignment.objects.filter(organization_id=locked.organization_id, questionnaire=locked).count()
+    if invitations:
         raise QuestionnaireLocked(
-            _("People are invited to this questionnaire: unpublish it instead, so that their invitations are kept.")
+            ngettext(
+                "People have been invited to this questionnaire (%(count)d invitation): unpublish it instead, so "
+                "that their invitations are kept.",
+                "People have been invited to this questionnaire (%(count)d invitations): unpublish it instead, so "
+                "that their invitations are kept.",
+                invitations,
+            )
+            % {"count": invitations}
         )
     audit_record(
         organization=locked.organization_id,

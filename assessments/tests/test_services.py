@@ -1,5 +1,7 @@
 """Questionnaire and question services: every rule, every refusal, and the scope of manage_questionnaires."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -9,7 +11,7 @@ from django.utils import timezone
 from accounts.tests.factories import ContactFactory, UserFactory
 from assessments import services
 from assessments.errors import Gone, NotAllowed, QuestionnaireLocked
-from assessments.models import Attempt, Choice, Question, Questionnaire
+from assessments.models import Assignment, Attempt, Choice, Question, Questionnaire
 from assessments.selectors import questionnaires_in_scope
 from assessments.services import ChoiceSpec
 from audit.models import Action, AuditEvent
@@ -218,6 +220,24 @@ def test_a_questionnaire_with_attempts_keeps_its_results(alice, bob, acme):
     with pytest.raises(ProtectedError), transaction.atomic():
         questionnaire.delete()
     assert Questionnaire.objects.filter(pk=questionnaire.pk).exists()
+
+
+def test_a_questionnaire_people_were_invited_to_keeps_its_invitations(alice, bob, acme):
+    from invitations.models import InvitationBatch
+
+    questionnaire = make_questionnaire(acme)
+    now = timezone.now()
+    Assignment.objects.create(
+        organization=acme,
+        questionnaire=questionnaire,
+        opens_at=now,
+        closes_at=now + timedelta(days=1),
+        send_at=now,
+        batch=InvitationBatch.objects.create(organization=acme),
+    )
+    with pytest.raises(QuestionnaireLocked, match="1 invitation.*unpublish it instead"):
+        services.questionnaire_delete(questionnaire=questionnaire, actor=alice)
+    assert Questionnaire.objects.filter(pk=questionnaire.pk).exists() and not AuditEvent.objects.exists()
 
 
 # Questions -----------------------------------------------------------------------------------------
