@@ -196,11 +196,3 @@ def test_two_starts_at_once_through_two_links_make_one_attempt(postgres):  # noq
     assert results[0].pk == results[1].pk and Attempt.objects.count() == 1
     assert AuditEvent.objects.filter(action=Action.ATTEMPT_STARTED).count() == 1
 
-
-def test_a_questionnaire_people_are_invited_to_cannot_be_deleted(acme, alice, cora, quiz):
-    from assessments.errors import QuestionnaireLocked
-
-    make_assignment(quiz, people=[cora])
-    with pytest.raises(QuestionnaireLocked, match="People are invited to this questionnaire"):
-        services.questionnaire_delete(questionnaire=quiz, actor=alice)
-    quiz.refresh_from_db()
