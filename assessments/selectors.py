@@ -18,7 +18,7 @@ from django.utils import timezone
 from groups.models import Membership
 from invitations.models import Invitation
 from rights.names import Right
-from rights.selectors import shared_in_scope
+from rights.selectors import actor_scope, shared_in_scope
 
 from .models import Answer, Assignee, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
 
@@ -43,6 +43,26 @@ def questionnaires_in_scope(actor, right: str = Right.MANAGE_QUESTIONNAIRES):
         return Questionnaire.objects.none()
     rule = shared_in_scope(actor, right, shared_with=_shown_to_groups, made_by="created_by")
     return Questionnaire.objects.filter(organization_id=actor.organization_id).filter(rule)
+
+
+def questionnaires_invitable_by(actor):
+    """The published questionnaires `actor` may invite people to (with the `invite` right): those they
+    manage (`questionnaires_in_scope`), and those shown to people they may invite — every non-private
+    one for an organisation-wide inviter, those visible to all users or to one of their groups for a
+    group-scoped one. A private questionnaire is invited to by those who manage it only."""
+    if not _is_tenant_user(actor):
+        return Questionnaire.objects.none()
+    scope = actor_scope(actor, Right.INVITE)
+    if not scope:
+        return Questionnaire.objects.none()
+    if scope.all_users:
+        shown = ~Q(visibility=Visibility.PRIVATE)
+    else:
+        shown = Q(visibility=Visibility.ALL) | _shown_to_groups(scope.group_ids)
+    managed = questionnaires_in_scope(actor).values("pk")
+    return Questionnaire.objects.filter(organization_id=actor.organization_id, is_published=True).filter(
+        shown | Q(pk__in=managed)
+    )
 
 
 def with_counts(questionnaires):

@@ -60,6 +60,10 @@ class Action(models.TextChoices):
     QUESTION_MOVED = "question.moved", _("Question moved")
     ATTEMPT_STARTED = "attempt.started", _("Questionnaire started")
     ATTEMPT_SUBMITTED = "attempt.submitted", _("Questionnaire submitted")
+    ASSESSMENT_INVITED = "assessment.invited", _("People invited to an assessment")
+    ASSESSMENT_PEOPLE_ADDED = "assessment.people_added", _("People added to an assessment invitation")
+    ASSESSMENT_PERSON_REMOVED = "assessment.person_removed", _("Person removed from an assessment invitation")
+    ASSESSMENT_REMINDED = "assessment.reminded", _("Assessment reminders sent")
 
 
 class AuditEvent(models.Model):

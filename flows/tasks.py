@@ -15,6 +15,7 @@ from django.utils.translation import override
 from accounts.models import ImportJob
 from experquiz.errors import DomainError
 
+from .assessment_reminders import assignments_send_reminders
 from .importing import REPORT_ROWS, ImportFileError, check_rows, read_table
 
 State = ImportJob.State
@@ -239,3 +240,9 @@ def imports_purge() -> int:
     from accounts.services import import_files_purge
 
     return import_files_purge()
+
+
+@shared_task(name="flows.tasks.assessments_send_reminders")
+def assessments_send_reminders():
+    """Beat: the reminders before assessment invitations close (flows.assessment_reminders)."""
+    return {"reminded": assignments_send_reminders()}

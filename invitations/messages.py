@@ -25,7 +25,28 @@ TEMPLATES = {
 }
 
 
+# Messages of kinds defined by an upper floor (an assessment's invitation and reminder): the floor that
+# knows what they say registers a builder when it loads (AssessmentsConfig.ready), since this floor
+# may not import it. A builder has `can_build(invitation)`, `link(invitation, token)`, `email(invitation, link=…)` (an
+# EmailMultiAlternatives) and `sms(invitation, link=…)` (one GSM message, link included).
+_builders = {}
+
+
+def register_builder(kind: str, builder) -> None:
+    _builders[kind] = builder
+
+
+def can_build(invitation: Invitation) -> bool:
+    """Whether a message can be made for `invitation` (a builder may refuse a row it cannot place)."""
+    if invitation.kind in _builders:
+        return _builders[invitation.kind].can_build(invitation)
+    return invitation.kind in TEMPLATES
+
+
 def link_for(invitation: Invitation, token: str) -> str:
+    if invitation.kind in _builders:
+        with translation.override(None):
+            return _builders[invitation.kind].link(invitation, token)
     name = "invitations:reset" if invitation.kind == Kind.PASSWORD_RESET else "invitations:accept"
     with translation.override(None):
         return organization_url(invitation.organization, reverse(name, args=[token]))
@@ -51,16 +72,20 @@ def recipient_language(invitation) -> str:
 
 
 def build_email(invitation: Invitation, *, link: str = "", secret: str = "") -> EmailMultiAlternatives:
-    base = TEMPLATES[invitation.kind]
-    with translation.override(recipient_language(invitation)):
-        context = _context(invitation, link=link, secret=secret)
-        subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-        text = render_to_string(f"{base}.txt", context)
-        html = render_to_string(f"{base}.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[invitation.address]
-    )
-    message.attach_alternative(html, "text/html")
+    if invitation.kind in _builders:
+        with translation.override(recipient_language(invitation)):
+            message = _builders[invitation.kind].email(invitation, link=link)
+    else:
+        base = TEMPLATES[invitation.kind]
+        with translation.override(recipient_language(invitation)):
+            context = _context(invitation, link=link, secret=secret)
+            subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+            text = render_to_string(f"{base}.txt", context)
+            html = render_to_string(f"{base}.html", context)
+        message = EmailMultiAlternatives(
+            subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[invitation.address]
+        )
+        message.attach_alternative(html, "text/html")
     # Lets a mail log (and the tests' SMTP server) tie each message to its row.
     message.extra_headers["X-ExperQuiz-Invitation"] = str(invitation.pk)
     return message
@@ -91,6 +116,9 @@ def _sms_text(invitation, *, organization_name, link, secret):
 
 def build_sms(invitation: Invitation, *, link: str = "", secret: str = "") -> str:
     """An SMS that fits one 160-character GSM message, link included (the organisation name gives way)."""
+    if invitation.kind in _builders:
+        with translation.override(recipient_language(invitation)):
+            return _builders[invitation.kind].sms(invitation, link=link)
     if invitation.kind == Kind.TEMPORARY_PASSWORD:
         link = organization_url(invitation.organization, "/login/")
     name = to_gsm(invitation.organization.name)

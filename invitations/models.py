@@ -100,6 +100,12 @@ class Invitation(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=200, blank=True)  # the worker's name (celery@host)
     claim_task_id = models.CharField(max_length=64, blank=True)  # the Celery task, kept by its retries
+    # Not to be sent before this time (an assessment's messages that go some minutes before its window
+    # opens): no task claims the row earlier, and the sweeper queues it once the time has come.
+    not_before = models.DateTimeField(_("not sent before"), null=True, blank=True)
+    # Which packet of its batch the message goes in, named after the first and last person of the
+    # packet ("Ab–Co"), so an administrator finds someone's packet on the batch page.
+    packet = models.CharField(_("packet"), max_length=20, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)

@@ -1,6 +1,6 @@
 """Reads on invitations that depend on who asks."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 
 from rights.names import Right
 from rights.selectors import users_in_scope
@@ -51,6 +51,24 @@ def batch_progress(batch) -> dict:
         "percent": round(100 * done / total) if total else 100,
         "done": done == total,
     }
+
+
+def batch_packets(batch) -> list[dict]:
+    """The packets of a batch sent in named packets (an assessment invitation's): label, counts and
+    when the messages go, in sending order; empty for a batch without packet labels."""
+    rows = (
+        batch.invitations.exclude(packet="")
+        .values("packet", "is_reminder")
+        .annotate(
+            first=Min("pk"),
+            total=Count("pk"),
+            sent=Count("pk", filter=Q(delivery=Invitation.Delivery.SENT)),
+            failed=Count("pk", filter=Q(delivery=Invitation.Delivery.FAILED)),
+            not_before=Max("not_before"),
+        )
+        .order_by("first")
+    )
+    return [{**row, "pending": row["total"] - row["sent"] - row["failed"]} for row in rows]
 
 
 def invitation_by_token(organization, token: str, kinds) -> Invitation | None:

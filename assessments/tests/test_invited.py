@@ -195,4 +195,3 @@ def test_two_starts_at_once_through_two_links_make_one_attempt(postgres):  # noq
     assert all(isinstance(result, Attempt) for result in results), results
     assert results[0].pk == results[1].pk and Attempt.objects.count() == 1
     assert AuditEvent.objects.filter(action=Action.ATTEMPT_STARTED).count() == 1
-

@@ -17,6 +17,8 @@ import accounts.services
 import assessments.invited
 import assessments.services
 import audit.services
+import flows.assessment_reminders
+import flows.assessments
 import flows.contacts
 import flows.imports
 import flows.invitations
@@ -30,7 +32,7 @@ import invitations.services.outbox
 import invitations.services.resets
 import invitations.services.revocation
 import rights.services
-from accounts.models import User
+from accounts.models import Contact, User
 from accounts.services import (
     contact_create,
     contact_delete,
@@ -105,6 +107,8 @@ SERVICE_MODULES = [
     invitations.services.acceptance,
     assessments.services,
     assessments.invited,
+    flows.assessments,
+    flows.assessment_reminders,
     flows.contacts,
     flows.imports,
     flows.invitations,
@@ -154,6 +158,7 @@ NOT_AUDITED = {
     "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
     "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
     "flows.jobs.bulk_job_start": "queues the bulk action, whose services record each change",
+    "flows.assessments.assessment_invitation_preview": "reads: what an invitation would do, writing nothing",
 }
 
 
@@ -1250,6 +1255,90 @@ def case_submit_locked(w):
     return _submitted_as_it_stood(w, attempt)
 
 
+def _assessment_invitation(w):
+    """An assessment invitation of Bob, made directly (the services are what the cases check)."""
+    from assessments.models import Assignee, Assignment
+
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        organization=w.acme,
+        questionnaire=make_questionnaire(w.acme, title="Fire safety"),
+        opens_at=now,
+        closes_at=now + timedelta(days=1),
+        send_at=now,
+        batch=InvitationBatch.objects.create(organization=w.acme, created_by=w.alice),
+        created_by=w.alice,
+    )
+    Assignee.objects.create(organization=w.acme, assignment=assignment, user=w.bob, added_at=now)
+    return assignment
+
+
+def case_assessment_invite(w):
+    from flows.assessments import Selection, assessment_invite
+
+    quiz = make_questionnaire(w.acme, title="Fire safety")
+    assignment, _summary = assessment_invite(
+        actor=w.alice, questionnaire=quiz, selection=Selection(user_ids=(w.bob.pk,), addresses="new@example.org")
+    )
+    contact = Contact.objects.get(organization=w.acme, email="new@example.org")
+    return [
+        Expect(
+            Action.ASSESSMENT_INVITED,
+            actor=w.alice,
+            target=assignment,
+            label="Fire safety",
+            after={
+                "people": 2,
+                "new contacts": 1,
+                "opens": assignment.opens_at.isoformat(),
+                "closes": assignment.closes_at.isoformat(),
+                "send at": assignment.send_at.isoformat(),
+            },
+        ),
+        Expect(
+            Action.CONTACT_CREATED,
+            actor=w.alice,
+            target=contact,
+            after={"email": "new@example.org", "language": "en"},
+        ),
+    ]
+
+
+def case_assignment_add_people(w):
+    from flows.assessments import Selection, assignment_add_people
+
+    assignment = _assessment_invitation(w)
+    assignment_add_people(actor=w.alice, assignment=assignment, selection=Selection(user_ids=(w.ines.pk,)))
+    return [
+        Expect(
+            Action.ASSESSMENT_PEOPLE_ADDED,
+            actor=w.alice,
+            target=assignment,
+            label="Fire safety",
+            after={"people": 1, "new contacts": 0},
+        )
+    ]
+
+
+def case_assignment_remove_person(w):
+    from flows.assessments import assignment_remove_person
+
+    assignment = _assessment_invitation(w)
+    assignment_remove_person(actor=w.alice, assignee=assignment.assignees.get())
+    return [Expect(Action.ASSESSMENT_PERSON_REMOVED, actor=w.alice, target=assignment, user=w.bob, label=str(w.bob))]
+
+
+def case_assignments_send_reminders(w):
+    from assessments.models import AssessmentSettings, Assignment
+    from flows.assessment_reminders import assignments_send_reminders
+
+    AssessmentSettings.objects.create(organization=w.acme, reminder_hours_before_closing=2)
+    assignment = _assessment_invitation(w)
+    Assignment.objects.filter(pk=assignment.pk).update(closes_at=timezone.now() + timedelta(hours=1))
+    assignments_send_reminders()
+    return [Expect(Action.ASSESSMENT_REMINDED, target=assignment, after={"people": 1})]
+
+
 TABLE = {
     "assessments.invited.invited_attempt_start": case_invited_attempt_start,
     "assessments.invited.attempts_submit_overdue": case_attempts_submit_overdue,
@@ -1317,6 +1406,10 @@ TABLE = {
     "assessments.services.question_move": case_question_move,
     "assessments.services.attempt_start": case_attempt_start,
     "assessments.services.attempt_submit": case_attempt_submit,
+    "flows.assessments.assessment_invite": case_assessment_invite,
+    "flows.assessments.assignment_add_people": case_assignment_add_people,
+    "flows.assessments.assignment_remove_person": case_assignment_remove_person,
+    "flows.assessment_reminders.assignments_send_reminders": case_assignments_send_reminders,
 }
 
 

@@ -308,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invitations.tasks.invitations_sweep",
         "schedule": INVITATIONS_SWEEP_INTERVAL,
     },
+    "assessments-reminders": {
+        "task": "flows.tasks.assessments_send_reminders",
+        "schedule": 60,
+    },
     "imports-purge": {
         "task": "accounts.tasks.imports_purge",
         "schedule": 3600,

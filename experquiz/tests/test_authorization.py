@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
-from assessments.models import Attempt, Questionnaire
+from assessments.models import Assignee, Assignment, Attempt, Questionnaire
 from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.tests.test_every_service_records import public_services
 from experquiz.authorization import NotAllowed
@@ -56,6 +56,8 @@ NO_ACTOR = {
     "invitations.services.account.invitations_send_reminders": "system: beat reminds those invited, by whoever "
     "invited them",
     "assessments.invited.attempts_submit_overdue": "system: beat submits, as they stand, the attempts whose time is up",
+    "flows.assessment_reminders.assignments_send_reminders": "system: beat reminds those invited to an assessment "
+    "who have not started",
     # A person on their own, authorised by a link sent to them or by what they type on a public page.
     "invitations.services.resets.password_reset_ask": "anyone on the forgotten-password page: only the account's own "
     "address ever receives the link",
@@ -121,6 +123,19 @@ def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
     pam = UserFactory(organization=acme, first_name="Pam", last_name="Paris", status=Status.CREATED)
     MembershipFactory(group=paris, user=pam)
     batch = InvitationBatch.objects.create(organization=acme, created_by=alice, label="Paris")
+    # Otto invited to an assessment shown to Paris (made directly: the services are what the cases check).
+    now = timezone.now()
+    assessed = make_questionnaire(acme, title="Paris assessment", **shown_to_paris)
+    assignment = Assignment.objects.create(
+        organization=acme,
+        questionnaire=assessed,
+        opens_at=now,
+        closes_at=now + timedelta(days=1),
+        send_at=now,
+        batch=InvitationBatch.objects.create(organization=acme, created_by=alice, label="Paris quiz"),
+        created_by=alice,
+    )
+    assignee = Assignee.objects.create(organization=acme, assignment=assignment, user=otto, added_at=now)
     invitation = Invitation.objects.create(
         organization=acme,
         user=pam,
@@ -161,6 +176,9 @@ def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
         taken=taken,
         attempt=attempt,
         job=job,
+        assessed=assessed,
+        assignment=assignment,
+        assignee=assignee,
     )
 
 
@@ -448,6 +466,25 @@ CASES = {
     ),
     "assessments.invited.assignee_mark_opened": Case(
         lambda z, a: S("assessments.invited.assignee_mark_opened")(invitation=z.otto_link, actor=a), rightful="otto"
+    ),
+    # Assessment invitations: the invite right over the people, to a questionnaire the inviter may use.
+    "flows.assessments.assessment_invitation_preview": Case(
+        lambda z, a: S("flows.assessments.assessment_invitation_preview")(
+            actor=a, questionnaire=z.assessed, selection=S("flows.assessments.Selection")(user_ids=(z.otto.pk,))
+        )
+    ),
+    "flows.assessments.assessment_invite": Case(
+        lambda z, a: S("flows.assessments.assessment_invite")(
+            actor=a, questionnaire=z.assessed, selection=S("flows.assessments.Selection")(user_ids=(z.otto.pk,))
+        )
+    ),
+    "flows.assessments.assignment_add_people": Case(
+        lambda z, a: S("flows.assessments.assignment_add_people")(
+            actor=a, assignment=z.assignment, selection=S("flows.assessments.Selection")(user_ids=(z.ines.pk,))
+        )
+    ),
+    "flows.assessments.assignment_remove_person": Case(
+        lambda z, a: S("flows.assessments.assignment_remove_person")(actor=a, assignee=z.assignee)
     ),
 }
 

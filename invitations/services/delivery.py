@@ -212,8 +212,8 @@ def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str
     A link's hash and expiry were written when the packet was claimed; a temporary password was set
     just before (`secret`).
     """
-    if invitation.kind not in messages.TEMPLATES:
-        raise PermanentFailure(f"No message is defined yet for “{invitation.get_kind_display()}”.")
+    if not messages.can_build(invitation):
+        raise PermanentFailure(f"No message can be made for this “{invitation.get_kind_display()}”.")
     now = timezone.now()
     link = ""
     sent = {"delivery": Delivery.SENT, "attempts": F("attempts") + 1, "last_error": "", **UNCLAIMED}
@@ -282,6 +282,8 @@ def _claim(invitation_ids, *, worker: str, task: str) -> list[tuple[int, str]]:
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     if task:
         free |= Q(claim_task_id=task)
+    # Never early, whatever queued the task (a retry, the batch page): the sweeper queues it in time.
+    free &= Q(not_before__isnull=True) | Q(not_before__lte=now)
     with transaction.atomic():
         rows = list(
             Invitation.objects.select_for_update(skip_locked=True, of=("self",))

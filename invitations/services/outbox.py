@@ -12,7 +12,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from accounts.models import Channel
@@ -87,18 +87,22 @@ def _lost(*, broker_lost_at=None):
     A task queued behind a packet being sent is on its way too (the broker hands tasks out in order),
     so rows queued no earlier than the latest packet being sent wait for their turn; a big sending
     is not queued a second time while the workers go through it. A row whose task was refused by the
-    broker (no `enqueued_at`) is lost at once, and so is, once a worker found the broker again after
-    losing it at `broker_lost_at`, any row queued (or waiting for a retry) from before.
+    broker (no `enqueued_at`), or that waited for its `not_before` time, is lost at once, and so is,
+    once a worker found the broker again after losing it at `broker_lost_at`, any row queued (or
+    waiting for a retry) from before.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.INVITATIONS_SWEEP_AFTER)
-    pending = Invitation.objects.filter(delivery=Delivery.PENDING, revoked_at__isnull=True)
+    # A message not to be sent yet (`not_before`) is not lost: it waits for its time.
+    pending = Invitation.objects.filter(delivery=Delivery.PENDING, revoked_at__isnull=True).exclude(not_before__gt=now)
     being_sent = pending.filter(claimed_until__gt=now).aggregate(latest=Max("enqueued_at"))["latest"]
     queued_long_ago = Q(enqueued_at__lt=cutoff)
     if being_sent is not None:
         queued_long_ago &= Q(enqueued_at__lt=being_sent)
     no_retry_due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
-    lost = Q(enqueued_at__isnull=True) | no_retry_due & queued_long_ago
+    # Once its time has come, a message queued before it is lost too: its task skipped it (too early).
+    # So the sweeper is what sends the messages that wait for a time, within its interval of it.
+    lost = Q(enqueued_at__isnull=True) | no_retry_due & queued_long_ago | Q(enqueued_at__lt=F("not_before"))
     if broker_lost_at is not None:
         lost |= Q(enqueued_at__lt=broker_lost_at)
     return pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).filter(lost)

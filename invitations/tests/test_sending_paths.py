@@ -188,6 +188,9 @@ EXCLUDED = {
     "task:invitations.tasks.password_reset_send": "public: the look-up behind the forgotten-password page",
     "task:invitations.tasks.invitations_sweep": "system: re-queues what was already sent, and reminders of it",
     "task:invitations.tasks.worker_started": "system: a worker's start sweeps, as beat does",
+    "task:flows.tasks.assessments_send_reminders": "system: beat reminds those invited to an assessment by whoever "
+    "invited them",
+    "command:inviteassessment": "the platform operator on the server (no actor) invites to an assessment",
     "step:invitations.tasks.RecoverOnConnect": "system: the worker sweeps when it (re)connects to the broker",
     "command:importusers": "the platform operator on the server (no actor): `--invite` invites whoever it imports; "
     "with `--actor` the person's invite right is checked (flows/tests/test_import_command_actor.py)",

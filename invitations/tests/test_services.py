@@ -321,7 +321,7 @@ def test_an_unexpected_error_fails_one_invitation_and_the_packet_goes_on(
     assert "KeyError" in first.last_error and [message.to for message in mail.outbox] == [[second.address]]
 
 
-def test_an_assessment_invitation_without_its_message_fails_cleanly(acme):
+def test_an_assessment_message_of_no_assessment_invitation_fails_cleanly(acme):
     contact = ContactFactory(organization=acme)
     invitation = Invitation.objects.create(
         organization=acme, kind=Kind.ASSESSMENT, contact=contact, channel="email", address=contact.email

@@ -375,7 +375,12 @@ def batch_detail(request, pk):
     return render(
         request,
         "invitations/batch_detail.html",
-        {"batch": batch, "progress": selectors.batch_progress(batch), "failed": failed},
+        {
+            "batch": batch,
+            "progress": selectors.batch_progress(batch),
+            "failed": failed,
+            "packets": selectors.batch_packets(batch),
+        },
     )
 
 
