@@ -79,7 +79,8 @@ def seed(people: int) -> list[str]:
 
     now = timezone.now()
     Assignee.objects.bulk_create(
-        Assignee(organization=organization, assignment=assignment, contact=contact, added_at=now) for contact in contacts
+        Assignee(organization=organization, assignment=assignment, contact=contact, added_at=now)
+        for contact in contacts
     )
     tokens = [make_token() for _ in contacts]
     Invitation.objects.bulk_create(
