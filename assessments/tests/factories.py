@@ -1,9 +1,13 @@
 """Questionnaires for tests, made directly (the services are what the tests check)."""
 
+from datetime import timedelta
+
 import factory
+from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory
-from assessments.models import Choice, Question, Questionnaire, QuestionnaireGroup
+from assessments.models import Assignee, Assignment, Choice, Question, Questionnaire, QuestionnaireGroup
+from invitations.models import InvitationBatch
 
 
 class QuestionnaireFactory(factory.django.DjangoModelFactory):
@@ -12,6 +16,31 @@ class QuestionnaireFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     title = factory.Sequence(lambda n: f"Questionnaire {n}")
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    """An assessment invitation of `questionnaire`, open from now for a day, with its batch."""
+
+    class Meta:
+        model = Assignment
+
+    questionnaire = factory.SubFactory(QuestionnaireFactory)
+    organization = factory.SelfAttribute("questionnaire.organization")
+    opens_at = factory.LazyFunction(timezone.now)
+    closes_at = factory.LazyAttribute(lambda o: o.opens_at + timedelta(days=1))
+    send_at = factory.SelfAttribute("opens_at")
+    batch = factory.LazyAttribute(lambda o: InvitationBatch.objects.create(organization=o.organization))
+
+
+class AssigneeFactory(factory.django.DjangoModelFactory):
+    """A person's place in `assignment`: pass `user=` or `contact=`."""
+
+    class Meta:
+        model = Assignee
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    organization = factory.SelfAttribute("assignment.organization")
+    added_at = factory.LazyFunction(timezone.now)
 
 
 def make_questionnaire(
