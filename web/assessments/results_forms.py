@@ -40,3 +40,11 @@ class ResultsFilterForm(forms.Form):
         picked = self.cleaned_data.get("assignment") or ""
         assignment = FREE if picked == FREE else getattr(self, "assignments", {}).get(picked)
         return {"assignment": assignment, "state": self.cleaned_data["state"]}
+
+
+class ResultsSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+
+    def search(self) -> str:
+        """The text searched for ("" when none, or when what was sent is not text)."""
+        return (self.cleaned_data.get("q") or "").strip() if self.is_valid() else ""

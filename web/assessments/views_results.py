@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_safe
 
 from assessments.exports import results_export_record
 from assessments.results import (
@@ -29,7 +30,7 @@ from rights.names import Right
 from rights.selectors import contacts_in_scope, users_in_scope
 from web.people.export import csv_response, xlsx_response
 
-from .results_forms import ResultsFilterForm, window_label
+from .results_forms import ResultsFilterForm, ResultsSearchForm, window_label
 
 RIGHT = Right.VIEW_RESULTS
 PAGE_SIZES = [50, 100, 200]
@@ -79,10 +80,11 @@ def _shown(rows) -> list[dict]:
 
 
 @right_required(RIGHT)
+@require_safe
 def results_list(request):
     """The questionnaires whose results the actor may read, with their counts within the actor's scope."""
     questionnaires = with_result_counts(result_questionnaires(request.user), request.user)
-    search = (request.GET.get("q") or "").strip()
+    search = ResultsSearchForm(request.GET).search()
     if search:
         questionnaires = questionnaires.filter(title__icontains=search)
     page = page_of(request, questionnaires.order_by("title", "pk"), LIST_PAGE_SIZE)
@@ -104,6 +106,7 @@ def _questionnaire_rows(request, questionnaire):
 
 
 @right_required(RIGHT)
+@require_safe
 def results_questionnaire(request, questionnaire_id):
     """Everyone invited to a questionnaire (through each of its invitations) and every free attempt at it,
     in the actor's scope: how far each got, their score; counts; filters, sorting, pages, export."""
@@ -178,6 +181,7 @@ def export_rows(rows):
 
 
 @right_required(RIGHT)
+@require_safe
 def results_export(request, questionnaire_id, fmt):
     """The results of a questionnaire as filtered and sorted on its page (every page), as CSV or Excel."""
     questionnaire = get_object_or_404(result_questionnaires(request.user), pk=questionnaire_id)
@@ -213,6 +217,7 @@ def _person_page(request, *, person, rows_for, kind: str):
 
 
 @right_required(RIGHT)
+@require_safe
 def results_user(request, user_id):
     """A user's assessment invitations and attempts (invited or free)."""
     user = get_object_or_404(users_in_scope(request.user, RIGHT), pk=user_id)
@@ -225,6 +230,7 @@ def results_user(request, user_id):
 
 
 @right_required(RIGHT)
+@require_safe
 def results_contact(request, contact_id):
     """A contact's assessment invitations and attempts."""
     contact = get_object_or_404(contacts_in_scope(request.user, RIGHT), pk=contact_id)
