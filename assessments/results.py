@@ -248,8 +248,9 @@ def _halves(actor, questionnaire, assignment=None):
     people only ("free" for the free attempts only)."""
     organization_id = questionnaire.organization_id
     in_scope = people_in_scope(actor)
+    assignments = Assignment.objects.filter(organization_id=organization_id, questionnaire=questionnaire)
     assignees = Assignee.objects.filter(
-        organization_id=organization_id, assignment__questionnaire=questionnaire
+        organization_id=organization_id, assignment_id__in=assignments.values("pk")
     ).filter(in_scope)
     free = Attempt.objects.filter(
         organization_id=organization_id, questionnaire=questionnaire, assignee__isnull=True
@@ -341,6 +342,23 @@ def results_summary(actor, questionnaire, *, assignment=None) -> dict:
     if submitted:
         summary["average"] = (invited["score_sum"] + freely["score_sum"]) / submitted
     return summary
+
+
+def rows_count(summary: dict, state: str = "") -> int:
+    """How many rows `questionnaire_results` gives with `state`, from the `results_summary` of the same
+    questionnaire, scope and invitation: the page needs no COUNT over the rows (each step's count
+    includes the people who went further)."""
+    started = summary["started"] - summary["submitted"] + summary["free_started"] - summary["free_submitted"]
+    by_state = {
+        RowState.REMOVED: summary["removed"],
+        RowState.SUBMITTED: summary["submitted"] + summary["free_submitted"],
+        RowState.STARTED: started,
+        RowState.OPENED: summary["opened"] - summary["started"],
+        RowState.INVITED: summary["invited"] - summary["opened"],
+    }
+    if state:
+        return by_state.get(state, 0)
+    return summary["invited"] + summary["removed"] + summary["free_started"]
 
 
 def _sum(field, condition):

@@ -16,6 +16,7 @@ from assessments.results import (
     questionnaire_results,
     result_questionnaires,
     results_summary,
+    rows_count,
     with_result_counts,
 )
 from assessments.tests.factories import AssigneeFactory, AssignmentFactory, make_questionnaire
@@ -160,3 +161,13 @@ def test_a_persons_results_list_their_invitations_and_free_attempts(alice, rita,
     assert not person_results(rita, user=bob).exists()
     assert not person_results(rita, contact=quiz.carla).exists()
     assert {row["title"] for row in person_results(rita, user=ines)} == {"Fire drill"}
+
+
+@pytest.mark.parametrize("assignment", [None, "first", "second", FREE])
+def test_the_row_count_of_each_state_follows_from_the_summary(alice, rita, quiz, assignment):
+    chosen = getattr(quiz, assignment) if assignment in ("first", "second") else assignment
+    for actor in (alice, rita):
+        summary = results_summary(actor, quiz, assignment=chosen)
+        for state in ["", *(value for value, _label in RowState.choices)]:
+            rows = questionnaire_results(actor, quiz, assignment=chosen, state=state)
+            assert rows_count(summary, state) == rows.count(), (actor, state)

@@ -22,6 +22,7 @@ from assessments.results import (
     questionnaire_results,
     result_questionnaires,
     results_summary,
+    rows_count,
     with_result_counts,
 )
 from experquiz.web import page_of, per_page_choice, query_string
@@ -113,7 +114,9 @@ def results_questionnaire(request, questionnaire_id):
     questionnaire = get_object_or_404(result_questionnaires(request.user), pk=questionnaire_id)
     form, chosen, sort, rows = _questionnaire_rows(request, questionnaire)
     per_page = per_page_choice(request, PAGE_SIZES)
-    page = page_of(request, rows, per_page)
+    summary = results_summary(request.user, questionnaire, assignment=chosen["assignment"])
+    # The count follows from the summary: no COUNT over the rows.
+    page = page_of(request, rows, per_page, count=rows_count(summary, chosen["state"]))
     return render(
         request,
         "assessments/results_questionnaire.html",
@@ -123,7 +126,7 @@ def results_questionnaire(request, questionnaire_id):
             "page": page,
             "rows": _shown(page.object_list),
             "columns": _columns(request, COLUMNS, sort),
-            "summary": results_summary(request.user, questionnaire, assignment=chosen["assignment"]),
+            "summary": summary,
             "page_sizes": PAGE_SIZES,
             "per_page": per_page,
             "query": query_string(request.GET, "page"),
