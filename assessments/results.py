@@ -27,6 +27,7 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    TextChoices,
     Value,
     When,
 )
@@ -41,22 +42,15 @@ from .models import Assignee, Assignment, Attempt, Questionnaire, QuestionnaireG
 RIGHT = Right.VIEW_RESULTS
 
 
-class RowState:
-    """Where a person is, furthest step first: each row has the furthest it reached."""
+class RowState(TextChoices):
+    """Where a person is: each row has the furthest step it reached (removed: taken off the invitation
+    before starting)."""
 
-    REMOVED = "removed"
-    SUBMITTED = "submitted"
-    STARTED = "started"
-    OPENED = "opened"
-    INVITED = "invited"
-
-    choices = [
-        (INVITED, _("Invited, link not opened")),
-        (OPENED, _("Opened, not started")),
-        (STARTED, _("Started, not submitted")),
-        (SUBMITTED, _("Submitted")),
-        (REMOVED, _("Removed from the invitation")),
-    ]
+    INVITED = "invited", _("Invited, link not opened")
+    OPENED = "opened", _("Opened, not started")
+    STARTED = "started", _("Started, not submitted")
+    SUBMITTED = "submitted", _("Submitted")
+    REMOVED = "removed", _("Removed from the invitation")
 
 
 # Row kinds: a place in an assessment invitation, or an attempt made freely (no invitation).
@@ -116,11 +110,11 @@ def _person_columns(prefix=""):
 
 def _assignee_columns():
     state = SqlCase(
-        When(removed_at__isnull=False, then=Value(RowState.REMOVED)),
-        When(attempt__submitted_at__isnull=False, then=Value(RowState.SUBMITTED)),
-        When(attempt__isnull=False, then=Value(RowState.STARTED)),
-        When(opened_at__isnull=False, then=Value(RowState.OPENED)),
-        default=Value(RowState.INVITED),
+        When(removed_at__isnull=False, then=Value(RowState.REMOVED.value)),
+        When(attempt__submitted_at__isnull=False, then=Value(RowState.SUBMITTED.value)),
+        When(attempt__isnull=False, then=Value(RowState.STARTED.value)),
+        When(opened_at__isnull=False, then=Value(RowState.OPENED.value)),
+        default=Value(RowState.INVITED.value),
         output_field=CharField(),
     )
     return {
@@ -150,8 +144,8 @@ def _assignee_columns():
 
 def _attempt_columns():
     state = SqlCase(
-        When(submitted_at__isnull=False, then=Value(RowState.SUBMITTED)),
-        default=Value(RowState.STARTED),
+        When(submitted_at__isnull=False, then=Value(RowState.SUBMITTED.value)),
+        default=Value(RowState.STARTED.value),
         output_field=CharField(),
     )
     return {
