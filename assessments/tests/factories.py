@@ -19,6 +19,31 @@ class QuestionnaireFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Questionnaire {n}")
 
 
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    """An assessment invitation of `questionnaire`, open from now for a day, with its batch."""
+
+    class Meta:
+        model = Assignment
+
+    questionnaire = factory.SubFactory(QuestionnaireFactory)
+    organization = factory.SelfAttribute("questionnaire.organization")
+    opens_at = factory.LazyFunction(timezone.now)
+    closes_at = factory.LazyAttribute(lambda o: o.opens_at + timedelta(days=1))
+    send_at = factory.SelfAttribute("opens_at")
+    batch = factory.LazyAttribute(lambda o: InvitationBatch.objects.create(organization=o.organization))
+
+
+class AssigneeFactory(factory.django.DjangoModelFactory):
+    """A person's place in `assignment`: pass `user=` or `contact=`."""
+
+    class Meta:
+        model = Assignee
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    organization = factory.SelfAttribute("assignment.organization")
+    added_at = factory.LazyFunction(timezone.now)
+
+
 def make_questionnaire(
     organization,
     *,

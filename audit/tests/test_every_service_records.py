@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import assessments.exports
 import assessments.invited
 import assessments.services
 import audit.services
@@ -23,6 +24,7 @@ import flows.contacts
 import flows.imports
 import flows.invitations
 import flows.jobs
+import flows.organization
 import flows.people
 import groups.services
 import invitations.services.acceptance
@@ -109,11 +111,13 @@ SERVICE_MODULES = [
     assessments.invited,
     flows.assessments,
     flows.assessment_reminders,
+    assessments.exports,
     flows.contacts,
     flows.imports,
     flows.invitations,
     flows.jobs,
     flows.people,
+    flows.organization,
 ]
 # Modules that write in a transaction but hold no service of their own to audit, and why.
 NOT_SERVICE_MODULES = {
@@ -134,6 +138,7 @@ NOT_AUDITED = {
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.organization.organization_settings_of": "reads: the settings page's current values",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
     "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",
@@ -645,6 +650,47 @@ def case_users_export_record(w):
             actor=w.alice,
             after={"list": "users", "format": "csv", "filters": "status: active", "rows": 3},
             label="People list",
+        )
+    ]
+
+
+def case_organization_settings_update(w):
+    from flows.organization import organization_settings_update
+
+    organization_settings_update(
+        organization=w.acme,
+        actor=w.alice,
+        language="fr",
+        phone_region="FR",
+        invitation_lifetime_days=14,
+        invitation_reminder_days=0,
+        send_minutes_before_opening=30,
+        default_window_hours=24,
+        assessment_reminder_hours=0,
+    )
+    return [
+        Expect(
+            Action.ORGANIZATION_SETTINGS_CHANGED,
+            actor=w.alice,
+            target=w.acme,
+            before={"language": "en", "send_minutes_before_opening": 0},
+            after={"language": "fr", "send_minutes_before_opening": 30},
+        )
+    ]
+
+
+def case_results_export_record(w):
+    from assessments.exports import results_export_record
+
+    quiz = make_questionnaire(w.acme, title="Fire drill")
+    results_export_record(questionnaire=quiz, actor=w.alice, fmt="xlsx", filters={"state": "submitted"}, rows=4)
+    return [
+        Expect(
+            Action.EXPORT_DOWNLOADED,
+            actor=w.alice,
+            target=quiz,
+            after={"list": "results", "format": "xlsx", "filters": "state: submitted", "rows": 4},
+            label="Results of “Fire drill”",
         )
     ]
 
@@ -1343,6 +1389,8 @@ TABLE = {
     "assessments.invited.invited_attempt_start": case_invited_attempt_start,
     "assessments.invited.attempts_submit_overdue": case_attempts_submit_overdue,
     "assessments.services.submit_locked": case_submit_locked,
+    "flows.organization.organization_settings_update": case_organization_settings_update,
+    "assessments.exports.results_export_record": case_results_export_record,
     "audit.services.audit_trail_export_record": case_audit_trail_export_record,
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,

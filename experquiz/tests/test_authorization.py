@@ -85,6 +85,7 @@ NO_ACTOR = {
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
     "assessments.services.recorded_actor": "a helper: who the audit trail names for an actor",
+    "flows.organization.organization_settings_of": "reads: the settings page's current values",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
     "audit.services.audit_record": "the recorder: writes the event of a service that checked its actor",
@@ -296,6 +297,24 @@ CASES = {
             organization=z.acme, actor=a, fmt="csv", filters={}, rows=1
         ),
         scoped_note="records what Maggie's own scope gave her: there is no one outside it in an export of hers",
+    ),
+    "flows.organization.organization_settings_update": Case(
+        lambda z, a: S("flows.organization.organization_settings_update")(
+            organization=z.acme,
+            actor=a,
+            language="fr",
+            phone_region="BE",
+            invitation_lifetime_days=7,
+            invitation_reminder_days=1,
+            send_minutes_before_opening=15,
+            default_window_hours=12,
+            assessment_reminder_hours=2,
+        )
+    ),
+    "assessments.exports.results_export_record": Case(
+        lambda z, a: S("assessments.exports.results_export_record")(
+            questionnaire=z.taken, actor=a, fmt="csv", filters={}, rows=1
+        )
     ),
     # groups.services
     "groups.services.group_create": Case(

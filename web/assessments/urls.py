@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_take
+from . import views, views_results, views_take
 
 app_name = "assessments"
 
@@ -31,6 +31,20 @@ urlpatterns = [
         views.question_move,
         name="question_move",
     ),
+    # Results (view_results, within the actor's scope).
+    path("results/", views_results.results_list, name="results"),
+    path(
+        "results/questionnaires/<int:questionnaire_id>/",
+        views_results.results_questionnaire,
+        name="results_questionnaire",
+    ),
+    path(
+        "results/questionnaires/<int:questionnaire_id>/export/<str:fmt>/",
+        views_results.results_export,
+        name="results_export",
+    ),
+    path("results/users/<int:user_id>/", views_results.results_user, name="results_user"),
+    path("results/contacts/<int:contact_id>/", views_results.results_contact, name="results_contact"),
     # Taking one, from one's own space (any signed-in user, their own attempts only).
     path("me/questionnaires/<int:questionnaire_id>/start/", views_take.take_start, name="take_start"),
     path("me/assignments/<int:assignee_id>/start/", views_take.assigned_start, name="assigned_start"),

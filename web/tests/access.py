@@ -39,7 +39,7 @@ from accounts.tests.factories import (
     UserTypeFactory,
 )
 from assessments.models import Attempt
-from assessments.tests.factories import make_assignment, make_questionnaire
+from assessments.tests.factories import AssigneeFactory, AssignmentFactory, make_assignment, make_questionnaire
 from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
@@ -162,6 +162,18 @@ ACCESS = {
     "accounts:contact_delete": Access(
         Right.MANAGE_USERS, kinds={"pk": "contact"}, expect={("manager_a", IN_SCOPE): 404}
     ),
+    "accounts:organization_settings": Access(
+        ADMINISTRATOR,
+        data=lambda world: {
+            "language": "fr",
+            "phone_region": "FR",
+            "invitation_lifetime_days": 14,
+            "invitation_reminder_days": 2,
+            "sending": "at_once",
+            "default_window_hours": 24,
+            "assessment_reminder_hours": 0,
+        },
+    ),
     "accounts:user_type_list": Access(ADMINISTRATOR),
     "accounts:user_type_edit": Access(ADMINISTRATOR, kinds={"pk": "user_type"}),
     "accounts:user_type_delete": Access(ADMINISTRATOR, ok=302, post_only=True, kinds={"pk": "user_type"}),
@@ -223,6 +235,13 @@ ACCESS = {
     "assessments:question_update": Access(Right.MANAGE_QUESTIONNAIRES),
     "assessments:question_delete": Access(Right.MANAGE_QUESTIONNAIRES),
     "assessments:question_move": Access(Right.MANAGE_QUESTIONNAIRES, ok=302, post_only=True),
+    # results (view_results; the manager reads Lyon's): IN_SCOPE is shown to Lyon, with Ines, Otto and a
+    # contact invited, OUT_OF_SCOPE shown to Paris only. Contacts need the right over everyone.
+    "assessments:results": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_questionnaire": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_export": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_user": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_contact": Access(Right.VIEW_RESULTS, post=False, expect={("manager_a", IN_SCOPE): 404}),
     # taking one freely, from one's own space: IN_SCOPE is open to every Acme user, OUT_OF_SCOPE is
     # shown to a group none of the actors is in.
     "assessments:take_start": Access(
@@ -300,8 +319,9 @@ class World:
                 organization=self.globex, first_name="Mallory", last_name="Adminglobex", email="mallory@globex.example"
             ),
         }
-        # The manager holds manage_users, invite and manage_questionnaires over Lyon; nothing else.
+        # The manager holds manage_users, invite, manage_questionnaires and view_results over Lyon; nothing else.
         grant(self.actors["manager_a"], Right.MANAGE_USERS, self.lyon)
+        grant(self.actors["manager_a"], Right.VIEW_RESULTS, self.lyon)
         grant(self.actors["manager_a"], Right.INVITE, self.lyon)
         grant(self.actors["manager_a"], Right.MANAGE_QUESTIONNAIRES, self.lyon)
         # Ines is in the manager's group and in another: pages that list her groups must show the
@@ -439,6 +459,24 @@ class World:
             ),
             OTHER_TENANT: make_questionnaire(self.globex, title="Quizglobex", questions=2, created_by=admin_b),
         }
+        # Results: Ines (in scope), Otto (out of it) and a contact were invited to the Lyon quiz; Ines
+        # submitted, through her invitation.
+        assignment = AssignmentFactory(questionnaire=self.questionnaires[IN_SCOPE], created_by=admin)
+        for invited in (ines, otto, self.contacts[IN_SCOPE]):
+            field = "contact" if isinstance(invited, Contact) else "user"
+            place = AssigneeFactory(assignment=assignment, **{field: invited})
+            if invited is ines:
+                Attempt.objects.create(
+                    organization=self.acme,
+                    questionnaire=assignment.questionnaire,
+                    user=ines,
+                    assignee=place,
+                    started_at=timezone.now(),
+                    submitted_at=timezone.now(),
+                    score=50,
+                    correct_count=1,
+                    question_count=2,
+                )
         # Questionnaires to take: open to every Acme user, shown to Paris only (no actor is in it),
         # open to every Globex user.
         self.open_questionnaires = {
@@ -515,7 +553,7 @@ OBJECT_MAKERS = {
 # What each actor holds (independent of the code under test) and on which host it acts.
 ACTOR_RIGHTS = {
     "admin_a": {ADMINISTRATOR, *Right},
-    "manager_a": {Right.MANAGE_USERS, Right.INVITE, Right.MANAGE_QUESTIONNAIRES},
+    "manager_a": {Right.MANAGE_USERS, Right.INVITE, Right.MANAGE_QUESTIONNAIRES, Right.VIEW_RESULTS},
     "plain_a": set(),
     "admin_b": {ADMINISTRATOR, *Right},
     "anonymous": set(),
