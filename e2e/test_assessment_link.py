@@ -121,7 +121,10 @@ def test_a_contact_takes_an_assessment_from_the_email_on_a_phone_and_the_adminis
 
 
 def see_score(page, tenant_url, acme, questionnaire):
-    page.goto(tenant_url(acme, f"/questionnaires/{questionnaire.pk}/results/"))
+    """The questionnaire's results page: the contact's row, submitted, with the score."""
+    page.goto(tenant_url(acme, f"/results/questionnaires/{questionnaire.pk}/"))
     row = page.get_by_role("row").filter(has_text="cora.candidate@example.com")
     row.wait_for()
-    assert "75" in row.inner_text()
+    assert "75 %" in row.inner_text() and "Submitted" in row.inner_text()
+    assert page.locator('[data-count="submitted"]').inner_text().strip() == "1"
+    assert page.locator('[data-count="opened"]').inner_text().strip() == "1"
