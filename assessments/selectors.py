@@ -189,7 +189,7 @@ def assignee_of(invitation):
         Assignee.objects.filter(
             organization_id=invitation.organization_id, assignment__batch_id=invitation.batch_id, **person
         )
-        .select_related("assignment__questionnaire", "attempt")
+        .select_related("assignment__questionnaire", "attempt", "contact")
         .first()
     )
 

@@ -115,7 +115,7 @@ class Connection:
         self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def request(self, method, path, body=None):
-        headers = {"Host": HOST}
+        headers = {"Host": f"{HOST}:{self.port}"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
@@ -163,7 +163,10 @@ def run_load(name, threads, seconds, make_worker):
         worker.join()
     duration = time.monotonic() - started
     latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    if not latencies:
+        print(f"{name}: no request succeeded, {len(errors)} errors (first: {errors[:1]})")
+        return
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     print(
         f"{name}: {len(latencies) / duration:.0f} req/s, median {statistics.median(latencies) * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms, {len(latencies)} requests, {len(errors)} errors"

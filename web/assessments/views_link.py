@@ -58,7 +58,7 @@ class Link:
         self.assignment = assignee.assignment
         self.questionnaire = self.assignment.questionnaire
         self.attempt = getattr(assignee, "attempt", None)
-        self.actor = request.user if invitation.user_id else invitation.contact
+        self.actor = request.user if invitation.user_id else assignee.contact
 
     @property
     def problem(self):
