@@ -98,7 +98,7 @@ def _state_page(request, link, problem):
         )
     if problem == "completed" and link.attempt is not None and _bound(request, link):
         # The person who just submitted, in the browser they took it in: their score.
-        return render(request, "assessments/take_result.html", {"attempt": link.attempt, "home": "", "link_used": True})
+        return render(request, "assessments/take_result.html", {"attempt": link.attempt, "home": ""})
     response = render(
         request, "assessments/link_landing.html", _context(link, problem), status=STATUS.get(problem, 200)
     )
