@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations soak clean
+.PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations bench-results soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +63,12 @@ BENCH_SAMPLES ?= 20
 bench-people: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/run.py all --samples $(BENCH_SAMPLES)
 
-bench: bench-people bench-invitations
+# The results pages at 10,000 attempts: queries per page (constant in the page size) and times.
+RESULTS_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_results_bench
+bench-results: install
+	DATABASE_URL=$(RESULTS_BENCH_DATABASE_URL) $(PY) bench/results.py
+
+bench: bench-people bench-invitations bench-results
 
 # A bounded soak on loopback (gunicorn, worker, beat, Locust): SOAK_DURATION seconds, 60 by default, 300 at most.
 SOAK_DURATION ?= 60

@@ -35,3 +35,13 @@ class InterchangeError(DomainError):
     def __init__(self, errors: list[str]):
         super().__init__(errors[0] if errors else "")
         self.errors = errors
+
+
+class LinkUnusable(DomainError):
+    """An assessment link that cannot start or resume an attempt now; `reason` says why: `removed`
+    (the person was taken off the invitation), `completed` (their answers are in), `revoked`,
+    `too_late` (the window closed), `not_open` (it opens later), `unpublished`, `unknown`."""
+
+    def __init__(self, message, *, reason):
+        super().__init__(message)
+        self.reason = reason

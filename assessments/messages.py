@@ -17,7 +17,7 @@ from assessments.models import Assignment
 from experquiz.sms.gsm import SMS_LIMIT, septets, to_gsm
 from experquiz.tenancy import organization_url
 
-LINK_URL_NAME = "assessments:assessment_link"
+LINK_URL_NAME = "assessment_link"  # web.assessments.urls_link
 TEMPLATE = "assessments/messages/invitation"
 SHORTEST_TITLE = 12
 

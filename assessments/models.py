@@ -224,6 +224,10 @@ class Attempt(models.Model):
             models.Index(fields=["organization", "user", "questionnaire"], name="assessments_att_org_user"),
             models.Index(fields=["organization", "contact"], name="assessments_att_org_contact"),
             models.Index(fields=["organization", "questionnaire", "submitted_at"], name="assessments_att_org_q"),
+            # Beat's scan for the attempts whose time is up: only those still open, which are few.
+            models.Index(
+                fields=["deadline_at"], condition=Q(submitted_at__isnull=True), name="assessments_att_open_due"
+            ),
         ]
 
     def __str__(self):

@@ -16,10 +16,11 @@ from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from groups.models import Membership
+from invitations.models import Invitation
 from rights.names import Right
 from rights.selectors import actor_scope, shared_in_scope
 
-from .models import Answer, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
+from .models import Answer, Assignee, Attempt, Choice, Question, Questionnaire, QuestionnaireGroup
 
 Visibility = Questionnaire.Visibility
 # Answers that arrive this long after the time limit still count: the page was sent in time.
@@ -172,3 +173,112 @@ def score_of(attempt) -> tuple[int, int]:
         if set(chosen) == correct.get(question_id)
     )
     return right, total
+
+
+# Assessment invitations -------------------------------------------------------------------------
+
+
+def assignee_of(invitation):
+    """The place in an assessment invitation that `invitation` (one of its messages) was sent for: the
+    assignment is the message's batch, and the person its recipient. None when there is none (a link
+    of another kind, or a place that no longer exists)."""
+    if invitation is None or invitation.batch_id is None:
+        return None
+    person = {"user_id": invitation.user_id} if invitation.user_id else {"contact_id": invitation.contact_id}
+    return (
+        Assignee.objects.filter(
+            organization_id=invitation.organization_id, assignment__batch_id=invitation.batch_id, **person
+        )
+        .select_related("assignment__questionnaire", "attempt", "contact")
+        .first()
+    )
+
+
+def attempt_of_assignee(assignee):
+    """The attempt made at `assignee`'s place, or None (read again: it may have been made meanwhile)."""
+    return Attempt.objects.filter(organization_id=assignee.organization_id, assignee=assignee).first()
+
+
+def my_assignments(user):
+    """The assessment invitations `user` is (still) invited to, with their attempt at each: the "invited
+    to" part of `/me/`. Each carries `my_attempt_id`, `my_submitted_at`, `my_score`, `my_correct`,
+    `my_total` and `question_count`; the soonest to close first."""
+    if not _is_tenant_user(user):
+        return Assignee.objects.none()
+    mine = Attempt.objects.filter(assignee=OuterRef("pk"))
+    questions = (
+        Question.objects.filter(questionnaire=OuterRef("assignment__questionnaire"))
+        .order_by()
+        .values("questionnaire")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Assignee.objects.current()
+        .filter(organization_id=user.organization_id, user_id=user.pk)
+        .select_related("assignment__questionnaire")
+        .annotate(
+            my_attempt_id=Subquery(mine.values("pk")[:1]),
+            my_submitted_at=Subquery(mine.values("submitted_at")[:1]),
+            my_score=Subquery(mine.values("score")[:1]),
+            my_correct=Subquery(mine.values("correct_count")[:1]),
+            my_total=Subquery(mine.values("question_count")[:1]),
+            question_count=Subquery(questions),
+        )
+        .order_by("assignment__closes_at", "pk")
+    )
+
+
+def link_of(assignee):
+    """The most recent message (link) sent for `assignee`'s place and not revoked, or None: starting
+    from `/me/` goes through it as if the person had opened it."""
+    person = {"user_id": assignee.user_id} if assignee.user_id else {"contact_id": assignee.contact_id}
+    return (
+        Invitation.objects.filter(
+            organization_id=assignee.organization_id,
+            kind=Invitation.Kind.ASSESSMENT,
+            batch_id=assignee.assignment.batch_id,
+            revoked_at__isnull=True,
+            **person,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def assignment_state(row, now=None) -> str:
+    """Where `user` stands on a row of `my_assignments`: done, in_progress, not_open (opens later),
+    to_do, or closed (the window closed before they started)."""
+    now = now or timezone.now()
+    if row.my_submitted_at:
+        return "done"
+    if row.my_attempt_id:
+        return "in_progress"
+    if now >= row.assignment.closes_at:
+        return "closed"
+    return "not_open" if now < row.assignment.opens_at else "to_do"
+
+
+def link_problem(invitation, assignee, attempt, now=None) -> str | None:
+    """Why `invitation`'s link cannot start or resume an attempt at `assignee`'s place now (a reason of
+    LinkUnusable), or None. An attempt already made decides first: a person who started keeps their
+    attempt whatever happened to the link since."""
+    now = now or timezone.now()
+    if assignee is None:
+        return "unknown"
+    if attempt is not None and attempt.is_submitted:
+        return "completed"
+    if attempt is None and assignee.removed_at is not None:
+        return "removed"
+    if invitation.used_at is not None:
+        return "completed"
+    if invitation.revoked_at is not None and attempt is None:
+        return "revoked"
+    assignment = assignee.assignment
+    if now >= assignment.closes_at or invitation.is_expired:
+        return "too_late"
+    if now < assignment.opens_at:
+        return "not_open"
+    if attempt is None and not assignment.questionnaire.is_published:
+        return "unpublished"
+    return None

@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.models import Contact
 from audit.models import Action
 from audit.services import audit_record
 from groups.models import UserGroup
+from invitations.models import Invitation
 from rights.names import Right
 from rights.selectors import actor_has_right, actor_scope
 
@@ -567,10 +569,22 @@ def question_move(*, question: Question, actor, up: bool) -> Question:
 
 
 def _require_own(actor, attempt) -> None:
+    """`actor` is the attempt's person: its user (signed in), or its contact (authorised by the link sent
+    to them: the pages find the contact from the link, see assessments.invited)."""
     if actor is None:
         return
-    if attempt.user_id is None or attempt.user_id != getattr(actor, "pk", None):
+    if isinstance(actor, Contact):
+        own = attempt.contact_id is not None and attempt.contact_id == actor.pk
+    else:
+        own = attempt.user_id is not None and attempt.user_id == getattr(actor, "pk", None)
+    if not own:
         raise NotAllowed(_("This is not your attempt."))
+
+
+def recorded_actor(actor):
+    """Who the audit trail names for `actor`: a user, or nobody for a contact (who has no account; the
+    event names the attempt, and its client address is kept)."""
+    return None if isinstance(actor, Contact) else actor
 
 
 def _require_taker(actor, questionnaire) -> None:
@@ -681,9 +695,15 @@ def answer_save(*, attempt: Attempt, question: Question, choice_ids, actor) -> A
 @transaction.atomic
 def attempt_submit(*, attempt: Attempt, actor) -> Attempt:
     """Submit `actor`'s attempt: its score is recorded and its answers no longer change. Once only: the
-    second of two submissions at once finds it submitted (AttemptClosed)."""
+    second of two submissions at once finds it submitted (AttemptClosed). An attempt made through an
+    assessment invitation also uses up the person's links to it (opening one again says it is done)."""
     _require_own(actor, attempt)
-    locked = _open_attempt(attempt)
+    return submit_locked(_open_attempt(attempt), actor=actor)
+
+
+def submit_locked(locked: Attempt, *, actor) -> Attempt:
+    """The submission itself, on an attempt locked open by the caller (attempt_submit, or the system
+    submitting the attempts whose time is up: assessments.invited)."""
     right, total = score_of(locked)
     score = (Decimal(100 * right) / Decimal(total)).quantize(Decimal("0.01"), ROUND_HALF_UP) if total else Decimal(0)
     now = timezone.now()
@@ -694,9 +714,11 @@ def attempt_submit(*, attempt: Attempt, actor) -> Attempt:
     if updated != 1:
         raise AttemptClosed(_("These answers have been submitted: they can no longer change."))
     locked.submitted_at, locked.correct_count, locked.question_count, locked.score = now, right, total, score
+    if locked.assignee_id:
+        _links_use_up(locked, now)
     audit_record(
         organization=locked.organization_id,
-        actor=actor,
+        actor=recorded_actor(actor),
         action=Action.ATTEMPT_SUBMITTED,
         target=locked,
         user=locked.user_id,
@@ -704,3 +726,15 @@ def attempt_submit(*, attempt: Attempt, actor) -> Attempt:
         after={"score": f"{score}%", "right": f"{right}/{total}", "time_up": is_time_up(locked, now) or None},
     )
     return locked
+
+
+def _links_use_up(attempt: Attempt, now) -> None:
+    """Mark every link the person was sent for this place (first message, reminders) used."""
+    person = {"user_id": attempt.user_id} if attempt.user_id else {"contact_id": attempt.contact_id}
+    Invitation.objects.filter(
+        organization_id=attempt.organization_id,
+        kind=Invitation.Kind.ASSESSMENT,
+        batch__assignment__assignees=attempt.assignee_id,
+        used_at__isnull=True,
+        **person,
+    ).update(used_at=now)

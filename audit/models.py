@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     """Every action the trail records. The column has no `choices`: adding one needs no migration."""
 
     ORGANIZATION_CREATED = "organization.created", _("Organisation created")
+    ORGANIZATION_SETTINGS_CHANGED = "organization.settings_changed", _("Organisation settings changed")
     USER_CREATED = "user.created", _("Person created")
     USER_UPDATED = "user.updated", _("Person updated")
     USER_STATUS_CHANGED = "user.status_changed", _("Status changed")

@@ -1,13 +1,16 @@
-"""Converting contacts to users: a new user takes over the contact's invitations (and, later, its
-assessment attempts), and is invited or activated with a temporary password as the admin chooses."""
+"""Converting contacts to users: a new user takes over the contact's invitations, its places in
+assessment invitations and its attempts, and is invited or activated with a temporary password as
+the admin chooses."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contact, User
 from accounts.services import user_create
+from assessments.models import Assignee, Attempt
 from audit.models import Action
 from audit.services import audit_record
 from experquiz import authorization
@@ -20,9 +23,35 @@ Status = User.Status
 
 
 def _move_contact_history(*, contact: Contact, user: User) -> None:
-    """Hand the contact's invitations over to the user it became, inside the caller's transaction
-    (a conversion moves everything or nothing). Assessment attempts join here when they exist."""
-    Invitation.objects.filter(organization_id=contact.organization_id, contact=contact).update(contact=None, user=user)
+    """Hand the contact's invitations, places in assessment invitations and attempts over to the user
+    it became, inside the caller's transaction (a conversion moves everything or nothing), so the user
+    finds them in their own space and the results show them under the user.
+
+    The user is new, so it has no place and no attempt of its own to clash with: a contact's places
+    are already one per invitation, and its attempts one per place or link. The one clash left is
+    two attempts at a questionnaire made through no link (the database keeps one such attempt per
+    user and questionnaire): then the conversion is refused, naming the questionnaire.
+    """
+    organization_id = contact.organization_id
+    unlinked = (
+        Attempt.objects.filter(organization_id=organization_id, contact=contact, invitation__isnull=True)
+        .values("questionnaire__title")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("questionnaire__title")
+    )
+    clashes = [row["questionnaire__title"] for row in unlinked]
+    if clashes:
+        raise DomainError(
+            _(
+                "%(contact)s cannot be converted: they have several attempts at “%(questionnaire)s” made "
+                "through no link, and a user keeps one."
+            )
+            % {"contact": contact, "questionnaire": clashes[0]}
+        )
+    Invitation.objects.filter(organization_id=organization_id, contact=contact).update(contact=None, user=user)
+    Assignee.objects.filter(organization_id=organization_id, contact=contact).update(contact=None, user=user)
+    Attempt.objects.filter(organization_id=organization_id, contact=contact).update(contact=None, user=user)
 
 
 def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=None):
@@ -82,7 +111,8 @@ def _contact_convert(*, contact: Contact, to: str, actor: User | None, batch=Non
 
 def contact_convert(*, contact: Contact, to: str, actor: User | None) -> User:
     """Turn one contact into a user, keeping the contact: `created`, `invited` (an account invitation
-    is sent) or `active` (a temporary password is sent). The contact's invitations move to the user.
+    is sent) or `active` (a temporary password is sent). The contact's invitations, places in
+    assessment invitations and attempts move to the user.
 
     Raises LoginIdTaken when a user already has the contact's email or mobile; then nothing changes.
     """

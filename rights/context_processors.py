@@ -15,6 +15,7 @@ def held_rights(user) -> dict:
     held["any"] = bool(held)
     # Contacts belong to no group: only organisation-wide managers see them (contacts_in_scope).
     held["contacts"] = rights.get(Right.MANAGE_USERS, NO_SCOPE).all_users
+    held["contact_results"] = rights.get(Right.VIEW_RESULTS, NO_SCOPE).all_users
     return held
 
 

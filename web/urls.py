@@ -10,6 +10,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from .assessments import urls as assessments_urls
+from .assessments import urls_link as assessment_link_urls
 from .audit import urls as audit_urls
 from .groups import urls as groups_urls
 from .invitations import urls as invitations_urls
@@ -23,5 +24,6 @@ urlpatterns = [
     path("", include(invitations_urls)),
     path("", include(audit_urls)),
     path("", include(assessments_urls)),
+    path("", include(assessment_link_urls)),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
 ]

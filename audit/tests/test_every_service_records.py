@@ -14,6 +14,8 @@ import pytest
 from django.utils import timezone
 
 import accounts.services
+import assessments.exports
+import assessments.invited
 import assessments.services
 import audit.services
 import flows.assessment_reminders
@@ -22,6 +24,7 @@ import flows.contacts
 import flows.imports
 import flows.invitations
 import flows.jobs
+import flows.organization
 import flows.people
 import groups.services
 import invitations.services.acceptance
@@ -49,7 +52,7 @@ from accounts.services import (
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
 from assessments import services as assessment_services
-from assessments.models import Attempt
+from assessments.models import Answer, Assignee, Assignment, Attempt
 from assessments.services import ChoiceSpec, QuestionSpec
 from assessments.tests.factories import correct_ids, make_questionnaire
 from audit.models import Action, AuditEvent
@@ -105,13 +108,16 @@ SERVICE_MODULES = [
     invitations.services.revocation,
     invitations.services.acceptance,
     assessments.services,
+    assessments.invited,
     flows.assessments,
     flows.assessment_reminders,
+    assessments.exports,
     flows.contacts,
     flows.imports,
     flows.invitations,
     flows.jobs,
     flows.people,
+    flows.organization,
 ]
 # Modules that write in a transaction but hold no service of their own to audit, and why.
 NOT_SERVICE_MODULES = {
@@ -132,6 +138,7 @@ NOT_AUDITED = {
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.organization.organization_settings_of": "reads: the settings page's current values",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
     "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",
@@ -148,6 +155,10 @@ NOT_AUDITED = {
     "assessments.services.answer_save": (
         "the answer row is its own record (with its time); the attempt's start and submission are audited, and "
         "this is the hottest write (every click of everyone taking a test)"
+    ),
+    "assessments.services.recorded_actor": "a helper: who the trail names for an actor",
+    "assessments.invited.assignee_mark_opened": (
+        "the time on the person's place is its own record (bookkeeping for the results), like an answer"
     ),
     "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
     "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
@@ -639,6 +650,47 @@ def case_users_export_record(w):
             actor=w.alice,
             after={"list": "users", "format": "csv", "filters": "status: active", "rows": 3},
             label="People list",
+        )
+    ]
+
+
+def case_organization_settings_update(w):
+    from flows.organization import organization_settings_update
+
+    organization_settings_update(
+        organization=w.acme,
+        actor=w.alice,
+        language="fr",
+        phone_region="FR",
+        invitation_lifetime_days=14,
+        invitation_reminder_days=0,
+        send_minutes_before_opening=30,
+        default_window_hours=24,
+        assessment_reminder_hours=0,
+    )
+    return [
+        Expect(
+            Action.ORGANIZATION_SETTINGS_CHANGED,
+            actor=w.alice,
+            target=w.acme,
+            before={"language": "en", "send_minutes_before_opening": 0},
+            after={"language": "fr", "send_minutes_before_opening": 30},
+        )
+    ]
+
+
+def case_results_export_record(w):
+    from assessments.exports import results_export_record
+
+    quiz = make_questionnaire(w.acme, title="Fire drill")
+    results_export_record(questionnaire=quiz, actor=w.alice, fmt="xlsx", filters={"state": "submitted"}, rows=4)
+    return [
+        Expect(
+            Action.EXPORT_DOWNLOADED,
+            actor=w.alice,
+            target=quiz,
+            after={"list": "results", "format": "xlsx", "filters": "state: submitted", "rows": 4},
+            label="Results of “Fire drill”",
         )
     ]
 
@@ -1190,6 +1242,65 @@ def case_attempt_submit(w):
     ]
 
 
+def _invited_link(w, person, title="Fire safety"):
+    from assessments.tests.factories import make_assignment
+
+    questionnaire = make_questionnaire(w.acme, title=title, questions=2)
+    _assignment, tokens = make_assignment(questionnaire, people=[person], created_by=w.alice)
+    return Invitation.objects.get(token_hash=hash_token(tokens[person]))
+
+
+def case_invited_attempt_start(w):
+    from assessments.invited import invited_attempt_start
+
+    # A contact through their link: no account to name as the actor (the client address is kept).
+    attempt = invited_attempt_start(invitation=_invited_link(w, w.contact), actor=w.contact)
+    after = {"contact": str(w.contact)}
+    return [Expect(Action.ATTEMPT_STARTED, actor=None, target=attempt, after=after, label="Fire safety")]
+
+
+def _overdue(w):
+    """Bob's attempt through his link, one question of two answered right, its time up."""
+    invitation = _invited_link(w, w.bob)
+    questionnaire = Assignment.objects.get(batch=invitation.batch).questionnaire
+    attempt = Attempt.objects.create(
+        organization=w.acme,
+        questionnaire=questionnaire,
+        user=w.bob,
+        assignee=Assignee.objects.get(user=w.bob),
+        invitation=invitation,
+        started_at=timezone.now() - timedelta(minutes=10),
+        deadline_at=timezone.now() - timedelta(minutes=5),
+    )
+    first = questionnaire.questions.first()
+    Answer.objects.create(
+        organization=w.acme, attempt=attempt, question=first, choices=correct_ids(first), answered_at=timezone.now()
+    )
+    return attempt
+
+
+def _submitted_as_it_stood(w, attempt):
+    after = {"score": "50.00%", "right": "1/2", "time_up": True}
+    return [Expect(Action.ATTEMPT_SUBMITTED, actor=None, user=w.bob, target=attempt, after=after, label="Fire safety")]
+
+
+def case_attempts_submit_overdue(w):
+    from assessments.invited import attempts_submit_overdue
+
+    attempt = _overdue(w)
+    assert attempts_submit_overdue() == 1
+    return _submitted_as_it_stood(w, attempt)
+
+
+def case_submit_locked(w):
+    from django.db import transaction
+
+    attempt = _overdue(w)
+    with transaction.atomic():
+        assessment_services.submit_locked(Attempt.objects.select_for_update().get(pk=attempt.pk), actor=None)
+    return _submitted_as_it_stood(w, attempt)
+
+
 def _assessment_invitation(w):
     """An assessment invitation of Bob, made directly (the services are what the cases check)."""
     from assessments.models import Assignee, Assignment
@@ -1275,6 +1386,11 @@ def case_assignments_send_reminders(w):
 
 
 TABLE = {
+    "assessments.invited.invited_attempt_start": case_invited_attempt_start,
+    "assessments.invited.attempts_submit_overdue": case_attempts_submit_overdue,
+    "assessments.services.submit_locked": case_submit_locked,
+    "flows.organization.organization_settings_update": case_organization_settings_update,
+    "assessments.exports.results_export_record": case_results_export_record,
     "audit.services.audit_trail_export_record": case_audit_trail_export_record,
     "accounts.services.organization_create": case_organization_create,
     "accounts.services.user_create": case_user_create,

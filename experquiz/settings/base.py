@@ -325,4 +325,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.imports_purge",
         "schedule": 3600,
     },
+    # Attempts whose time is up (time limit, or their invitation's window closed) are submitted as they stand.
+    "assessments-submit-overdue": {
+        "task": "assessments.tasks.attempts_submit_overdue",
+        "schedule": 60,
+    },
 }

@@ -55,6 +55,7 @@ NO_ACTOR = {
     "invitations.services.delivery.invitations_deliver": "system: the worker delivers what a checked service wrote",
     "invitations.services.account.invitations_send_reminders": "system: beat reminds those invited, by whoever "
     "invited them",
+    "assessments.invited.attempts_submit_overdue": "system: beat submits, as they stand, the attempts whose time is up",
     "flows.assessment_reminders.assignments_send_reminders": "system: beat reminds those invited to an assessment "
     "who have not started",
     # A person on their own, authorised by a link sent to them or by what they type on a public page.
@@ -67,6 +68,8 @@ NO_ACTOR = {
     # Steps inside another service's transaction, which checked its actor (they record it).
     "accounts.services.account_links_outdated_for": "a step of the service that changed the account: sends the hook",
     "accounts.services.users_history_note": "a step of account_links_revoke_for_users: history rows",
+    "assessments.services.submit_locked": "a step of attempt_submit, which checked its actor, and of the system's "
+    "overdue submissions",
     "invitations.services.revocation.account_links_revoke_for_users": "the answer to the account_links_outdated "
     "hook, sent by a service that checked its actor",
     "invitations.services.revocation.account_links_revoke": "the same, for one user; and the worker after a "
@@ -81,6 +84,8 @@ NO_ACTOR = {
     "checked their actor",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "assessments.services.recorded_actor": "a helper: who the audit trail names for an actor",
+    "flows.organization.organization_settings_of": "reads: the settings page's current values",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
     "audit.services.audit_record": "the recorder: writes the event of a service that checked its actor",
@@ -143,7 +148,13 @@ def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
         batch=batch,
         created_by=alice,
     )
+    # Otto is invited to the Paris test: his link.
+    from assessments.tests.factories import make_assignment
+
+    _assignment, tokens = make_assignment(taken, people=[otto], created_by=alice)
+    otto_link = Invitation.objects.get(token_hash=hash_token(tokens[otto]))
     return SimpleNamespace(
+        otto_link=otto_link,
         acme=acme,
         alice=alice,
         bob=bob,
@@ -286,6 +297,24 @@ CASES = {
             organization=z.acme, actor=a, fmt="csv", filters={}, rows=1
         ),
         scoped_note="records what Maggie's own scope gave her: there is no one outside it in an export of hers",
+    ),
+    "flows.organization.organization_settings_update": Case(
+        lambda z, a: S("flows.organization.organization_settings_update")(
+            organization=z.acme,
+            actor=a,
+            language="fr",
+            phone_region="BE",
+            invitation_lifetime_days=7,
+            invitation_reminder_days=1,
+            send_minutes_before_opening=15,
+            default_window_hours=12,
+            assessment_reminder_hours=2,
+        )
+    ),
+    "assessments.exports.results_export_record": Case(
+        lambda z, a: S("assessments.exports.results_export_record")(
+            questionnaire=z.taken, actor=a, fmt="csv", filters={}, rows=1
+        )
     ),
     # groups.services
     "groups.services.group_create": Case(
@@ -449,6 +478,13 @@ CASES = {
     ),
     "assessments.services.attempt_submit": Case(
         lambda z, a: S("assessments.services.attempt_submit")(attempt=z.attempt, actor=a), rightful="otto"
+    ),
+    # An assessment link is its person's: Otto's, whoever else holds it (a forwarded link).
+    "assessments.invited.invited_attempt_start": Case(
+        lambda z, a: S("assessments.invited.invited_attempt_start")(invitation=z.otto_link, actor=a), rightful="otto"
+    ),
+    "assessments.invited.assignee_mark_opened": Case(
+        lambda z, a: S("assessments.invited.assignee_mark_opened")(invitation=z.otto_link, actor=a), rightful="otto"
     ),
     # Assessment invitations: the invite right over the people, to a questionnaire the inviter may use.
     "flows.assessments.assessment_invitation_preview": Case(

@@ -1,15 +1,6 @@
-from django.contrib.auth.decorators import login_not_required
-from django.http import Http404
 from django.urls import path
 
-from . import views, views_assignment, views_invite, views_take
-
-
-@login_not_required
-def assessment_link_placeholder(request, token):
-    """Until the assessment link's pages exist: the name the messages' links are made with."""
-    raise Http404
-
+from . import views, views_assignment, views_invite, views_results, views_take
 
 app_name = "assessments"
 
@@ -69,12 +60,25 @@ urlpatterns = [
         views_assignment.assignee_remove,
         name="assignee_remove",
     ),
+    # Results (view_results, within the actor's scope).
+    path("results/", views_results.results_list, name="results"),
+    path(
+        "results/questionnaires/<int:questionnaire_id>/",
+        views_results.results_questionnaire,
+        name="results_questionnaire",
+    ),
+    path(
+        "results/questionnaires/<int:questionnaire_id>/export/<str:fmt>/",
+        views_results.results_export,
+        name="results_export",
+    ),
+    path("results/users/<int:user_id>/", views_results.results_user, name="results_user"),
+    path("results/contacts/<int:contact_id>/", views_results.results_contact, name="results_contact"),
     # Taking one, from one's own space (any signed-in user, their own attempts only).
     path("me/questionnaires/<int:questionnaire_id>/start/", views_take.take_start, name="take_start"),
+    path("me/assignments/<int:assignee_id>/start/", views_take.assigned_start, name="assigned_start"),
     path("me/attempts/<int:attempt_id>/", views_take.take, name="take"),
     path("me/attempts/<int:attempt_id>/questions/<int:number>/", views_take.take_question, name="take_question"),
     path("me/attempts/<int:attempt_id>/review/", views_take.take_review, name="take_review"),
     path("me/attempts/<int:attempt_id>/submit/", views_take.take_submit, name="take_submit"),
-    # The link of an assessment invitation's messages (a placeholder until its pages are built).
-    path("a/<str:token>/", assessment_link_placeholder, name="assessment_link"),
 ]

@@ -26,6 +26,7 @@ urlpatterns = [
     path("contacts/convert/", views_contacts.ContactConvertView.as_view(), name="contact_convert"),
     path("contacts/<int:pk>/edit/", views_contacts.ContactEditView.as_view(), name="contact_edit"),
     path("contacts/<int:pk>/delete/", views_contacts.ContactDeleteView.as_view(), name="contact_delete"),
+    path("settings/organisation/", views_settings.OrganizationSettingsView.as_view(), name="organization_settings"),
     path("settings/user-types/", views_settings.UserTypeListView.as_view(), name="user_type_list"),
     path("settings/user-types/<int:pk>/edit/", views_settings.UserTypeEditView.as_view(), name="user_type_edit"),
     path("settings/user-types/<int:pk>/delete/", views_settings.UserTypeDeleteView.as_view(), name="user_type_delete"),

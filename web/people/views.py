@@ -8,7 +8,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User
-from assessments.selectors import my_questionnaires
+from assessments.selectors import assignment_state, my_assignments, my_questionnaires
 from experquiz.web import use_language
 from rights.names import Right
 from rights.selectors import actor_has_right, users_in_scope
@@ -69,4 +69,11 @@ def home(request):
 def me(request):
     """The signed-in person's own space: what they are invited to (next), and the questionnaires open
     to them freely, with their attempt at each (start, resume, or their score)."""
-    return render(request, "accounts/me.html", {"questionnaires": my_questionnaires(request.user)})
+    assignments = list(my_assignments(request.user))
+    for row in assignments:
+        row.state = assignment_state(row)
+    return render(
+        request,
+        "accounts/me.html",
+        {"questionnaires": my_questionnaires(request.user), "assignments": assignments},
+    )

@@ -1,4 +1,4 @@
-"""Organisation settings pages (administrators only): the list of user types."""
+"""Organisation settings pages (administrators only): the organisation's options and the list of user types."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -10,10 +10,12 @@ from accounts.models import UserType
 from accounts.services import user_type_create, user_type_delete, user_type_rename
 from experquiz.errors import DomainError
 from experquiz.web import form_error_from_service, message_from_service
+from flows.organization import organization_settings_of, organization_settings_update
 from rights.mixins import RightRequiredMixin
 from rights.names import ADMINISTRATOR
 
 from .people_forms import UserTypeForm
+from .settings_forms import OrganizationSettingsForm
 
 
 class UserTypesMixin(RightRequiredMixin):
@@ -87,3 +89,26 @@ class UserTypeDeleteView(UserTypesMixin, View):
         else:
             messages.success(request, _("The type “%(name)s” was deleted.") % {"name": user_type.name})
         return redirect("accounts:user_type_list")
+
+
+class OrganizationSettingsView(RightRequiredMixin, View):
+    """GET shows the organisation's settings; POST saves them all (flows.organization)."""
+
+    required_right = ADMINISTRATOR
+
+    def get(self, request):
+        current = organization_settings_of(request.organization)
+        form = OrganizationSettingsForm(initial=OrganizationSettingsForm.initial_from(current))
+        return render(request, "accounts/organization_settings.html", {"form": form})
+
+    def post(self, request):
+        form = OrganizationSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                organization_settings_update(organization=request.organization, actor=request.user, **form.settings())
+            except (DomainError, ValidationError) as error:
+                form_error_from_service(form, error)
+            else:
+                messages.success(request, _("The organisation settings were saved."))
+                return redirect("accounts:organization_settings")
+        return render(request, "accounts/organization_settings.html", {"form": form})

@@ -255,6 +255,7 @@ class UserDetailView(RightRequiredMixin, View):
         person = get_object_or_404(self.scoped_users().select_related("user_type", "created_by"), pk=pk)
         # Invitation buttons only for someone the viewer may invite, not merely anyone.
         can_invite = users_in_scope(request.user, Right.INVITE).filter(pk=person.pk).exists()
+        may_see_results = users_in_scope(request.user, Right.VIEW_RESULTS).filter(pk=person.pk).exists()
         history = list(person.status_changes.select_related("actor"))
         # Who created or changed this person is named only to a viewer who may see them: a
         # group-scoped manager must not learn the names of people out of their scope (shown as "—").
@@ -276,6 +277,7 @@ class UserDetailView(RightRequiredMixin, View):
                 "groups": person.user_groups.filter(pk__in=self.scoped_groups()).order_by("name"),
                 "actions": detail_actions(person.status),
                 "can_invite": can_invite,
+                "may_see_results": may_see_results,
                 "latest_invitation": latest_account_invitation(person) if can_invite else None,
                 # What was done to this person, by whom: administrators only (it names anyone).
                 "activity": list(events_about(person)) if request.user.is_administrator else None,

@@ -39,7 +39,7 @@ from accounts.tests.factories import (
     UserTypeFactory,
 )
 from assessments.models import Assignee, Assignment, Attempt
-from assessments.tests.factories import make_questionnaire
+from assessments.tests.factories import AssigneeFactory, AssignmentFactory, make_assignment, make_questionnaire
 from audit.models import Action, AuditEvent
 from groups.tests.factories import RightsProfileFactory, grant
 from invitations.models import Invitation, InvitationBatch
@@ -162,6 +162,18 @@ ACCESS = {
     "accounts:contact_delete": Access(
         Right.MANAGE_USERS, kinds={"pk": "contact"}, expect={("manager_a", IN_SCOPE): 404}
     ),
+    "accounts:organization_settings": Access(
+        ADMINISTRATOR,
+        data=lambda world: {
+            "language": "fr",
+            "phone_region": "FR",
+            "invitation_lifetime_days": 14,
+            "invitation_reminder_days": 2,
+            "sending": "at_once",
+            "default_window_hours": 24,
+            "assessment_reminder_hours": 0,
+        },
+    ),
     "accounts:user_type_list": Access(ADMINISTRATOR),
     "accounts:user_type_edit": Access(ADMINISTRATOR, kinds={"pk": "user_type"}),
     "accounts:user_type_delete": Access(ADMINISTRATOR, ok=302, post_only=True, kinds={"pk": "user_type"}),
@@ -169,8 +181,6 @@ ACCESS = {
     "invitations:accept": Access(PUBLIC, kinds={"token": "account_token"}),
     "invitations:reset": Access(PUBLIC, kinds={"token": "reset_token"}),
     "invitations:password_forgot": Access(PUBLIC),
-    # A placeholder until the assessment link's pages are built: not found for everyone.
-    "assessments:assessment_link": Access(PUBLIC, ok=404, kinds={"token": "account_token"}, post=False),
     # ... and the admin pages
     "invitations:list": Access(Right.INVITE),
     # Known addresses are typed in capitals: the page may echo what was typed, not who it belongs to.
@@ -244,6 +254,13 @@ ACCESS = {
     "assessments:assignment_add_confirm": Access(Right.INVITE, post_only=True),
     # GET asks to confirm (the POST, which removes the person, is tested in web/assessments/tests).
     "assessments:assignee_remove": Access(Right.INVITE),
+    # results (view_results; the manager reads Lyon's): IN_SCOPE is shown to Lyon, with Ines, Otto and a
+    # contact invited, OUT_OF_SCOPE shown to Paris only. Contacts need the right over everyone.
+    "assessments:results": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_questionnaire": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_export": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_user": Access(Right.VIEW_RESULTS, post=False),
+    "assessments:results_contact": Access(Right.VIEW_RESULTS, post=False, expect={("manager_a", IN_SCOPE): 404}),
     # taking one freely, from one's own space: IN_SCOPE is open to every Acme user, OUT_OF_SCOPE is
     # shown to a group none of the actors is in.
     "assessments:take_start": Access(
@@ -260,6 +277,16 @@ ACCESS = {
     "assessments:take_submit": Access(
         LOGGED_IN, ok=302, post_only=True, kinds={"attempt_id": "attempt"}, expect=ATTEMPTS
     ),
+    "assessments:assigned_start": Access(
+        LOGGED_IN, ok=302, post_only=True, kinds={"assignee_id": "taker_place"}, expect=ATTEMPTS
+    ),
+    # The assessment link (a contact's, which is their credential: whoever is signed in) and the pages
+    # of the contact's attempt, which send a browser that did not start it back to the link's page.
+    "assessment_link": Access(PUBLIC, kinds={"token": "assessment_token"}),
+    "assessment_link_opened": Access(PUBLIC, ok=204, post_only=True, kinds={"token": "assessment_token"}),
+    "assessment_link_question": Access(PUBLIC, ok=302, kinds={"token": "assessment_token"}),
+    "assessment_link_review": Access(PUBLIC, ok=302, post=False, kinds={"token": "assessment_token"}),
+    "assessment_link_submit": Access(PUBLIC, ok=302, post_only=True, kinds={"token": "assessment_token"}),
 }
 
 
@@ -324,8 +351,9 @@ class World:
                 organization=self.globex, first_name="Mallory", last_name="Adminglobex", email="mallory@globex.example"
             ),
         }
-        # The manager holds manage_users, invite and manage_questionnaires over Lyon; nothing else.
+        # The manager holds manage_users, invite, manage_questionnaires and view_results over Lyon; nothing else.
         grant(self.actors["manager_a"], Right.MANAGE_USERS, self.lyon)
+        grant(self.actors["manager_a"], Right.VIEW_RESULTS, self.lyon)
         grant(self.actors["manager_a"], Right.INVITE, self.lyon)
         grant(self.actors["manager_a"], Right.MANAGE_QUESTIONNAIRES, self.lyon)
         # Ines is in the manager's group and in another: pages that list her groups must show the
@@ -463,6 +491,24 @@ class World:
             ),
             OTHER_TENANT: make_questionnaire(self.globex, title="Quizglobex", questions=2, created_by=admin_b),
         }
+        # Results: Ines (in scope), Otto (out of it) and a contact were invited to the Lyon quiz; Ines
+        # submitted, through her invitation.
+        assignment = AssignmentFactory(questionnaire=self.questionnaires[IN_SCOPE], created_by=admin)
+        for invited in (ines, otto, self.contacts[IN_SCOPE]):
+            field = "contact" if isinstance(invited, Contact) else "user"
+            place = AssigneeFactory(assignment=assignment, **{field: invited})
+            if invited is ines:
+                Attempt.objects.create(
+                    organization=self.acme,
+                    questionnaire=assignment.questionnaire,
+                    user=ines,
+                    assignee=place,
+                    started_at=timezone.now(),
+                    submitted_at=timezone.now(),
+                    score=50,
+                    correct_count=1,
+                    question_count=2,
+                )
         # Questionnaires to take: open to every Acme user, shown to Paris only (no actor is in it),
         # open to every Globex user.
         self.open_questionnaires = {
@@ -500,6 +546,20 @@ class World:
             self.assignees[place] = Assignee.objects.create(
                 organization=organization, assignment=assignment, user=self.users[place], added_at=now
             )
+        # Assessment links: Cora's (a contact of Acme) and Cleo's (of Globex); OUT_OF_SCOPE is an account
+        # link, which the assessment pages do not know. And a place in an assessment invitation for each
+        # attempt's taker, `taker_places` (the administrator's own, Ines's, Globex's administrator's).
+        for place in (IN_SCOPE, OTHER_TENANT):
+            contact = self.contacts[place]
+            _assignment, links = make_assignment(self.questionnaires[place], people=[contact])
+            self.tokens["assessment", place] = links[contact]
+        self.tokens["assessment", OUT_OF_SCOPE] = self.tokens[Invitation.Kind.ACCOUNT, IN_SCOPE]
+        self.taker_places = {
+            place: make_assignment(
+                self.open_questionnaires[place if place == OTHER_TENANT else IN_SCOPE], people=[taker]
+            )[0].assignees.get()
+            for place, taker in takers.items()
+        }
         # OUT_OF_SCOPE: a token that page does not know (a real link, but of the other kind).
         account, reset = Invitation.Kind.ACCOUNT, Invitation.Kind.PASSWORD_RESET
         self.tokens[account, OUT_OF_SCOPE] = self.tokens[reset, IN_SCOPE]
@@ -536,13 +596,15 @@ OBJECT_MAKERS = {
     "open_questionnaire": lambda world, place: world.open_questionnaires[place],
     "attempt": lambda world, place: world.attempts[place],
     "assignment": lambda world, place: world.assignees[place].assignment,
+    "assessment_token": lambda world, place: world.tokens["assessment", place],
+    "taker_place": lambda world, place: world.taker_places[place],
     "assignee": lambda world, place: world.assignees[place],
 }
 
 # What each actor holds (independent of the code under test) and on which host it acts.
 ACTOR_RIGHTS = {
     "admin_a": {ADMINISTRATOR, *Right},
-    "manager_a": {Right.MANAGE_USERS, Right.INVITE, Right.MANAGE_QUESTIONNAIRES},
+    "manager_a": {Right.MANAGE_USERS, Right.INVITE, Right.MANAGE_QUESTIONNAIRES, Right.VIEW_RESULTS},
     "plain_a": set(),
     "admin_b": {ADMINISTRATOR, *Right},
     "anonymous": set(),

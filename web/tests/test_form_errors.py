@@ -109,6 +109,7 @@ NO_INPUT = {
     "assessments:question_move": "a direction, up or down",
     "assessments:take_start": "no fields",
     "assessments:take_submit": "no fields",
+    "assessments:assigned_start": "no fields",
 }
 
 
