@@ -35,7 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from rights.names import Right
-from rights.selectors import actor_scope, contacts_in_scope, shared_in_scope, users_in_scope
+from rights.selectors import actor_scope, contacts_in_scope, shared_in_scope, user_ids_in_scope
 
 from .models import Assignee, Assignment, Attempt, Questionnaire, QuestionnaireGroup
 
@@ -186,7 +186,7 @@ def people_in_scope(actor) -> Q:
         # Every user and every contact of the organisation (users_in_scope and contacts_in_scope give
         # them all for this right): no filter, rather than two semi-joins that keep every row.
         return Q()
-    users = users_in_scope(actor, RIGHT).values("pk")
+    users = user_ids_in_scope(actor, RIGHT)
     contacts = contacts_in_scope(actor, RIGHT).values("pk")
     return Q(user_id__in=users) | Q(contact_id__in=contacts)
 

@@ -119,3 +119,18 @@ def test_profile_holders_are_seen_by_administrators_only(alice, maggie, bob):
     ProfileAssignment.objects.create(organization=alice.organization, profile=profile, user=bob)
     assert list(profile_holders(actor=alice, profile=profile)) == [bob]
     assert not profile_holders(actor=maggie, profile=profile).exists()
+
+
+def test_user_ids_in_scope_are_the_ids_of_users_in_scope(acme, alice, bob, maggie, ines, otto, lyon, paris):
+    from accounts.models import User
+    from rights.selectors import user_ids_in_scope
+
+    reader = UserFactory(organization=acme, email="reader@acme.example")
+    grant(reader, Right.VIEW_RESULTS, lyon, paris)
+    MembershipFactory(group=lyon, user=otto)  # in two of the reader's groups: counted once
+    for actor in (alice, bob, maggie, reader):
+        for right in Right:
+            ids = set(User.objects.filter(pk__in=user_ids_in_scope(actor, right)).values_list("pk", flat=True))
+            assert ids == set(users_in_scope(actor, right).values_list("pk", flat=True)), (actor, right)
+    reached = User.objects.filter(pk__in=user_ids_in_scope(reader, Right.VIEW_RESULTS))
+    assert set(reached.values_list("pk", flat=True)) == {ines.pk, otto.pk}
