@@ -8,10 +8,10 @@ PORT ?= 8000
 
 .PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations soak clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
-	$(PY) -m pip install --quiet --build-constraint constraints-build.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 install: $(STAMP)

@@ -5,7 +5,6 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
-from xstatic.pkg import bootstrap as xstatic_bootstrap
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -178,11 +177,9 @@ DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="FR")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # Bootstrap comes from a Python package, served by WhiteNoise: no CDN, works on an intranet.
-    ("bootstrap", xstatic_bootstrap.BASE_DIR),
-]
+# Bootstrap's released dist files live in static/vendor/bootstrap/ (see its README), served by
+# WhiteNoise: no CDN, works on an intranet.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
