@@ -18,14 +18,14 @@ install: $(STAMP)
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(PY) manage.py seed_demo
 	@echo ""
 	@echo "  ExperQuiz People is running at  http://demo.localhost:$(PORT)/"
 	@echo "  Administrator:     admin@demo.example.com    password  demo-admin-pass"
 	@echo "  Regional manager:  manager@demo.example.com  password  demo-manager-pass"
 	@echo "  (platform admin: http://localhost:$(PORT)/admin/ after 'manage.py createsuperuser')"
 	@echo ""
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PORT=$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -14,8 +14,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
 # Tenants live on sub-domains of BASE_DOMAIN: "<slug>.<BASE_DOMAIN>". It may carry a port
-# (localhost:8000); hosts are compared without their port.
-BASE_DOMAIN = env("BASE_DOMAIN", default="localhost:8000")
+# (localhost:8000); hosts are compared without their port. Without it, the port is the one
+# `make run` serves on (PORT), so links in e-mails and SMS reach the running server.
+BASE_DOMAIN = env("BASE_DOMAIN", default=f"localhost:{env('PORT', default='8000')}")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 HTTPS = env.bool("HTTPS", default=not DEBUG)
 
