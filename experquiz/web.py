@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import QueryDict
+from django.utils import translation
 from django.utils.functional import cached_property
 
 from .errors import DomainError, InvalidFields
@@ -21,6 +22,15 @@ def use_language(response, language: str):
         secure=settings.HTTPS,
     )
     return response
+
+
+def speak_recipients_language(request, language: str) -> None:
+    """A page opened from a message speaks the message's language (the recipient's), whatever the
+    browser says, unless the visitor picked a language in the menu."""
+    if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
 
 
 def form_error_from_service(form, error) -> None:

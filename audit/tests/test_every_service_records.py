@@ -37,6 +37,7 @@ from accounts.services import (
     organization_create,
     user_change_status,
     user_create,
+    user_language_choose,
     user_set_password,
     user_type_create,
     user_type_delete,
@@ -432,6 +433,20 @@ def case_user_set_administrator(w):
 def case_user_set_password(w):
     user_set_password(user=w.bob, password=PASSWORD, actor=w.bob)
     return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
+
+
+def case_user_language_choose(w):
+    user_language_choose(user=w.bob, language="fr", actor=w.bob)
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.bob,
+            user=w.bob,
+            target=w.bob,
+            before={"language": "en"},
+            after={"language": "fr"},
+        )
+    ]
 
 
 def case_contact_create(w):
@@ -1193,6 +1208,7 @@ TABLE = {
     "accounts.services.user_change_status": case_user_change_status,
     "accounts.services.users_mark_invited": case_users_mark_invited,
     "accounts.services.user_set_password": case_user_set_password,
+    "accounts.services.user_language_choose": case_user_language_choose,
     "accounts.services.contact_create": case_contact_create,
     "accounts.services.contact_update": case_contact_update,
     "accounts.services.contact_delete": case_contact_delete,

@@ -239,6 +239,10 @@ CASES = {
     "accounts.services.users_mark_invited": Case(
         lambda z, a: S("accounts.services.users_mark_invited")(organization=z.acme, user_ids=[z.pam.pk], actor=a)
     ),
+    "accounts.services.user_language_choose": Case(
+        lambda z, a: S("accounts.services.user_language_choose")(user=z.otto, language="fr", actor=a),
+        rightful="otto",
+    ),
     "accounts.services.user_set_password": Case(
         lambda z, a: S("accounts.services.user_set_password")(user=z.otto, password="a new password 42", actor=a),
         rightful="otto",

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_POST
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
-from experquiz.web import message_from_service, page_of, query_string, use_language
+from experquiz.web import message_from_service, page_of, query_string, speak_recipients_language, use_language
 from flows.invitations import invitations_invite_addresses
 from invitations import selectors
+from invitations.messages import recipient_language
 from invitations.models import Invitation
 from invitations.services import acceptance, account, resets
 from rights.mixins import right_required
@@ -98,6 +99,7 @@ def accept(request, token):
     invitation, problem_page = _usable_invitation(request, token, Kind.ACCOUNT, page="account")
     if problem_page:
         return problem_page
+    speak_recipients_language(request, recipient_language(invitation))
     form = AcceptInvitationForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,6 +126,7 @@ def reset(request, token):
     invitation, problem_page = _usable_invitation(request, token, Kind.PASSWORD_RESET, page="reset")
     if problem_page:
         return problem_page
+    speak_recipients_language(request, recipient_language(invitation))
     form = ResetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
