@@ -129,6 +129,7 @@ NOT_AUDITED = {
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
     "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",

@@ -79,6 +79,7 @@ NO_ACTOR = {
     "checked their actor",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
     "audit.services.audit_record": "the recorder: writes the event of a service that checked its actor",
