@@ -16,6 +16,7 @@ from django.utils import timezone
 import accounts.services
 import assessments.services
 import audit.services
+import flows.contact_import
 import flows.contacts
 import flows.imports
 import flows.invitations
@@ -105,6 +106,7 @@ SERVICE_MODULES = [
     invitations.services.acceptance,
     assessments.services,
     flows.contacts,
+    flows.contact_import,
     flows.imports,
     flows.invitations,
     flows.jobs,
@@ -129,6 +131,8 @@ NOT_AUDITED = {
     "groups.services.new_user_groups_check": "a check before a creation; writes nothing",
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.contact_import.contacts_file_read": "reads: the rows of an uploaded contacts file",
+    "flows.contact_import.contacts_import_check": "reads: each row of a contacts file as it would be imported",
     "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
@@ -446,6 +450,21 @@ def case_user_language_choose(w):
             target=w.bob,
             before={"language": "en"},
             after={"language": "fr"},
+        )
+    ]
+
+
+def case_contacts_import(w):
+    (contact,) = flows.contact_import.contacts_import(
+        organization=w.acme, actor=w.alice, rows=[{"first_name": "Cand", "email": "cand@example.com", "language": "fr"}]
+    )
+    return [
+        Expect(
+            Action.CONTACT_CREATED,
+            actor=w.alice,
+            target=contact,
+            after={"first_name": "Cand", "email": "cand@example.com", "language": "fr"},
+            label="Cand",
         )
     ]
 
@@ -1211,6 +1230,7 @@ TABLE = {
     "accounts.services.user_set_password": case_user_set_password,
     "accounts.services.user_language_choose": case_user_language_choose,
     "accounts.services.contact_create": case_contact_create,
+    "flows.contact_import.contacts_import": case_contacts_import,
     "accounts.services.contact_update": case_contact_update,
     "accounts.services.contact_delete": case_contact_delete,
     "accounts.services.user_type_create": case_user_type_create,

@@ -79,6 +79,8 @@ NO_ACTOR = {
     "checked their actor",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
+    "flows.contact_import.contacts_file_read": "reads: the rows of an uploaded contacts file",
+    "flows.contact_import.contacts_import_check": "reads: each row of a contacts file as it would be imported",
     "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
@@ -250,6 +252,11 @@ CASES = {
     ),
     "accounts.services.contact_create": Case(
         lambda z, a: S("accounts.services.contact_create")(organization=z.acme, actor=a, email="cand@example.org")
+    ),
+    "flows.contact_import.contacts_import": Case(
+        lambda z, a: S("flows.contact_import.contacts_import")(
+            organization=z.acme, actor=a, rows=[{"email": "cand@example.org"}]
+        )
     ),
     "accounts.services.contact_update": Case(
         lambda z, a: S("accounts.services.contact_update")(

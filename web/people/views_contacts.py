@@ -25,7 +25,7 @@ from flows.contacts import contacts_convert
 from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
-from rights.selectors import actor_has_right, contacts_in_scope
+from rights.selectors import actor_has_right, actor_scope, contacts_in_scope
 
 from .people_forms import ContactForm, ConvertForm
 from .views_users import user_link, visible_login_id_holder
@@ -57,6 +57,8 @@ class ContactListView(ContactsMixin, View):
                 "page": page,
                 "contacts": page.object_list,
                 "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
+                # Contacts belong to no group: only organisation-wide managers add them.
+                "can_add": actor_scope(request.user, Right.MANAGE_USERS).all_users,
                 "query_without_page": query_string(request.GET, "page"),
             },
         )

@@ -151,6 +151,9 @@ ACCESS = {
     "accounts:user_edit": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:user_status": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:contact_list": Access(Right.MANAGE_USERS),
+    # Contacts belong to no group: a group-scoped manager neither creates nor imports any.
+    "accounts:contact_create": Access(Right.MANAGE_USERS, expect={"manager_a": 404}),
+    "accounts:contact_import": Access(Right.MANAGE_USERS, expect={"manager_a": 404}),
     "accounts:contact_convert": Access(
         Right.MANAGE_USERS,
         ok=302,
