@@ -404,7 +404,7 @@ class UserEditView(RightRequiredMixin, View):
         form = UserForm(request.POST, request=request)
         if form.is_valid():
             try:
-                user_update_with_groups(
+                person = user_update_with_groups(
                     user=person,
                     actor=request.user,
                     manageable_groups=list(form.fields["groups"].queryset),
