@@ -161,9 +161,14 @@ def actions_for(actor) -> list[BulkAction]:
 
 
 def _skip_reason(user, to) -> str:
-    if user.status == to:
-        return _("already %(status)s") % {"status": user.get_status_display().lower()}
-    return _("currently %(status)s") % {"status": user.get_status_display().lower()}
+    return _status_skip_reason(user.status, to)
+
+
+def _status_skip_reason(status, to) -> str:
+    label = str(Status(status).label).lower()
+    if status == to:
+        return _("already %(status)s") % {"status": label}
+    return _("currently %(status)s") % {"status": label}
 
 
 def status_handler(to, *, done, sources=None):
@@ -307,8 +312,7 @@ def preview(action: BulkAction, users, params) -> list[str]:
     if action.transition is not None:
         others = users.exclude(status__in=action.transition.sources).order_by().values("status")
         for row in others.annotate(n=Count("pk")).order_by("status"):
-            user = User(status=row["status"])
-            skipped.append((_skip_reason(user, action.transition.to), row["n"]))
+            skipped.append((_status_skip_reason(row["status"], action.transition.to), row["n"]))
     elif action.needs_group:
         group = params["group"]
         members = users.filter(memberships__group=group).count()
