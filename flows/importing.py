@@ -273,7 +273,9 @@ class RowCheck:
             "action": self.action,
             "label": self.label(),
             "errors": self.errors,
-            "cells": self.cells,
+            # The values only of rows that will be written (an error row says what is wrong): the
+            # stored report stays small.
+            "cells": [] if self.errors else self.cells,
             "changes": self.changes,
         }
 
