@@ -8,24 +8,24 @@ PORT ?= 8000
 
 .PHONY: run test install worker lint format messages e2e bench bench-people bench-invitations bench-results soak clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints-build.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
-	$(PY) -m pip install --quiet --build-constraint constraints-build.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 install: $(STAMP)
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(PY) manage.py seed_demo
 	@echo ""
 	@echo "  ExperQuiz People is running at  http://demo.localhost:$(PORT)/"
 	@echo "  Administrator:     admin@demo.example.com    password  demo-admin-pass"
 	@echo "  Regional manager:  manager@demo.example.com  password  demo-manager-pass"
 	@echo "  (platform admin: http://localhost:$(PORT)/admin/ after 'manage.py createsuperuser')"
 	@echo ""
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PORT=$(PORT) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

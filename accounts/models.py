@@ -1,3 +1,4 @@
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
 from django.utils.functional import classproperty
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
 from experquiz import phones
 from experquiz.naming import NamedInOrganization
@@ -118,7 +120,7 @@ class UserType(NamedInOrganization):
         ]
 
     def __str__(self):
-        return self.name
+        return default_user_type_label(self.name)
 
 
 @dataclass(frozen=True)
@@ -527,6 +529,23 @@ def _identity_of(person) -> dict:
 def default_user_type_names():
     """The user types every new organisation starts with (it can edit them)."""
     return [_("Employee"), _("Trainee"), _("Service provider"), _("Student"), _("Client")]
+
+
+@functools.cache
+def _default_user_type_positions() -> dict[str, int]:
+    """Each default type's name, in every language the product speaks, → its place in the list."""
+    positions = {}
+    for code, _name in settings.LANGUAGES:
+        with override(code):
+            positions.update({str(name).casefold(): n for n, name in enumerate(default_user_type_names())})
+    return positions
+
+
+def default_user_type_label(name: str) -> str:
+    """A type's name as the reader should see it: a default type not renamed since reads in the
+    current language, whichever language the organisation created it in; any other name as typed."""
+    position = _default_user_type_positions().get(name.casefold())
+    return name if position is None else str(default_user_type_names()[position])
 
 
 class TrackedJob(models.Model):

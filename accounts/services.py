@@ -28,6 +28,7 @@ from .history import history_entry, history_record, history_record_many
 from .identity import identity_clean
 from .models import (
     Contact,
+    Language,
     Organization,
     Transition,
     User,
@@ -486,6 +487,29 @@ def user_set_password(*, user: User, password: str, actor: User | None, encoded:
     user.save(update_fields=["password", "must_change_password", "updated_at"])
     audit_record(organization=user.organization_id, actor=user, action=Action.USER_PASSWORD_CHANGED, target=user)
     account_links_outdated_for(user_ids=[user.pk], reason=_("password changed"), actor=user)
+    return user
+
+
+@transaction.atomic
+def user_language_choose(*, user: User, language: str, actor: User | None) -> User:
+    """A person's own choice in the language menu: kept for their next login and their messages."""
+    if actor is None or actor.pk != user.pk:
+        raise NotAllowed(_("Only %(user)s may choose their own language.") % {"user": user})
+    if language not in Language.values:
+        raise InvalidFields({"language": [_("Choose one of the languages offered.")]})
+    if user.language == language:
+        return user
+    before = user.language
+    user.language = language
+    user.save(update_fields=["language", "updated_at"])
+    audit_record(
+        organization=user.organization_id,
+        actor=user,
+        action=Action.USER_UPDATED,
+        target=user,
+        before={"language": before},
+        after={"language": language},
+    )
     return user
 
 

@@ -48,6 +48,9 @@ def test_an_invited_user_finishes_the_account_from_the_email_and_logs_in(
     page.get_by_label("Select noa@acme.example").check()
     page.get_by_label("With the selected users").select_option(label="Send invitations")
     page.get_by_role("button", name="Apply").click()
+    # What will be sent is said first.
+    page.get_by_text("Send 1 invitation: 1 by e-mail, 0 by SMS.").wait_for()
+    page.get_by_role("button", name="Yes, Send invitations").click()
     alert = page.get_by_role("alert").filter(has_text="invited")
     alert.wait_for()
     assert "1 invited." in alert.inner_text()
@@ -99,6 +102,8 @@ def test_the_administrator_pastes_addresses_and_follows_the_sending(page, smtp, 
     addresses = "new1@acme.example; known@acme.example\nnew2@acme.example"
     page.get_by_label("Email addresses and mobile numbers").fill(addresses)
     page.get_by_role("button", name="Invite").click()
+    page.get_by_text("Send 2 invitations: 2 by e-mail, 0 by SMS.").wait_for()
+    page.get_by_role("button", name="Send 2 invitations").click()
     page.get_by_text("2 new users invited.").wait_for()
     page.get_by_text("known@acme.example — Kim Known (active)").wait_for()
     screenshot(page, "invitation-paste-result")

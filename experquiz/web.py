@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import QueryDict
+from django.shortcuts import render
+from django.utils import translation
 from django.utils.functional import cached_property
 
 from .errors import DomainError, InvalidFields
@@ -21,6 +23,47 @@ def use_language(response, language: str):
         secure=settings.HTTPS,
     )
     return response
+
+
+def confirmed(request) -> bool:
+    """Whether a POST comes from a confirmation page (`confirmation`), or must show one first."""
+    return request.POST.get("confirmed") == "1"
+
+
+def confirmation(request, *, title, lines, button, back, people=(), count=0, danger=False):
+    """The one confirmation step for what sends messages, acts on several people or cannot be
+    undone: says what will happen (`lines`, and who when `people`), and posts the same form again,
+    confirmed. `count`: how many people in all when `people` is a sample."""
+    fields = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in request.POST.getlist(name)
+    ]
+    people = list(people)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": title,
+            "lines": lines,
+            "button": button,
+            "back": back,
+            "fields": fields,
+            "people": people,
+            "more": max(count - len(people), 0),
+            "danger": danger,
+        },
+    )
+
+
+def speak_recipients_language(request, language: str) -> None:
+    """A page opened from a message speaks the message's language (the recipient's), whatever the
+    browser says, unless the visitor picked a language in the menu."""
+    if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
 
 
 def form_error_from_service(form, error) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -160,9 +161,14 @@ def actions_for(actor) -> list[BulkAction]:
 
 
 def _skip_reason(user, to) -> str:
-    if user.status == to:
-        return _("already %(status)s") % {"status": user.get_status_display().lower()}
-    return _("currently %(status)s") % {"status": user.get_status_display().lower()}
+    return _status_skip_reason(user.status, to)
+
+
+def _status_skip_reason(status, to) -> str:
+    label = str(Status(status).label).lower()
+    if status == to:
+        return _("already %(status)s") % {"status": label}
+    return _("currently %(status)s") % {"status": label}
 
 
 def status_handler(to, *, done, sources=None):
@@ -292,6 +298,43 @@ def remove_from_group(*, users, actor, params) -> BulkOutcome:
     group_remove_members(group=group, users=leaving, actor=actor)
     outcome.done = leaving
     return outcome
+
+
+def preview(action: BulkAction, users, params) -> list[str]:
+    """What running `action` on `users` (a queryset) would do, for its confirmation page: how many it
+    changes, and how many it skips and why, counted the way the handlers decide. Writes nothing."""
+    if action.name == "invite":
+        from invitations.selectors import account_invitations_preview
+
+        return [account_invitations_preview(users).summary()]
+    total = users.count()
+    skipped = []
+    if action.transition is not None:
+        others = users.exclude(status__in=action.transition.sources).order_by().values("status")
+        for row in others.annotate(n=Count("pk")).order_by("status"):
+            skipped.append((_status_skip_reason(row["status"], action.transition.to), row["n"]))
+    elif action.needs_group:
+        group = params["group"]
+        members = users.filter(memberships__group=group).count()
+        if action.name == "add_to_group":
+            skipped.append((_("already in %(group)s") % {"group": group}, members))
+        else:
+            skipped.append((_("not in %(group)s") % {"group": group}, total - members))
+    skipped = [(reason, n) for reason, n in skipped if n]
+    changed = total - sum(n for _reason, n in skipped)
+    text = ngettext("%(action)s: %(n)s user", "%(action)s: %(n)s users", changed) % {
+        "action": action.label,
+        "n": changed,
+    }
+    for reason, n in skipped:
+        text += "; " + ngettext("%(n)s skipped: %(reason)s", "%(n)s skipped: %(reason)s", n) % {
+            "n": n,
+            "reason": reason,
+        }
+    lines = [text + "."]
+    if action.transition is not None and action.transition.temporary_password:
+        lines.append(_("Those with no way to log in yet receive a temporary password over their preferred channel."))
+    return lines
 
 
 for _transition in User.transitions_from(None, by=Transition.ADMINISTRATOR):

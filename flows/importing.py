@@ -53,6 +53,8 @@ COLUMNS = {
     "language": ["language", "langue"],
     "preferred_channel": ["preferred channel", "channel", "canal", "canal prefere"],
 }
+# The columns an update shows before and after (groups are added to, never replaced).
+UPDATE_SHOWN = ("first_name", "last_name", "email", "mobile", "employee_number", "language", "preferred_channel")
 COLUMN_LABELS = {
     "first_name": "first_name",
     "last_name": "last_name",
@@ -251,6 +253,8 @@ class RowCheck:
     values: dict
     errors: list = field(default_factory=list)  # [(column, reason)]
     user_id: int | None = None  # the existing user this row updates
+    cells: list = field(default_factory=list)  # [(column, value as typed)] of the columns given
+    changes: list = field(default_factory=list)  # [(column, before, after)] for a row that updates
 
     @property
     def action(self) -> str:
@@ -264,7 +268,16 @@ class RowCheck:
         return clip(name or self.values.get("email") or self.values.get("mobile_raw", ""))
 
     def as_dict(self) -> dict:
-        return {"row": self.number, "action": self.action, "label": self.label(), "errors": self.errors}
+        return {
+            "row": self.number,
+            "action": self.action,
+            "label": self.label(),
+            "errors": self.errors,
+            # The values only of rows that will be written (an error row says what is wrong): the
+            # stored report stays small.
+            "cells": [] if self.errors else self.cells,
+            "changes": self.changes,
+        }
 
 
 @dataclass
@@ -330,6 +343,17 @@ class _Directory:
             UserGroup.objects.for_org(organization) if actor is None else groups_in_scope(actor, Right.MANAGE_USERS)
         )
         self.groups = {fold(name): pk for pk, name in groups.values_list("pk", "name")}
+        # Groups of the organisation outside the actor's scope: named as such, not as unknown.
+        self.other_groups = (
+            set()
+            if actor is None
+            else {
+                fold(name)
+                for name in UserGroup.objects.for_org(organization)
+                .exclude(pk__in=groups)
+                .values_list("name", flat=True)
+            }
+        )
 
 
 def check_rows(*, organization, actor, header, rows, progress=None) -> ImportCheck:
@@ -345,6 +369,7 @@ def check_rows(*, organization, actor, header, rows, progress=None) -> ImportChe
         number = index + 2
         raw = {column: (row[i] if i < len(row) else "") for column, i in mapping.items()}
         checks.append(_check_row(number, raw, organization, directory, seen))
+        checks[-1].cells = [(COLUMN_LABELS[column], clip(value)) for column, value in raw.items() if value]
         if progress and (index + 1) % PROGRESS_EVERY == 0:
             progress(index + 1)
     matched = {check.user_id for check in checks if check.user_id}
@@ -359,7 +384,22 @@ def check_rows(*, organization, actor, header, rows, progress=None) -> ImportChe
         for check in checks:
             if check.action == "create" and not check.values.get("group_ids"):
                 check.errors.append(("groups", _("a new user must be put in one of your groups")))
+    _describe_updates([check for check in checks if check.action == "update"][:REPORT_ROWS])
     return ImportCheck(rows=checks, columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored)
+
+
+def _describe_updates(checks) -> None:
+    """Each update's (column, before, after) for the cells it was given that differ from the user's."""
+    current = User.objects.select_related("user_type").in_bulk([check.user_id for check in checks])
+    for check in checks:
+        user = current[check.user_id]
+        now = {name: getattr(user, name) for name in UPDATE_SHOWN}
+        now["user_type"] = user.user_type.name if user.user_type_id else ""
+        for column, typed in check.cells:
+            # Compared as it would be stored (an address in lower case, a mobile in full).
+            after = check.values.get(column) or typed
+            if column in now and after and str(after) != str(now[column]):
+                check.changes.append((column, now[column], after))
 
 
 def _identity_cells(raw) -> dict:
@@ -400,7 +440,9 @@ def _check_row(number, raw, organization, directory, seen) -> RowCheck:
     unknown = 0
     for name in filter(None, (part.strip() for part in GROUP_SEPARATORS.split(raw.get("groups", "")))):
         group_id = directory.groups.get(fold(name))
-        if group_id is None:
+        if group_id is None and fold(name) in directory.other_groups:
+            errors.append(("groups", _("group “%(value)s” is outside your groups") % {"value": clip(name)}))
+        elif group_id is None:
             unknown += 1
             if unknown <= GROUP_ERRORS_SHOWN:
                 errors.append(("groups", _("unknown group “%(value)s”") % {"value": clip(name)}))

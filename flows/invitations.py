@@ -34,11 +34,7 @@ def split_addresses(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
 
 
-@transaction.atomic
-def invitations_invite_addresses(
-    *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
-) -> PasteResult:
-    """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
+def _check_paste(*, organization, actor, group) -> None:
     # Checked before anyone is created: without the right, nothing would be sent to the new users.
     if actor is not None and (actor.organization_id != organization.pk or not actor_scope(actor, Right.INVITE)):
         raise NotAllowed(_("You do not hold the right to invite: nothing was sent."))
@@ -48,7 +44,11 @@ def invitations_invite_addresses(
         raise NotAllowed(_("Choose one of your groups."))
     if group is not None:
         authorization.require_groups(actor, Right.INVITE, [group])
-    result = PasteResult()
+
+
+def _read_paste(organization, text, result):
+    """The pasted addresses read as identities: (wanted [((kind, value), as typed)], by_email, by_mobile),
+    with what is not understood and repeats counted on `result`."""
     parts = split_addresses(text)
     if len(parts) > MAX_PASTED_ADDRESSES:
         raise DomainError(
@@ -81,6 +81,33 @@ def invitations_invite_addresses(
     existing = User.objects.for_org(organization).filter(Q(email__in=emails) | Q(mobile__in=mobiles))
     by_email = {user.email: user for user in existing if user.email}
     by_mobile = {user.mobile: user for user in existing if user.mobile}
+    return wanted, by_email, by_mobile
+
+
+def invitations_paste_preview(*, organization: Organization, actor: User | None, text: str, group=None):
+    """What inviting the pasted text would do, writing nothing: (new [(kind, value)], PasteResult with
+    the known addresses, what is not understood and the repeats)."""
+    _check_paste(organization=organization, actor=actor, group=group)
+    result = PasteResult()
+    wanted, by_email, by_mobile = _read_paste(organization, text, result)
+    new = []
+    for (kind, value), part in wanted:
+        known = by_email.get(value) if kind == "email" else by_mobile.get(value)
+        if known is not None:
+            result.known.append((part, known))
+        else:
+            new.append((kind, value))
+    return new, result
+
+
+@transaction.atomic
+def invitations_invite_addresses(
+    *, organization: Organization, actor: User | None, text: str, user_type=None, group=None
+) -> PasteResult:
+    """Invite pasted emails and mobiles: new addresses become invited users, known ones are reported."""
+    _check_paste(organization=organization, actor=actor, group=group)
+    result = PasteResult()
+    wanted, by_email, by_mobile = _read_paste(organization, text, result)
     for (kind, value), part in wanted:
         known = by_email.get(value) if kind == "email" else by_mobile.get(value)
         if known is not None:

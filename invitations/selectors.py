@@ -1,7 +1,13 @@
 """Reads on invitations that depend on who asks."""
 
-from django.db.models import Count, Max, Min, Q
+from dataclasses import dataclass, field
 
+from django.db.models import Count, Max, Min, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.identity import Channel
+from accounts.models import User
 from rights.names import Right
 from rights.selectors import users_in_scope
 
@@ -101,3 +107,50 @@ def latest_account_invitation(user) -> Invitation | None:
     """The most recent account invitation of `user` (for the user's page)."""
     invitations = Invitation.objects.filter(organization_id=user.organization_id, user=user)
     return invitations.filter(kind=Invitation.Kind.ACCOUNT).first()
+
+
+@dataclass
+class SendPreview:
+    """What sending account invitations to some people would do, before anything is sent."""
+
+    by_email: int = 0
+    by_sms: int = 0
+    skipped: list = field(default_factory=list)  # (reason, count)
+
+    @property
+    def total(self) -> int:
+        return self.by_email + self.by_sms
+
+    def summary(self) -> str:
+        """ "Send 12 invitations: 10 by e-mail, 2 by SMS; 3 skipped: already active." """
+        text = ngettext(
+            "Send %(n)d invitation: %(email)d by e-mail, %(sms)d by SMS",
+            "Send %(n)d invitations: %(email)d by e-mail, %(sms)d by SMS",
+            self.total,
+        ) % {"n": self.total, "email": self.by_email, "sms": self.by_sms}
+        for reason, count in self.skipped:
+            text += "; " + ngettext("%(n)d skipped: %(reason)s", "%(n)d skipped: %(reason)s", count) % {
+                "n": count,
+                "reason": reason,
+            }
+        return text + "."
+
+
+def account_invitations_preview(users) -> SendPreview:
+    """The invitations `invitations_send` would write for `users` (a queryset the caller scoped):
+    those awaiting one, by their preferred channel; the others skipped by status."""
+    preview = SendPreview()
+    rows = users.order_by().values("status", "preferred_channel").annotate(n=Count("pk"))
+    skipped = {}
+    for row in rows:
+        if row["status"] in User.AWAITING_INVITATION:
+            if row["preferred_channel"] == Channel.EMAIL:
+                preview.by_email += row["n"]
+            else:
+                preview.by_sms += row["n"]
+        else:
+            skipped[row["status"]] = skipped.get(row["status"], 0) + row["n"]
+    for status, count in sorted(skipped.items()):
+        label = User.Status(status).label
+        preview.skipped.append((_("already %(status)s") % {"status": str(label).lower()}, count))
+    return preview

@@ -5,9 +5,7 @@ accounts.middleware.TenantMiddleware). The roots live here, on the top floor, be
 every page.
 """
 
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.i18n import set_language
 
 from .assessments import urls as assessments_urls
 from .assessments import urls_link as assessment_link_urls
@@ -15,7 +13,7 @@ from .audit import urls as audit_urls
 from .groups import urls as groups_urls
 from .invitations import urls as invitations_urls
 from .people import urls as people_urls
-from .people.views import home
+from .people.views import home, language_choose
 
 urlpatterns = [
     path("", home, name="home"),
@@ -25,5 +23,5 @@ urlpatterns = [
     path("", include(audit_urls)),
     path("", include(assessments_urls)),
     path("", include(assessment_link_urls)),
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", language_choose, name="set_language"),
 ]

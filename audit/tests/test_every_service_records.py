@@ -20,6 +20,7 @@ import assessments.services
 import audit.services
 import flows.assessment_reminders
 import flows.assessments
+import flows.contact_import
 import flows.contacts
 import flows.imports
 import flows.invitations
@@ -42,6 +43,7 @@ from accounts.services import (
     organization_create,
     user_change_status,
     user_create,
+    user_language_choose,
     user_set_password,
     user_type_create,
     user_type_delete,
@@ -113,6 +115,7 @@ SERVICE_MODULES = [
     flows.assessment_reminders,
     assessments.exports,
     flows.contacts,
+    flows.contact_import,
     flows.imports,
     flows.invitations,
     flows.jobs,
@@ -139,6 +142,9 @@ NOT_AUDITED = {
     "invitations.services.outbox.chunks": "a helper splitting a list",
     "flows.invitations.split_addresses": "a helper splitting pasted text",
     "flows.organization.organization_settings_of": "reads: the settings page's current values",
+    "flows.contact_import.contacts_file_read": "reads: the rows of an uploaded contacts file",
+    "flows.contact_import.contacts_import_check": "reads: each row of a contacts file as it would be imported",
+    "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     "invitations.services.acceptance.invitation_problem": "reads: why a link cannot be used",
     "invitations.services.outbox.invitations_enqueue": "queues delivery tasks of invitations already recorded as sent",
     "invitations.services.delivery.invitations_release_claims": "delivery bookkeeping when a worker starts",
@@ -448,6 +454,35 @@ def case_user_set_administrator(w):
 def case_user_set_password(w):
     user_set_password(user=w.bob, password=PASSWORD, actor=w.bob)
     return [Expect(Action.USER_PASSWORD_CHANGED, actor=w.bob, user=w.bob, target=w.bob)]
+
+
+def case_user_language_choose(w):
+    user_language_choose(user=w.bob, language="fr", actor=w.bob)
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.bob,
+            user=w.bob,
+            target=w.bob,
+            before={"language": "en"},
+            after={"language": "fr"},
+        )
+    ]
+
+
+def case_contacts_import(w):
+    (contact,) = flows.contact_import.contacts_import(
+        organization=w.acme, actor=w.alice, rows=[{"first_name": "Cand", "email": "cand@example.com", "language": "fr"}]
+    )
+    return [
+        Expect(
+            Action.CONTACT_CREATED,
+            actor=w.alice,
+            target=contact,
+            after={"first_name": "Cand", "email": "cand@example.com", "language": "fr"},
+            label="Cand",
+        )
+    ]
 
 
 def case_contact_create(w):
@@ -1398,7 +1433,9 @@ TABLE = {
     "accounts.services.user_change_status": case_user_change_status,
     "accounts.services.users_mark_invited": case_users_mark_invited,
     "accounts.services.user_set_password": case_user_set_password,
+    "accounts.services.user_language_choose": case_user_language_choose,
     "accounts.services.contact_create": case_contact_create,
+    "flows.contact_import.contacts_import": case_contacts_import,
     "accounts.services.contact_update": case_contact_update,
     "accounts.services.contact_delete": case_contact_delete,
     "accounts.services.user_type_create": case_user_type_create,

@@ -5,7 +5,6 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
-from xstatic.pkg import bootstrap as xstatic_bootstrap
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -15,8 +14,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
 # Tenants live on sub-domains of BASE_DOMAIN: "<slug>.<BASE_DOMAIN>". It may carry a port
-# (localhost:8000); hosts are compared without their port.
-BASE_DOMAIN = env("BASE_DOMAIN", default="localhost:8000")
+# (localhost:8000); hosts are compared without their port. Without it, the port is the one
+# `make run` serves on (PORT), so links in e-mails and SMS reach the running server.
+BASE_DOMAIN = env("BASE_DOMAIN", default=f"localhost:{env('PORT', default='8000')}")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 HTTPS = env.bool("HTTPS", default=not DEBUG)
 
@@ -180,6 +180,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language, everywhere (experquiz/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["experquiz.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True
@@ -187,11 +189,9 @@ DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="FR")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # Bootstrap comes from a Python package, served by WhiteNoise: no CDN, works on an intranet.
-    ("bootstrap", xstatic_bootstrap.BASE_DIR),
-]
+# Bootstrap's released dist files live in static/vendor/bootstrap/ (see its README), served by
+# WhiteNoise: no CDN, works on an intranet.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

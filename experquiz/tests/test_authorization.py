@@ -86,6 +86,9 @@ NO_ACTOR = {
     "flows.invitations.split_addresses": "a helper splitting pasted text",
     "assessments.services.recorded_actor": "a helper: who the audit trail names for an actor",
     "flows.organization.organization_settings_of": "reads: the settings page's current values",
+    "flows.contact_import.contacts_file_read": "reads: the rows of an uploaded contacts file",
+    "flows.contact_import.contacts_import_check": "reads: each row of a contacts file as it would be imported",
+    "flows.invitations.invitations_paste_preview": "reads: what a paste would do (confirmation page)",
     # The audit recorder: called inside the transaction of a service that checked its actor, to record it.
     "audit.services.audit_event": "the recorder: builds the event of a service that checked its actor",
     "audit.services.audit_record": "the recorder: writes the event of a service that checked its actor",
@@ -268,12 +271,21 @@ CASES = {
     "accounts.services.users_mark_invited": Case(
         lambda z, a: S("accounts.services.users_mark_invited")(organization=z.acme, user_ids=[z.pam.pk], actor=a)
     ),
+    "accounts.services.user_language_choose": Case(
+        lambda z, a: S("accounts.services.user_language_choose")(user=z.otto, language="fr", actor=a),
+        rightful="otto",
+    ),
     "accounts.services.user_set_password": Case(
         lambda z, a: S("accounts.services.user_set_password")(user=z.otto, password="a new password 42", actor=a),
         rightful="otto",
     ),
     "accounts.services.contact_create": Case(
         lambda z, a: S("accounts.services.contact_create")(organization=z.acme, actor=a, email="cand@example.org")
+    ),
+    "flows.contact_import.contacts_import": Case(
+        lambda z, a: S("flows.contact_import.contacts_import")(
+            organization=z.acme, actor=a, rows=[{"email": "cand@example.org"}]
+        )
     ),
     "accounts.services.contact_update": Case(
         lambda z, a: S("accounts.services.contact_update")(

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the test run itself sets, and which a deployment would not have.
 NOT_INHERITED = {
     "DEBUG", "HTTPS", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE",
-    "CACHE_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS",
+    "CACHE_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "BASE_DOMAIN", "PORT",
 }  # fmt: skip
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "experquiz.settings.production",
@@ -98,3 +98,30 @@ def test_production_keeps_database_connections_and_checks_them_before_reuse():
     assert run_manage("shell", "--no-imports", "-c", show, **PRODUCTION).stdout.split() == ["300", "True"]
     off = run_manage("shell", "--no-imports", "-c", show, **PRODUCTION, CONN_MAX_AGE="0")
     assert off.stdout.split() == ["0", "True"]
+
+
+def test_links_follow_the_port_the_server_runs_on():
+    """`PORT=8101 make run`: e-mail and SMS links, seed_demo's address and the server all say 8101."""
+    show = (
+        "from django.conf import settings; from accounts.models import Organization; "
+        "from experquiz.tenancy import organization_url; "
+        "print(settings.BASE_DOMAIN, organization_url(Organization(slug='demo')))"
+    )
+    dev = {"DJANGO_SETTINGS_MODULE": "experquiz.settings.dev"}
+    result = run_manage("shell", "--no-imports", "-c", show, **dev, PORT="8101")
+    assert result.stdout.split() == ["localhost:8101", "http://demo.localhost:8101/"], result.stderr
+    # An explicit BASE_DOMAIN (a proxy in front, another host name) still wins.
+    result = run_manage("shell", "--no-imports", "-c", show, **dev, PORT="8101", BASE_DOMAIN="example.test")
+    assert result.stdout.split()[0] == "example.test", result.stderr
+
+
+@pytest.mark.slow
+def test_make_run_hands_its_port_to_the_seed_and_the_server():
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", "PORT=8101", "STAMP=Makefile"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = dry_run.stdout.splitlines()
+    assert any(line.startswith("PORT=8101 ") and "manage.py seed_demo" in line for line in lines), dry_run.stdout
+    assert any(line.startswith("PORT=8101 ") and "runserver 127.0.0.1:8101" in line for line in lines), dry_run.stdout
+    assert "http://demo.localhost:8101/" in dry_run.stdout

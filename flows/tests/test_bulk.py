@@ -59,17 +59,17 @@ def test_the_last_administrator_is_skipped_and_the_others_change(alice_client, a
 def test_activate_does_not_reactivate_and_reactivate_does_not_activate(alice_client, alice):
     created = make(alice.organization, "New", "Comer", "created")
     inactive = make(alice.organization, "Old", "Timer", "inactive")
-    alice_client.post(URL, {"action": "activate", "ids": [created.pk, inactive.pk]})
+    alice_client.post(URL, {"confirmed": "1", "action": "activate", "ids": [created.pk, inactive.pk]})
     created.refresh_from_db(), inactive.refresh_from_db()
     assert (created.status, inactive.status) == ("active", "inactive")
-    alice_client.post(URL, {"action": "reactivate", "ids": [inactive.pk]})
+    alice_client.post(URL, {"confirmed": "1", "action": "reactivate", "ids": [inactive.pk]})
     inactive.refresh_from_db()
     assert inactive.status == "active"
 
 
 def test_restore_brings_deleted_users_back_as_inactive(alice_client, alice):
     gone = make(alice.organization, "Gone", "Away", "deleted")
-    alice_client.post(URL, {"action": "restore", "ids": [gone.pk]})
+    alice_client.post(URL, {"confirmed": "1", "action": "restore", "ids": [gone.pk]})
     gone.refresh_from_db()
     assert gone.status == "inactive"
 
@@ -94,7 +94,7 @@ def test_add_and_remove_from_group(alice_client, alice, bob):
     other = make(alice.organization, "Cleo", "Patra")
     MembershipFactory(group=group, user=other)
     response = alice_client.post(
-        URL, {"action": "add_to_group", "group": group.pk, "ids": [bob.pk, other.pk]}, follow=True
+        URL, {"confirmed": "1", "action": "add_to_group", "group": group.pk, "ids": [bob.pk, other.pk]}, follow=True
     )
     assert messages_of(response) == ["1 added to Sales; 1 skipped: already in Sales — Cleo P."]
     assert set(group.members.all()) == {bob, other}
@@ -108,7 +108,9 @@ def test_add_and_remove_from_group(alice_client, alice, bob):
 def test_group_actions_need_a_group_of_the_organisation(alice_client, bob, mallory):
     foreign = UserGroupFactory(organization=mallory.organization)
     for group in ("", foreign.pk):
-        response = alice_client.post(URL, {"action": "add_to_group", "group": group, "ids": [bob.pk]}, follow=True)
+        response = alice_client.post(
+            URL, {"confirmed": "1", "action": "add_to_group", "group": group, "ids": [bob.pk]}, follow=True
+        )
         assert "Choose the group" in messages_of(response)[0]
     assert not foreign.members.exists()
 
@@ -133,7 +135,9 @@ def test_plain_users_cannot_run_bulk_actions(bob_client, bob):
 def test_too_many_users_are_refused_with_a_message(alice_client, alice, monkeypatch):
     monkeypatch.setattr(bulk, "MAX_USERS", 2)
     users = [make(alice.organization, f"U{n}", "Many") for n in range(3)]
-    response = alice_client.post(URL, {"action": "activate", "ids": [u.pk for u in users]}, follow=True)
+    response = alice_client.post(
+        URL, {"confirmed": "1", "action": "activate", "ids": [u.pk for u in users]}, follow=True
+    )
     assert "at most 2" in messages_of(response)[0]
 
 
@@ -153,7 +157,7 @@ def test_registering_an_action_makes_it_available(alice_client, bob, monkeypatch
     monkeypatch.setattr(bulk, "REGISTRY", dict(bulk.REGISTRY))
     bulk.register(bulk.BulkAction("archive", "Archive", bulk.status_handler("deleted", done="%(n)s archived")))
     gone = make(bob.organization, "Ivy", "Ted", "deleted")
-    response = alice_client.post(URL, {"action": "archive", "ids": [gone.pk, bob.pk]}, follow=True)
+    response = alice_client.post(URL, {"confirmed": "1", "action": "archive", "ids": [gone.pk, bob.pk]}, follow=True)
     assert messages_of(response) == ["1 archived; 1 skipped: already deleted — Ivy T."]
 
 
@@ -195,7 +199,9 @@ def test_someone_elses_bulk_job_is_a_404(alice_client, alice, acme):
 
 def test_a_percent_sign_in_a_group_name_is_harmless(alice_client, alice, bob):
     group = UserGroupFactory(organization=alice.organization, name="100% club")
-    response = alice_client.post(URL, {"action": "add_to_group", "group": group.pk, "ids": [bob.pk]}, follow=True)
+    response = alice_client.post(
+        URL, {"confirmed": "1", "action": "add_to_group", "group": group.pk, "ids": [bob.pk]}, follow=True
+    )
     assert messages_of(response) == ["1 added to 100% club."]
 
 

@@ -32,7 +32,9 @@ def test_bulk_send_invitations_invites_created_and_invited_and_reports_the_other
     new = make(org, "Nina", "New", email="nina@acme.example")
     again = make(org, "Ivan", "Again", "invited", email="ivan@acme.example")
     response = deliver(
-        lambda: alice_client.post(BULK, {"action": "invite", "ids": [new.pk, again.pk, bob.pk]}, follow=True)
+        lambda: alice_client.post(
+            BULK, {"confirmed": "1", "action": "invite", "ids": [new.pk, again.pk, bob.pk]}, follow=True
+        )
     )
     (message,) = messages_of(response)
     batch = InvitationBatch.objects.get()
@@ -51,7 +53,7 @@ def test_bulk_send_invitations_needs_the_invite_right(make_client, acme):
     target = MembershipFactory(group=group, user=make(acme, "Tia", "Target")).user
     client = make_client(acme, manager)
     assert "invite" not in [a.name for a in client.get("/users/").context["actions"]]
-    client.post(BULK, {"action": "invite", "ids": [target.pk]})
+    client.post(BULK, {"confirmed": "1", "action": "invite", "ids": [target.pk]})
     target.refresh_from_db()
     assert target.status == "created" and not Invitation.objects.exists()
 
@@ -63,7 +65,7 @@ def test_bulk_send_invitations_stays_within_the_invite_scope(make_client, acme):
     grant(manager, Right.INVITE, lyon)
     inside = MembershipFactory(group=lyon, user=make(acme, "In", "Side")).user
     outside = MembershipFactory(group=paris, user=make(acme, "Out", "Side")).user
-    make_client(acme, manager).post(BULK, {"action": "invite", "ids": [inside.pk, outside.pk]})
+    make_client(acme, manager).post(BULK, {"confirmed": "1", "action": "invite", "ids": [inside.pk, outside.pk]})
     assert list(Invitation.objects.values_list("user_id", flat=True)) == [inside.pk]
 
 
@@ -78,7 +80,9 @@ def test_bulk_send_invitations_in_the_background_makes_one_batch(alice_client, a
         MembershipFactory(group=group, user=make(org, f"M{n}", "Lyon", email=f"m{n}@acme.example"))
     MembershipFactory(group=group, user=make(org, "Ann", "Bee", "active"))
     response = deliver(
-        lambda: alice_client.post(BULK, {"action": "invite", "all_matching": "1", "filters": f"group={group.pk}"})
+        lambda: alice_client.post(
+            BULK, {"confirmed": "1", "action": "invite", "all_matching": "1", "filters": f"group={group.pk}"}
+        )
     )
     job = BulkJob.objects.get()
     assert response["Location"] == reverse("accounts:user_bulk_job", args=[job.pk])
@@ -94,14 +98,14 @@ def test_more_ticked_users_than_a_request_handles_are_refused_not_widened(alice_
     monkeypatch.setattr(bulk, "SYNC_MAX", 1)
     one = make(alice.organization, "One", "Ticked")
     two = make(alice.organization, "Two", "Ticked")
-    response = alice_client.post(BULK, {"action": "invite", "ids": [one.pk, two.pk]}, follow=True)
+    response = alice_client.post(BULK, {"confirmed": "1", "action": "invite", "ids": [one.pk, two.pk]}, follow=True)
     assert "Tick at most 1 users" in messages_of(response)[0]
     assert not Invitation.objects.exists()
 
 
 def test_the_invitation_sent_from_the_list_opens_the_account_page(alice_client, alice, anon, deliver):
     new = make(alice.organization, "Nina", "New", email="nina@acme.example")
-    deliver(lambda: alice_client.post(BULK, {"action": "invite", "ids": [new.pk]}))
+    deliver(lambda: alice_client.post(BULK, {"confirmed": "1", "action": "invite", "ids": [new.pk]}))
     assert anon.get(reverse("invitations:accept", args=[last_token(new.email)])).status_code == 200
 
 
@@ -316,7 +320,9 @@ def test_bulk_activate_sends_each_new_user_a_temporary_password(alice_client, al
     new = make(org, "Nina", "New", email="nina@acme.example")
     texted = make(org, "Tex", "Ted", "invited", email="", mobile="+33756123499", preferred_channel="sms")
     response = deliver(
-        lambda: alice_client.post(BULK, {"action": "activate", "ids": [new.pk, texted.pk, bob.pk]}, follow=True)
+        lambda: alice_client.post(
+            BULK, {"confirmed": "1", "action": "activate", "ids": [new.pk, texted.pk, bob.pk]}, follow=True
+        )
     )
     assert messages_of(response) == ["2 activated, each sent a temporary password; 1 skipped: already active — Bob P."]
     for user in (new, texted):
@@ -330,7 +336,9 @@ def test_bulk_activate_sends_each_new_user_a_temporary_password(alice_client, al
 
 def test_bulk_activate_does_not_touch_inactive_users(alice_client, alice, deliver):
     old = make(alice.organization, "Old", "Timer", "inactive")
-    response = deliver(lambda: alice_client.post(BULK, {"action": "activate", "ids": [old.pk]}, follow=True))
+    response = deliver(
+        lambda: alice_client.post(BULK, {"confirmed": "1", "action": "activate", "ids": [old.pk]}, follow=True)
+    )
     assert messages_of(response) == [
         "0 activated, each sent a temporary password; 1 skipped: currently inactive — Old T."
     ]

@@ -7,3 +7,15 @@ document.addEventListener("change", (event) => {
   const option = right && right.querySelector('input[type=radio][value="groups"]');
   if (option) option.checked = true;
 });
+
+// The group boxes matter only for "for the users of these groups": shown with that choice alone.
+function showGroupsForChoice(right) {
+  const groups = right.querySelector("[data-right-groups]");
+  const chosen = right.querySelector("input[type=radio]:checked");
+  if (groups) groups.hidden = !(chosen && chosen.value === "groups");
+}
+document.querySelectorAll("[data-right]").forEach(showGroupsForChoice);
+document.addEventListener("change", (event) => {
+  if (!event.target.matches("[data-right] input[type=radio]")) return;
+  showGroupsForChoice(event.target.closest("[data-right]"));
+});

@@ -8,19 +8,31 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.identity import Channel
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
-from experquiz.web import message_from_service, page_of, query_string, use_language
-from flows.invitations import invitations_invite_addresses
+from experquiz.web import (
+    confirmation,
+    confirmed,
+    message_from_service,
+    page_of,
+    query_string,
+    speak_recipients_language,
+    use_language,
+)
+from flows.invitations import invitations_invite_addresses, invitations_paste_preview
 from invitations import selectors
+from invitations.messages import recipient_language
 from invitations.models import Invitation
+from invitations.selectors import SendPreview
 from invitations.services import acceptance, account, resets
 from rights.mixins import right_required
 from rights.names import Right
@@ -98,6 +110,7 @@ def accept(request, token):
     invitation, problem_page = _usable_invitation(request, token, Kind.ACCOUNT, page="account")
     if problem_page:
         return problem_page
+    speak_recipients_language(request, recipient_language(invitation))
     form = AcceptInvitationForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,6 +137,7 @@ def reset(request, token):
     invitation, problem_page = _usable_invitation(request, token, Kind.PASSWORD_RESET, page="reset")
     if problem_page:
         return problem_page
+    speak_recipients_language(request, recipient_language(invitation))
     form = ResetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -164,7 +178,7 @@ def password_forgot(request):
 # --- Admin pages ----------------------------------------------------------------------------------
 
 
-def _back(request, default="invitations:list"):
+def _back_url(request, default="invitations:list") -> str:
     target = request.POST.get("next") or request.GET.get("next")
     # Only a path of this site: `redirect()` would take any other word for a view name and fail (a 500).
     if (
@@ -173,8 +187,26 @@ def _back(request, default="invitations:list"):
         and "\x00" not in target
         and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
     ):
-        return HttpResponseRedirect(target)
-    return redirect(default)
+        return target
+    return reverse(default)
+
+
+def _back(request, default="invitations:list"):
+    return HttpResponseRedirect(_back_url(request, default))
+
+
+def _confirm_sending(request, people, *, title, back=None):
+    """The confirmation step before account invitations go to `people` (a scoped queryset)."""
+    preview = selectors.account_invitations_preview(people)
+    return confirmation(
+        request,
+        title=title,
+        lines=[preview.summary()],
+        button=ngettext("Send %(n)d invitation", "Send %(n)d invitations", preview.total) % {"n": preview.total},
+        back=back or _back_url(request),
+        people=people.order_by("last_name", "first_name", "pk")[:10],
+        count=people.count(),
+    )
 
 
 def _report_send(request, result):
@@ -252,6 +284,12 @@ def group_resend(request):
     if not form.is_valid():
         messages.error(request, _("Choose one of your groups."))
         return _back(request)
+    group = form.cleaned_data["group"]
+    members = users_in_scope(request.user, Right.INVITE).filter(memberships__group=group).awaiting_invitation()
+    if not confirmed(request) and members.exists():
+        return _confirm_sending(
+            request, members.distinct(), title=_("Invite again the people of %(group)s") % {"group": group}
+        )
     result = account.invitations_resend_to_group(
         organization=request.organization,
         group=form.cleaned_data["group"],
@@ -284,6 +322,11 @@ def users_send(request):
     """Bulk "send invitations": POST `users` ids (several); ids out of scope are ignored."""
     ids = parse_ids(request.POST.getlist("users"))
     people = users_in_scope(request.user, Right.INVITE).filter(pk__in=ids)
+    if not people.exists():
+        messages.error(request, _("Select at least one user."))
+        return _back(request)
+    if not confirmed(request):
+        return _confirm_sending(request, people, title=_("Send invitations"))
     result = account.invitations_send(organization=request.organization, users=people, actor=request.user)
     _report_send(request, result)
     if result.batch and not request.POST.get("next"):
@@ -309,6 +352,21 @@ def user_revoke(request, user_id):
 def user_activate(request, user_id):
     """Activate a created or invited user with a temporary password sent over their preferred channel."""
     user = get_object_or_404(users_in_scope(request.user, Right.MANAGE_USERS), pk=user_id)
+    if not confirmed(request):
+        by_email = user.preferred_channel == Channel.EMAIL
+        line = (
+            _("%(user)s becomes active and receives a temporary password by e-mail at %(address)s.")
+            if by_email
+            else _("%(user)s becomes active and receives a temporary password by SMS at %(address)s.")
+        )
+        address = user.email if by_email else user.mobile_display
+        return confirmation(
+            request,
+            title=_("Activate %(user)s with a temporary password") % {"user": user},
+            lines=[line % {"user": user, "address": address}, _("Any link sent to them before stops working.")],
+            button=_("Activate and send the password"),
+            back=_back_url(request),
+        )
     try:
         invitation = account.user_activate_with_temporary_password(user=user, actor=request.user)
     except DomainError as exc:
@@ -322,6 +380,40 @@ def user_activate(request, user_id):
     return _back(request)
 
 
+def _confirm_paste(request, new, preview):
+    by_email = sum(1 for kind, _value in new if kind == "email")
+    lines = [SendPreview(by_email=by_email, by_sms=len(new) - by_email).summary()]
+    if preview.known:
+        known = ", ".join(address for address, _user in preview.known)
+        lines.append(
+            ngettext(
+                "%(n)d address already known, not invited again: %(addresses)s",
+                "%(n)d addresses already known, not invited again: %(addresses)s",
+                len(preview.known),
+            )
+            % {"n": len(preview.known), "addresses": known}
+        )
+    if preview.invalid:
+        invalid = ", ".join(f"{text} ({reason})" for text, reason in preview.invalid)
+        lines.append(
+            ngettext(
+                "%(n)d entry not understood: %(entries)s",
+                "%(n)d entries not understood: %(entries)s",
+                len(preview.invalid),
+            )
+            % {"n": len(preview.invalid), "entries": invalid}
+        )
+    return confirmation(
+        request,
+        title=_("Invite by email or mobile"),
+        lines=lines,
+        button=ngettext("Send %(n)d invitation", "Send %(n)d invitations", len(new)) % {"n": len(new)},
+        back=reverse("invitations:paste"),
+        people=[value for _kind, value in new[:10]],
+        count=len(new),
+    )
+
+
 @right_required(Right.INVITE)
 def paste(request):
     groups = groups_in_scope(request.user, Right.INVITE)
@@ -331,7 +423,20 @@ def paste(request):
     )
     result = None
     known = []
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not confirmed(request):
+        try:
+            new, preview = invitations_paste_preview(
+                organization=request.organization,
+                actor=request.user,
+                text=form.cleaned_data["addresses"],
+                group=form.cleaned_data["group"],
+            )
+        except DomainError as exc:
+            form.add_error("addresses", exc.message)
+        else:
+            if new:
+                return _confirm_paste(request, new, preview)
+    if request.method == "POST" and form.is_valid() and not form.errors:
         try:
             result = invitations_invite_addresses(
                 organization=request.organization,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_contacts, views_import, views_settings, views_users
+from . import views, views_contacts, views_contacts_add, views_import, views_settings, views_users
 
 app_name = "accounts"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("users/<int:pk>/edit/", views_users.UserEditView.as_view(), name="user_edit"),
     path("users/<int:pk>/status/<str:to>/", views_users.UserStatusView.as_view(), name="user_status"),
     path("contacts/", views_contacts.ContactListView.as_view(), name="contact_list"),
+    path("contacts/new/", views_contacts_add.ContactCreateView.as_view(), name="contact_create"),
+    path("contacts/import/", views_contacts_add.ContactImportView.as_view(), name="contact_import"),
     path("contacts/convert/", views_contacts.ContactConvertView.as_view(), name="contact_convert"),
     path("contacts/<int:pk>/edit/", views_contacts.ContactEditView.as_view(), name="contact_edit"),
     path("contacts/<int:pk>/delete/", views_contacts.ContactDeleteView.as_view(), name="contact_delete"),

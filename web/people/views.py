@@ -6,8 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.i18n import set_language
 
-from accounts.models import Contact, User
+from accounts.models import Contact, Language, User
+from accounts.services import user_language_choose
 from assessments.selectors import assignment_state, my_assignments, my_questionnaires
 from experquiz.web import use_language
 from rights.names import Right
@@ -30,6 +32,17 @@ class LoginView(auth_views.LoginView):
         if form.throttled:
             response.status_code = 429
         return response
+
+
+@login_not_required
+def language_choose(request):
+    """The language menu: Django's own view (the cookie), and a signed-in person's choice is kept
+    on their account for their next login and their messages."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.method == "POST" and request.user.is_authenticated and language in Language.values:
+        user_language_choose(user=request.user, language=language, actor=request.user)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -13,12 +13,19 @@ from accounts.models import User
 from accounts.services import contact_delete, contact_update
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
-from experquiz.web import form_error_from_service, message_from_service, page_of, query_string
+from experquiz.web import (
+    confirmation,
+    confirmed,
+    form_error_from_service,
+    message_from_service,
+    page_of,
+    query_string,
+)
 from flows.contacts import contacts_convert
 from flows.filters import ContactFilter
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
-from rights.selectors import actor_has_right, contacts_in_scope
+from rights.selectors import actor_has_right, actor_scope, contacts_in_scope
 
 from .people_forms import ContactForm, ConvertForm
 from .views_users import user_link, visible_login_id_holder
@@ -50,6 +57,8 @@ class ContactListView(ContactsMixin, View):
                 "page": page,
                 "contacts": page.object_list,
                 "convert_form": ConvertForm(can_invite=actor_has_right(request.user, Right.INVITE)),
+                # Contacts belong to no group: only organisation-wide managers add them.
+                "can_add": actor_scope(request.user, Right.MANAGE_USERS).all_users,
                 "query_without_page": query_string(request.GET, "page"),
             },
         )
@@ -118,6 +127,8 @@ class ContactConvertView(ContactsMixin, View):
                 ),
             )
             return redirect(back)
+        if not confirmed(request):
+            return self.confirm(request, contacts, to, back)
         converted, refused = contacts_convert(contacts=contacts, to=to, actor=request.user)
         if converted:
             n = len(converted)
@@ -147,3 +158,33 @@ class ContactConvertView(ContactsMixin, View):
                 format_html(_("{contact} was not converted: {reason}"), contact=contact, reason=reason),
             )
         return redirect(back)
+
+    def confirm(self, request, contacts, to, back):
+        n = len(contacts)
+        if to == User.Status.INVITED:
+            what = ngettext(
+                "Convert %(n)s contact into a user and send them an account invitation.",
+                "Convert %(n)s contacts into users and send each an account invitation.",
+                n,
+            )
+        elif to == User.Status.ACTIVE:
+            what = ngettext(
+                "Convert %(n)s contact into an active user and send them a temporary password.",
+                "Convert %(n)s contacts into active users and send each a temporary password.",
+                n,
+            )
+        else:
+            what = ngettext(
+                "Convert %(n)s contact into a user (no message sent).",
+                "Convert %(n)s contacts into users (no message sent).",
+                n,
+            )
+        return confirmation(
+            request,
+            title=_("Convert contacts"),
+            lines=[what % {"n": n}, _("A contact converted cannot be turned back into a contact.")],
+            button=ngettext("Convert %(n)s contact", "Convert %(n)s contacts", n) % {"n": n},
+            back=back,
+            people=[f"{contact} — {contact.email or contact.mobile}" for contact in contacts[:10]],
+            count=n,
+        )

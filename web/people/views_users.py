@@ -180,12 +180,21 @@ class UserBulkView(RightRequiredMixin, View):
                 messages.error(request, _("Choose the group for “%(action)s”.") % {"action": action.label})
                 return redirect(back)
             params["group"] = group
-        if action.confirm and not request.POST.get("confirmed"):
+        if count > bulk.SYNC_MAX and not request.POST.get("all_matching"):
+            # The background job selects by the filters: it must never widen a list of ticked users.
+            messages.error(
+                request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
+            )
+            return redirect(back)
+        # Confirmed first: what cannot be undone, sends messages, or acts on more than one person.
+        sends = action.name == "invite" or (action.transition is not None and action.transition.temporary_password)
+        if (action.confirm or sends or count > 1) and not request.POST.get("confirmed"):
             return render(
                 request,
                 "accounts/user_bulk_confirm.html",
                 {
                     "action": action,
+                    "lines": bulk.preview(action, users, params),
                     "count": count,
                     "sample": list(users[:10]),
                     "group": params.get("group"),
@@ -194,12 +203,6 @@ class UserBulkView(RightRequiredMixin, View):
                     "back": back,
                 },
             )
-        if count > bulk.SYNC_MAX and not request.POST.get("all_matching"):
-            # The background job selects by the filters: it must never widen a list of ticked users.
-            messages.error(
-                request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
-            )
-            return redirect(back)
         if count > bulk.SYNC_MAX:
             # Too many for one request: a worker runs it and the job page follows its progress.
             job = bulk_job_start(
@@ -409,7 +412,7 @@ class UserEditView(RightRequiredMixin, View):
         form = UserForm(request.POST, request=request)
         if form.is_valid():
             try:
-                user_update_with_groups(
+                person = user_update_with_groups(
                     user=person,
                     actor=request.user,
                     manageable_groups=list(form.fields["groups"].queryset),

@@ -123,6 +123,7 @@ ACCESS = {
         post_only=True,
         data=lambda world: {
             "action": "add_to_group",
+            "confirmed": "1",
             "ids": [user.pk for user in world.users.values()],
             "group": world.groups[IN_SCOPE].pk,
         },
@@ -150,6 +151,9 @@ ACCESS = {
     "accounts:user_edit": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:user_status": Access(Right.MANAGE_USERS, kinds={"pk": "user"}),
     "accounts:contact_list": Access(Right.MANAGE_USERS),
+    # Contacts belong to no group: a group-scoped manager neither creates nor imports any.
+    "accounts:contact_create": Access(Right.MANAGE_USERS, expect={"manager_a": 404}),
+    "accounts:contact_import": Access(Right.MANAGE_USERS, expect={"manager_a": 404}),
     "accounts:contact_convert": Access(
         Right.MANAGE_USERS,
         ok=302,
@@ -196,17 +200,21 @@ ACCESS = {
     "invitations:resend": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
     "invitations:revoke": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "invitation"}),
     "invitations:group_resend": Access(
-        Right.INVITE, ok=302, post_only=True, data=lambda world: {"group": world.groups[IN_SCOPE].pk}
+        Right.INVITE, ok=302, post_only=True, data=lambda world: {"group": world.groups[IN_SCOPE].pk, "confirmed": "1"}
     ),
     "invitations:batch": Access(Right.INVITE, kinds={"pk": "batch"}),
     "invitations:batch_progress": Access(Right.INVITE, kinds={"pk": "batch"}),
     "invitations:batch_retry": Access(Right.INVITE, ok=302, post_only=True, kinds={"pk": "batch"}),
     "invitations:users_send": Access(
-        Right.INVITE, ok=302, post_only=True, data=lambda world: {"users": [u.pk for u in world.users.values()]}
+        Right.INVITE,
+        ok=302,
+        post_only=True,
+        data=lambda world: {"users": [u.pk for u in world.users.values()], "confirmed": "1"},
     ),
     "invitations:user_send": Access(Right.INVITE, ok=302, post_only=True),
     "invitations:user_revoke": Access(Right.INVITE, ok=302, post_only=True),
-    "invitations:user_activate": Access(Right.MANAGE_USERS, ok=302, post_only=True),
+    # A POST first shows the confirmation (what will be sent, to which address); confirmed, it acts.
+    "invitations:user_activate": Access(Right.MANAGE_USERS, post_only=True, data=lambda world: {"confirmed": "1"}),
     # the audit trail
     "audit:list": Access(ADMINISTRATOR),
     "audit:export": Access(ADMINISTRATOR),

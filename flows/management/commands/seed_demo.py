@@ -1,9 +1,11 @@
 import random
 import unicodedata
+from datetime import timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Organization, User, UserType
 from accounts.services import (
@@ -18,6 +20,9 @@ from assessments.models import Questionnaire
 from assessments.services import ChoiceSpec, QuestionSpec, questionnaire_import
 from experquiz.tenancy import organization_url
 from groups.models import Membership, UserGroup
+from invitations.models import Invitation, InvitationBatch
+from invitations.services.outbox import invitation_row
+from invitations.tokens import hash_token, make_token
 from rights.models import RightsProfile
 from rights.names import Right
 from rights.selectors import Scope
@@ -142,6 +147,29 @@ class Command(BaseCommand):
             )
         )
 
+    def invitations_of_the_invited(self, organization, admin):
+        """The invited people's invitations, as if sent today (the addresses are made up: nothing
+        goes out), so the invitations page and each person's page show them like real ones."""
+        now = timezone.now()
+        invited = User.objects.for_org(organization).filter(status=User.Status.INVITED).order_by("pk")
+        batch = InvitationBatch.objects.create(
+            organization=organization, created_by=admin, label="Demo invitations (made-up addresses, nothing sent)"
+        )
+        Invitation.objects.bulk_create(
+            invitation_row(
+                user,
+                kind=Invitation.Kind.ACCOUNT,
+                actor=admin,
+                batch=batch,
+                now=now,
+                token_hash=hash_token(make_token()),
+                expires_at=now + timedelta(days=organization.invitation_lifetime_days),
+                delivery=Invitation.Delivery.SENT,
+                sent_at=now,
+            )
+            for user in invited
+        )
+
     @transaction.atomic
     def ensure_manager(self, organization):
         """A scoped manager: manages and invites the users of Lyon and Marseille, through a rights profile."""
@@ -264,6 +292,7 @@ class Command(BaseCommand):
             for group in rng.sample(groups, rng.randint(0, 2)):
                 memberships.append(Membership(organization=organization, group=group, user=user, added_by=admin))
         Membership.objects.bulk_create(memberships)
+        self.invitations_of_the_invited(organization, admin)
         for n in range(contact_count):
             contact_create(
                 organization=organization,

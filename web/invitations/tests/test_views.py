@@ -174,7 +174,7 @@ def test_the_login_page_links_to_forgotten_password(anon):
 
 
 def test_a_temporary_password_forces_a_change_at_first_login(alice_client, anon, carol, deliver):
-    response = deliver(lambda: alice_client.post(f"/invitations/users/{carol.pk}/activate/"))
+    response = deliver(lambda: alice_client.post(f"/invitations/users/{carol.pk}/activate/", {"confirmed": "1"}))
     assert response.status_code == 302
     password = mail.outbox[0].body.split("Temporary password:")[1].split()[0]
     assert anon.post("/login/", {"username": carol.email, "password": password}).status_code == 302
@@ -223,7 +223,9 @@ def test_send_resend_and_revoke_from_a_user(alice_client, carol, deliver):
 
 
 def test_bulk_send_invites_created_users_and_reports_the_others(alice_client, acme, bob, carol, deliver):
-    response = deliver(lambda: alice_client.post("/invitations/users/send/", {"users": [carol.pk, bob.pk]}))
+    response = deliver(
+        lambda: alice_client.post("/invitations/users/send/", {"users": [carol.pk, bob.pk], "confirmed": "1"})
+    )
     batch = Invitation.objects.get(user=carol).batch
     assert response.status_code == 302 and response["Location"] == reverse("invitations:batch", args=[batch.pk])
     page = alice_client.get(response["Location"]).content.decode()
@@ -245,14 +247,16 @@ def test_resend_to_a_group_from_the_invitations_page(alice_client, acme, alice, 
 
     group = UserGroupFactory(organization=acme)
     group_add_members(group=group, users=[carol], actor=alice)
-    response = deliver(lambda: alice_client.post("/invitations/resend-group/", {"group": group.pk}))
+    response = deliver(lambda: alice_client.post("/invitations/resend-group/", {"group": group.pk, "confirmed": "1"}))
     assert response.status_code == 302
     assert Invitation.objects.filter(user=carol, delivery="sent").count() == 1
 
 
 def test_the_paste_page_reports_known_addresses(alice_client, bob, deliver):
     response = deliver(
-        lambda: alice_client.post("/invitations/paste/", {"addresses": f"{bob.email}\nnew@acme.example"})
+        lambda: alice_client.post(
+            "/invitations/paste/", {"addresses": f"{bob.email}\nnew@acme.example", "confirmed": "1"}
+        )
     )
     page = response.content.decode()
     assert response.status_code == 200 and "already known" in page and bob.email in page
@@ -330,7 +334,8 @@ def test_a_group_scoped_inviter_pastes_into_one_of_their_groups_and_sees_only_th
 
     response = deliver(
         lambda: bob_client.post(
-            "/invitations/paste/", {"addresses": "OTTO@acme.example\nnew@acme.example", "group": lyon.pk}
+            "/invitations/paste/",
+            {"addresses": "OTTO@acme.example\nnew@acme.example", "group": lyon.pk, "confirmed": "1"},
         )
     )
     page = response.content.decode()

@@ -44,7 +44,7 @@ def test_contact_filters(alice_client, contacts, params, expected):
 
 def test_converting_creates_users_in_the_chosen_status_and_keeps_the_contacts(alice_client, alice, contacts):
     ids = [contacts["emma"].pk, contacts["sam"].pk]
-    response = alice_client.post(CONVERT, {"ids": ids, "to": "active"}, follow=True)
+    response = alice_client.post(CONVERT, {"confirmed": "1", "ids": ids, "to": "active"}, follow=True)
     assert "2 contacts converted to active users; temporary passwords are on their way." in response.content.decode()
     for key in ("emma", "sam"):
         contact = Contact.objects.get(pk=contacts[key].pk)
@@ -60,7 +60,7 @@ def test_converting_creates_users_in_the_chosen_status_and_keeps_the_contacts(al
 def test_a_clash_is_reported_per_contact_and_the_others_convert(alice_client, alice, contacts):
     UserFactory(organization=alice.organization, email="emma@example.org", first_name="Emma", last_name="Existing")
     response = alice_client.post(
-        CONVERT, {"ids": [contacts["emma"].pk, contacts["both"].pk], "to": "invited"}, follow=True
+        CONVERT, {"confirmed": "1", "ids": [contacts["emma"].pk, contacts["both"].pk], "to": "invited"}, follow=True
     )
     content = response.content.decode()
     assert "1 contact converted to a user; the invitation is on its way." in content
@@ -122,7 +122,7 @@ def test_another_tenants_contacts_are_404_and_never_converted(alice_client, mall
     foreign = ContactFactory(organization=mallory.organization)
     assert alice_client.get(reverse("accounts:contact_edit", args=[foreign.pk])).status_code == 404
     assert alice_client.post(reverse("accounts:contact_delete", args=[foreign.pk])).status_code == 404
-    alice_client.post(CONVERT, {"ids": [foreign.pk], "to": "active"})
+    alice_client.post(CONVERT, {"confirmed": "1", "ids": [foreign.pk], "to": "active"})
     assert Contact.objects.get(pk=foreign.pk).converted_to is None
 
 

@@ -89,7 +89,7 @@ def wide_manager(acme, make_client):
 
 def test_converting_a_contact_whose_address_an_out_of_scope_user_holds_names_nobody(wide_manager, acme, alice):
     contact = ContactFactory(organization=acme, first_name="Cora", last_name="Contact", email="alice@acme.example")
-    response = wide_manager.post(CONVERT, {"ids": [contact.pk], "to": "created"}, follow=True)
+    response = wide_manager.post(CONVERT, {"confirmed": "1", "ids": [contact.pk], "to": "created"}, follow=True)
     content = response.content.decode()
     assert "Cora Contact was not converted" in content and "already taken" in content
     assert "Alice" not in content
@@ -97,7 +97,7 @@ def test_converting_a_contact_whose_address_an_out_of_scope_user_holds_names_nob
 
 def test_converting_a_contact_whose_address_a_visible_user_holds_names_them(wide_manager, acme, bob):
     contact = ContactFactory(organization=acme, first_name="Cora", last_name="Contact", email="bob@acme.example")
-    response = wide_manager.post(CONVERT, {"ids": [contact.pk], "to": "created"}, follow=True)
+    response = wide_manager.post(CONVERT, {"confirmed": "1", "ids": [contact.pk], "to": "created"}, follow=True)
     content = response.content.decode()
     assert "Cora Contact was not converted" in content
     assert "Bob Plain" in content and reverse("accounts:user_detail", args=[bob.pk]) in content
