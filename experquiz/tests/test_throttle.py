@@ -177,6 +177,23 @@ def _unknown_link(prefix):
     return post
 
 
+def _unknown_assessment_link(suffix="", method="get"):
+    def post(client, n, world):
+        return getattr(client, method)(f"/a/{'z' * 40}{n:03d}/{suffix}")
+
+    return post
+
+
+# The assessment link's pages each look the token up (web.assessments.views_link) under `token_page`.
+ASSESSMENT_LINK_PAGES = {
+    "assessment_link": _unknown_assessment_link(),
+    "assessment_link_opened": _unknown_assessment_link("opened/", "post"),
+    "assessment_link_question": _unknown_assessment_link("q/1/"),
+    "assessment_link_review": _unknown_assessment_link("review/"),
+    "assessment_link_submit": _unknown_assessment_link("submit/", "post"),
+}
+
+
 GATES = {
     "accounts:login": Gate(
         "accounts:login",
@@ -211,6 +228,12 @@ GATES = {
         {"TOKEN_THROTTLE_PER_IP": LIMIT},
         _unknown_link("r"),
     ),
+    **{
+        name: Gate(
+            name, ("web.assessments.views_link", "invitation_by_token"), {"TOKEN_THROTTLE_PER_IP": LIMIT}, attempt
+        )
+        for name, attempt in ASSESSMENT_LINK_PAGES.items()
+    },
 }
 
 # Public pages that spend nothing an attacker could use, and why.
@@ -338,6 +361,7 @@ ADDRESS_LIMITS = {
     "invitations:password_forgot": "PASSWORD_RESET_THROTTLE_PER_IP",
     "invitations:accept": "TOKEN_THROTTLE_PER_IP",
     "invitations:reset": "TOKEN_THROTTLE_PER_IP",
+    **dict.fromkeys(ASSESSMENT_LINK_PAGES, "TOKEN_THROTTLE_PER_IP"),
 }
 
 
