@@ -192,20 +192,35 @@ def bulk_run_job(job_id: int) -> None:
     with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
-            # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
-            filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor)
             params = {**job.params, **({"group": job.group} if action.needs_group else {})}
-            if not filterset.is_valid():
-                # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
-                finish(
-                    BulkJob.State.FAILED,
-                    summary=_("The filters are not valid any more; nothing was changed."),
-                    level="error",
+            if action.select is not None:
+                if job.group is None and action.needs_group:
+                    finish(
+                        BulkJob.State.FAILED, summary=_("The group was deleted; nothing was changed."), level="error"
+                    )
+                    return
+                users = action.select(actor=actor, group=job.group)
+                if not job.total:
+                    # Counted here, not in the request that started the job: it returned at once.
+                    job.total = users.count()
+                    BulkJob.objects.filter(pk=job_id).update(total=job.total)
+            else:
+                # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
+                filterset = UserFilter(
+                    QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor
                 )
-                return
+                if not filterset.is_valid():
+                    # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
+                    finish(
+                        BulkJob.State.FAILED,
+                        summary=_("The filters are not valid any more; nothing was changed."),
+                        level="error",
+                    )
+                    return
+                users = filterset.qs
             outcome = bulk.run(
                 action,
-                users=filterset.qs,
+                users=users,
                 actor=actor,
                 params=params,
                 start_after=job.resume_after,

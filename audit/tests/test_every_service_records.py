@@ -148,6 +148,7 @@ NOT_AUDITED = {
     "flows.jobs.import_job_create": "keeps the file and checks it, writing no user; users_import records",
     "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
     "flows.jobs.bulk_job_start": "queues the bulk action, whose services record each change",
+    "flows.jobs.group_invitations_start": "records the batch and queues the worker, whose sending records",
 }
 
 

@@ -16,6 +16,7 @@ import inspect
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -55,6 +56,11 @@ def csv_upload(text):
 
 def post(name, *args, data=None):
     return lambda env, client: client.post(reverse(name, args=args), data or {}, follow=True)
+
+
+def _big_group_resend(env, client):
+    with mock.patch.object(bulk, "SYNC_MAX", 0):
+        return post("invitations:group_resend", data={"group": env.team.pk})(env, client)
 
 
 def _import_with_invite(env, client):
@@ -111,6 +117,11 @@ SENDING_PATHS = {
         Right.INVITE,
         lambda env, client: post("invitations:group_resend", data={"group": env.team.pk})(env, client),
         covers=("url:invitations:group_resend",),
+    ),
+    "resend to a group too big for one request (a worker invites them)": SendingPath(
+        Right.INVITE,
+        lambda env, client: _big_group_resend(env, client),
+        covers=("url:invitations:group_resend", "bulk:invite_group"),
     ),
     "retry a batch's failed messages": SendingPath(
         Right.INVITE,
