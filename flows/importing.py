@@ -19,8 +19,8 @@ from accounts.models import Channel, Language, User, UserType
 from experquiz.naming import fold
 from experquiz.spreadsheets import unneutralise
 
-MAX_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 50_000
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 100_000
 # From this many rows a Celery worker does the work and the page shows a progress bar.
 BACKGROUND_ROWS = 10_000
 PROGRESS_EVERY = 1000
