@@ -92,9 +92,9 @@ def group_invitations_start(*, organization: Organization, actor: User, group) -
     """Invite again, in a worker, the members of a big `group` who have not accepted yet; the request
     records the batch and returns, and the batch page follows the sending as the worker adds to it.
 
-    The worker sends through the invitations service (flows.bulk "invite_group"), a thousand people
-    per transaction, each chunk's messages queued as it commits; it records each invitation and status
-    change there. `actor` needs the invite right over the group.
+    The worker sends through the invitations service (flows.bulk "invite_group"), a packet's worth
+    of people per transaction (flows.bulk.INVITE_CHUNK), each chunk's messages queued as it commits;
+    it records each invitation and status change there. `actor` needs the invite right over the group.
     """
     require_groups(actor, INVITE, [group])
     batch = InvitationBatch.objects.create(
