@@ -131,7 +131,11 @@ def once(kind, existing):
         assert job.state == "done", (job.state, job.error)
         assert job.report["result"]["created"] == ROWS[kind]
     result["s"] = round(time.perf_counter() - started, 2)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    # The process's own CPU seconds (Django's start included): less sensitive than wall time to a
+    # machine others load, though it leaves out PostgreSQL's share.
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
     return result
 
 
@@ -165,7 +169,7 @@ def main():
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(f"\n{args.samples} samples per cell (each a process of its own, alternating); medians:")
-    print(f"{'kind':<6}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'peak RSS (MB)':>15}")
+    print(f"{'kind':<6}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'CPU (s)':>9}{'peak RSS (MB)':>15}")
     for kind in args.kinds.split(","):
         for name, _root in checkouts:
             cell = [row for row in rows if row["kind"] == kind and row["code"] == name and "s" in row]
@@ -181,7 +185,8 @@ def main():
                 return statistics.median(values) if values else ""
 
             print(
-                f"{kind:<6}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}{median('peak_rss_mb'):>15}"
+                f"{kind:<6}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}{median('cpu_s'):>9}"
+                f"{median('peak_rss_mb'):>15}"
             )
     out = HERE.parent / "results"
     out.mkdir(exist_ok=True)

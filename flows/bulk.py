@@ -334,6 +334,16 @@ def group_awaiting_invitation(*, actor, group):
     return users_in_scope(actor, Right.INVITE).filter(pk__in=members).awaiting_invitation()
 
 
+def group_too_big_for_a_request(group) -> bool:
+    """Whether more than SYNC_MAX members of `group` wait for an invitation (whoever's scope): then
+    a job invites them. From the group's memberships, at most SYNC_MAX + 1 of them looked at, so
+    the answer costs milliseconds at any size, statistics or not."""
+    from groups.models import Membership
+
+    waiting = Membership.objects.filter(group=group, user__status__in=User.AWAITING_INVITATION)
+    return waiting.values("pk")[: SYNC_MAX + 1].count() > SYNC_MAX
+
+
 register(
     BulkAction(
         "invite_group",

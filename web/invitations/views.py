@@ -256,8 +256,7 @@ def group_resend(request):
         messages.error(request, _("Choose one of your groups."))
         return _back(request)
     group = form.cleaned_data["group"]
-    awaiting = bulk.group_awaiting_invitation(actor=request.user, group=group)
-    if awaiting.values("pk")[: bulk.SYNC_MAX + 1].count() > bulk.SYNC_MAX:
+    if bulk.group_too_big_for_a_request(group):
         # Too many for one request: a worker invites them, and the batch page follows the sending.
         batch, _job = group_invitations_start(organization=request.organization, actor=request.user, group=group)
         messages.success(
