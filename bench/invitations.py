@@ -254,6 +254,8 @@ def main():  # noqa: C901 - one linear script
     print(f"{args.rounds} rounds, {args.count} messages, {args.workers} worker processes; medians:")
     print(f"{'design':<10}{'request (s)':>14}{'all delivered (s)':>20}{'msg/s':>10}{'first→last msg/s':>20}")
     for design in designs:
+        if summary(design, "delivered_s") is None:
+            continue  # no round of it (--rounds 0)
         print(
             f"{design:<10}{summary(design, 'request_s') or '':>14}{summary(design, 'delivered_s'):>20}"
             f"{summary(design, 'msg_per_s'):>10}{summary(design, 'first_to_last_msg_per_s') or '':>20}"
