@@ -23,6 +23,7 @@ The database named there is dropped and created again. Results also go to bench/
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import smtplib
@@ -86,7 +87,7 @@ def recreate_database(url):
 def percentile(values, share):
     """The nearest-rank percentile: the smallest value with at least `share` of the samples at or below it."""
     ordered = sorted(values)
-    return ordered[max(0, -(-len(ordered) * share // 1) - 1)] if ordered else None
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)] if ordered else None
 
 
 def main():  # noqa: C901 - one linear script
@@ -242,6 +243,7 @@ def main():  # noqa: C901 - one linear script
         reset()
         _started, took = request()
         request_samples.append(took)
+        print(json.dumps({"request_alone_s": round(took, 3)}), flush=True)
     reset()
     controller.stop()
     asyncio.set_event_loop(asyncio.new_event_loop())
