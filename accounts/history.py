@@ -8,6 +8,8 @@ StatusChange rows.
 
 from django.db import models
 
+from experquiz.bulk_insert import insert_many
+
 from .models import StatusChange
 
 REASON_MAX = StatusChange._meta.get_field("reason").max_length
@@ -43,4 +45,4 @@ def history_record(**entry) -> StatusChange:
 
 def history_record_many(entries) -> list[StatusChange]:
     """Write many history rows (from `history_entry`) in a few statements."""
-    return StatusChange.objects.bulk_create(list(entries), batch_size=BATCH_SIZE)
+    return insert_many(StatusChange, entries, batch_size=BATCH_SIZE)

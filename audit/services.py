@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from experquiz import request_context
 from experquiz.authorization import require_administrator
+from experquiz.bulk_insert import insert_many
 
 from .models import Action, AuditEvent
 
@@ -152,7 +153,7 @@ def audit_record_many(events: Iterable[AuditEvent | None]) -> list[AuditEvent]:
     events = [event for event in events if event is not None]
     if not events:
         return []
-    return AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return insert_many(AuditEvent, events)
 
 
 def audit_record(**kwargs) -> AuditEvent | None:

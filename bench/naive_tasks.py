@@ -1,11 +1,17 @@
-"""The naive design, for comparison only: one task per invitation, one SMTP connection per message."""
+"""The naive design, for comparison only: one task per invitation, one SMTP connection per message.
+
+`use("naive")` makes the sending queue it, in this process; a worker started with BENCH_DESIGN=naive
+(bench/invitations.py) does so when it loads this module, for the sendings its jobs make.
+"""
+
+import os
 
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
 from invitations.models import Invitation
-from invitations.services import delivery
+from invitations.services import account, delivery
 
 
 @shared_task(name="bench.naive_send", acks_late=True)
@@ -36,3 +42,13 @@ def naive_enqueue(*, invitation_ids):
             naive_send.delay(pk)
 
     transaction.on_commit(publish)
+
+
+_PRODUCT_ENQUEUE = account.invitations_enqueue
+
+
+def use(design: str) -> None:
+    account.invitations_enqueue = naive_enqueue if design == "naive" else _PRODUCT_ENQUEUE
+
+
+use(os.environ.get("BENCH_DESIGN", "packets"))

@@ -35,6 +35,9 @@ MAX_USERS = 100_000
 # commit (the last-administrator rule), so a chunk of them stays short: others changing a status in
 # the same organisation (someone accepting an invitation) wait for it.
 CHUNK = 10
+# Sending invitations is set-based (accounts.services.users_mark_invited, one bulk insert) and locks no
+# organisation: a chunk is one packet to deliver, its messages queued as soon as it commits.
+INVITE_CHUNK = 200
 NAMES_SHOWN = 5
 
 
@@ -120,6 +123,14 @@ class BulkAction:
     right: str = Right.MANAGE_USERS
     needs_group: bool = False
     transition: Transition | None = None  # the lifecycle move it makes, for the status actions
+    chunk: int = 0  # users per transaction; 0: CHUNK
+    # An action started from elsewhere than the users list (not offered there): `select(actor=, group=)`
+    # gives the users a job runs it on, instead of the list's filters.
+    select: Callable | None = None
+
+    @property
+    def offered(self) -> bool:
+        return self.select is None
 
 
 REGISTRY: dict[str, BulkAction] = {}
@@ -134,9 +145,10 @@ def run(action: BulkAction, *, users, actor, params, start_after=0, chunk_done=N
     nobody twice. `params` may carry plain values from one chunk to the next (see send_invitations).
     """
     outcome = None
+    size = action.chunk or CHUNK
     pks = list(users.filter(pk__gt=start_after).order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(pks), CHUNK):
-        ids = pks[start : start + CHUNK]
+    for start in range(0, len(pks), size):
+        ids = pks[start : start + size]
         with transaction.atomic():
             chunk = list(users.model.objects.filter(pk__in=ids).order_by("pk"))
             part = action.handler(users=chunk, actor=actor, params=params)
@@ -157,7 +169,7 @@ def register(action: BulkAction) -> BulkAction:
 def actions_for(actor) -> list[BulkAction]:
     from rights.selectors import actor_has_right
 
-    return [action for action in REGISTRY.values() if actor_has_right(actor, action.right)]
+    return [action for action in REGISTRY.values() if action.offered and actor_has_right(actor, action.right)]
 
 
 def _skip_reason(user, to) -> str:
@@ -347,7 +359,45 @@ for _transition in User.transitions_from(None, by=Transition.ADMINISTRATOR):
             transition=_transition,
         )
     )
-register(BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE))
+register(
+    BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE, chunk=INVITE_CHUNK)
+)
+
+
+def group_awaiting_invitation(*, actor, group):
+    """Who "invite the group again" reaches: its members in the actor's invite scope who have not
+    accepted yet (invitations.services.account.invitations_resend_to_group, for a big group)."""
+    from groups.models import Membership
+    from rights.selectors import users_in_scope
+
+    # The members' ids first, then the users by primary key: a plan that does not depend on the
+    # tables' statistics (on a group just imported, without them, PostgreSQL may check each waiting
+    # user against the whole group: seconds at 10,000 members).
+    members = list(Membership.objects.filter(group=group).values_list("user_id", flat=True))
+    return users_in_scope(actor, Right.INVITE).filter(pk__in=members).awaiting_invitation()
+
+
+def group_too_big_for_a_request(group) -> bool:
+    """Whether more than SYNC_MAX members of `group` wait for an invitation (whoever's scope): then
+    a job invites them. From the group's memberships, at most SYNC_MAX + 1 of them looked at, so
+    the answer costs milliseconds at any size, statistics or not."""
+    from groups.models import Membership
+
+    waiting = Membership.objects.filter(group=group, user__status__in=User.AWAITING_INVITATION)
+    return waiting.values("pk")[: SYNC_MAX + 1].count() > SYNC_MAX
+
+
+register(
+    BulkAction(
+        "invite_group",
+        gettext_lazy("Invite the group again"),
+        send_invitations,
+        right=Right.INVITE,
+        needs_group=True,
+        chunk=INVITE_CHUNK,
+        select=group_awaiting_invitation,
+    )
+)
 register(BulkAction("add_to_group", gettext_lazy("Add to group"), add_to_group, needs_group=True))
 register(
     BulkAction(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import BulkJob, ImportJob, Organization, User
 from experquiz.authorization import INVITE, MANAGE_USERS, NotAllowed, require_groups, require_right
 from experquiz.errors import DomainError
+from invitations.models import InvitationBatch
 
 from . import tasks
 from .importing import BACKGROUND_ROWS, read_table
@@ -85,3 +86,28 @@ def bulk_job_start(*, organization: Organization, actor: User, action, filters: 
     )
     transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
     return job
+
+
+def group_invitations_start(*, organization: Organization, actor: User, group) -> tuple[InvitationBatch, BulkJob]:
+    """Invite again, in a worker, the members of a big `group` who have not accepted yet; the request
+    records the batch and returns, and the batch page follows the sending as the worker adds to it.
+
+    The worker sends through the invitations service (flows.bulk "invite_group"), a packet's worth
+    of people per transaction (flows.bulk.INVITE_CHUNK), each chunk's messages queued as it commits;
+    it records each invitation and status change there. `actor` needs the invite right over the group.
+    """
+    require_groups(actor, INVITE, [group])
+    batch = InvitationBatch.objects.create(
+        organization=organization,
+        created_by=actor,
+        label=_("Invitations to group %(group)s") % {"group": group.name},
+    )
+    job = BulkJob.objects.create(
+        organization=organization,
+        created_by=actor,
+        action="invite_group",
+        group=group,
+        params={"batch_id": batch.pk},
+    )
+    transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+    return batch, job

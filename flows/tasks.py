@@ -4,13 +4,16 @@ The tasks keep the names they had when they lived in accounts.tasks, so messages
 by a previous release still find them.
 """
 
+import contextlib
+import hashlib
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
 from accounts.models import ImportJob
 from experquiz.errors import DomainError
@@ -20,6 +23,8 @@ from .importing import REPORT_ROWS, ImportFileError, check_rows, read_table
 
 State = ImportJob.State
 logger = logging.getLogger(__name__)
+# How long the identities a check read are kept for the write (a file is purged after a day).
+IDENTITIES_KEPT = 24 * 3600
 
 
 def _set(job_id, **fields):
@@ -42,16 +47,38 @@ def _failed_unexpectedly(job_id) -> None:
     )
 
 
-def _check(job):
-    header, rows = read_table(bytes(job.data))
+def _identities_key(job, data: bytes) -> str:
+    """Where the check keeps how it read each row's identity, for the write to take instead of reading
+    every cell again: the same file (its hash), the same phone region and language, or nothing."""
+    digest = hashlib.sha256(data).hexdigest()
+    return f"import-identities:{job.pk}:{digest}:{job.organization.phone_region}:{get_language()}"
+
+
+def _check(job, *, again: bool = False):
+    """Check the job's file. `again` (the write, after the preview): the identities the first check
+    read are taken from the cache when it still has them; the rest is checked as the first time."""
+    data = bytes(job.data)
+    header, rows = read_table(data)
     _set(job.pk, total=len(rows))
-    return check_rows(
+    key = _identities_key(job, data)
+    identities = None
+    if again:
+        with contextlib.suppress(Exception):  # a cache that fails only costs the reading again
+            identities = cache.get(key)
+    check = check_rows(
         organization=job.organization,
         actor=job.created_by,
         header=header,
         rows=rows,
         progress=lambda n: _set(job.pk, progress=n),
+        identities=identities,
     )
+    with contextlib.suppress(Exception):
+        if again:
+            cache.delete(key)
+        else:
+            cache.set(key, check.identities, timeout=IDENTITIES_KEPT)
+    return check
 
 
 def _job_in(job_id, state) -> ImportJob | None:
@@ -89,7 +116,7 @@ def import_apply_job(job_id: int) -> None:
         return
     with override(job.language):
         try:
-            check = _check(job)
+            check = _check(job, again=True)
             with transaction.atomic():
                 # Locked first: a second run of the job waits here, then finds it done.
                 if not ImportJob.objects.select_for_update().filter(pk=job_id, state=State.APPLYING).exists():
@@ -193,20 +220,35 @@ def bulk_run_job(job_id: int) -> None:
     with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
-            # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
-            filterset = UserFilter(QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor)
             params = {**job.params, **({"group": job.group} if action.needs_group else {})}
-            if not filterset.is_valid():
-                # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
-                finish(
-                    BulkJob.State.FAILED,
-                    summary=_("The filters are not valid any more; nothing was changed."),
-                    level="error",
+            if action.select is not None:
+                if job.group is None and action.needs_group:
+                    finish(
+                        BulkJob.State.FAILED, summary=_("The group was deleted; nothing was changed."), level="error"
+                    )
+                    return
+                users = action.select(actor=actor, group=job.group)
+                if not job.total:
+                    # Counted here, not in the request that started the job: it returned at once.
+                    job.total = users.count()
+                    BulkJob.objects.filter(pk=job_id).update(total=job.total)
+            else:
+                # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
+                filterset = UserFilter(
+                    QueryDict(job.filters), queryset=users_in_scope(actor, action.right), actor=actor
                 )
-                return
+                if not filterset.is_valid():
+                    # A filter that no longer validates (a group deleted meanwhile) must not widen the selection.
+                    finish(
+                        BulkJob.State.FAILED,
+                        summary=_("The filters are not valid any more; nothing was changed."),
+                        level="error",
+                    )
+                    return
+                users = filterset.qs
             outcome = bulk.run(
                 action,
-                users=filterset.qs,
+                users=users,
                 actor=actor,
                 params=params,
                 start_after=job.resume_after,

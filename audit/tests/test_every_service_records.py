@@ -170,6 +170,7 @@ NOT_AUDITED = {
     "flows.jobs.import_job_confirm": "starts the import, which records (users_import)",
     "flows.jobs.bulk_job_start": "queues the bulk action, whose services record each change",
     "flows.assessments.assessment_invitation_preview": "reads: what an invitation would do, writing nothing",
+    "flows.jobs.group_invitations_start": "records the batch and queues the worker, whose sending records",
 }
 
 

@@ -431,6 +431,9 @@ CASES = {
             organization=z.acme, actor=a, action=_bulk("add_to_group"), filters="", group=z.paris, total=1
         )
     ),
+    "flows.jobs.group_invitations_start": Case(
+        lambda z, a: S("flows.jobs.group_invitations_start")(organization=z.acme, actor=a, group=z.paris)
+    ),
     # audit.services
     "audit.services.audit_trail_export_record": Case(
         lambda z, a: S("audit.services.audit_trail_export_record")(organization=z.acme, actor=a, filters={}, rows=1)
@@ -581,6 +584,7 @@ def test_another_organisations_administrator_is_refused(z, mallory):
         "assessments.services.answer_save",
         "audit.services.audit_trail_export_record",
         "flows.jobs.bulk_job_start",
+        "flows.jobs.group_invitations_start",
     ):
         _refused(name, z, mallory)
 

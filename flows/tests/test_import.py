@@ -371,3 +371,31 @@ def test_the_import_locks_the_users_it_updates_in_id_order(setup, alice):
     assert locks, "the updated users are locked"
     for sql in locks:
         assert sql.rsplit("ORDER BY", 1)[-1].split("FOR")[0].strip() == '"accounts_user"."id" ASC', sql
+
+
+def test_the_write_reads_no_identity_cell_again_but_checks_the_people_again(setup, alice, monkeypatch):
+    """Issue 12: the file is checked at the upload and again at the write (the organisation may have
+    changed); the second check takes the identities the first one read, and only those."""
+    data = csv_bytes(
+        "email;mobile;first_name;groups\n"
+        "ann@example.com;06 12 34 56 78;Ann;Sales\n"
+        "bad-address;;Bob;\n"
+        "cy@example.com;;Cy;Lyon\n"
+    )
+    header, rows = read_table(data)
+    first = check_rows(organization=setup, actor=alice, header=header, rows=rows)
+    UserFactory(organization=setup, email="cy@example.com")  # arrives between the preview and the write
+    read, clean = [], importing.identity_clean
+    monkeypatch.setattr(
+        importing, "identity_clean", lambda *args, **kwargs: read.append(kwargs) or clean(*args, **kwargs)
+    )
+    again = check_rows(organization=setup, actor=alice, header=header, rows=rows, identities=first.identities)
+    assert len(read) == 1 and read[0]["current"] is not None, "only the update is read again, against the person"
+    assert [(row.action, row.values["email"], row.values["mobile"]) for row in first.rows] == [
+        ("create", "ann@example.com", "+33612345678"),
+        ("error", "", ""),
+        ("create", "cy@example.com", ""),
+    ]
+    assert [row.action for row in again.rows][:2] == ["create", "error"]
+    assert again.rows[1].errors == first.rows[1].errors
+    assert again.rows[2].user_id is not None, "the person who arrived meanwhile is matched"

@@ -277,7 +277,7 @@ def test_a_csv_cell_over_the_limit_is_refused_naming_its_row_and_column():
     ("data", "message"),
     [
         (b"email\n" + b"\n" * MB, None),
-        (b"email\n" + b"a@example.co\n" * 700_000, "The file has more than 50000 rows; at most 50000"),
+        (b"email\n" + b"a@example.co\n" * 700_000, "The file has more than 100000 rows; at most 100000"),
     ],
     ids=["blank-lines", "rows-past-the-limit"],
 )

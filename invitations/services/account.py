@@ -14,6 +14,7 @@ from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import authorization
 from experquiz.authorization import NotAllowed
+from experquiz.bulk_insert import insert_many
 from experquiz.errors import DomainError
 from rights.names import Right
 from rights.selectors import users_in_scope
@@ -98,9 +99,8 @@ def invitations_send(
             created_by=actor,
             label=label or _("Account invitations to %(count)d people") % {"count": len(to_invite)},
         )
-    rows = Invitation.objects.bulk_create(
-        [invitation_row(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite],
-        batch_size=2000,
+    rows = insert_many(
+        Invitation, [invitation_row(user, kind=Kind.ACCOUNT, actor=actor, batch=batch, now=now) for user in to_invite]
     )
     # Someone already invited is sent the invitation again (their earlier link was revoked above).
     sending = str(batch)

@@ -1,12 +1,14 @@
 """Delivery: sending a packet of invitations, in the Celery worker (`tasks.deliver_packet`).
 
-A packet is first claimed, in one transaction: each of its rows still pending, and held by no other
-worker, gets a lease (INVITATIONS_LEASE, renewed while the packet is sent) and its link's hash, so the
-sweeper knows the row is being sent and a message that reaches someone before a crash already carries
-a working link. Each message is then sent in its own transaction, which locks the row and commits right
-after the server accepted the message: a second copy of the task (redelivered, or queued by the
-sweeper) skips what is claimed, locked or no longer pending, and a crash loses at most the message in
-flight, which stays pending and goes again with the same link (tokens are derived: invitations.tokens).
+A packet is first claimed: its rows are read once, with what their messages need, and one statement
+gives each row still pending, and held by no other worker, a lease (INVITATIONS_LEASE, renewed while
+the packet is sent) and its link's hash, so the sweeper knows the row is being sent and a message that
+reaches someone before a crash already carries a working link. Each message is then sent in its own
+short transaction (two plain statements: lock the row if it is still to send, record it sent),
+which commits right after the server accepted the message: a second copy of the task (redelivered, or
+queued by the sweeper) skips what is claimed, locked or no longer pending, and a crash loses at most
+the message in flight, which stays pending and goes again with the same link (tokens are derived:
+invitations.tokens).
 """
 
 import contextlib
@@ -19,7 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import mail
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -206,17 +208,34 @@ def _temporary_password_set(invitation: Invitation, now) -> str | None:
     return secret
 
 
+_SENT = {"delivery": Delivery.SENT, "attempts": F("attempts") + 1, "last_error": "", **UNCLAIMED}
+
+
+def _no_message(invitation: Invitation) -> PermanentFailure:
+    return PermanentFailure(f"No message can be made for this “{invitation.get_kind_display()}”.")
+
+
+def _payload(invitation: Invitation, *, link: str = "", secret: str = ""):
+    """The email or SMS of `invitation`, in its recipient's language."""
+    if not messages.can_build(invitation):
+        raise _no_message(invitation)
+    if invitation.channel == Channel.EMAIL:
+        return messages.build_email(invitation, link=link, secret=secret)
+    return messages.build_sms(invitation, link=link, secret=secret)
+
+
 def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str = "") -> bool:
-    """Send one invitation; False when it was ended unsent because it is no longer needed.
+    """Send one invitation under its row's lock; False when it was ended unsent because it is no
+    longer needed.
 
     A link's hash and expiry were written when the packet was claimed; a temporary password was set
     just before (`secret`).
     """
     if not messages.can_build(invitation):
-        raise PermanentFailure(f"No message can be made for this “{invitation.get_kind_display()}”.")
+        raise _no_message(invitation)
     now = timezone.now()
     link = ""
-    sent = {"delivery": Delivery.SENT, "attempts": F("attempts") + 1, "last_error": "", **UNCLAIMED}
+    sent = dict(_SENT)
     if invitation.kind in LINK_KINDS:
         link = messages.link_for(invitation, link_token_for(invitation))
     elif invitation.kind == Kind.TEMPORARY_PASSWORD:
@@ -224,11 +243,7 @@ def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str
         if _temporary_password_not_needed(invitation, now):
             return False
         sent["used_at"] = now
-    if invitation.channel == Channel.EMAIL:
-        payload = messages.build_email(invitation, link=link, secret=secret)
-    else:
-        payload = messages.build_sms(invitation, link=link, secret=secret)
-    channels.send(invitation, payload)
+    channels.send(invitation, _payload(invitation, link=link, secret=secret))
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now(), **sent)
     if invitation.kind == Kind.TEMPORARY_PASSWORD:
         # A new password, like any other: the links sent before it stop working (this one is used).
@@ -274,9 +289,15 @@ def _prepare_link(invitation: Invitation, now) -> None:
         invitation.expires_at = now + timedelta(days=invitation.organization.invitation_lifetime_days)
 
 
-def _claim(invitation_ids, *, worker: str, task: str) -> list[tuple[int, str]]:
-    """Take, with a lease, the rows of the packet still to send that no other worker holds: (pk, kind)
-    in the packet's order. The same task, retried or redelivered, takes its own claim back at once."""
+def _claim(invitation_ids, *, worker: str, task: str) -> list[Invitation]:
+    """Take, with a lease, the rows of the packet still to send that no other worker holds, in the
+    packet's order, loaded with what their messages need. The same task, retried or redelivered,
+    takes its own claim back at once.
+
+    The rows are read first without a lock, to derive their links' hashes; then one statement takes
+    those still free (skipping any another transaction holds) and writes the lease, the hash and the
+    expiry: a message that reaches someone before a crash already carries a working link.
+    """
     now = timezone.now()
     ids = list(invitation_ids)
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
@@ -284,26 +305,74 @@ def _claim(invitation_ids, *, worker: str, task: str) -> list[tuple[int, str]]:
         free |= Q(claim_task_id=task)
     # Never early, whatever queued the task (a retry, the batch page): the sweeper queues it in time.
     free &= Q(not_before__isnull=True) | Q(not_before__lte=now)
+    candidates = list(
+        Invitation.objects.select_related("organization", "user", "contact")
+        .filter(pk__in=ids, delivery=Delivery.PENDING, revoked_at__isnull=True)
+        .filter(free)
+    )
+    for row in candidates:
+        row.claimed_until, row.claimed_by, row.claim_task_id, row.next_attempt_at = now + _lease(), worker, task, None
+        if row.kind in LINK_KINDS:
+            _prepare_link(row, now)
+    if not candidates:
+        return []
+    if connection.vendor == "postgresql":
+        taken = _claim_in_one_statement(candidates, now=now, worker=worker, task=task)
+    else:
+        taken = _claim_row_by_row(candidates, free=free)
+    order = {pk: position for position, pk in enumerate(ids)}
+    return sorted((row for row in candidates if row.pk in taken), key=lambda row: order[row.pk])
+
+
+CLAIM_SQL = """
+WITH free AS (
+    SELECT id FROM invitations_invitation
+    WHERE id = ANY(%(ids)s) AND delivery = 'pending' AND revoked_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until <= %(now)s OR (%(task)s <> '' AND claim_task_id = %(task)s))
+      AND (not_before IS NULL OR not_before <= %(now)s)
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE invitations_invitation AS row
+SET claimed_until = %(until)s, claimed_by = %(worker)s, claim_task_id = %(task)s, next_attempt_at = NULL,
+    token_hash = COALESCE(new.token_hash, row.token_hash), expires_at = COALESCE(new.expires_at, row.expires_at)
+FROM free
+JOIN unnest(%(ids)s::bigint[], %(hashes)s::varchar[], %(expiries)s::timestamptz[]) AS new (id, token_hash, expires_at)
+  ON new.id = free.id
+WHERE row.id = free.id
+RETURNING row.id
+"""
+
+
+def _claim_in_one_statement(rows, *, now, worker: str, task: str) -> set[int]:
+    """PostgreSQL: lock what is free (skipping rows held elsewhere) and write every claim in one UPDATE."""
+    links = [row.kind in LINK_KINDS for row in rows]
+    params = {
+        "ids": [row.pk for row in rows],
+        "hashes": [row.token_hash if link else None for row, link in zip(rows, links, strict=True)],
+        "expiries": [row.expires_at if link else None for row, link in zip(rows, links, strict=True)],
+        "now": now,
+        "until": now + _lease(),
+        "worker": worker,
+        "task": task,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, params)
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def _claim_row_by_row(rows, *, free) -> set[int]:
+    """Other databases: lock what is still free, then write the claims with one bulk update."""
     with transaction.atomic():
-        rows = list(
+        taken = set(
             Invitation.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .filter(pk__in=ids, delivery=Delivery.PENDING, revoked_at__isnull=True)
+            .filter(pk__in=[row.pk for row in rows], delivery=Delivery.PENDING, revoked_at__isnull=True)
             .filter(free)
+            .values_list("pk", flat=True)
         )
-        for row in rows:
-            row.claimed_until, row.claimed_by, row.claim_task_id, row.next_attempt_at = (
-                now + _lease(),
-                worker,
-                task,
-                None,
-            )
-            if row.kind in LINK_KINDS:
-                _prepare_link(row, now)
         fields = ["claimed_until", "claimed_by", "claim_task_id", "next_attempt_at", "token_hash", "expires_at"]
-        Invitation.objects.bulk_update(rows, fields, batch_size=500)
-    kinds = {row.pk: row.kind for row in rows}
-    return [(pk, kinds[pk]) for pk in ids if pk in kinds]
+        Invitation.objects.bulk_update([row for row in rows if row.pk in taken], fields, batch_size=500)
+    return taken
 
 
 def _renew(ids, *, task: str) -> None:
@@ -345,6 +414,50 @@ def _lock(pk) -> Invitation | None:
     )
 
 
+# Each message of a packet: two statements written once (the ORM would build them again per message).
+_LOCK_SQL = "SELECT 1 FROM invitations_invitation WHERE id = %s AND delivery = %s AND revoked_at IS NULL"
+_SENT_SQL = (
+    "UPDATE invitations_invitation SET delivery = %s, sent_at = %s, attempts = attempts + 1, last_error = '', "
+    "claimed_until = NULL, claimed_by = '', claim_task_id = '' WHERE id = %s"
+)
+
+
+def _send_link(invitation: Invitation, channels: _Channels) -> bool:
+    """Send a message that carries a link (rendered from the row loaded with the claim) in a short
+    transaction: the row is locked if it is still to send (not sent, not revoked since the claim, held
+    by no other transaction: a second copy of the packet, a revocation), and recorded as sent right
+    after the server accepted the message. A crash loses at most this message, which goes again with
+    the same link. False when the row was revoked or taken since the claim."""
+    payload = _payload(invitation, link=messages.link_for(invitation, link_token_for(invitation)))
+    lock = _LOCK_SQL
+    if connection.features.has_select_for_update_skip_locked:
+        lock += " " + connection.ops.for_update_sql(skip_locked=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(lock, [invitation.pk, Delivery.PENDING])
+        if cursor.fetchone() is None:
+            return False
+        channels.send(invitation, payload)
+        cursor.execute(_SENT_SQL, [Delivery.SENT, timezone.now(), invitation.pk])
+    return True
+
+
+def _send_temporary_password(pk, channels: _Channels) -> bool | None:
+    """A temporary password: set on the user and committed first, then sent under the row's lock.
+    None when another worker holds the row or it is done, False when it was ended unsent."""
+    with transaction.atomic():
+        invitation = _lock(pk)
+        if invitation is None:
+            return None
+        secret = _temporary_password_set(invitation, timezone.now())
+        if secret is None:
+            return False
+    with transaction.atomic():
+        invitation = _lock(pk)
+        if invitation is None:
+            return None
+        return _render_and_send(invitation, channels, secret=secret)
+
+
 def invitations_deliver(
     *, invitation_ids, retry_in: int | None = None, worker: str = "", task: str = ""
 ) -> DeliveryOutcome:
@@ -359,26 +472,22 @@ def invitations_deliver(
     channels = _Channels()
     renewed = time.monotonic()
     try:
-        for index, (pk, kind) in enumerate(claimed):
+        for index, invitation in enumerate(claimed):
+            pk = invitation.pk
             if time.monotonic() - renewed > settings.INVITATIONS_LEASE / 3:
-                _renew([pk for pk, _kind in claimed[index:]], task=task)
+                _renew([row.pk for row in claimed[index:]], task=task)
                 renewed = time.monotonic()
             try:
-                secret = ""
-                if kind == Kind.TEMPORARY_PASSWORD:
-                    with transaction.atomic():
-                        invitation = _lock(pk)
-                        if invitation is None:
-                            continue
-                        secret = _temporary_password_set(invitation, timezone.now())
-                        if secret is None:
-                            outcome.failed.append(pk)
-                            continue
-                with transaction.atomic():
-                    invitation = _lock(pk)
-                    if invitation is None:
+                if invitation.kind == Kind.TEMPORARY_PASSWORD:
+                    sent = _send_temporary_password(pk, channels)
+                    if sent is None:
                         continue
-                    sent = _render_and_send(invitation, channels, secret=secret)
+                elif invitation.kind in LINK_KINDS:
+                    if not _send_link(invitation, channels):
+                        continue
+                    sent = True
+                else:
+                    raise _no_message(invitation)
                 (outcome.sent if sent else outcome.failed).append(pk)
             except DATABASE_GONE:
                 raise

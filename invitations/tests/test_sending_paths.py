@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -60,6 +61,11 @@ def csv_upload(text):
 def post(name, *args, data=None):
     # As confirmed on the confirmation page a sending path shows first (it sends nothing before).
     return lambda env, client: client.post(reverse(name, args=args), {**(data or {}), "confirmed": "1"}, follow=True)
+
+
+def _big_group_resend(env, client):
+    with mock.patch.object(bulk, "SYNC_MAX", 0):
+        return post("invitations:group_resend", data={"group": env.team.pk})(env, client)
 
 
 def _import_with_invite(env, client):
@@ -140,6 +146,11 @@ SENDING_PATHS = {
         Right.INVITE,
         lambda env, client: post("invitations:group_resend", data={"group": env.team.pk})(env, client),
         covers=("url:invitations:group_resend",),
+    ),
+    "resend to a group too big for one request (a worker invites them)": SendingPath(
+        Right.INVITE,
+        lambda env, client: _big_group_resend(env, client),
+        covers=("url:invitations:group_resend", "bulk:invite_group"),
     ),
     "retry a batch's failed messages": SendingPath(
         Right.INVITE,

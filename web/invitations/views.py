@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.identity import Channel
+from accounts.models import BulkJob
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
 from experquiz.throttle import client_throttle_address, login_identity, password_reset_throttles, token_throttle
@@ -28,7 +29,9 @@ from experquiz.web import (
     speak_recipients_language,
     use_language,
 )
+from flows import bulk
 from flows.invitations import invitations_invite_addresses, invitations_paste_preview
+from flows.jobs import group_invitations_start
 from invitations import selectors
 from invitations.messages import recipient_language
 from invitations.models import Invitation
@@ -290,11 +293,15 @@ def group_resend(request):
         return _confirm_sending(
             request, members.distinct(), title=_("Invite again the people of %(group)s") % {"group": group}
         )
-    result = account.invitations_resend_to_group(
-        organization=request.organization,
-        group=form.cleaned_data["group"],
-        actor=request.user,
-    )
+    if bulk.group_too_big_for_a_request(group):
+        # Too many for one request: a worker invites them, and the batch page follows the sending.
+        batch, _job = group_invitations_start(organization=request.organization, actor=request.user, group=group)
+        messages.success(
+            request,
+            _("The invitations to %(group)s are being prepared and sent; this page follows them.") % {"group": group},
+        )
+        return redirect("invitations:batch", pk=batch.pk)
+    result = account.invitations_resend_to_group(organization=request.organization, group=group, actor=request.user)
     if not result.invited:
         messages.info(request, _("Everyone in this group has already accepted."))
         return _back(request)
@@ -467,6 +474,26 @@ def _batch(request, pk):
     return get_object_or_404(selectors.batches_visible_to(request.user), pk=pk)
 
 
+def _progress(batch) -> dict:
+    """The batch's delivery counts; while a worker is still inviting a group into it
+    (flows.jobs.group_invitations_start), the people it has not reached yet count as pending."""
+    progress = selectors.batch_progress(batch)
+    job = BulkJob.objects.filter(
+        organization_id=batch.organization_id,
+        action="invite_group",
+        params__batch_id=batch.pk,
+        state=BulkJob.State.RUNNING,
+    ).first()
+    if job is not None:
+        to_come = max(job.total - job.progress, 0)
+        progress["pending"] += to_come
+        progress["total"] += to_come
+        done = progress["sent"] + progress["failed"]
+        progress["percent"] = round(100 * done / progress["total"]) if progress["total"] else 0
+        progress["done"] = False
+    return progress
+
+
 @right_required(Right.INVITE)
 def batch_detail(request, pk):
     batch = _batch(request, pk)
@@ -482,7 +509,7 @@ def batch_detail(request, pk):
         "invitations/batch_detail.html",
         {
             "batch": batch,
-            "progress": selectors.batch_progress(batch),
+            "progress": _progress(batch),
             "failed": failed,
             "packets": selectors.batch_packets(batch),
         },
@@ -491,7 +518,7 @@ def batch_detail(request, pk):
 
 @right_required(Right.INVITE)
 def batch_progress(request, pk):
-    return JsonResponse(selectors.batch_progress(_batch(request, pk)))
+    return JsonResponse(_progress(_batch(request, pk)))
 
 
 @require_POST

@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from accounts.tests.factories import UserFactory, UserGroupFactory
 from experquiz import sms
 from experquiz.errors import DomainError
 from flows.invitations import invitations_invite_addresses
-from invitations.models import Invitation
+from invitations.models import Invitation, InvitationBatch
 from invitations.services import account
 from invitations.tests.helpers import LINK, last_token
 
@@ -406,3 +407,50 @@ def test_the_link_form_is_written_out_as_the_other_forms_are(anon, carol, token)
     assert 'aria-describedby="id_new_password2_helptext id_new_password2_error"' in page
     assert 'value="&lt;b&gt;Chen&lt;/b&gt;"' in page
     assert NEW_PASSWORD not in page  # a password is never written back into the page
+
+
+def test_resending_to_a_big_group_records_the_batch_and_a_worker_invites_them(
+    alice_client, acme, alice, monkeypatch, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """Issue 12: the administrator's request returns at once, whatever the group's size; the batch page
+    follows the worker, which invites every member not yet accepted, each once, with their history."""
+    from accounts.models import BulkJob, StatusChange
+    from audit.models import Action, AuditEvent
+    from flows import bulk
+    from groups.models import Membership
+
+    monkeypatch.setattr(bulk, "SYNC_MAX", 3)
+    monkeypatch.setitem(bulk.REGISTRY, "invite_group", replace(bulk.REGISTRY["invite_group"], chunk=2))
+    group = UserGroupFactory(organization=acme, name="Lyon")
+    people = [UserFactory(organization=acme, status="created") for _ in range(5)]
+    accepted = UserFactory(organization=acme, status="active")
+    Membership.objects.bulk_create(
+        [Membership(organization=acme, group=group, user=user) for user in [*people, accepted]]
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued, django_assert_max_num_queries(12):
+        response = alice_client.post("/invitations/resend-group/", {"group": group.pk, "confirmed": "1"})
+    batch = InvitationBatch.objects.get()
+    assert response["Location"] == f"/invitations/batches/{batch.pk}/"
+    assert not Invitation.objects.exists(), "nothing is sent within the request"
+    assert len(queued) == 1
+    progress = alice_client.get(f"/invitations/batches/{batch.pk}/progress/").json()
+    assert progress["done"] is False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued[0]()  # the worker
+    job = BulkJob.objects.get()
+    assert (job.state, job.total, job.progress) == ("done", 5, 5)
+    assert set(Invitation.objects.values_list("user_id", "batch_id", "delivery")) == {
+        (person.pk, batch.pk, "sent") for person in people
+    }
+    for person in people:
+        assert StatusChange.objects.filter(user=person, to_status="invited").count() == 1
+    assert AuditEvent.objects.filter(action=Action.INVITATION_SENT).count() == 5
+    assert alice_client.get(f"/invitations/batches/{batch.pk}/progress/").json() == {
+        "total": 5,
+        "pending": 0,
+        "sent": 5,
+        "failed": 0,
+        "percent": 100,
+        "done": True,
+    }

@@ -1,0 +1,198 @@
+"""Import benchmark: 10,000 rows end to end, and 100,000 rows in one file through the import job.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_import_bench .venv/bin/python bench/imports.py
+        [--samples 5] [--kinds cli,web,big] [--existing 100000] [--against DIR]
+
+Kinds of sample, each in a process of its own (so its peak RSS is its own):
+  * cli – `manage.py importusers` of a 10,000-row CSV (French headers, semicolons, BOM, mobiles
+    typed the French way, one of 20 groups each);
+  * web – the same file through the pages: upload (the check runs), the preview page, confirm (the
+    file is checked again and written), with Django's test client in-process;
+  * big – 100,000 rows in one file through the same pages: the check and the write run as the import
+    job's tasks (in-process: no broker), the check recording its progress every 1,000 rows.
+Each sample reports its seconds and the peak RSS of its process (`ru_maxrss`), then the imported
+people are deleted (untimed) so the next sample imports into the same organisation: `--existing`
+people (default 100,000) and 20 groups, made once.
+
+`--against DIR` runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same script
+against the code checked out in DIR (another branch, the release before), on the same database.
+Results are printed, and written to bench/results/.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ROWS = {"cli": 10_000, "web": 10_000, "big": 100_000}
+SLUG = "imports"
+ADMIN_EMAIL = "admin@imports.example"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--kinds", default="cli,web,big")
+    parser.add_argument("--existing", type=int, default=100_000)
+    parser.add_argument("--against", default="", help="another checkout to alternate with")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--once", choices=["setup", "cli", "web", "big", "cleanup"], help=argparse.SUPPRESS)
+    parser.add_argument("--root", default=str(HERE.parent.parent), help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def setup_django(root):
+    sys.path.insert(0, root)
+    os.chdir(root)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    if not Path(root, "bench", "settings.py").exists():
+        sys.exit(f"{root} has no bench/settings.py")
+    import django
+
+    django.setup()
+
+
+def people_file(rows: int, run: str) -> bytes:
+    lines = ["Prénom;Nom;Courriel;Téléphone mobile;Matricule;Groupes;Langue"]
+    for n in range(rows):
+        # 07 5x … numbers: valid French mobiles; the existing people have none.
+        mobile = f"07 {50 + n // 10_000:02d} {n // 100 % 100:02d} {n % 100:02d} 00"
+        lines.append(f"Anne{n};Lefèvre-{run};anne.{n}.{run}@import.example;{mobile};M-{run}-{n};Groupe {n % 20};fr")
+    return ("\ufeff" + "\n".join(lines) + "\n").encode()
+
+
+def once(kind, existing):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.models import ImportJob, Organization, User
+
+    if kind == "setup":
+        from accounts.services import organization_create
+        from groups.models import UserGroup
+
+        call_command("migrate", verbosity=0)
+        if not Organization.objects.filter(slug=SLUG).exists():
+            organization_create(name="Imports", slug=SLUG, admin_email=ADMIN_EMAIL, admin_password="bench-admin-pw-1")
+            org = Organization.objects.get(slug=SLUG)
+            for n in range(20):
+                UserGroup.objects.create(organization=org, name=f"Groupe {n}")
+            User.objects.bulk_create(
+                (
+                    User(
+                        organization=org,
+                        email=f"p{n}@imports.example",
+                        last_name=f"P{n}",
+                        status="active",
+                        password="!",
+                    )
+                    for n in range(existing)
+                ),
+                batch_size=5000,
+            )
+        return {}
+    org = Organization.objects.get(slug=SLUG)
+    if kind == "cleanup":
+        User.objects.filter(organization=org, email__endswith="@import.example").delete()
+        ImportJob.objects.all().delete()
+        return {}
+    data = people_file(ROWS[kind], str(time.time_ns())[-9:])
+    started = time.perf_counter()
+    result = {"kind": kind, "rows": ROWS[kind]}
+    if kind == "cli":
+        path = Path(f"/tmp/bench-import-{os.getpid()}.csv")
+        path.write_bytes(data)
+        try:
+            call_command("importusers", SLUG, str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
+        finally:
+            path.unlink()
+    else:
+        client = Client(HTTP_HOST=f"{SLUG}.localhost")
+        client.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
+        response = client.post("/users/import/", {"file": SimpleUploadedFile("people.csv", data)})
+        if response.status_code != 302:
+            result["refused"] = True
+            result["s"] = round(time.perf_counter() - started, 2)
+            return result
+        job_page = response["Location"]
+        job = ImportJob.objects.get(pk=int(job_page.rstrip("/").split("/")[-1]))
+        assert job.state == "ready" and not job.report.get("error"), [r for r in job.report["rows"] if r["errors"]][:2]
+        result["check_s"] = round(time.perf_counter() - started, 2)
+        assert client.get(job_page).status_code == 200  # the preview
+        client.post(f"{job_page}confirm/")
+        job.refresh_from_db()
+        assert job.state == "done", (job.state, job.error)
+        assert job.report["result"]["created"] == ROWS[kind]
+    result["s"] = round(time.perf_counter() - started, 2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    # The process's own CPU seconds (Django's start included): less sensitive than wall time to a
+    # machine others load, though it leaves out PostgreSQL's share.
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+    return result
+
+
+def run_once(root, kind, existing):
+    out = subprocess.run(
+        [sys.executable, str(HERE), "--once", kind, "--root", root, "--existing", str(existing)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    if out.returncode:
+        return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    args = parse_args()
+    if args.once:
+        setup_django(args.root)
+        print(json.dumps(once(args.once, args.existing)))
+        return
+    ours = str(HERE.parent.parent)
+    checkouts = [("ours", ours)] + ([("against", str(Path(args.against).resolve()))] if args.against else [])
+    print(run_once(ours, "setup", args.existing) or f"{args.existing} people ready", flush=True)
+    rows = []
+    for sample in range(args.samples):
+        for kind in args.kinds.split(","):
+            for name, root in checkouts:
+                row = {"code": name, "sample": sample + 1, **run_once(root, kind, args.existing)}
+                run_once(ours, "cleanup", args.existing)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print(f"\n{args.samples} samples per cell (each a process of its own, alternating); medians:")
+    print(f"{'kind':<6}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'CPU (s)':>9}{'peak RSS (MB)':>15}")
+    for kind in args.kinds.split(","):
+        for name, _root in checkouts:
+            cell = [row for row in rows if row["kind"] == kind and row["code"] == name and "s" in row]
+            if not cell:
+                print(f"{kind:<6}{name:<9}  failed: {[row.get('error') for row in rows if row['kind'] == kind][:1]}")
+                continue
+            if any(row.get("refused") for row in cell):
+                print(f"{kind:<6}{name:<9}{ROWS[kind]:>8}  refused (the file is over the row limit)")
+                continue
+
+            def median(key, cell=cell):
+                values = [row[key] for row in cell if key in row]
+                return statistics.median(values) if values else ""
+
+            print(
+                f"{kind:<6}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}{median('cpu_s'):>9}"
+                f"{median('peak_rss_mb'):>15}"
+            )
+    out = HERE.parent / "results"
+    out.mkdir(exist_ok=True)
+    name = f"imports-{args.label + '-' if args.label else ''}{time.strftime('%Y%m%d-%H%M%S')}.json"
+    (out / name).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
