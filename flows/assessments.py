@@ -16,7 +16,7 @@ AssessmentSettings): until then no task claims them, and the sweeper queues them
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,7 +28,7 @@ from assessments.selectors import questionnaires_invitable_by
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
 from experquiz import authorization
-from experquiz.copying import insert_rows
+from experquiz.bulk_insert import insert_many
 from experquiz.errors import DomainError, InvalidFields
 from invitations.models import Invitation, InvitationBatch
 from invitations.services.outbox import invitations_enqueue
@@ -204,15 +204,12 @@ def _message_rows(*, assignment: Assignment, people: list, actor, now, is_remind
 
 
 def _send(*, assignment: Assignment, rows: list[dict]) -> int:
-    """Write the messages; those due now are queued once the transaction commits. The assignment is
-    locked (or new), so the rows of its batch after the last one before are these."""
+    """Write the messages; those due now are queued once the transaction commits."""
     if not rows:
         return 0
-    before = Invitation.objects.filter(batch_id=assignment.batch_id).aggregate(last=Max("pk"))["last"] or 0
-    insert_rows(Invitation, rows)
+    written = insert_many(Invitation, [Invitation(**row) for row in rows])
     if rows[0]["not_before"] is None:
-        written = Invitation.objects.filter(batch_id=assignment.batch_id, pk__gt=before).order_by("pk")
-        invitations_enqueue(invitation_ids=list(written.values_list("pk", flat=True)))
+        invitations_enqueue(invitation_ids=[invitation.pk for invitation in written])
     return len(rows)
 
 
@@ -236,10 +233,10 @@ def _place(*, assignment: Assignment, summary: InvitationSummary, contacts: list
         "removed_at": None,
         "opened_at": None,
     }
-    insert_rows(
+    insert_many(
         Assignee,
-        [{**common, "user_id": user.pk, "contact_id": None} for user in users if user.pk not in back_users]
-        + [{**common, "user_id": None, "contact_id": c.pk} for c in contacts if c.pk not in back_contacts],
+        [Assignee(**common, user_id=user.pk, contact_id=None) for user in users if user.pk not in back_users]
+        + [Assignee(**common, user_id=None, contact_id=c.pk) for c in contacts if c.pk not in back_contacts],
     )
     return [*users, *contacts]
 
