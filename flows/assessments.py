@@ -241,6 +241,15 @@ def _place(*, assignment: Assignment, summary: InvitationSummary, contacts: list
     return [*users, *contacts]
 
 
+def _place_and_send(*, assignment: Assignment, summary: InvitationSummary, actor, now) -> None:
+    """Create the new contacts of `summary`, give every person invited a place, and write their messages."""
+    contacts = summary.invited_contacts + _new_contacts(
+        organization=assignment.questionnaire.organization, actor=actor, addresses=summary.new_contact_addresses
+    )
+    people = _place(assignment=assignment, summary=summary, contacts=contacts, actor=actor, now=now)
+    _send(assignment=assignment, rows=_message_rows(assignment=assignment, people=people, actor=actor, now=now))
+
+
 def _nobody(summary: InvitationSummary) -> DomainError:
     if summary.already_invited and not summary.skipped:
         return DomainError(_("Everyone chosen is already invited: nobody was added."))
@@ -279,11 +288,7 @@ def assessment_invite(
         batch=batch,
         created_by=actor,
     )
-    contacts = summary.invited_contacts + _new_contacts(
-        organization=organization, actor=actor, addresses=summary.new_contact_addresses
-    )
-    people = _place(assignment=assignment, summary=summary, contacts=contacts, actor=actor, now=now)
-    _send(assignment=assignment, rows=_message_rows(assignment=assignment, people=people, actor=actor, now=now))
+    _place_and_send(assignment=assignment, summary=summary, actor=actor, now=now)
     audit_record(
         organization=organization,
         actor=actor,
@@ -317,11 +322,7 @@ def assignment_add_people(*, actor: User | None, assignment: Assignment, selecti
     summary = resolve(organization=organization, actor=actor, selection=selection, assignment=assignment)
     if not summary.total:
         raise _nobody(summary)
-    contacts = summary.invited_contacts + _new_contacts(
-        organization=organization, actor=actor, addresses=summary.new_contact_addresses
-    )
-    people = _place(assignment=assignment, summary=summary, contacts=contacts, actor=actor, now=now)
-    _send(assignment=assignment, rows=_message_rows(assignment=assignment, people=people, actor=actor, now=now))
+    _place_and_send(assignment=assignment, summary=summary, actor=actor, now=now)
     audit_record(
         organization=organization,
         actor=actor,
