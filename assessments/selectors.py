@@ -65,15 +65,20 @@ def questionnaires_invitable_by(actor):
     )
 
 
-def with_counts(questionnaires):
-    """Annotate the number of questions and of attempts (started and submitted)."""
-    questions = (
-        Question.objects.filter(questionnaire=OuterRef("pk"))
+def question_count_of(questionnaire):
+    """A subquery: the number of questions of `questionnaire` (an OuterRef to it)."""
+    return (
+        Question.objects.filter(questionnaire=questionnaire)
         .order_by()
         .values("questionnaire")
         .annotate(n=Count("pk"))
         .values("n")
     )
+
+
+def with_counts(questionnaires):
+    """Annotate the number of questions and of attempts (started and submitted)."""
+    questions = question_count_of(OuterRef("pk"))
     attempts = Attempt.objects.filter(questionnaire=OuterRef("pk")).order_by().values("questionnaire")
     return questionnaires.annotate(
         question_count=Subquery(questions),
@@ -206,13 +211,7 @@ def my_assignments(user):
     if not _is_tenant_user(user):
         return Assignee.objects.none()
     mine = Attempt.objects.filter(assignee=OuterRef("pk"))
-    questions = (
-        Question.objects.filter(questionnaire=OuterRef("assignment__questionnaire"))
-        .order_by()
-        .values("questionnaire")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    questions = question_count_of(OuterRef("assignment__questionnaire"))
     return (
         Assignee.objects.current()
         .filter(organization_id=user.organization_id, user_id=user.pk)
