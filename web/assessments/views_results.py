@@ -2,12 +2,11 @@
 
 Thin like every page: the rows come from `assessments.results` (people out of the actor's scope are
 never read; a questionnaire, user or contact out of it is a 404, like another tenant's), and the
-files are written by the people export's writers (formula-safe CSV, text-only Excel).
+files are written by the people export's writers (formula-safe CSV; Excel with text cells and real date cells).
 """
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -156,12 +155,9 @@ def export_header() -> list[str]:
     ]
 
 
-def _when(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def export_rows(rows):
-    """One list of cell texts per row, read in chunks (constant memory); the writers make them safe."""
+    """One list of cells per row (texts, and datetimes or None for the dates), read in chunks (constant
+    memory); the writers make them safe and write the dates their own way."""
     user, contact = _("User"), _("Contact")
     for row in rows.iterator(chunk_size=2000):
         yield [
@@ -170,13 +166,13 @@ def export_rows(rows):
             row["email"] or "",
             row["mobile"] or "",
             user if row["person_user"] else contact,
-            _when(row["opens"]) if row["kind"] != FREE else _("Free access"),
-            _when(row["closes"]),
-            _when(row["invited_at"]),
+            row["opens"] if row["kind"] != FREE else _("Free access"),
+            row["closes"],
+            row["invited_at"],
             STATES.get(row["state"], row["state"]),
-            _when(row["opened"]),
-            _when(row["started"]),
-            _when(row["submitted"]),
+            row["opened"],
+            row["started"],
+            row["submitted"],
             "" if row["result"] is None else str(row["result"]),
             "" if row["right_answers"] is None else str(row["right_answers"]),
             "" if row["asked"] is None else str(row["asked"]),

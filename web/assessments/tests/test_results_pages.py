@@ -2,6 +2,7 @@
 access matrix with other tenants' and out-of-scope ids: web/tests/access.py.)"""
 
 import csv
+import datetime
 import html
 import io
 from datetime import timedelta
@@ -126,12 +127,17 @@ def test_export_xlsx_keeps_values_as_text(alice_client, quiz, acme):
     AssigneeFactory(assignment=quiz.assignment, contact=evil)
     response = alice_client.get(f"/results/questionnaires/{quiz.pk}/export/xlsx/")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     cells = list(sheet.iter_rows(values_only=True))
     evil_row = next(row for row in cells if "evil@example.org" in row)
     assert evil_row[1] == "=1+1"
     assert sheet.cell(row=cells.index(evil_row) + 1, column=2).data_type == "s"
     assert any(row[12] == "50.00" for row in cells)
+    # The dates are date cells (empty when the thing has not happened); the header stays in view.
+    invited = sheet.cell(row=cells.index(evil_row) + 1, column=8)
+    assert invited.is_date and isinstance(invited.value, datetime.datetime)
+    assert evil_row[9] is None and evil_row[11] is None  # never opened, never submitted
+    assert sheet.freeze_panes == "A2"
 
 
 def test_a_persons_page_lists_their_invitations_and_is_linked(alice_client, quiz, ines):

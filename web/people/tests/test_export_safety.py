@@ -97,7 +97,7 @@ def hostile_people(alice):
 def export(client, fmt):
     response = client.get(reverse("accounts:user_export", args=[fmt]))
     assert response.status_code == 200
-    return b"".join(response.streaming_content) if fmt == "csv" else response.content
+    return b"".join(response.streaming_content)
 
 
 def formula_like_cells(text, delimiter):
@@ -127,7 +127,10 @@ def test_every_csv_field_is_quoted(alice_client, hostile_people):
 def test_the_xlsx_export_stores_every_hostile_value_as_plain_text(alice_client, hostile_people):
     data = export(alice_client, "xlsx")
     sheet = load_workbook(io.BytesIO(data)).active
-    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value not in (None, "")]
+    dates = {user_header().index("Last login") + 1, user_header().index("Created") + 1}
+    cells = [
+        cell for row in sheet.iter_rows() for cell in row if cell.value not in (None, "") and cell.column not in dates
+    ]
     assert all(cell.data_type == "s" for cell in cells)
     assert [cell.coordinate for cell in cells if str(cell.value).startswith(DANGEROUS) and not cell.quotePrefix] == []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -173,7 +176,11 @@ def test_an_export_imports_back_to_the_same_people(alice_client, alice, fmt):
             MembershipFactory(group=group, user=person)
         people.append(person)
 
-    header, rows = read_table(export(alice_client, fmt))
+    data = export(alice_client, fmt)
+    if fmt == "csv":
+        # The mobile is defused in the file ("'+33…"); the import must take the apostrophe off.
+        assert f'"\'{people[0].mobile}"' in data.decode("utf-8-sig")
+    header, rows = read_table(data)
     checked = check_rows(organization=org, actor=alice, header=header, rows=rows)
     assert [(row.number, row.errors) for row in checked.rows if row.errors] == []
     by_user = {row.user_id: row.values for row in checked.rows}
@@ -184,6 +191,8 @@ def test_an_export_imports_back_to_the_same_people(alice_client, alice, fmt):
             values["last_name"],
             values["email"],
             values["mobile"],
+            # The cell as read, before the phone rules: a mobile comes back exactly, apostrophe off.
+            values["mobile_raw"],
             values["employee_number"],
             values["user_type_id"],
             set(values["group_ids"]),
@@ -193,6 +202,7 @@ def test_an_export_imports_back_to_the_same_people(alice_client, alice, fmt):
             person.first_name,
             person.last_name,
             person.email,
+            person.mobile,
             person.mobile,
             person.employee_number,
             person.user_type_id,
