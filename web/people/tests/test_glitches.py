@@ -108,3 +108,14 @@ def test_the_rights_overview_puts_no_separator_before_a_plain_users_first_profil
     ProfileAssignment.objects.create(organization=acme, profile=profile, user=bob)
     page = alice_client.get(reverse("groups:rights")).content.decode()
     assert "> · Coach" not in page and ">Coach" in page.replace("\n", "").replace("  ", "")
+
+
+def test_the_organisation_settings_pages_lead_to_each_other_and_the_dashboard_to_both(alice_client):
+    general, types = reverse("accounts:organization_settings"), reverse("accounts:user_type_list")
+    for url in (general, types):
+        page = alice_client.get(url).content.decode()
+        tabs = page.split('aria-label="Organisation settings"', 1)[1].split("</nav>", 1)[0]
+        assert f'href="{general}"' in tabs and f'href="{types}"' in tabs
+        assert tabs.count('aria-current="page"') == 1
+    dashboard = alice_client.get(reverse("home")).content.decode().split("</h1>", 1)[1]
+    assert f'href="{general}"' in dashboard and f'href="{types}"' in dashboard
