@@ -17,11 +17,16 @@ NEW = reverse("accounts:contact_create")
 IMPORT = reverse("accounts:contact_import")
 
 
+@pytest.mark.parametrize("field", ["has_email", "has_mobile", "converted"])
 @pytest.mark.parametrize("value", ["true", "false"])
-def test_the_filters_keep_their_chosen_value_after_filtering(alice_client, value):
-    page = alice_client.get(LIST, {"has_email": value}).content.decode()
-    assert f'<option value="{value}" selected>' in page
-    assert '<option value="" selected>' not in page.split('name="has_email"')[1].split("</select>")[0]
+def test_the_filters_keep_their_chosen_value_after_filtering(alice_client, field, value):
+    page = alice_client.get(LIST, {field: value}).content.decode()
+    menu = page.split(f'name="{field}"')[1].split("</select>")[0]
+    assert f'<option value="{value}" selected>' in menu
+    assert '<option value="" selected>' not in menu
+    # The other menus stay at "Either".
+    for other in {"has_email", "has_mobile", "converted"} - {field}:
+        assert '<option value="" selected>' in page.split(f'name="{other}"')[1].split("</select>")[0]
 
 
 def test_the_contacts_list_offers_to_clear_its_filters(alice_client):

@@ -1,10 +1,13 @@
 """The small things seen trying the product as a new administrator would (issue 13's glitches)."""
 
+import re
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import ImportJob, User
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserGroupFactory
 from flows.importing import check_rows, read_table
 from invitations.models import Invitation
@@ -73,6 +76,21 @@ def test_the_import_preview_shows_the_values_and_what_an_update_changes(alice_cl
     update, create = report["rows"]
     assert ["first_name", bob.first_name, "Bobby"] in [list(change) for change in update["changes"]]
     assert dict(create["cells"]) == {"email": "new@acme.example", "first_name": "Nina", "last_name": "New"}
+
+
+def test_the_import_preview_page_shows_each_rows_values_and_what_an_update_changes(alice_client, bob):
+    data = f"email,first_name,last_name\n{bob.email},Bobby,\nnina@acme.example,Nina,Newcomer\n".encode()
+    alice_client.post(reverse("accounts:user_import"), {"file": SimpleUploadedFile("people.csv", data)})
+    job = ImportJob.objects.get()
+    page = alice_client.get(reverse("accounts:user_import_job", args=[job.pk])).content.decode()
+    # Shown in plain tables, not folded away in a collapsed section.
+    main = page.split("<main", 1)[1].split("</main>", 1)[0]
+    assert "<details" not in main and "collapse" not in main
+    created = page.split('id="create-rows"', 1)[1].split("</table>", 1)[0]
+    assert "nina@acme.example" in created and "Nina" in created and "Newcomer" in created
+    updated = re.sub(r"\s+", " ", page.split('id="update-rows"', 1)[1].split("</table>", 1)[0])
+    assert f"{bob.first_name} → Bobby" in updated
+    assert bob.last_name not in updated.split("</td>", 2)[-1]  # an empty cell keeps the value: no change shown
 
 
 def test_the_demos_invited_users_have_their_invitations(db):

@@ -93,6 +93,27 @@ def test_one_date_format_per_language_and_never_the_us_order(language):
     assert "a.m." not in render("{{ day }}", language, day=DAY) + render("{{ day }}", language, day=DAY)
 
 
+NAMED_FORMATS = {"DATE_FORMAT", "SHORT_DATE_FORMAT", "DATETIME_FORMAT", "SHORT_DATETIME_FORMAT", "TIME_FORMAT"}
+
+
+def test_every_template_shows_dates_in_the_languages_own_format():
+    # A page or message shows a date through the date filter with a named format, so each language's
+    # one format (experquiz/formats/) applies everywhere; a literal format ("m/d/Y") would not follow it.
+    # The only literal allowed is a key compared, never shown: |date:"Ymd" == today.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "templates"
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".html", ".txt", ".jinja"):
+            continue
+        text = path.read_text()
+        for match in re.finditer(r'\|(date|time):"([^"]*)"(\s*==)?', text):
+            if match.group(2) not in NAMED_FORMATS and not (match.group(2) == "Ymd" and match.group(3)):
+                found.append(f"{path.relative_to(root)}: {match.group(0)}")
+    assert found == []
+
+
 def test_the_expiry_in_the_invitation_message_ends_with_one_full_stop(alice, acme, deliver):
     carol = UserFactory(organization=acme, email="carol@acme.example", status="created")
     deliver(lambda: account.invitations_send(organization=acme, users=User.objects.filter(pk=carol.pk), actor=alice))
