@@ -635,6 +635,8 @@ class BulkJob(TrackedJob):
     resume_after = models.PositiveBigIntegerField(default=0)
     tally = models.JSONField(default=dict, blank=True)
     params = models.JSONField(default=dict, blank=True)
+    # On an undo (action "undo"): the job it undoes. One to one, so the database lets a job be undone once.
+    undo_of = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="undo")
 
     objects = OrgQuerySet.as_manager()
 
@@ -646,3 +648,28 @@ class BulkJob(TrackedJob):
 
     def __str__(self):
         return self.action
+
+
+class BulkChange(models.Model):
+    """One person an undoable bulk action changed, and what they had before: what its undo puts back.
+
+    Written with each chunk of the action, in its transaction (flows.bulk). `before` is the previous
+    value of the field a "set" action changed (a user type's id, a language, a channel), the
+    membership a "remove from group" took away (when and by whom it had been added), or the
+    membership an "add to group" made (its id, so that its undo removes that one and no other).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="changes")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    before = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk change")
+        verbose_name_plural = _("bulk changes")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "job", "user"], name="accounts_bulkchange_unique_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}: {self.user_id}"

@@ -10,11 +10,14 @@ invitation, a membership). With FOR UPDATE that write would wait for us, and dea
 we wait for something that transaction holds.
 """
 
+import dataclasses
+from collections import defaultdict
+
 from django.contrib.auth import password_validation
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, override
+from django.utils.translation import gettext_lazy, ngettext, override
 
 from audit.models import Action
 from audit.services import audit_event, audit_record, audit_record_many
@@ -25,7 +28,7 @@ from experquiz.naming import named_save
 
 from .errors import LastAdministrator, LoginIdTaken, NoWayIn, TransitionNotAllowed
 from .history import history_entry, history_record, history_record_many
-from .identity import identity_clean
+from .identity import Channel, identity_clean
 from .models import (
     Contact,
     Language,
@@ -33,6 +36,7 @@ from .models import (
     Transition,
     User,
     UserType,
+    default_user_type_label,
     default_user_type_names,
 )
 from .selectors import people_changed
@@ -511,6 +515,178 @@ def user_language_choose(*, user: User, language: str, actor: User | None) -> Us
         after={"language": language},
     )
     return user
+
+
+# Setting one field for many people at once (the bulk actions of flows.bulk) -------------------------
+
+
+@dataclasses.dataclass
+class FieldChanges:
+    """What a write of one field on many people did: each changed person's previous value, by id,
+    and the people left as they were, with why."""
+
+    previous: dict = dataclasses.field(default_factory=dict)  # user id → the value before
+    skipped: list = dataclasses.field(default_factory=list)  # (user id, reason)
+
+
+# The fields the bulk actions set, as the audit trail names them (accounts.services._audited).
+BULK_FIELDS = ("user_type", "language", "preferred_channel")
+
+
+def _no_address(channel: str) -> str:
+    return _("no mobile number") if channel == Channel.SMS else _("no email address")
+
+
+def _shown(name: str, value, type_names: dict) -> str:
+    """A value as a person reads it in a reason: the type's name, the language, the channel."""
+    if name == "user_type":
+        return default_user_type_label(type_names[value]) if value in type_names else _("no type")
+    return str((Language if name == "language" else Channel)(value).label)
+
+
+def _users_field_write(*, organization, name: str, wanted: dict, actor, refusal) -> FieldChanges:
+    """Set the field `name` of each user in `wanted` ({user id: new value}) who `refusal` lets through.
+
+    `refusal(current, new, email, mobile, type_names)` says why a person is left as they are, or "".
+    The users are locked and read in one statement, written in one UPDATE, and recorded in one insert
+    of audit events, whatever their number: a bulk action calls this once per chunk of people.
+    """
+    authorization.require_users(actor, MANAGE_USERS, wanted)
+    attname = User._meta.get_field(name).attname
+    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name")) if name == "user_type" else {}
+    rows = (
+        User.objects.for_org(organization)
+        .select_for_update(no_key=True)
+        .filter(pk__in=list(wanted))
+        .order_by("pk")
+        .values_list("pk", attname, "email", "mobile")
+    )
+    result = FieldChanges()
+    for pk, current, email, mobile in rows:
+        reason = refusal(current, wanted[pk], email, mobile, type_names)
+        if reason:
+            result.skipped.append((pk, reason))
+        else:
+            result.previous[pk] = current
+    if not result.previous:
+        return result
+    by_value = defaultdict(list)
+    for pk in result.previous:
+        by_value[wanted[pk]].append(pk)
+    if len(by_value) == 1:
+        (value,) = by_value
+    else:  # an undo puts back values that differ from one person to the next: still one statement
+        output = models.BigIntegerField() if name == "user_type" else models.CharField()
+        value = models.Case(
+            *(models.When(pk__in=ids, then=models.Value(each, output_field=output)) for each, ids in by_value.items()),
+            output_field=output,
+        )
+    User.objects.filter(pk__in=list(result.previous)).update(**{attname: value, "updated_at": timezone.now()})
+
+    def audited(value):
+        return type_names.get(value, "") if name == "user_type" else value
+
+    audit_record_many(
+        audit_event(
+            organization=organization,
+            actor=actor,
+            action=Action.USER_UPDATED,
+            user=pk,
+            before={name: audited(before)},
+            after={name: audited(wanted[pk])},
+        )
+        for pk, before in result.previous.items()
+    )
+    if name == "preferred_channel":
+        # As when one person's channel is edited (user_update): links sent for the other channel end.
+        account_links_outdated_for(user_ids=list(result.previous), reason=_("preferred channel changed"), actor=actor)
+    people_changed(organization.pk)
+    return result
+
+
+def _already(name):
+    def refusal(current, new, email, mobile, type_names):
+        if current == new:
+            return _("already ‘%(value)s’") % {"value": _shown(name, new, type_names)}
+        if name == "preferred_channel" and not (mobile if new == Channel.SMS else email):
+            return _no_address(new)
+        return ""
+
+    return refusal
+
+
+@transaction.atomic
+def users_set_type(
+    *, organization: Organization, user_ids, user_type: UserType | None, actor: User | None
+) -> FieldChanges:
+    """Give these users the type `user_type` (None: no type); those who have it already are skipped."""
+    if user_type is not None and user_type.organization_id != organization.pk:
+        raise InvalidFields({"user_type": [_("Unknown user type.")]})
+    value = user_type.pk if user_type is not None else None
+    wanted = dict.fromkeys(user_ids, value)
+    return _users_field_write(
+        organization=organization, name="user_type", wanted=wanted, actor=actor, refusal=_already("user_type")
+    )
+
+
+@transaction.atomic
+def users_set_language(*, organization: Organization, user_ids, language: str, actor: User | None) -> FieldChanges:
+    """Set these users' language (their messages and pages); those who have it already are skipped."""
+    if language not in Language.values:
+        raise InvalidFields({"language": [_("Choose one of the languages offered.")]})
+    wanted = dict.fromkeys(user_ids, language)
+    return _users_field_write(
+        organization=organization, name="language", wanted=wanted, actor=actor, refusal=_already("language")
+    )
+
+
+@transaction.atomic
+def users_set_channel(*, organization: Organization, user_ids, channel: str, actor: User | None) -> FieldChanges:
+    """Set these users' preferred channel; skipped: those who have it already and those without an
+    address for it (no mobile number for SMS). Their pending account links are revoked, as when one
+    person's channel is edited."""
+    if channel not in Channel.values:
+        raise InvalidFields({"preferred_channel": [_("Choose email or SMS.")]})
+    wanted = dict.fromkeys(user_ids, channel)
+    return _users_field_write(
+        organization=organization,
+        name="preferred_channel",
+        wanted=wanted,
+        actor=actor,
+        refusal=_already("preferred_channel"),
+    )
+
+
+CHANGED_SINCE = {
+    "user_type": gettext_lazy("type changed since"),
+    "language": gettext_lazy("language changed since"),
+    "preferred_channel": gettext_lazy("preferred channel changed since"),
+}
+
+
+@transaction.atomic
+def users_fields_restore(
+    *, organization: Organization, field: str, previous: dict, current, actor: User | None
+) -> FieldChanges:
+    """Undo a bulk change of `field`: put back `previous` ({user id: value before}) for each user whose
+    field still holds `current`, the value the bulk change set. Skipped: those changed since, and
+    those whose previous value cannot be put back any more (a type deleted since, a channel whose
+    address is gone)."""
+    if field not in BULK_FIELDS:
+        raise InvalidFields({"field": [_("This field cannot be changed in bulk.")]})
+
+    def refusal(value, before, email, mobile, type_names):
+        if value != current:
+            return str(CHANGED_SINCE[field])
+        if field == "user_type" and before is not None and before not in type_names:
+            return _("their previous type was deleted")
+        if field == "preferred_channel" and not (mobile if before == Channel.SMS else email):
+            return _no_address(before)
+        return ""
+
+    return _users_field_write(
+        organization=organization, name=field, wanted=dict(previous), actor=actor, refusal=refusal
+    )
 
 
 @transaction.atomic

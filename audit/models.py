@@ -49,6 +49,7 @@ class Action(models.TextChoices):
     USER_TYPE_DELETED = "user_type.deleted", _("User type deleted")
     IMPORT_APPLIED = "import.applied", _("People imported")
     EXPORT_DOWNLOADED = "export.downloaded", _("People list exported")
+    BULK_UNDONE = "bulk.undone", _("Bulk action undone")
     QUESTIONNAIRE_CREATED = "questionnaire.created", _("Questionnaire created")
     QUESTIONNAIRE_UPDATED = "questionnaire.updated", _("Questionnaire updated")
     QUESTIONNAIRE_DELETED = "questionnaire.deleted", _("Questionnaire deleted")

@@ -98,3 +98,55 @@ def test_an_administrator_imports_a_french_csv_after_a_preview(page, team, tenan
     page.get_by_label("Search").fill("zoe lefevre")
     page.get_by_label("Search").press("Enter")
     page.get_by_role("link", name="Zoé Lefèvre").wait_for()
+
+
+def _no_serious_accessibility_fault(page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    serious = [(v["id"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+
+
+def test_an_administrator_sets_the_type_of_two_users_then_undoes_it(page, team, tenant_url, screenshot):
+    from accounts.models import User, UserType
+
+    org, admin, people = team
+    trainer = UserType.objects.create(organization=org, name="Trainer")
+    page.goto(tenant_url(org, "/login/"))
+    page.get_by_label("Email or mobile number").fill(admin.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.goto(tenant_url(org, "/users/"))
+
+    page.get_by_label("Select Ann Bee").check()
+    page.get_by_label("Select Carl Dee").check()
+    page.get_by_label("With the selected users").select_option(label="Set the type")
+    page.get_by_role("button", name="Apply").click()
+    # First the value, on a page of its own…
+    page.get_by_role("heading", name="Set the type: 2 users").wait_for()
+    _no_serious_accessibility_fault(page)
+    page.get_by_label("New type").select_option(label="Trainer")
+    page.get_by_role("button", name="Continue").click()
+    # …then exactly what will happen, before anything is written.
+    page.get_by_role("heading", name="Set the type: 2 users?").wait_for()
+    assert page.get_by_text("Set the type to ‘Trainer’ for 2 users.").is_visible()
+    assert not User.objects.filter(user_type=trainer).exists()
+    screenshot(page, "users-set-type-confirm")
+    page.get_by_role("button", name="Yes, Set the type").click()
+
+    alert = page.get_by_role("alert").filter(has_text="changed to type")
+    alert.wait_for()
+    assert "2 changed to type ‘Trainer’." in alert.inner_text()
+    assert set(User.objects.filter(user_type=trainer).values_list("first_name", flat=True)) == {"Ann", "Carl"}
+    screenshot(page, "users-set-type-done")
+
+    alert.get_by_role("button", name="Undo").click()
+    page.get_by_role("heading", name="Undo “Set the type to ‘Trainer’”?").wait_for()
+    assert page.get_by_text("Undo “Set the type to ‘Trainer’” for 2 users.").is_visible()
+    _no_serious_accessibility_fault(page)
+    page.get_by_role("button", name="Yes, undo").click()
+    page.get_by_role("alert").filter(has_text="put back").wait_for()
+    assert "2 put back as they were." in page.get_by_role("alert").filter(has_text="put back").inner_text()
+    assert not User.objects.filter(user_type=trainer).exists()

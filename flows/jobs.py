@@ -14,11 +14,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import BulkJob, ImportJob, Organization, User
+from audit.models import Action
+from audit.services import audit_record
 from experquiz.authorization import INVITE, MANAGE_USERS, NotAllowed, require_groups, require_right
 from experquiz.errors import DomainError
 from invitations.models import InvitationBatch
 
-from . import tasks
+from . import bulk, tasks
 from .importing import BACKGROUND_ROWS, read_table
 
 State = ImportJob.State
@@ -69,10 +71,26 @@ def import_job_confirm(*, job: ImportJob, actor: User | None) -> None:
     tasks.start(tasks.import_apply, job, background=job.total >= BACKGROUND_ROWS)
 
 
-def bulk_job_start(*, organization: Organization, actor: User, action, filters: str, group=None, total: int) -> BulkJob:
-    """Have a worker run a bulk action on every user matching `filters` (the people list's query
-    string), resolved in the worker as on the page, within `actor`'s scope; the job's page follows
-    its progress. `actor` needs the action's right, over the action's group too."""
+def bulk_job_start(
+    *,
+    organization: Organization,
+    actor: User,
+    action,
+    filters: str,
+    group=None,
+    total: int,
+    params: dict | None = None,
+    ids=None,
+    background: bool = True,
+) -> BulkJob:
+    """Run a bulk action on every user matching `filters` (the people list's query string), resolved
+    as on the page, within `actor`'s scope, or on the users `ids` ticked on the list. `params`: what
+    the action needs besides (the value a "set" action sets). `actor` needs the action's right, over
+    the action's group too.
+
+    In a worker (`background`), queued once the job's row is committed, while the job's page follows
+    its progress; otherwise here and now, recorded on the job the same way (an undoable action keeps
+    on it what it changed, for its undo)."""
     require_right(actor, action.right, organization_id=organization.pk)
     if group is not None:
         require_groups(actor, action.right, [group])
@@ -83,9 +101,58 @@ def bulk_job_start(*, organization: Organization, actor: User, action, filters: 
         filters=filters,
         group=group,
         total=total,
+        params={**(params or {}), **({"ids": sorted(ids)} if ids is not None else {})},
     )
-    transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+    if background:
+        transaction.on_commit(lambda: tasks.bulk_run.delay(job.pk))
+    else:
+        tasks.bulk_run_job(job.pk)
+        job.refresh_from_db()
     return job
+
+
+def bulk_undo_start(*, job: BulkJob, actor: User) -> BulkJob:
+    """Undo the bulk action `job`: put back as they were the people it changed and nobody has
+    changed since (the others are skipped, with why), through the services that record each change.
+
+    Only whoever ran the action undoes it, while they hold its right, and only once (the database
+    holds one undo per job); the undo is itself in the audit trail. Returns the undo's own job, run
+    here when it is small (its changes recorded chunk by chunk, as a worker would), by a worker
+    (followed on its page) when not."""
+    if job.created_by_id != getattr(actor, "pk", None):
+        raise NotAllowed(_("Only the person who ran this action may undo it."))
+    action = bulk.REGISTRY.get(job.action)
+    require_right(actor, action.right if action else MANAGE_USERS, organization_id=job.organization_id)
+    with transaction.atomic():
+        # Two undos at once: the second waits here, then finds the first.
+        job = BulkJob.objects.select_for_update(of=("self",)).select_related("group", "organization").get(pk=job.pk)
+        refusal = bulk.undo_refusal(job)
+        if refusal:
+            raise DomainError(refusal)
+        total = job.changes.count()
+        undo = BulkJob.objects.create(
+            organization_id=job.organization_id,
+            created_by=actor,
+            action="undo",
+            filters=job.filters,
+            group=job.group,
+            total=total,
+            params={"undoes": job.pk},
+            undo_of=job,
+        )
+        audit_record(
+            organization=job.organization_id,
+            actor=actor,
+            action=Action.BULK_UNDONE,
+            label=bulk.describe(job),
+            after={"action": job.action, "people": total},
+        )
+        if total > bulk.SYNC_MAX:
+            transaction.on_commit(lambda: tasks.bulk_run.delay(undo.pk))
+    if total <= bulk.SYNC_MAX:
+        tasks.bulk_run_job(undo.pk)
+        undo.refresh_from_db()
+    return undo
 
 
 def group_invitations_start(*, organization: Organization, actor: User, group) -> tuple[InvitationBatch, BulkJob]:

@@ -220,18 +220,20 @@ def bulk_run_job(job_id: int) -> None:
     with override(job.language):
         try:
             action = bulk.REGISTRY[job.action]
-            params = {**job.params, **({"group": job.group} if action.needs_group else {})}
+            # The job's id goes to the handlers: an undoable action keeps on it what it changed.
+            params = {**job.params, "job_id": job.pk, **({"group": job.group} if action.needs_group else {})}
+            if action.needs_group and job.group is None:
+                finish(BulkJob.State.FAILED, summary=_("The group was deleted; nothing was changed."), level="error")
+                return
             if action.select is not None:
-                if job.group is None and action.needs_group:
-                    finish(
-                        BulkJob.State.FAILED, summary=_("The group was deleted; nothing was changed."), level="error"
-                    )
-                    return
-                users = action.select(actor=actor, group=job.group)
+                users = action.select(actor=actor, job=job)
                 if not job.total:
                     # Counted here, not in the request that started the job: it returned at once.
                     job.total = users.count()
                     BulkJob.objects.filter(pk=job_id).update(total=job.total)
+            elif "ids" in job.params:
+                # The users ticked on the list (at most a request's worth), within the actor's scope now.
+                users = users_in_scope(actor, action.right).filter(pk__in=job.params["ids"])
             else:
                 # The filters resolve exactly as on the page: same FilterSet, same actor, same scope.
                 filterset = UserFilter(

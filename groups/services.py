@@ -5,6 +5,7 @@ the rights floor above through that hook. `actor=None` means the system (tasks a
 """
 
 from django.db import transaction
+from django.db.models import Case, DateTimeField, Value, When
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -166,6 +167,43 @@ def group_remove_members(*, group: UserGroup, users, actor, right: str = MANAGE_
     )
     people_changed(group.organization_id)
     return deleted
+
+
+@transaction.atomic
+def group_restore_members(*, group: UserGroup, memberships, actor, right: str = MANAGE_USERS) -> list[int]:
+    """Put back memberships of `group` that were taken away (the undo of a bulk removal), as they
+    were: `memberships` is [(user id, added at, added by id)]. Those who are members again are left
+    as they are. Returns the ids of the users put back. Group and users must be in `actor`'s scope."""
+    memberships = {user_id: (added_at, added_by_id) for user_id, added_at, added_by_id in memberships}
+    _require_groups_in_scope(actor, [group], right)
+    _require_users_in_scope(actor, memberships, right)
+    UserGroup.objects.select_for_update(no_key=True).filter(pk=group.pk).first()  # as _add: one writer at a time
+    present = set(group.memberships.filter(user_id__in=list(memberships)).values_list("user_id", flat=True))
+    users = set(
+        User.objects.for_org(group.organization_id).filter(pk__in=list(memberships)).values_list("pk", flat=True)
+    )
+    back = sorted(users - present)
+    Membership.objects.bulk_create(
+        (
+            Membership(organization_id=group.organization_id, group=group, user_id=pk, added_by_id=memberships[pk][1])
+            for pk in back
+        ),
+        ignore_conflicts=True,
+    )
+    # The date each was first added, which a new row would not keep: one statement for them all.
+    dated = [(pk, memberships[pk][0]) for pk in back if memberships[pk][0] is not None]
+    if dated:
+        group.memberships.filter(user_id__in=[pk for pk, _at in dated]).update(
+            added_at=Case(*(When(user_id=pk, then=Value(at)) for pk, at in dated), output_field=DateTimeField())
+        )
+    audit_record_many(
+        audit_event(
+            organization=group.organization_id, actor=actor, action=Action.GROUP_MEMBER_ADDED, target=group, user=pk
+        )
+        for pk in back
+    )
+    people_changed(group.organization_id)
+    return back
 
 
 @transaction.atomic

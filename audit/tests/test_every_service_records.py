@@ -50,7 +50,11 @@ from accounts.services import (
     user_type_rename,
     user_update,
     users_export_record,
+    users_fields_restore,
     users_mark_invited,
+    users_set_channel,
+    users_set_language,
+    users_set_type,
 )
 from accounts.tests.factories import ContactFactory, MembershipFactory, UserFactory, UserTypeFactory
 from assessments import services as assessment_services
@@ -71,6 +75,7 @@ from groups.services import (
     group_create,
     group_delete,
     group_remove_members,
+    group_restore_members,
     group_update,
     memberships_set,
     user_place_in_groups,
@@ -382,6 +387,105 @@ def case_user_update_with_groups(w):
             after={"first_name": "Robert", "mobile": "+33612345678", "user_type": "Trainee"},
         ),
         Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.lyon),
+    ]
+
+
+def case_users_set_type(w):
+    trainee = UserTypeFactory(organization=w.acme, name="Trainee")
+    users_set_type(organization=w.acme, user_ids=[w.bob.pk], user_type=trainee, actor=w.alice)
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.bob,
+            target=("user", w.bob.pk),
+            before={"user_type": ""},
+            after={"user_type": "Trainee"},
+        )
+    ]
+
+
+def case_users_set_language(w):
+    users_set_language(organization=w.acme, user_ids=[w.bob.pk, w.ines.pk], language="fr", actor=w.alice)
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=person,
+            target=("user", person.pk),
+            before={"language": "en"},
+            after={"language": "fr"},
+        )
+        for person in (w.bob, w.ines)
+    ]
+
+
+def case_users_set_channel(w):
+    User.objects.filter(pk=w.invited.pk).update(mobile="+33612345678")
+    users_set_channel(organization=w.acme, user_ids=[w.invited.pk, w.bob.pk], channel="sms", actor=w.alice)
+    # Bob has no mobile number: skipped. Ivy's pending invitation went by email: revoked.
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.invited,
+            target=("user", w.invited.pk),
+            before={"preferred_channel": "email"},
+            after={"preferred_channel": "sms"},
+        ),
+        Expect(
+            Action.INVITATION_REVOKED,
+            actor=w.alice,
+            user=w.invited,
+            target=w.invitation,
+            after={"reason": "preferred channel changed"},
+        ),
+    ]
+
+
+def case_users_fields_restore(w):
+    User.objects.filter(pk=w.ines.pk).update(language="fr")
+    users_fields_restore(
+        organization=w.acme, field="language", previous={w.bob.pk: "fr", w.ines.pk: "en"}, current="fr", actor=w.alice
+    )
+    # Bob is not in the language the bulk change set (changed since): left as he is.
+    return [
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.ines,
+            target=("user", w.ines.pk),
+            before={"language": "fr"},
+            after={"language": "en"},
+        )
+    ]
+
+
+def case_bulk_undo_start(w):
+    from accounts.models import BulkChange, BulkJob
+    from flows.jobs import bulk_undo_start
+
+    job = BulkJob.objects.create(
+        organization=w.acme, created_by=w.alice, action="set_language", params={"value": "fr"}, state="done"
+    )
+    BulkChange.objects.create(organization=w.acme, job=job, user=w.bob, before="en")
+    User.objects.filter(pk=w.bob.pk).update(language="fr")
+    bulk_undo_start(job=job, actor=w.alice)
+    return [
+        Expect(
+            Action.BULK_UNDONE,
+            actor=w.alice,
+            label="Set the language to ‘French’",
+            after={"action": "set_language", "people": 1},
+        ),
+        Expect(
+            Action.USER_UPDATED,
+            actor=w.alice,
+            user=w.bob,
+            target=("user", w.bob.pk),
+            before={"language": "fr"},
+            after={"language": "en"},
+        ),
     ]
 
 
@@ -787,6 +891,17 @@ def case_group_add_created_users(w):
 def case_group_remove_members(w):
     group_remove_members(group=w.lyon, users=[w.ines, w.bob], actor=w.alice)  # Bob is not a member
     return [Expect(Action.GROUP_MEMBER_REMOVED, actor=w.alice, user=w.ines, target=w.lyon)]
+
+
+def case_group_restore_members(w):
+    from datetime import UTC, datetime
+
+    added_at = datetime(2024, 1, 2, tzinfo=UTC)
+    group_restore_members(
+        group=w.lyon, memberships=[(w.bob.pk, added_at, w.alice.pk), (w.ines.pk, None, None)], actor=w.alice
+    )
+    # Ines is a member already: left as she is.
+    return [Expect(Action.GROUP_MEMBER_ADDED, actor=w.alice, user=w.bob, target=w.lyon)]
 
 
 def case_memberships_set(w):
@@ -1435,6 +1550,11 @@ TABLE = {
     "accounts.services.users_mark_invited": case_users_mark_invited,
     "accounts.services.user_set_password": case_user_set_password,
     "accounts.services.user_language_choose": case_user_language_choose,
+    "accounts.services.users_set_type": case_users_set_type,
+    "accounts.services.users_set_language": case_users_set_language,
+    "accounts.services.users_set_channel": case_users_set_channel,
+    "accounts.services.users_fields_restore": case_users_fields_restore,
+    "flows.jobs.bulk_undo_start": case_bulk_undo_start,
     "accounts.services.contact_create": case_contact_create,
     "flows.contact_import.contacts_import": case_contacts_import,
     "accounts.services.contact_update": case_contact_update,
@@ -1456,6 +1576,7 @@ TABLE = {
     "groups.services.group_add_members": case_group_add_members,
     "groups.services.group_add_created_users": case_group_add_created_users,
     "groups.services.group_remove_members": case_group_remove_members,
+    "groups.services.group_restore_members": case_group_restore_members,
     "groups.services.memberships_set": case_memberships_set,
     "groups.services.user_place_in_groups": case_user_place_in_groups,
     "rights.services.user_set_administrator": case_user_set_administrator,

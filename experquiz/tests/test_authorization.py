@@ -156,7 +156,14 @@ def z(acme, alice, bob, maggie, lyon, paris, ines, otto):
 
     _assignment, tokens = make_assignment(taken, people=[otto], created_by=alice)
     otto_link = Invitation.objects.get(token_hash=hash_token(tokens[otto]))
+    from accounts.models import BulkChange, BulkJob
+
+    bulk_job = BulkJob.objects.create(
+        organization=acme, created_by=alice, action="set_language", params={"value": "fr"}, state=BulkJob.State.DONE
+    )
+    BulkChange.objects.create(organization=acme, job=bulk_job, user=otto, before="en")
     return SimpleNamespace(
+        bulk_job=bulk_job,
         otto_link=otto_link,
         acme=acme,
         alice=alice,
@@ -275,6 +282,26 @@ CASES = {
         lambda z, a: S("accounts.services.user_language_choose")(user=z.otto, language="fr", actor=a),
         rightful="otto",
     ),
+    "accounts.services.users_set_type": Case(
+        lambda z, a: S("accounts.services.users_set_type")(
+            organization=z.acme, user_ids=[z.otto.pk], user_type=z.user_type, actor=a
+        )
+    ),
+    "accounts.services.users_set_language": Case(
+        lambda z, a: S("accounts.services.users_set_language")(
+            organization=z.acme, user_ids=[z.otto.pk], language="fr", actor=a
+        )
+    ),
+    "accounts.services.users_set_channel": Case(
+        lambda z, a: S("accounts.services.users_set_channel")(
+            organization=z.acme, user_ids=[z.otto.pk], channel="sms", actor=a
+        )
+    ),
+    "accounts.services.users_fields_restore": Case(
+        lambda z, a: S("accounts.services.users_fields_restore")(
+            organization=z.acme, field="language", previous={z.otto.pk: "fr"}, current="en", actor=a
+        )
+    ),
     "accounts.services.user_set_password": Case(
         lambda z, a: S("accounts.services.user_set_password")(user=z.otto, password="a new password 42", actor=a),
         rightful="otto",
@@ -344,6 +371,11 @@ CASES = {
     ),
     "groups.services.group_remove_members": Case(
         lambda z, a: S("groups.services.group_remove_members")(group=z.paris, users=[z.otto], actor=a)
+    ),
+    "groups.services.group_restore_members": Case(
+        lambda z, a: S("groups.services.group_restore_members")(
+            group=z.paris, memberships=[(z.ines.pk, None, None)], actor=a
+        )
     ),
     "groups.services.memberships_set": Case(
         lambda z, a: S("groups.services.memberships_set")(actor=a, users=[z.otto], groups=[z.paris], pairs=set())
@@ -431,6 +463,8 @@ CASES = {
             organization=z.acme, actor=a, action=_bulk("add_to_group"), filters="", group=z.paris, total=1
         )
     ),
+    # Alice's bulk edit of Otto's language: only she undoes it.
+    "flows.jobs.bulk_undo_start": Case(lambda z, a: S("flows.jobs.bulk_undo_start")(job=z.bulk_job, actor=a)),
     "flows.jobs.group_invitations_start": Case(
         lambda z, a: S("flows.jobs.group_invitations_start")(organization=z.acme, actor=a, group=z.paris)
     ),
@@ -585,6 +619,8 @@ def test_another_organisations_administrator_is_refused(z, mallory):
         "audit.services.audit_trail_export_record",
         "flows.jobs.bulk_job_start",
         "flows.jobs.group_invitations_start",
+        "flows.jobs.bulk_undo_start",
+        "accounts.services.users_set_language",
     ):
         _refused(name, z, mallory)
 

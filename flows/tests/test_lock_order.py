@@ -20,11 +20,24 @@ from django.db import connection, transaction
 
 from accounts.models import Organization, PeopleVersion, User
 from accounts.selectors import people_version
-from accounts.services import user_change_status, user_create, user_update, users_mark_invited
+from accounts.services import (
+    user_change_status,
+    user_create,
+    user_update,
+    users_fields_restore,
+    users_mark_invited,
+    users_set_language,
+)
 from accounts.tests.factories import MembershipFactory, UserFactory
 from flows.importing import check_rows, read_table
 from flows.imports import users_import
-from groups.services import group_add_members, group_delete, group_remove_members, memberships_set
+from groups.services import (
+    group_add_members,
+    group_delete,
+    group_remove_members,
+    group_restore_members,
+    memberships_set,
+)
 from groups.tests.factories import RightsProfileFactory, grant, scope
 from invitations.services.account import invitations_send
 from rights.names import Right
@@ -81,13 +94,23 @@ def cases(acme, alice, bob, lyon):
         "profile_update": lambda: profile_update(profile=profile, actor=alice, name="P", grants=everyone_in_lyon),
         "profile_delete": lambda: profile_delete(profile=profile, actor=alice),
         "users_import": lambda: users_import(organization=acme, actor=None, check=_import_check(acme)),
+        "users_set_language": lambda: users_set_language(
+            organization=acme, user_ids=[bob.pk], language="fr", actor=alice
+        ),
+        "users_fields_restore": lambda: users_fields_restore(
+            organization=acme, field="language", previous={bob.pk: "fr"}, current="en", actor=alice
+        ),
+        "group_restore_members": lambda: group_restore_members(
+            group=lyon, memberships=[(alice.pk, None, None)], actor=alice
+        ),
     }  # fmt: skip
 
 
 CASES = [
     "user_create", "user_update", "user_change_status", "users_mark_invited", "invitations_send",
     "group_add_members", "group_remove_members", "memberships_set", "group_delete", "user_rights_set",
-    "user_set_administrator", "profile_update", "profile_delete", "users_import",
+    "user_set_administrator", "profile_update", "profile_delete", "users_import", "users_set_language",
+    "users_fields_restore", "group_restore_members",
 ]  # fmt: skip
 
 

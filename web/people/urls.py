@@ -13,6 +13,7 @@ urlpatterns = [
     path("users/new/", views_users.UserCreateView.as_view(), name="user_create"),
     path("users/bulk/", views_users.UserBulkView.as_view(), name="user_bulk"),
     path("users/bulk/<int:pk>/", views_users.UserBulkJobView.as_view(), name="user_bulk_job"),
+    path("users/bulk/<int:pk>/undo/", views_users.UserBulkUndoView.as_view(), name="user_bulk_undo"),
     path("users/export/<str:fmt>/", views_users.UserExportView.as_view(), name="user_export"),
     path("users/import/", views_import.ImportUploadView.as_view(), name="user_import"),
     path("users/import/sample.<str:fmt>", views_import.ImportSampleView.as_view(), name="user_import_sample"),

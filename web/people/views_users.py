@@ -6,9 +6,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
@@ -19,10 +21,18 @@ from accounts.services import users_export_record
 from audit.selectors import events_about
 from experquiz.errors import DomainError
 from experquiz.parsing import parse_ids
-from experquiz.web import form_error_from_service, page_of, per_page_choice, query_string
+from experquiz.web import (
+    confirmation,
+    confirmed,
+    form_error_from_service,
+    message_from_service,
+    page_of,
+    per_page_choice,
+    query_string,
+)
 from flows import bulk
 from flows.filters import UserFilter
-from flows.jobs import bulk_job_start
+from flows.jobs import bulk_job_start, bulk_undo_start
 from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
@@ -186,6 +196,12 @@ class UserBulkView(RightRequiredMixin, View):
                 request, _("Tick at most %(max)s users, or apply to all matching users.") % {"max": bulk.SYNC_MAX}
             )
             return redirect(back)
+        if action.field:
+            # A "set" action asks for its value first, on a page of its own, then confirms as the others.
+            posted = request.POST.get("value", "")
+            params["value"] = bulk.field_value(action, request.organization, posted)
+            if params["value"] is None:
+                return self.choose_value(request, action, count, back, error=bool(posted))
         # Confirmed first: what cannot be undone, sends messages, or acts on more than one person.
         sends = action.name == "invite" or (action.transition is not None and action.transition.temporary_password)
         if (action.confirm or sends or count > 1) and not request.POST.get("confirmed"):
@@ -194,17 +210,19 @@ class UserBulkView(RightRequiredMixin, View):
                 "accounts/user_bulk_confirm.html",
                 {
                     "action": action,
-                    "lines": bulk.preview(action, users, params),
+                    "lines": bulk.preview(action, users, params, organization=request.organization),
                     "count": count,
                     "sample": list(users[:10]),
                     "group": params.get("group"),
+                    "value": params.get("value"),
                     "post": request.POST,
                     "ids": request.POST.getlist("ids"),
                     "back": back,
                 },
             )
-        if count > bulk.SYNC_MAX:
-            # Too many for one request: a worker runs it and the job page follows its progress.
+        if count > bulk.SYNC_MAX or action.undoable:
+            # Too many for one request: a worker runs it and the job page follows its progress. An
+            # undoable action runs as a job at any size: the job keeps what it changed, for its undo.
             job = bulk_job_start(
                 organization=request.organization,
                 actor=request.user,
@@ -212,14 +230,66 @@ class UserBulkView(RightRequiredMixin, View):
                 filters=filters,
                 group=params.get("group"),
                 total=count,
+                params={"value": params["value"]} if action.field else None,
+                ids=None if request.POST.get("all_matching") else list(users.values_list("pk", flat=True)),
+                background=count > bulk.SYNC_MAX,
             )
-            return redirect("accounts:user_bulk_job", pk=job.pk)
+            if count > bulk.SYNC_MAX:
+                return redirect("accounts:user_bulk_job", pk=job.pk)
+            messages.add_message(
+                request, messages.constants.DEFAULT_LEVELS[(job.level or "info").upper()], job_result(request, job)
+            )
+            return redirect(back)
         outcome = bulk.run(action, users=users, actor=request.user, params=params)
         message = outcome.summary()
         if outcome.link:
             message = format_html('{} <a href="{}">{}</a>', message, outcome.link, _("Follow the sending"))
         messages.add_message(request, messages.constants.DEFAULT_LEVELS[outcome.level.upper()], message)
         return redirect(back)
+
+    def choose_value(self, request, action, count, back, *, error):
+        """The page asking which value a "set" action sets, posting the same selection back."""
+        choices = bulk.field_choices(action, request.organization)
+        if not choices:
+            messages.error(request, _("There is no user type to choose yet: add them under “User types” first."))
+            return redirect(back)
+        fields = [
+            (name, value)
+            for name in request.POST
+            if name not in ("csrfmiddlewaretoken", "confirmed", "value")
+            for value in request.POST.getlist(name)
+        ]
+        return render(
+            request,
+            "accounts/user_bulk_value.html",
+            {
+                "action": action,
+                "count": count,
+                "choices": choices,
+                "label": VALUE_LABELS[action.field],
+                "error": _("Choose one of the values offered.") if error else "",
+                "fields": fields,
+                "back": back,
+            },
+        )
+
+
+VALUE_LABELS = {
+    "user_type": gettext_lazy("New type"),
+    "language": gettext_lazy("New language"),
+    "preferred_channel": gettext_lazy("New preferred channel"),
+}
+
+
+def job_result(request, job) -> str:
+    """What a bulk job did, with the button that undoes it when it can be undone."""
+    message = job.summary
+    if job.link:
+        message = format_html('{} <a href="{}">{}</a>', message, job.link, _("Follow the sending"))
+    if not bulk.undo_refusal(job):
+        button = render_to_string("accounts/_bulk_undo_button.html", {"job": job}, request=request)
+        message = format_html("{} {}", message, button)
+    return message
 
 
 class UserBulkJobView(RightRequiredMixin, View):
@@ -235,11 +305,59 @@ class UserBulkJobView(RightRequiredMixin, View):
             )
         action = bulk.REGISTRY.get(job.action)
         back = reverse("accounts:user_list") + (f"?{job.filters}" if job.filters else "")
+        undone_by = BulkJob.objects.filter(undo_of=job).first()
         return render(
             request,
             "accounts/user_bulk_job.html",
-            {"job": job, "label": action.label if action else job.action, "back": back},
+            {
+                "job": job,
+                "label": action.label if action else job.action,
+                "back": back,
+                "can_undo": not bulk.undo_refusal(job),
+                "undone_by": undone_by,
+                "undoes": bulk.describe(job.undo_of) if job.undo_of_id else "",
+            },
         )
+
+
+class UserBulkUndoView(RightRequiredMixin, View):
+    """Undo a bulk action (a POST): the first shows what will be put back and who is skipped, the
+    second, confirmed, does it."""
+
+    required_right = Right.MANAGE_USERS
+
+    def post(self, request, pk):
+        job = get_object_or_404(
+            BulkJob.objects.for_org(request.organization)
+            .filter(created_by=request.user)
+            .select_related("group", "organization"),
+            pk=pk,
+        )
+        page = reverse("accounts:user_bulk_job", args=[job.pk])
+        refusal = bulk.undo_refusal(job)
+        if refusal:
+            messages.error(request, refusal)
+            return redirect(page)
+        if not confirmed(request):
+            lines, people, count = bulk.undo_preview(job, request.user)
+            return confirmation(
+                request,
+                title=_("Undo “%(what)s”?") % {"what": bulk.describe(job)},
+                lines=lines,
+                button=_("Yes, undo"),
+                back=page,
+                people=people[:10],
+                count=count,
+            )
+        try:
+            undo = bulk_undo_start(job=job, actor=request.user)
+        except DomainError as error:
+            message_from_service(request, error)
+            return redirect(page)
+        if undo.state == BulkJob.State.RUNNING:
+            return redirect("accounts:user_bulk_job", pk=undo.pk)
+        messages.add_message(request, messages.constants.DEFAULT_LEVELS[(undo.level or "info").upper()], undo.summary)
+        return redirect(reverse("accounts:user_list") + (f"?{job.filters}" if job.filters else ""))
 
 
 def detail_actions(status) -> list[tuple[str, str, bool]]:

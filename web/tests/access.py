@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.models import BulkJob, Contact, ImportJob, StatusChange, User
+from accounts.models import BulkChange, BulkJob, Contact, ImportJob, StatusChange, User
 from accounts.tests.factories import (
     AdministratorFactory,
     ContactFactory,
@@ -131,6 +131,15 @@ ACCESS = {
     # A background job is seen only by whoever started it (IN_SCOPE is the manager's own job).
     "accounts:user_bulk_job": Access(
         Right.MANAGE_USERS, kinds={"pk": "bulk_job"}, expect={("admin_a", IN_SCOPE): 404}, post=False
+    ),
+    # Undone only by whoever ran the action (IN_SCOPE is the manager's own job): a first POST shows
+    # what the undo would do, a confirmed one does it.
+    "accounts:user_bulk_undo": Access(
+        Right.MANAGE_USERS,
+        post_only=True,
+        kinds={"pk": "bulk_job"},
+        expect={("admin_a", IN_SCOPE): 404},
+        data=lambda world: {"confirmed": "1"},
     ),
     "accounts:user_export": Access(Right.MANAGE_USERS),
     "accounts:user_import": Access(Right.MANAGE_USERS),
@@ -390,15 +399,25 @@ class World:
         }
         # Jobs are their author's: IN_SCOPE is the manager's own, OUT_OF_SCOPE the administrator's.
         authors = {IN_SCOPE: "manager_a", OUT_OF_SCOPE: "admin_a", OTHER_TENANT: "admin_b"}
+        # A language set for everyone of the organisation, done and undoable: its undo must name
+        # nobody the undoer may no longer see (Otto, outside the manager's Lyon).
         self.bulk_jobs = {
             place: BulkJob.objects.create(
                 organization=self.actors[author].organization,
                 created_by=self.actors[author],
-                action="deactivate",
+                action="set_language",
+                params={"value": "fr"},
+                state=BulkJob.State.DONE,
                 total=300,
             )
             for place, author in authors.items()
         }
+        for job in self.bulk_jobs.values():
+            BulkChange.objects.bulk_create(
+                BulkChange(organization=job.organization, job=job, user=user, before="en")
+                for user in User.objects.filter(organization=job.organization)
+            )
+            User.objects.filter(organization=job.organization).update(language="fr")
         self.import_jobs = {
             place: ImportJob.objects.create(
                 organization=self.actors[author].organization,

@@ -93,6 +93,7 @@ SUBMITTERS = {
 NO_INPUT = {
     "accounts:logout": "no fields",
     "accounts:user_bulk": "ticked ids, checked against the scope by the access matrix",
+    "accounts:user_bulk_undo": "no fields (a confirmation); the job is the actor's own, by the access matrix",
     "accounts:user_import_confirm": "no fields",
     "accounts:user_type_delete": "no fields",
     "groups:remove_members": "ticked ids, checked against the scope by the access matrix",
