@@ -97,7 +97,7 @@ def test_an_administrator_imports_a_french_csv_after_a_preview(page, team, tenan
     page.get_by_role("link", name="See the users").click()
     page.get_by_label("Search").fill("zoe lefevre")
     page.get_by_label("Search").press("Enter")
-    page.get_by_role("link", name="Zoé Lefèvre").wait_for()
+    page.get_by_role("link", name="Zoé Lefèvre", exact=True).wait_for()
 
 
 def _no_serious_accessibility_fault(page):
@@ -150,3 +150,41 @@ def test_an_administrator_sets_the_type_of_two_users_then_undoes_it(page, team, 
     page.get_by_role("alert").filter(has_text="put back").wait_for()
     assert "2 put back as they were." in page.get_by_role("alert").filter(has_text="put back").inner_text()
     assert not User.objects.filter(user_type=trainer).exists()
+
+
+def test_on_a_phone_the_users_are_cards_with_what_matters_and_the_bulk_checkboxes_work(
+    phone_page, team, tenant_url, screenshot
+):
+    """Below the md breakpoint each person is a card: the checkbox (labelled), the name as a link, the
+    login ID, the status, the groups and the Edit button; the header's columns are gone, and the page's
+    checkbox sits above the cards."""
+    page = phone_page
+    org, admin, people = team
+    page.goto(tenant_url(org, "/login/"))
+    page.get_by_label("Email or mobile number").fill(admin.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.goto(tenant_url(org, "/users/?group=" + str(people["Ann"].user_groups.get().pk)))
+
+    card = page.locator("tbody tr").filter(has=page.get_by_role("link", name="Ann Bee", exact=True))
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    for shown in (
+        card.get_by_text(people["Ann"].email),
+        card.get_by_text("Active", exact=True),
+        card.get_by_text("Sales", exact=True),
+        card.get_by_role("link", name="Edit Ann Bee"),
+    ):
+        assert shown.filter(visible=True).count() == 1, shown
+    # The table's header is out of sight (left to screen readers); the login ID shows once, on the card.
+    assert page.locator("thead").bounding_box()["width"] <= 1
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    screenshot(page, "users-phone-cards")
+
+    page.get_by_label("Select every user on this page").filter(visible=True).check()
+    assert page.locator("input.row-check:checked").count() == 3  # Ann, Carl and Eve: Sales
+    page.get_by_label("Select Eve Fox").uncheck()
+    page.get_by_label("With the selected users").select_option(label="Deactivate")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("heading", name="Deactivate: 2 users?").wait_for()

@@ -46,6 +46,8 @@ class PersonRow:
     status: str
     name: str
     url: str
+    edit_url: str
+    login_id: str
     mobile_display: str
     status_label: str
     type_name: str
@@ -67,10 +69,10 @@ def _short_date(day, language):
     return date_format(day, "SHORT_DATE_FORMAT")
 
 
-def detail_url_maker():
-    """pk → the person's page, from one `reverse()` instead of one per row."""
+def url_maker(name="accounts:user_detail"):
+    """pk → the page `name` of a person (their page by default), from one `reverse()` instead of one per row."""
     marker = 987654321
-    pattern = reverse("accounts:user_detail", args=[marker])
+    pattern = reverse(name, args=[marker])
     before, after = pattern.split(str(marker))
     return lambda pk: f"{before}{pk}{after}"
 
@@ -83,7 +85,7 @@ def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
     rank = {pk: n for n, pk in enumerate(group_names)}
     memberships = group_ids_by_user([value[0] for value in values])
     labels = {status: str(label) for status, label in User.Status.choices}
-    url = detail_url_maker()
+    url, edit_url = url_maker(), url_maker("accounts:user_edit")
     language = get_language()
 
     def short_date(day):
@@ -105,6 +107,9 @@ def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
                 # As User.__str__: the full name, else the login ID.
                 name=f"{first} {last}".strip() or email or shown_mobile,
                 url=url(pk),
+                edit_url=edit_url(pk),
+                # As User.login_id: the email, else the mobile number.
+                login_id=email or shown_mobile,
                 mobile_display=shown_mobile,
                 status_label=labels.get(status, status),
                 type_name=type_name or "",

@@ -123,6 +123,7 @@ class UserListView(RightRequiredMixin, View):
                 "row_labels": {
                     "select": _("Select %(name)s"),
                     "admin": _("admin"),
+                    "edit": _("Edit"),
                     "empty": _("No user matches these filters."),
                 },
                 "tabs": tabs,
