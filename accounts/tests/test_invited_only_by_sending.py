@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.errors import TransitionNotAllowed
 from accounts.models import StatusChange, User
 from accounts.services import user_change_status
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory, UserTypeFactory
 from experquiz.tests.codebase import product_modules
 from flows import bulk
 from invitations.models import Invitation
@@ -57,10 +57,16 @@ def test_no_bulk_action_moves_people_to_invited_without_sending():
 
 def test_a_registered_status_action_never_targets_invited(alice, lyon):
     person = UserFactory(organization=alice.organization, status=Status.CREATED)
+    trainer = UserTypeFactory(organization=alice.organization, name="Trainer")
+    # The actions that set a field take the new value; the others ignore it.
+    values = {"user_type": trainer.pk, "language": "fr", "preferred_channel": "email"}
     for action in bulk.REGISTRY.values():
         if action.handler is bulk.send_invitations:
             continue  # the sending actions ("invite", "invite_group"): they send, tested with the invitations
-        bulk.run(action, users=User.objects.filter(pk=person.pk).order_by("pk"), actor=alice, params={"group": lyon})
+        if action.handler is bulk.undo:
+            continue  # puts back fields and memberships a recorded job changed, never a status
+        params = {"group": lyon, "value": values.get(action.field)}
+        bulk.run(action, users=User.objects.filter(pk=person.pk).order_by("pk"), actor=alice, params=params)
         person.refresh_from_db()
         assert person.status != Status.INVITED, action.name
         User.objects.filter(pk=person.pk).update(status=Status.CREATED)
