@@ -301,17 +301,19 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_unique_employee_number",
             ),
         ]
-        # The people list filters by status and sorts by name, creation or last login within one
-        # organisation: each of these lets PostgreSQL read one page straight off an index. The
-        # trigram index for free-text search and the last-login index (NULLS LAST, which SQLite
-        # cannot index) are PostgreSQL-only (migration 0003).
+        # The people list filters by status and sorts by name, status, creation or last login within
+        # one organisation, each order ending with the id (its tie-breaker): each of these indexes
+        # gives one order, read forwards or backwards, so that a page, the first or the 4,000th, is
+        # read straight off it from the previous page's last row (experquiz.keyset). The trigram
+        # index for free-text search (migration 0003) and the last-login index (on the expression
+        # the list sorts by, flows.filters.LAST_LOGIN; migration 0010) are PostgreSQL-only.
         indexes = [
             models.Index(fields=["organization", "status"], name="accounts_user_org_status"),
-            models.Index(fields=["organization", "last_name", "first_name"], name="accounts_user_org_name"),
+            models.Index(fields=["organization", "last_name", "first_name", "id"], name="accounts_user_org_name"),
             models.Index(
                 fields=["organization", "status", "last_name", "first_name", "id"], name="accounts_user_org_status_name"
             ),
-            models.Index(fields=["organization", "created_at"], name="accounts_user_org_created"),
+            models.Index(fields=["organization", "created_at", "id"], name="accounts_user_org_created"),
             models.Index(fields=["organization", "user_type"], name="accounts_user_org_type"),
         ]
 

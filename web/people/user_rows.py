@@ -54,11 +54,10 @@ class PersonRow:
     created: str
 
 
-def row_values(queryset):
-    """`queryset` (users, filtered and ordered) as the tuples `person_rows` reads; slice it for a page."""
-    return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at")).values_list(
-        *COLUMNS
-    )
+def with_row_values(queryset):
+    """`queryset` (users) with what the rows show and the columns do not hold: read it as `COLUMNS`
+    (`values_list`) to get the tuples `person_rows` reads."""
+    return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -76,7 +75,7 @@ def detail_url_maker():
 
 
 def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
-    """`values` (tuples from `row_values`, one page) as rows. `group_names` holds the groups the
+    """`values` (`COLUMNS` tuples of `with_row_values`, one page) as rows. `group_names` holds the groups the
     viewer may see ({pk: name}, in the order to show them: the menu's, by name in the database's
     collation); memberships of any other group are not shown."""
     values = list(values)

@@ -18,8 +18,9 @@ from accounts.selectors import status_counts
 from accounts.services import users_export_record
 from audit.selectors import events_about
 from experquiz.errors import DomainError
+from experquiz.keyset import read_page
 from experquiz.parsing import parse_ids
-from experquiz.web import form_error_from_service, page_of, per_page_choice, query_string
+from experquiz.web import form_error_from_service, per_page_choice, query_string
 from flows import bulk
 from flows.filters import UserFilter
 from flows.jobs import bulk_job_start
@@ -30,10 +31,13 @@ from rights.names import Right
 from rights.selectors import groups_in_scope, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
-from .user_rows import person_rows, row_values
+from .user_rows import COLUMNS as ROW_COLUMNS
+from .user_rows import person_rows, with_row_values
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
+# Where in the list a page is (experquiz.keyset): dropped by every link that changes the list.
+POSITION = ("page", "cursor")
 # Up to this many matching users, a page is found by collecting the matches and sorting them;
 # beyond, by reading the name index in order (see UserFilter.sort_small_result).
 FILTER_FIRST_MAX = 5000
@@ -55,11 +59,9 @@ def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
     return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user)
 
 
-def list_queryset(filterset: UserFilter, total: int):
-    """The filtered, sorted users of the list, ordered the way PostgreSQL reads fastest for `total` matches."""
-    if total <= FILTER_FIRST_MAX and filterset.is_filtered():
-        return filterset.sort_small_result(filterset.qs)
-    return filterset.qs
+def list_order(filterset: UserFilter, total: int):
+    """The list's order, written the way PostgreSQL reads fastest for `total` matches."""
+    return filterset.order(small_result=total <= FILTER_FIRST_MAX and filterset.is_filtered())
 
 
 class UserListView(RightRequiredMixin, View):
@@ -81,7 +83,7 @@ class UserListView(RightRequiredMixin, View):
         current = data.get("status") or ""
         tabs = [("", _("All"), not_deleted)] + [(s.value, s.label, counts.get(s.value, 0)) for s in Status]
         tabs = [
-            {"value": value, "label": label, "count": n, "query": query_string(request.GET, "page", status=value)}
+            {"value": value, "label": label, "count": n, "query": query_string(request.GET, *POSITION, status=value)}
             for value, label, n in tabs
         ]
         total = counts.get(current, 0) if current else not_deleted
@@ -93,12 +95,21 @@ class UserListView(RightRequiredMixin, View):
                 # A click sorts by the column; a second click reverses the order.
                 default = first + key
                 reverse_ = default[1:] if default.startswith("-") else f"-{default}"
-                column["query"] = query_string(request.GET, "page", sort=reverse_ if sort == default else default)
+                column["query"] = query_string(request.GET, *POSITION, sort=reverse_ if sort == default else default)
                 column["sorted"] = {key: "ascending", f"-{key}": "descending"}.get(sort)
             columns.append(column)
         per_page = per_page_choice(request, PAGE_SIZES)
-        # The count is the tab's (cached): no COUNT(*) per page.
-        page = page_of(request, row_values(list_queryset(filterset, total)), per_page, count=total)
+        # The count is the tab's: no COUNT(*) per page. Pages are read from the cursor of the page
+        # their link was on, so a deep page costs what the first one does (experquiz.keyset).
+        page = read_page(
+            with_row_values(filterset.qs),
+            order=list_order(filterset, total),
+            columns=ROW_COLUMNS,
+            per_page=per_page,
+            count=total,
+            number=request.GET.get("page"),
+            cursor=request.GET.get("cursor", ""),
+        )
         # The menus' rows are the ones the filters were checked against (one query each, not two);
         # every menu and the rows' group badges show only the groups the viewer may see.
         group_choices = filterset.form.fields["group"].choices_list()
@@ -121,8 +132,12 @@ class UserListView(RightRequiredMixin, View):
                 "total": total,
                 "page_sizes": PAGE_SIZES,
                 "per_page": per_page,
-                "query": request.GET.urlencode(),
-                "query_without_page": query_string(request.GET, "page"),
+                "query_without_page": query_string(request.GET, *POSITION),
+                "pagination": page.links(request.GET),
+                # The "go to page" box keeps the list as it is.
+                "list_fields": [
+                    (name, value) for name in request.GET if name not in POSITION for value in request.GET.getlist(name)
+                ],
                 "actions": bulk.actions_for(request.user),
                 # One list of plain tuples for both group menus (filter and bulk action), printed by
                 # Jinja2: 250 groups rendered twice through Django's engine cost more than the
