@@ -1,4 +1,4 @@
-"""Reads on people that need no rights: login lookups and the cached counts of the people lists."""
+"""Reads on people that need no rights: login lookups and the counts of the people lists."""
 
 import hashlib
 
@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from experquiz import phones
 
-from .models import Organization, PeopleChange, PeopleVersion, User
+from .models import Organization, PeopleChange, PeopleVersion, StatusCount, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -92,3 +92,16 @@ def status_counts(queryset, *, organization: Organization, cache_key: str) -> di
         counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))
         cache.set(key, counts, COUNTS_TTL)
     return counts
+
+
+# The databases whose triggers keep accounts.StatusCount (migration 0011).
+KEPT_COUNTS_VENDORS = ("postgresql", "sqlite")
+
+
+def kept_status_counts():
+    """The per-organisation status counts the database keeps at every write (StatusCount), as a
+    queryset of (status, count) rows to filter by organisation; None on a database without the
+    triggers that keep them."""
+    if connection.vendor not in KEPT_COUNTS_VENDORS:
+        return None
+    return StatusCount.objects.values_list("status", "count")
