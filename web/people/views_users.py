@@ -117,7 +117,8 @@ class UserListView(RightRequiredMixin, View):
         # The menus' rows are the ones the filters were checked against (one query each, not two);
         # every menu and the rows' group badges show only the groups the viewer may see.
         group_choices = filterset.form.fields["group"].choices_list()
-        users = person_rows(page.object_list, group_names=dict(group_choices))
+        type_choices = filterset.form.fields["type"].choices_list()
+        users = person_rows(page.object_list, group_names=dict(group_choices), type_names=dict(type_choices))
         return render(
             request,
             "accounts/user_list.html",
@@ -148,7 +149,7 @@ class UserListView(RightRequiredMixin, View):
                 # page's database work.
                 "group_choices": group_choices,
                 "selected_group": data["group"].pk if data.get("group") else None,
-                "type_choices": filterset.form.fields["type"].choices_list(),
+                "type_choices": type_choices,
                 "selected_type": data["type"].pk if data.get("type") else None,
                 "max_bulk": bulk.MAX_USERS,
             },
