@@ -195,3 +195,31 @@ def test_a_deep_page_reached_by_a_link_costs_at_most_eight_queries(alice_client,
         response = alice_client.get(f"{URL}?{link(response, 'next')}")
     assert response.status_code == 200
     assert len(queries) <= 8, [q["sql"][:80] for q in queries]
+
+
+def test_a_filtered_list_that_is_a_small_share_of_the_organisation_is_sorted_after_filtering(alice, crowd):
+    """Reading the name index in order and checking each person against a filter reads about
+    (page × people ÷ matches) rows, and everything before a surname's block when the matches sit
+    together: past 5,000 matches, the list still filters first when they are at most 5 % of it."""
+    from flows.filters import UserFilter
+    from rights.selectors import users_in_scope
+    from web.people.views_users import list_order
+
+    filterset = UserFilter({"q": "martin"}, queryset=users_in_scope(alice), actor=alice)
+    assert filterset.is_valid()
+    fenced = list_order(filterset, 6_000, 1_000_000).keys[0]
+    assert not isinstance(fenced, str)  # `last_name || ''`: no index gives it
+    assert list_order(filterset, 6_000, 20_000).keys[0] == "last_name"
+    assert list_order(filterset, 6_000, None).keys[0] == "last_name"
+    assert not isinstance(list_order(filterset, 4_000, None).keys[0], str)
+
+
+def test_the_filtered_counts_say_how_many_people_the_organisation_lists(alice_client, crowd):
+    response = alice_client.get(URL, {"q": "zoé"})
+    assert response.context["total"] == 19  # Zoé, not deleted (every third of the 70, some deleted)
+    from accounts.selectors import status_counts
+
+    counts, listed = status_counts(
+        User.objects.filter(organization=crowd, first_name="Zoé"), organization=crowd, cache_key="test"
+    )
+    assert listed == 57 and sum(counts.values()) == 23
