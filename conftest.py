@@ -27,10 +27,11 @@ def _clear_cache():
 
 @pytest.fixture(autouse=True)
 def _people_version_at_once_in_test_transactions(request):
-    """On PostgreSQL the people version is bumped by a trigger at commit (accounts.selectors.people_changed).
-    A test run inside a transaction that never commits (`db`) would never see it: there the trigger
-    fires at the end of each statement instead, as SQLite's bump does. Tests with real commits
-    (`transactional_db`) keep the commit-time trigger of production."""
+    """On PostgreSQL the people version is bumped, and the status counts added up, by triggers at
+    commit (accounts.selectors.people_changed, accounts.StatusCount). A test run inside a
+    transaction that never commits (`db`) would never see them: there the triggers fire at the end
+    of each statement instead, as SQLite's do. Tests with real commits (`transactional_db`) keep the
+    commit-time triggers of production."""
     marker = request.node.get_closest_marker("django_db")
     transactional = "transactional_db" in request.fixturenames or (
         marker is not None and marker.kwargs.get("transaction")
@@ -41,7 +42,9 @@ def _people_version_at_once_in_test_transactions(request):
 
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS accounts_people_version_at_commit IMMEDIATE")
+                cursor.execute(
+                    "SET CONSTRAINTS accounts_people_version_at_commit, accounts_status_counts_at_commit IMMEDIATE"
+                )
     yield
 
 

@@ -1,15 +1,15 @@
-"""Reads on people that need no rights: login lookups and the cached counts of the people lists."""
+"""Reads on people that need no rights: login lookups and the counts of the people lists."""
 
 import hashlib
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from experquiz import phones
 
-from .models import Organization, PeopleChange, PeopleVersion, User
+from .models import Organization, PeopleChange, PeopleVersion, StatusCount, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -34,12 +34,13 @@ def user_by_login_id(organization, login_id: str) -> User | None:
 
 
 # Counting 100,000 users takes a few milliseconds per status on PostgreSQL, too much on every page
-# view: the tab counts are cached per organisation, under a key that holds the organisation's people
-# version (PeopleVersion). Every write on its people bumps that version when, and only if, it commits,
-# so from that moment every process (each web worker, Celery worker or command, whatever its cache)
-# reads the new version and stops using the counts cached before. A cache may make the page faster,
-# never wrong: the list uses these counts as its total, so stale counts would hide rows. The TTL only
-# bounds how long unused keys stay around.
+# view. The unfiltered list of a whole organisation reads the counts the database keeps at every write
+# (StatusCount, below); the tab counts of a filtered list are counted, and cached per organisation
+# under a key that holds the organisation's people version (PeopleVersion). Every write on its
+# people bumps that version when, and only if, it commits, so from that moment every process (each
+# web worker, Celery worker or command, whatever its cache) reads the new version and stops using
+# the counts cached before. A cache may make the page faster, never wrong: the list uses these counts
+# as its total, so stale counts would hide rows. The TTL only bounds how long unused keys stay around.
 COUNTS_TTL = 600
 
 
@@ -73,8 +74,10 @@ def people_changed(organization_id) -> None:
         PeopleVersion.objects.get_or_create(organization_id=organization_id, defaults={"version": 1})
 
 
-def status_counts(queryset, *, organization: Organization, cache_key: str) -> dict[str, int]:
-    """{status: count} over `queryset`, cached until the organisation's people change.
+def status_counts(queryset, *, organization: Organization, cache_key: str) -> tuple[dict[str, int], int | None]:
+    """{status: count} over `queryset`, and how many people the organisation lists (all but the
+    deleted, from the counts kept at every write; None where the database keeps none), read in one
+    query and cached until the organisation's people change.
 
     `organization` is the request's, loaded at its start with its people version (see
     with_people_version): the version is read before the rows are counted here, so counts are never
@@ -87,8 +90,29 @@ def status_counts(queryset, *, organization: Organization, cache_key: str) -> di
     # The filters can be long and any text: hash them so the key stays short and safe for any cache.
     digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
     key = f"people-counts:{organization.pk}:{version}:{digest}"
-    counts = cache.get(key)
-    if counts is None:
-        counts = dict(queryset.order_by().values_list("status").annotate(n=Count("pk")))
-        cache.set(key, counts, COUNTS_TTL)
-    return counts
+    answer = cache.get(key)
+    if answer is None:
+        counted = queryset.order_by().values("status").annotate(n=Count("pk"), kept=Value(False))
+        rows = counted.values_list("kept", "status", "n")
+        kept = kept_status_counts()
+        if kept is not None:
+            listed = kept.filter(organization=organization).exclude(status=User.Status.DELETED)
+            rows = rows.union(listed.annotate(kept=Value(True)).values_list("kept", "status", "count"), all=True)
+        rows = list(rows)
+        counts = {status: n for is_kept, status, n in rows if not is_kept}
+        answer = counts, (sum(n for is_kept, _status, n in rows if is_kept) if kept is not None else None)
+        cache.set(key, answer, COUNTS_TTL)
+    return answer
+
+
+# The databases whose triggers keep accounts.StatusCount (migration 0011).
+KEPT_COUNTS_VENDORS = ("postgresql", "sqlite")
+
+
+def kept_status_counts():
+    """The per-organisation status counts the database keeps at every write (StatusCount), as a
+    queryset of (status, count) rows to filter by organisation; None on a database without the
+    triggers that keep them."""
+    if connection.vendor not in KEPT_COUNTS_VENDORS:
+        return None
+    return StatusCount.objects.values_list("status", "count")

@@ -1,63 +1,36 @@
 """`/users/` against Django's admin changelist and against the raw SQL of its own queries, interleaved.
 
 Imported by `bench/run.py measure` once Django is set up on the benchmark database. For every
-scenario (a filter, or several) and page size (25 and 200 rows), three cells are timed:
+scenario (a filter, or several; deep pages typed or reached by the Next link; bench/side.py) and page
+size (25 and 200 rows), three cells are timed:
 
 - ours: `/users/` through Django's test client (the whole request: middleware, queries, template);
 - admin: the stock changelist `/admin/accounts/user/` on the bare domain with the same organisation,
   filters, sort and page, its `list_per_page` set to the same page size (in this process only);
 - raw SQL: the queries our request sent (captured once, exactly as sent), replayed one after the
-  other on a psycopg connection of their own, fetching every row.
+  other on a psycopg connection of their own, fetching every row;
 
-Every round visits every cell once, in turn (ours, admin, raw, the next scenario…), so a change in
-the machine's load touches all of them alike; `--samples` rounds (20 at least). Percentiles are the
-nearest-rank ones over all samples (bench.stats). Query counts are taken with the tab counts cached
-and with the cache emptied.
+and one more per extra side (`sides`, bench.side.Side): the same scenario in another process, on
+another database (1,000,000 users) or with another checkout's code (the release before).
+
+Every round visits every cell once, in turn (ours, admin, raw, the sides, the next scenario…), the
+side that goes first rotating, so a change in the machine's load touches all of them alike;
+`--samples` rounds (20 at least). Percentiles are the nearest-rank ones over all samples
+(bench.stats). Query counts are taken with the tab counts cached and with the cache emptied.
 """
 
 import time
 
 import psycopg
 from django.contrib import admin
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Organization, User, UserType
+from accounts.models import Organization, User
+from bench.side import ADMIN_EMAIL, prepare
 from bench.stats import summary
-from groups.models import UserGroup
 
-SIZES = (25, 200)
-ADMIN_EMAIL = "admin@bench0.example"
 STAFF_EMAIL = "staff@platform.example"
-# The admin changelist's list_display (accounts.admin.UserAdmin); its `o=` names a column by index.
-ADMIN_LAST_LOGIN = 6
-
-
-def scenarios(org):
-    """(name, our query string, the admin's query string) for each filter alone and combined."""
-    group = UserGroup.objects.for_org(org).order_by("pk")[7]
-    user_type = UserType.objects.for_org(org).get(name="Trainee")
-    # A word that matches: the most common surname of the data set.
-    email = User.objects.for_org(org).get(email__endswith=".4242@bench0.example").email.split("@")[0]
-    o = f"organization__id__exact={org.pk}"
-    return [
-        ("no filter", "", o),
-        ("status=active", "status=active", f"{o}&status__exact=active"),
-        ("status=deleted", "status=deleted", f"{o}&status__exact=deleted"),
-        ("group", f"group={group.pk}", f"{o}&user_groups__id__exact={group.pk}"),
-        ("type", f"type={user_type.pk}", f"{o}&user_type__id__exact={user_type.pk}"),
-        ("q=lefevre (common surname)", "q=lefevre", f"{o}&q=lefevre"),
-        ("q=06 00 01 23 45 (phone)", "q=06+00+01+23+45", f"{o}&q=%2B33600012345"),
-        ("q=<name.4242> (email)", f"q={email}", f"{o}&q={email}"),
-        (
-            "status+group+type+q",
-            f"status=active&group={group.pk}&type={user_type.pk}&q=ma",
-            f"{o}&status__exact=active&user_groups__id__exact={group.pk}&user_type__id__exact={user_type.pk}&q=ma",
-        ),
-        ("sort=-last_login, page 200", "sort=-last_login&page=200", f"{o}&o=-{ADMIN_LAST_LOGIN}&p=200"),
-    ]
 
 
 class Replay:
@@ -92,7 +65,7 @@ def timed_ms(function) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure(samples: int = 20):
+def measure(samples: int = 20, sides=()):
     """Run the interleaved rounds; print the table; return the cells for the goal table."""
     org = Organization.objects.get(slug="bench0")
     ours = Client(HTTP_HOST=f"{org.slug}.localhost")
@@ -102,32 +75,14 @@ def measure(samples: int = 20):
     model_admin = admin.site._registry[User]
     default_per_page = model_admin.list_per_page
 
-    cells = []
-    for name, query, admin_query in scenarios(org):
-        for size in SIZES:
-            url = f"/users/?{query}&per_page={size}" if query else f"/users/?per_page={size}"
-            cache.clear()
-            with CaptureQueriesContext(connection) as uncached:
-                response = ours.get(url)
-            assert response.status_code == 200, (url, response.status_code)
-            with CaptureQueriesContext(connection) as cached:
-                response = ours.get(url)
-            rows = response.content.count(b'name="ids"')
-            cells.append(
-                {
-                    "scenario": name,
-                    "size": size,
-                    "url": url,
-                    "admin_url": f"/admin/accounts/user/?{admin_query}",
-                    "rows": rows,
-                    "queries_cached": len(cached),
-                    "queries_uncached": len(uncached),
-                    "replay": Replay([q["sql"] for q in cached.captured_queries]),
-                    "ours": [],
-                    "admin": [],
-                    "raw": [],
-                }
-            )
+    cells = prepare(ours, org)
+    for index, cell in enumerate(cells):
+        cell.update(replay=Replay(cell.pop("statements")), ours=[], admin=[], raw=[])
+        for side in sides:
+            theirs = side.cells[index]
+            assert (theirs["scenario"], theirs["size"]) == (cell["scenario"], cell["size"]), side.name
+            cell[side.name] = []
+            cell[f"{side.name}_info"] = theirs
 
     def admin_get(cell):
         model_admin.list_per_page = cell["size"]
@@ -144,23 +99,32 @@ def measure(samples: int = 20):
         cell["replay"].run()
 
     for n in range(samples):
-        for cell in cells:
-            sides = [
+        for index, cell in enumerate(cells):
+            order = [
                 ("ours", lambda cell=cell: ours.get(cell["url"])),
                 ("admin", lambda cell=cell: admin_get(cell)),
                 ("raw", cell["replay"].run),
             ]
             # Each side leads in turn: none always runs right after another's work.
-            for side, function in sides[n % 3 :] + sides[: n % 3]:
+            for side, function in order[n % 3 :] + order[: n % 3]:
                 cell[side].append(timed_ms(function))
+            for k in range(len(sides)):
+                side = sides[(n + k) % len(sides)]
+                cell[side.name].append(side.get(index))
+        print(f"  round {n + 1}/{samples} done", flush=True)
     for cell in cells:
         cell["replay"].close()
-        for side in ("ours", "admin", "raw"):
+        for side in ("ours", "admin", "raw", *(side.name for side in sides)):
             cell[side] = summary(cell[side])
         cell["vs_admin_p50"] = cell["admin"]["p50"] / cell["ours"]["p50"]
         cell["vs_admin_p95"] = cell["admin"]["p95"] / cell["ours"]["p95"]
         cell["vs_raw_p95"] = cell["ours"]["p95"] / cell["raw"]["p95"]
+        for side in sides:
+            cell[f"{side.name}_p50"] = cell[side.name]["p50"] / cell["ours"]["p50"]
+            cell[f"{side.name}_p95"] = cell[side.name]["p95"] / cell["ours"]["p95"]
     print_cells(cells, samples)
+    if sides:
+        print_sides(cells, samples, sides)
     return cells
 
 
@@ -170,7 +134,7 @@ def print_cells(cells, samples):
         f"{samples} interleaved samples per cell; ms (p50 / p95 / p99, nearest rank)"
     )
     header = (
-        f"{'scenario':28} {'rows':>4} {'q c/u':>5} | {'ours p50':>8} {'p95':>6} {'p99':>6} | "
+        f"{'scenario':34} {'rows':>4} {'q c/u':>5} | {'ours p50':>8} {'p95':>6} {'p99':>6} | "
         f"{'admin p50':>9} {'p95':>6} | {'raw p50':>7} {'p95':>5} | {'×adm p50':>8} {'×adm p95':>8} {'/raw p95':>8}"
     )
     print(header)
@@ -178,7 +142,7 @@ def print_cells(cells, samples):
     for cell in cells:
         o, a, r = cell["ours"], cell["admin"], cell["raw"]
         print(
-            f"{cell['scenario'][:22] + ' /' + str(cell['size']):28} {cell['rows']:>4} "
+            f"{cell['scenario'][:28] + ' /' + str(cell['size']):34} {cell['rows']:>4} "
             f"{cell['queries_cached']:>2}/{cell['queries_uncached']:<2} | "
             f"{o['p50']:8.1f} {o['p95']:6.1f} {o['p99']:6.1f} | {a['p50']:9.1f} {a['p95']:6.1f} | "
             f"{r['p50']:7.1f} {r['p95']:5.1f} | {cell['vs_admin_p50']:8.1f} {cell['vs_admin_p95']:8.1f} "
@@ -186,3 +150,26 @@ def print_cells(cells, samples):
         )
         if cell["rows"] != cell["admin_rows"]:
             print(f"   (the admin's page shows {cell['admin_rows']} rows)")
+
+
+def print_sides(cells, samples, sides):
+    """Each extra side beside ours: its p50 and p95, and their ratios to ours (side / ours)."""
+    print(f"\n/users/, this process (ours) beside the other sides; {samples} interleaved samples per cell; ms")
+    header = f"{'scenario':34} {'ours q':>6} {'p50':>7} {'p95':>7}"
+    for side in sides:
+        header += f" | {side.name + ' q':>8} {'p50':>7} {'p95':>7} {'/ours p50':>9} {'p95':>5}"
+    print(header)
+    print("-" * len(header))
+    for cell in cells:
+        line = (
+            f"{cell['scenario'][:28] + ' /' + str(cell['size']):34} "
+            f"{cell['queries_cached']:>2}/{cell['queries_uncached']:<3} "
+            f"{cell['ours']['p50']:7.1f} {cell['ours']['p95']:7.1f}"
+        )
+        for side in sides:
+            info, times = cell[f"{side.name}_info"], cell[side.name]
+            line += (
+                f" | {info['queries_cached']:>4}/{info['queries_uncached']:<3} {times['p50']:7.1f} {times['p95']:7.1f}"
+                f" {cell[side.name + '_p50']:9.2f} {cell[side.name + '_p95']:5.2f}"
+            )
+        print(line)

@@ -2,17 +2,20 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_people_bench .venv/bin/python bench/run.py all
 
-Steps: `generate` (migrate, then one organisation of 100,000 users and five of 20,000, 500 groups,
-300,000 memberships, loaded with COPY), `measure` (each filter alone and combined: queries per page
-at two page sizes, median and p95 latency, cold and warm tab counts, and the admin changelist with
-the same filters on the same data), `explain` (the plans of the status, group and text filters),
-`import` (a 10,000-row CSV uploaded, checked and imported through the web pages). `all` runs them
-in order. Generation is skipped when the data already exists.
+Steps: `generate` (migrate, then one organisation of 100,000 users — `--users` for another size —
+and five of 20,000, 500 groups, 1.5 memberships per user, loaded with COPY), `measure` (each filter
+alone and combined, deep pages typed or reached by Next: queries per page at two page sizes, median
+and p95 latency, cold and warm tab counts, and the admin changelist with the same filters on the
+same data; `--side` adds another database or checkout, interleaved), `explain` (the plans of the
+filters, of deep pages and of the tab counts), `import` (a 10,000-row CSV uploaded, checked and
+imported through the web pages). `all` runs them in order. Generation is skipped when the data
+already exists.
 """
 
 import argparse
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -45,7 +48,8 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client, RequestFactory  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Organization, User, UserType  # noqa: E402
@@ -55,9 +59,9 @@ from flows.management.commands.seed_demo import FIRST_NAMES as FIRST  # noqa: E4
 from flows.management.commands.seed_demo import LAST_NAMES as LAST  # noqa: E402
 from groups.models import UserGroup  # noqa: E402
 
-BIG, SMALL = ("bench0", 100_000), [(f"bench{n}", 20_000) for n in range(1, 6)]
+BIG, SMALL = "bench0", [(f"bench{n}", 20_000) for n in range(1, 6)]
 GROUPS = {"bench0": 250, **{f"bench{n}": 50 for n in range(1, 6)}}  # 500 in all
-MEMBERSHIPS = 300_000
+MEMBERSHIPS_PER_USER = 1.5  # 300,000 for the 200,000 users of the default data set
 STATUSES = ["active"] * 60 + ["created"] * 10 + ["invited"] * 10 + ["inactive"] * 15 + ["deleted"] * 5
 ADMIN_EMAIL = "admin@bench0.example"
 STAFF_EMAIL = "staff@platform.example"
@@ -70,9 +74,10 @@ def ascii_lower(text):
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
-def generate():
+def generate(users=100_000):
+    """The data set, `users` people in the big organisation (bench0)."""
     call_command("migrate", verbosity=0)
-    if Organization.objects.filter(slug=BIG[0]).exists():
+    if Organization.objects.filter(slug=BIG).exists():
         print("Data already generated.")
         return
     started = time.perf_counter()
@@ -84,8 +89,7 @@ def generate():
         next_id = cursor.fetchone()[0] + 1
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM usergroups_usergroup")
         next_group = cursor.fetchone()[0] + 1
-    membership_rows = []
-    for slug, size in [BIG, *SMALL]:
+    for slug, size in [(BIG, users), *SMALL]:
         org = Organization.objects.create(name=slug.title(), slug=slug)
         types = [UserType.objects.create(organization=org, name=name).pk for name in ("Employee", "Trainee", "Client")]
         group_ids = list(range(next_group, next_group + GROUPS[slug]))
@@ -123,19 +127,19 @@ def generate():
                     )
                 )  # fmt: skip
                 next_id += 1
-        share = size * MEMBERSHIPS // 200_000
+        share = int(size * MEMBERSHIPS_PER_USER)
         pairs = set()
         while len(pairs) < share:
             pairs.add((rng.choice(group_ids), rng.choice(user_ids)))
-        membership_rows += [(org.pk, group, user, now) for group, user in pairs]
-        print(f"  {slug}: {size} users, {len(group_ids)} groups, {share} memberships")
-    with raw.copy("COPY usergroups_membership (organization_id, group_id, user_id, added_at) FROM STDIN") as copy:
-        for row in membership_rows:
-            copy.write_row(row)
+        with raw.copy("COPY usergroups_membership (organization_id, group_id, user_id, added_at) FROM STDIN") as copy:
+            for group, user in pairs:
+                copy.write_row((org.pk, group, user, now))
+        del pairs, user_ids
+        print(f"  {slug}: {size} users, {len(group_ids)} groups, {share} memberships", flush=True)
     with connection.cursor() as cursor:
         for table in ("accounts_user", "usergroups_usergroup"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-    big = Organization.objects.get(slug=BIG[0])
+    big = Organization.objects.get(slug=BIG)
     admin = User.objects.create(organization=big, email=ADMIN_EMAIL, first_name="Bench", last_name="Admin",
                                 is_administrator=True, status="active")  # fmt: skip
     admin.set_password("bench-pass-2026")
@@ -147,10 +151,20 @@ def generate():
     print(f"Generated in {time.perf_counter() - started:.1f} s")
 
 
-def measure(samples=20):
+def measure(samples=20, sides=()):
+    """`sides`: (name, database URL, checkout) of the other sides to interleave with this one."""
     from bench.people import measure as people_measure
+    from bench.side import Side
 
-    return people_measure(samples)
+    started = []
+    try:
+        for name, database_url, root in sides:
+            print(f"Starting side {name} ({database_url}, code of {root})…", flush=True)
+            started.append(Side(name, database_url, root))
+        return people_measure(samples, started)
+    finally:
+        for side in started:
+            side.close()
 
 
 def tokens(samples=20):
@@ -171,8 +185,9 @@ def tokens(samples=20):
     return summary
 
 
-def goals(cells, links):
-    """The goal table of issue 12 for the web pages, with the measured values and pass/fail."""
+def goals(cells, links, growth=""):
+    """The goal table of issue 12 for the web pages, with the measured values and pass/fail.
+    `growth`: the side that holds 1,000,000 users, if one ran."""
     rows = []
     if cells:
         worst_p50 = min(cells, key=lambda c: c["vs_admin_p50"])
@@ -192,6 +207,15 @@ def goals(cells, links):
         ))  # fmt: skip
         most = max(max(c["queries_cached"], c["queries_uncached"]) for c in cells)
         rows.append(("queries per /users/ page, counts cached or not", "<= 8", str(most), most <= 8))
+        if growth:
+            worst_p50 = max(cells, key=lambda c: c[f"{growth}_p50"])
+            worst_p95 = max(cells, key=lambda c: c[f"{growth}_p95"])
+            rows.append((
+                f"/users/ at 1,000,000 users ({growth}) vs 100,000, p50 and p95 ratios, worst cell", "<= 2x",
+                f"{worst_p50[growth + '_p50']:.2f}x ({worst_p50['scenario']} /{worst_p50['size']}), "
+                f"p95 {worst_p95[growth + '_p95']:.2f}x ({worst_p95['scenario']} /{worst_p95['size']})",
+                max(worst_p50[f"{growth}_p50"], worst_p95[f"{growth}_p95"]) <= 2,
+            ))  # fmt: skip
     if links:
         valid = links["valid"]
         rows.append((
@@ -205,31 +229,66 @@ def goals(cells, links):
 
 
 def explain():
-    from web.people.views_users import filtered_users, list_queryset
+    """EXPLAIN ANALYZE of the queries `/users/` sends: the page and the tab counts, per filter, for deep
+    pages (typed, or reached by Next) and for the unfiltered list's kept counts."""
+    from urllib.parse import urlencode
 
-    org = Organization.objects.get(slug=BIG[0])
+    from django.core.cache import cache
+
+    from bench.side import reach
+
+    org = Organization.objects.get(slug=BIG)
     actor = User.objects.get(organization=org, email=ADMIN_EMAIL)
     group = UserGroup.objects.for_org(org).order_by("pk")[7]
-    for name, params in [
+    trainee = UserType.objects.for_org(org).get(name="Trainee")
+    client = Client(HTTP_HOST=f"{org.slug}.localhost")
+    client.force_login(actor)
+
+    def analyze(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    def show(title, url):
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        total = re.search(r'data-total="(\d+)"', response.content.decode()).group(1)
+        page = next(q["sql"] for q in queries.captured_queries if "keyset_0" in q["sql"])
+        print(f"\n-- {title} ({total} users; {url[:100]}): the page query, 25 rows")
+        print(page[page.index(" FROM ") :])
+        print(analyze(page))
+        counts = [q["sql"] for q in queries.captured_queries if "statuscount" in q["sql"] or "COUNT(" in q["sql"]]
+        for sql in counts:
+            print(f"-- {title}: tab counts")
+            print(sql)
+            print(analyze(sql))
+
+    for title, params in [
+        ("no filter", {}),
         ("status filter", {"status": "inactive"}),
         ("group filter", {"group": group.pk}),
+        ("type filter", {"type": trainee.pk}),
         ("text filter, common word", {"q": "lefevre"}),
         ("text filter, rare word", {"q": "lambert.4242"}),
         ("phone filter", {"q": "06 00 01 23 45"}),
     ]:
-        request = RequestFactory().get("/users/", params)
-        request.user, request.organization = actor, org
-        filterset = filtered_users(request, request.GET)
-        filterset.is_valid()
-        total = filterset.qs.count()
-        print(f"\n-- {name}: {params} ({total} users; the page query of the list: 25 rows, ORDER BY name)")
-        print(list_queryset(filterset, total)[:25].explain(analyze=True))
-        print(f"-- {name}: tab counts (GROUP BY status over the other filters)")
-        from django.db.models import Count
-
-        base = filtered_users(request, {k: v for k, v in params.items() if k != "status"})
-        base.is_valid()
-        print(base.without_status().order_by().values_list("status").annotate(n=Count("pk")).explain(analyze=True))
+        show(title, f"/users/?{urlencode(params)}")
+    for title, query, by in [
+        ("sort=-last_login, page 200 by Next", "sort=-last_login", "next:200"),
+        ("sort=-last_login, page 200 typed", "sort=-last_login&page=200", ""),
+        ("type filter, page 500 by Next", f"type={trainee.pk}", "next:500"),
+        ("no filter, the middle page by Next", "", "next:middle"),
+        ("sort=-last_login, page 3000 by Next (people who never logged in)", "sort=-last_login", "next:3000"),
+        ("sort=last_login, the middle page by Next", "sort=last_login", "next:middle"),
+        ("sort=status, the middle page by Next", "sort=status", "next:middle"),
+        ("sort=-status, the middle page by Next", "sort=-status", "next:middle"),
+        ("sort=-name, the middle page by Previous", "sort=-name", "previous:middle"),
+        ("sort=created, the middle page by Next", "sort=created", "next:middle"),
+        ("no filter, the last page (typed: read from the end)", "page=999999", ""),
+    ]:
+        show(title, reach(client, query, 25, by)[0])
 
 
 def import_10k():
@@ -237,7 +296,7 @@ def import_10k():
 
     from accounts.models import ImportJob
 
-    org = Organization.objects.get(slug=BIG[0])
+    org = Organization.objects.get(slug=BIG)
     client = Client(HTTP_HOST=f"{org.slug}.localhost")
     client.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
     run = int(time.time())
@@ -267,22 +326,41 @@ def import_10k():
     )
 
 
+def side_spec(text):
+    """NAME=DATABASE_URL[=CHECKOUT] → (name, database URL, checkout; this one by default)."""
+    name, _, rest = text.partition("=")
+    database_url, _, root = rest.partition("=")
+    if not name or not database_url.startswith("postgres"):
+        raise argparse.ArgumentTypeError("NAME=DATABASE_URL[=CHECKOUT], e.g. 1m=postgres://…/experquiz_people_bench_1m")
+    return name, database_url, root or str(ROOT)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=["generate", "measure", "tokens", "explain", "import", "all", "web"])
     parser.add_argument("--samples", type=int, default=20, help="interleaved samples per cell (at least 20)")
+    parser.add_argument("--users", type=int, default=100_000, help="people in the big organisation (generate)")
+    parser.add_argument(
+        "--side",
+        type=side_spec,
+        action="append",
+        default=[],
+        help="NAME=DATABASE_URL[=CHECKOUT]: time /users/ on that database (generated the same way) with that "
+        "checkout's code too, interleaved (measure); repeatable",
+    )
+    parser.add_argument("--growth", default="", help="the --side that holds 1,000,000 users: adds the growth goal")
     args = parser.parse_args()
     step, samples = args.step, max(20, args.samples)
     if step in ("generate", "all", "web"):
-        generate()
-    cells = measure(samples) if step in ("measure", "all", "web") else None
+        generate(args.users)
+    cells = measure(samples, args.side) if step in ("measure", "all", "web") else None
     links = tokens(samples) if step in ("tokens", "all", "web") else None
     if step in ("explain", "all"):
         explain()
     if step in ("import", "all"):
         import_10k()
     if cells or links:
-        goals(cells, links)
+        goals(cells, links, args.growth)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ Every list, count, detail, bulk action, export, import and invitation starts fro
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Value
 
 from accounts.models import Contact, User
+from accounts.selectors import kept_status_counts
 from groups.models import Membership, UserGroup
 
 from .models import Grant, GrantGroup, ProfileAssignment, RightsProfile
@@ -113,6 +114,35 @@ def users_in_scope(actor: User, right: str = Right.MANAGE_USERS):
     # an administrator's email (or another manager's) and take the account over with a password
     # reset, or lock them out. Reading results is harmless, so it keeps its whole scope.
     return users.exclude(rights_holders(actor.organization_id))
+
+
+def user_status_counts(actor: User, right: str = Right.MANAGE_USERS) -> dict[str, int] | None:
+    """{status: how many} of `users_in_scope(actor, right)`, in one query, from the counts the
+    database keeps at every write (accounts.StatusCount), when the scope is the whole organisation;
+    None when it is not (the members of some groups) or the database keeps no counts: then count.
+
+    No cache: the counts change in the transaction of each write, so they are exact as of the last
+    commit, for every process. A non-administrator's scope leaves out the people who hold rights (a
+    handful): their counts are taken away in the same query.
+    """
+    kept = kept_status_counts()
+    if kept is None or not _is_tenant_user(actor) or not actor_scope(actor, right).all_users:
+        return None
+    counts = kept.filter(organization_id=actor.organization_id)
+    if not (actor.is_administrator or right == Right.VIEW_RESULTS):
+        holders = (
+            User.objects.filter(organization_id=actor.organization_id)
+            .filter(rights_holders(actor.organization_id))
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk") * Value(-1))
+            .values_list("status", "n")
+        )
+        counts = counts.union(holders, all=True)
+    totals = {}
+    for status, count in counts:
+        totals[status] = totals.get(status, 0) + count
+    return totals
 
 
 def user_ids_in_scope(actor: User, right: str):

@@ -2,9 +2,10 @@
 
 A page of 200 people used to cost far more in its template than in the database: a model instance
 per person, a `{% url %}`, a localised number for every id, the status label, the phone number
-parsed again, the groups through a prefetch. Here one query reads plain values (the local dates
-come from the database), the groups come from one membership query named through the viewer's
-own group menu, and every value shown is a string computed once, so the template only prints.
+parsed again, the groups through a prefetch. Here one query reads plain values of the users table
+alone (the local dates come from the database), the groups come from one membership query, groups
+and types are named through the page's own menus, and every value shown is a string computed once,
+so the template only prints.
 """
 
 import functools
@@ -27,7 +28,7 @@ COLUMNS = (
     "mobile",
     "is_administrator",
     "status",
-    "user_type__name",
+    "user_type_id",
     "last_login_date",
     "created_date",
 )
@@ -56,11 +57,10 @@ class PersonRow:
     created: str
 
 
-def row_values(queryset):
-    """`queryset` (users, filtered and ordered) as the tuples `person_rows` reads; slice it for a page."""
-    return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at")).values_list(
-        *COLUMNS
-    )
+def with_row_values(queryset):
+    """`queryset` (users) with what the rows show and the columns do not hold: read it as `COLUMNS`
+    (`values_list`) to get the tuples `person_rows` reads."""
+    return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,10 +77,11 @@ def url_maker(name="accounts:user_detail"):
     return lambda pk: f"{before}{pk}{after}"
 
 
-def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
-    """`values` (tuples from `row_values`, one page) as rows. `group_names` holds the groups the
-    viewer may see ({pk: name}, in the order to show them: the menu's, by name in the database's
-    collation); memberships of any other group are not shown."""
+def person_rows(values, *, group_names: dict[int, str], type_names: dict[int, str]) -> list[PersonRow]:
+    """`values` (`COLUMNS` tuples of `with_row_values`, one page) as rows. `group_names` holds the
+    groups the viewer may see ({pk: name}, in the order to show them: the menu's, by name in the
+    database's collation); memberships of any other group are not shown. `type_names`: {pk: name} of
+    the organisation's user types (the type menu's), so that the page query reads one table."""
     values = list(values)
     rank = {pk: n for n, pk in enumerate(group_names)}
     memberships = group_ids_by_user([value[0] for value in values])
@@ -92,7 +93,7 @@ def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
         return "—" if day is None else _short_date(day, language)
 
     rows = []
-    for pk, first, last, email, mobile, is_admin, status, type_name, last_login, created in values:
+    for pk, first, last, email, mobile, is_admin, status, type_id, last_login, created in values:
         shown_mobile = phones.display(mobile)
         groups = [group_names[g] for g in sorted((g for g in memberships.get(pk, ()) if g in rank), key=rank.get)]
         rows.append(
@@ -112,7 +113,7 @@ def person_rows(values, *, group_names: dict[int, str]) -> list[PersonRow]:
                 login_id=email or shown_mobile,
                 mobile_display=shown_mobile,
                 status_label=labels.get(status, status),
-                type_name=type_name or "",
+                type_name=type_names.get(type_id, ""),
                 groups=groups,
                 last_login=short_date(last_login),
                 created=short_date(created),

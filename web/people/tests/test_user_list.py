@@ -122,7 +122,7 @@ def test_pagination_and_page_size_keep_the_filters(alice_client, alice):
         UserFactory(organization=alice.organization, first_name=f"P{n:02d}", last_name="Zed")
     response = alice_client.get(URL, {"q": "zed", "per_page": 25, "page": 2})
     assert len(response.context["users"]) == 5
-    assert response.context["page"].paginator.count == 30
+    assert response.context["page"].count == 30
     assert "q=zed" in response.context["query_without_page"]
     assert len(alice_client.get(URL, {"q": "zed", "per_page": 50}).context["users"]) == 30
 
@@ -156,7 +156,7 @@ def test_bad_filter_values_are_ignored_with_a_message_not_a_500(alice_client, pe
 def test_a_page_size_that_is_not_plain_digits_shows_the_default_size(alice_client, people, per_page):
     response = alice_client.get(URL, {"per_page": per_page})
     assert response.status_code == 200
-    assert response.context["page"].paginator.per_page == 25
+    assert response.context["page"].per_page == 25
 
 
 def test_names_with_html_are_shown_escaped(alice_client, alice):
