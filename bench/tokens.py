@@ -22,9 +22,9 @@ in another process (non-blocking sockets on one selector: little CPU per request
 A round visits every cell once, in turn, and the order rotates from round to round, so a change in
 the machine's load touches every cell alike; `--rounds` rounds. Per cell: requests per second,
 p50/p95/p99 (nearest rank over every request, bench.stats), statuses, and the CPU each request cost
-the web workers, the database (the backends of the benchmark database; with persistent connections
-only) and the client, read from /proc: on a machine shared with other work, the CPU per request
-compares code far better than requests per second.
+the web workers, the database (the backends of the server's own connections, with persistent
+connections only) and the client, read from /proc: on a machine shared with other work, the CPU per
+request compares code far better than requests per second.
 
 Differences from production, on purpose: plain HTTP (`HTTPS=0`), the cache in the Redis given by
 `--redis`, and the per-address limit of failed look-ups raised (`TOKEN_THROTTLE_PER_IP`): the client
@@ -34,6 +34,7 @@ are in `bench/results/tokens-<server>.log`.
 
 import argparse
 import ast
+import math
 import os
 import re
 import secrets
@@ -309,15 +310,21 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _database_backends(database_url: str) -> list[int]:
+def _database_backends(database_url: str, application_name: str) -> list[int]:
+    """The PostgreSQL backends serving one server's workers (their connections carry its name)."""
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as connection:
-        name = connection.info.dbname
         rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            [application_name],
         ).fetchall()
     return [pid for (pid,) in rows]
+
+
+def _cpu_spent(before: dict, after: dict) -> float:
+    """CPU seconds the processes spent between two readings ({pid: seconds}), those alive at both."""
+    return sum(after[pid] - before[pid] for pid in before if pid in after and after[pid] >= before[pid])
 
 
 class Server:
@@ -326,6 +333,10 @@ class Server:
     def __init__(self, name, checkout: Path, *, database_url, cache_url, workers, extra_args, conn_max_age):
         self.name = name
         self.port = free_port()
+        # The workers' database connections carry the server's name: their backends' CPU is counted.
+        self.application_name = f"bench-tokens-{name}-{self.port}"
+        separator = "&" if "?" in database_url else "?"
+        database_url = f"{database_url}{separator}application_name={self.application_name}"
         env = server_env(database_url=database_url, cache_url=cache_url, port=self.port)
         if conn_max_age is not None:
             env["CONN_MAX_AGE"] = str(conn_max_age)
@@ -349,8 +360,8 @@ class Server:
                     raise RuntimeError(f"gunicorn ({name}) did not start: see {log_path}") from None
                 time.sleep(0.2)
 
-    def workers_cpu(self) -> float:
-        return sum(_cpu_seconds(pid) for pid in _children(self.process.pid))
+    def workers_cpu(self) -> dict:
+        return {pid: _cpu_seconds(pid) for pid in _children(self.process.pid)}
 
     def stop(self):
         os.killpg(self.process.pid, 15)
@@ -359,22 +370,23 @@ class Server:
 
 
 def run_cell(server: Server, kind: str, *, connections, seconds, keep_alive, database_url):
-    backends = _database_backends(database_url)
-    before = server.workers_cpu(), sum(_cpu_seconds(pid) for pid in backends)
+    backends = _database_backends(database_url, server.application_name)
+    before = server.workers_cpu(), {pid: _cpu_seconds(pid) for pid in backends}
     out = subprocess.run(
         [PYTHON, __file__, "--load-cell", str(server.port), str(connections), str(seconds),
          "1" if keep_alive else "0", kind],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     latencies, statuses, elapsed, connects, client_cpu = ast.literal_eval(out.stdout.strip().splitlines()[-1])
-    after = server.workers_cpu(), sum(_cpu_seconds(pid) for pid in backends)
+    after = server.workers_cpu(), {pid: _cpu_seconds(pid) for pid in backends}
     return {
         "latencies": latencies,
         "statuses": statuses,
         "elapsed": elapsed,
         "connects": connects,
-        "cpu_web": after[0] - before[0],
-        "cpu_db": after[1] - before[1],
+        "cpu_web": _cpu_spent(before[0], after[0]),
+        # Without persistent connections each request has a backend of its own, gone before it is read.
+        "cpu_db": _cpu_spent(before[1], after[1]) if backends else math.nan,
         "cpu_client": client_cpu,
     }
 
