@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count, F
 
 from experquiz import phones
-from experquiz.sql_rows import Table
+from experquiz.sql_rows import Statement, Table
 
 from .models import Organization, PeopleChange, PeopleVersion, User
 
@@ -50,14 +50,15 @@ def people_version(organization_id) -> int:
 
 
 @functools.cache
-def _organization_by_slug_sql() -> tuple[Table, str]:
+def _organization_by_slug_sql() -> tuple[Table, Statement]:
     organization, version = Table(Organization, "o"), Table(PeopleVersion, "v")
     # Only names from the models go into the text; the slug is a parameter.
-    return organization, (
+    sql = (
         f"SELECT {organization.columns}, COALESCE({version.column('version')}, 0) FROM {organization.source}"  # noqa: S608
         f" LEFT JOIN {version.source} ON {version.column('organization')} = {organization.column('id')}"
         f" WHERE {organization.column('slug')} = %s"
     )
+    return organization, Statement("experquiz_organization_by_slug", sql)
 
 
 def organization_by_slug(slug: str) -> Organization | None:
@@ -67,10 +68,8 @@ def organization_by_slug(slug: str) -> Organization | None:
     The tenant middleware reads it on every request: one statement, written once per process
     (experquiz.sql_rows), where the queryset cost a millisecond of CPU to compile each time.
     """
-    organization, sql = _organization_by_slug_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slug])
-        row = cursor.fetchone()
+    organization, statement = _organization_by_slug_sql()
+    row = statement.fetchone([slug])
     if row is None:
         return None
     found = organization.build(row)

@@ -9,8 +9,8 @@ on the links `bench/tokens.py` seeds in `bench0`: `i` valid account links, `a` v
 `iu` and `au` unknown ones (404). After 50 requests of warm-up it times `--requests` more:
 
 - by default, the process's CPU time per request (`time.process_time`), `--samples` times per cell,
-  interleaved (every cell once, then again…), median and range; PostgreSQL's and Redis's own CPU is
-  not counted, their client libraries' is;
+  interleaved (every cell once, then again…), median and range, and apart the CPU the database
+  server's backend spent on the same requests (from /proc); Redis's is not counted;
 - with `--callgrind`, the instructions per request under valgrind's callgrind (the measured requests
   only, cut out with `--dump-before`): the same on a busy machine as on an idle one, so it compares
   code when the machine is shared. One sample per cell; slow (about a minute a cell);
@@ -117,13 +117,24 @@ def child(kind: str, requests: int, mode: str) -> None:
         stats.sort_stats("cumulative").print_stats(60)
         print(out.getvalue().replace(os.getcwd() + "/", "").replace(sys.prefix + "/lib/", ""))
         return
+    from django.db import connection
+
+    backend = connection.connection.info.backend_pid  # the persistent connection the requests use
     os.getppid()  # callgrind --dump-before=getppid: what follows is the measured part
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall, db = time.process_time(), time.perf_counter(), _cpu_seconds(backend)
     for n in range(requests):
         one(n)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall, db = time.process_time() - cpu, time.perf_counter() - wall, _cpu_seconds(backend) - db
     os.getppid()
-    print(repr({"cpu_ms": 1000 * cpu / requests, "wall_ms": 1000 * wall / requests, "statuses": statuses}))
+    print(repr({
+        "cpu_ms": 1000 * cpu / requests, "wall_ms": 1000 * wall / requests, "db_ms": 1000 * db / requests,
+        "statuses": statuses,
+    }))  # fmt: skip
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_cell(checkout: Path, kind: str, requests: int, *, env: dict, callgrind: bool = False) -> dict:
@@ -200,7 +211,11 @@ def main():
                 cell = run_cell(checkout, kind, requests, env=env, callgrind=args.callgrind)
                 results[name, kind].append(cell)
                 print(f"  sample {sample + 1} {name:7} {kind:2} {cell}", flush=True)
-    unit = "instructions per request (millions)" if args.callgrind else "CPU ms per request, median (min-max)"
+    unit = (
+        "instructions per request (millions)"
+        if args.callgrind
+        else "CPU ms per request, median (min-max); DB: PostgreSQL's CPU for the same requests, median"
+    )
     print(f"\n{unit}; {requests} requests per cell after {WARMUP} of warm-up, {samples} sample(s)")
     print("| page | " + " | ".join(checkouts) + (" | this / against |" if args.against else " |"))
     print("|---" * (len(checkouts) + 1 + bool(args.against)) + "|")
@@ -214,7 +229,8 @@ def main():
             else:
                 values = [cell["cpu_ms"] for cell in cells]
                 value = statistics.median(values)
-                row.append(f"{value:.2f} ({min(values):.2f}-{max(values):.2f})")
+                db = statistics.median(cell["db_ms"] for cell in cells)
+                row.append(f"{value:.2f} ({min(values):.2f}-{max(values):.2f}); DB {db:.2f}")
             medians.append(value)
         ratio = f" | {medians[0] / medians[1]:.2f}" if args.against else ""
         print(f"| {KINDS[kind]} | " + " | ".join(row) + ratio + " |")

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -154,3 +155,61 @@ def test_an_organisation_without_questions_counts_none(acme):
     make_questionnaire(other, questions=3)
     _invitation, place = assert_same_link(acme, tokens[cora])
     assert place.assignment.questionnaire.question_count == 0
+
+
+# --- Prepared once per connection (PostgreSQL, persistent connections) ------------------------------
+
+
+@pytest.fixture
+def persistent(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 300)
+
+
+def sent(action):
+    with CaptureQueriesContext(connection) as queries:
+        result = action()
+    return result, [query["sql"].split("(")[0].split(" AS ")[0] for query in queries]
+
+
+def test_with_persistent_connections_a_read_is_prepared_once_per_connection(persistent, acme, transactional_db):
+    plain = fields(organization_by_slug("acme"))
+    connection.close()
+    found, statements = sent(lambda: organization_by_slug("acme"))
+    assert statements == ["PREPARE experquiz_organization_by_slug", "EXECUTE experquiz_organization_by_slug"]
+    assert fields(found) == plain
+    found, statements = sent(lambda: organization_by_slug("acme"))
+    assert statements == ["EXECUTE experquiz_organization_by_slug"] and fields(found) == plain
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        assert ("experquiz_organization_by_slug",) in cursor.fetchall()
+    connection.close()  # a new connection has prepared nothing
+    _found, statements = sent(lambda: organization_by_slug("acme"))
+    assert statements[0] == "PREPARE experquiz_organization_by_slug"
+
+
+def test_a_prepared_read_gone_from_the_session_is_prepared_again(persistent, acme, transactional_db):
+    organization_by_slug("acme")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
+    found, statements = sent(lambda: organization_by_slug("acme"))
+    assert found.slug == "acme"
+    assert statements[-2:] == ["PREPARE experquiz_organization_by_slug", "EXECUTE experquiz_organization_by_slug"]
+
+
+def test_every_prepared_read_gives_what_the_plain_one_gives(persistent, acme, bob):
+    quiz = make_questionnaire(acme, questions=2)
+    cora = ContactFactory(organization=acme)
+    _assignment, tokens = make_assignment(quiz, people=[cora])
+    token = "an-account-token-" + "y" * 30
+    Invitation.objects.create(
+        organization=acme, kind=Invitation.Kind.ACCOUNT, user=bob, channel="email", address=bob.email,
+        token_hash=hash_token(token), expires_at=timezone.now() + timedelta(days=1),
+    )  # fmt: skip
+    for _ in range(7):  # past PostgreSQL's first five custom plans, onto the generic one
+        invitation = invitation_by_token(acme, token, [Invitation.Kind.ACCOUNT])
+        link_invitation, place = assessment_link_by_token(acme, tokens[cora])
+    same(invitation, Invitation.objects.get(token_hash=hash_token(token)))
+    assert_same_link(acme, tokens[cora])
+    assert place.contact == cora and link_invitation.contact_id == cora.pk
