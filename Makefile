@@ -51,7 +51,7 @@ format: install
 	$(PY) -m ruff check --fix .
 
 messages: install
-	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(PY) manage.py makemessages -l fr --extension html,txt,py,jinja --ignore=.venv --ignore=staticfiles --no-obsolete
 	$(PY) manage.py compilemessages --ignore=.venv
 
 # The web benchmarks need PostgreSQL, a database of their own (created if missing) and Redis: /users/

@@ -5,8 +5,7 @@ from django.urls import reverse
 
 from experquiz.tenancy import tenant_slug_from_host
 
-from .models import Organization
-from .selectors import with_people_version
+from .selectors import organization_by_slug
 
 
 class TenantMiddleware:
@@ -25,7 +24,7 @@ class TenantMiddleware:
             request.urlconf = settings.PLATFORM_URLCONF
         else:
             # With its people version, read now, before anything the request counts (accounts.selectors).
-            request.organization = with_people_version(Organization.objects.filter(slug=slug)).first()
+            request.organization = organization_by_slug(slug)
             if request.organization is None:
                 raise Http404("Unknown organisation")
         return self.get_response(request)

@@ -11,6 +11,7 @@ With several web processes the cache must be shared (CACHE_URL=redis://…); the
 import contextlib
 import hashlib
 import ipaddress
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,6 +58,27 @@ def _redis_backend():
     return backend if isinstance(backend, RedisCache) else None
 
 
+# Each counter change is one Lua script, one command and one round trip (Django's incr and decr take
+# three and two: they check that the key exists first). HIT starts the counter at 0 with the window's
+# expiry if it does not exist, then counts the attempt; REFUND gives one back, and deletes a counter
+# that the window's end removed meanwhile (DECR re-creates it at -1, without an expiry).
+HIT = "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
+REFUND = "local n = redis.call('DECR', KEYS[1]) if n < 0 then redis.call('DEL', KEYS[1]) end return n"
+_scripts = weakref.WeakKeyDictionary()
+
+
+def _redis_scripts(backend, key):
+    """(the key as stored, HIT, REFUND) for `key` in `backend`, the scripts bound to a client made once
+    per connection pool (Django's backend makes a new client, with its own copy of every reply
+    parser, for each operation)."""
+    full_key = backend.make_and_validate_key(key)
+    pool = backend._cache._get_connection_pool(write=True)
+    if pool not in _scripts:
+        client = backend._cache._client(connection_pool=pool)
+        _scripts[pool] = (client.register_script(HIT), client.register_script(REFUND))
+    return full_key, *_scripts[pool]
+
+
 @dataclass(frozen=True)
 class Throttle:
     scope: str
@@ -84,13 +106,8 @@ class Throttle:
         key = self._key(identity)
         redis = _redis_backend()
         if redis is not None:
-            # One round trip instead of Django's three (SET NX, then EXISTS and INCR): the counter
-            # starts at 0 with the window's expiry if it does not exist, then counts this attempt.
-            full_key = redis.make_and_validate_key(key)
-            pipe = redis._cache.get_client(full_key, write=True).pipeline(transaction=True)
-            pipe.set(full_key, 0, ex=self.window, nx=True)
-            pipe.incr(full_key)
-            return pipe.execute()[1]
+            full_key, hit, _refund = _redis_scripts(redis, key)
+            return hit(keys=[full_key], args=[self.window])
         for _ in range(3):
             if cache.add(key, 1, self.window):
                 return 1
@@ -111,12 +128,8 @@ class Throttle:
         key = self._key(identity)
         redis = _redis_backend()
         if redis is not None:
-            # One round trip instead of Django's two (EXISTS, DECR); a key that the window's end
-            # removed comes back as -1, deleted below like the other backends' case.
-            full_key = redis.make_and_validate_key(key)
-            client = redis._cache.get_client(full_key, write=True)
-            if client.decr(full_key) < 0:
-                client.delete(full_key)
+            full_key, _hit, refund = _redis_scripts(redis, key)
+            refund(keys=[full_key])
             return
         try:
             count = cache.decr(key)

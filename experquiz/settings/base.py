@@ -93,13 +93,18 @@ TEMPLATES = [
         },
     },
     {
-        # Jinja2 renders the few parts whose work grows with the data (the rows of the people list):
-        # compiled to Python, it prints a value several times faster than
-        # Django's engine. Pages include them with `{% load jinja %}{% jinja "….jinja" … %}`; their
-        # files end in .jinja, next to the Django templates, and receive every text already translated.
+        # Jinja2 renders the hottest markup: compiled to Python, it prints a value several times faster
+        # than Django's engine. The parts whose work grows with the data (the rows of the people list),
+        # which Django pages include with `{% load jinja %}{% jinja "….jinja" … %}`, and the link pages
+        # that everyone a message reaches opens (`render(…, using="jinja2")`, on base.jinja). Their
+        # files end in .jinja, next to the Django templates; web/jinja_env.py says how they translate.
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "web.jinja_env.environment",
+            "context_processors": ["experquiz.tenancy.organization_context"],
+        },
     },
 ]
 

@@ -230,7 +230,7 @@ GATES = {
     ),
     **{
         name: Gate(
-            name, ("web.assessments.views_link", "invitation_by_token"), {"TOKEN_THROTTLE_PER_IP": LIMIT}, attempt
+            name, ("web.assessments.views_link", "assessment_link_by_token"), {"TOKEN_THROTTLE_PER_IP": LIMIT}, attempt
         )
         for name, attempt in ASSESSMENT_LINK_PAGES.items()
     },

@@ -21,14 +21,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from assessments.errors import LinkUnusable
 from assessments.invited import assignee_mark_opened, invited_attempt_start
-from assessments.selectors import assignee_of, is_time_up, link_problem, questions_of
+from assessments.selectors import assessment_link_by_token, is_time_up, link_problem
 from experquiz.errors import DomainError
-from invitations.models import Invitation
-from invitations.selectors import invitation_by_token
 from web.invitations.views import token_page
 
 from .views_take import Route, question_page, resume_url, review_page, submit, submit_time_up
@@ -72,14 +72,19 @@ def _failed(response):
 
 def _unknown(request):
     return _failed(
-        render(request, "invitations/token_problem.html", {"problem": "unknown", "kind": "assessment"}, status=404)
+        render(
+            request,
+            "invitations/token_problem.jinja",
+            {"problem": "unknown", "kind": "assessment"},
+            status=404,
+            using="jinja2",
+        )
     )
 
 
 def _find(request, token):
     """(Link, None) for a link its holder may use, or (None, the response to give instead)."""
-    invitation = invitation_by_token(request.organization, token, [Invitation.Kind.ASSESSMENT])
-    assignee = assignee_of(invitation)
+    invitation, assignee = assessment_link_by_token(request.organization, token)
     if assignee is None:
         return None, _unknown(request)
     if invitation.user_id:
@@ -94,24 +99,38 @@ def _find(request, token):
 def _state_page(request, link, problem):
     if problem == "revoked":
         return _failed(
-            render(request, "invitations/token_problem.html", {"problem": "revoked", "kind": "assessment"}, status=410)
+            render(
+                request,
+                "invitations/token_problem.jinja",
+                {"problem": "revoked", "kind": "assessment"},
+                status=410,
+                using="jinja2",
+            )
         )
     if problem == "completed" and link.attempt is not None and _bound(request, link):
         # The person who just submitted, in the browser they took it in: their score.
         return render(request, "assessments/take_result.html", {"attempt": link.attempt, "home": ""})
     response = render(
-        request, "assessments/link_landing.html", _context(link, problem), status=STATUS.get(problem, 200)
+        request,
+        "assessments/link_landing.jinja",
+        _context(link, problem),
+        status=STATUS.get(problem, 200),
+        using="jinja2",
     )
     return _failed(response) if response.status_code >= 400 else response
 
 
 def _context(link, problem):
+    minutes = link.questionnaire.time_limit_minutes
+    # Jinja2 templates choose no plural (web/jinja_env.py): the view writes the time limit.
+    time_limit = ngettext("%(counter)s minute", "%(counter)s minutes", minutes) % {"counter": minutes}
     return {
         "link": link,
         "problem": problem,
         "assignment": link.assignment,
         "questionnaire": link.questionnaire,
-        "question_count": questions_of(link.questionnaire).count(),
+        "question_count": link.questionnaire.question_count,
+        "time_limit": time_limit if minutes else _("none"),
         "attempt": link.attempt,
         "time_zone": timezone.get_current_timezone_name(),
     }

@@ -75,7 +75,7 @@ def token_page(view):
         throttle = token_throttle()
         ip = client_throttle_address(request)
         if not throttle.attempt(ip):
-            return render(request, "invitations/token_throttled.html", status=429)
+            return render(request, "invitations/token_throttled.jinja", status=429, using="jinja2")
         response = view(request, *args, **kwargs)
         if not getattr(response, "token_lookup_failed", False):
             throttle.refund(ip)
@@ -90,9 +90,10 @@ PROBLEM_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410}
 def _problem_page(request, problem, *, kind):
     response = render(
         request,
-        "invitations/token_problem.html",
+        "invitations/token_problem.jinja",
         {"problem": problem, "kind": kind},
         status=PROBLEM_STATUS[problem],
+        using="jinja2",
     )
     response.token_lookup_failed = True  # counted by `token_page`
     return response
@@ -131,7 +132,7 @@ def accept(request, token):
             login(request, user, backend=BACKEND)
             messages.success(request, _("Welcome, %(name)s: your account is ready.") % {"name": user.first_name})
             return use_language(redirect("home"), user.language)
-    return render(request, "invitations/accept.html", {"form": form, "invitation": invitation})
+    return render(request, "invitations/accept.jinja", {"form": form, "invitation": invitation}, using="jinja2")
 
 
 @token_page

@@ -162,7 +162,7 @@ def test_the_bare_domain_and_the_error_pages_carry_the_policy(acme):
 def test_no_template_has_inline_code():
     """Pages the walk above does not reach (error pages, confirmations) are checked in the source."""
     problems = []
-    for path in TEMPLATES.rglob("*.html"):
+    for path in [*TEMPLATES.rglob("*.html"), *TEMPLATES.rglob("*.jinja")]:
         if any(folder in path.parents for folder in EMAIL_TEMPLATES):
             continue
         text = path.read_text(encoding="utf-8")

@@ -1,0 +1,77 @@
+"""base.jinja writes what base.html writes: the link pages (Jinja2, web/jinja_env.py) look like every
+other page, for a visitor with no account and for a signed-in person, in every language, with or
+without messages. The two layouts are rendered around the same content and compared as markup
+(entities read, runs of white space made one, CSRF tokens set aside: each rendering masks its own)."""
+
+import html
+import re
+
+import pytest
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.contrib.sessions.backends.db import SessionStore
+from django.template import engines
+
+from experquiz.web import speak_recipients_language
+
+pytestmark = pytest.mark.django_db
+
+PAGE = '{% extends "base.X" %}{% block title %}Title{% endblock %}{% block main_class %}container take{% endblock %}'
+PAGE += '{% block content %}<p>Content</p>{% endblock %}{% block scripts %}<script src="/s.js"></script>{% endblock %}'
+
+
+def markup(text: str) -> str:
+    text = re.sub(r'(name="csrfmiddlewaretoken" value=)"[^"]+"', r'\1"…"', text)
+    text = html.unescape(text)
+    text = re.sub(r">\s+<", "><", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def both(request):
+    django = engines["django"].from_string(PAGE.replace("base.X", "base.html")).render({}, request)
+    jinja = engines["jinja2"].from_string(PAGE.replace("base.X", "base.jinja")).render({}, request)
+    return markup(django), markup(jinja)
+
+
+@pytest.fixture
+def page_request(rf, acme):
+    def make(user=None, language="en", said=()):
+        request = rf.get("/i/some-token/?next=/x/&a=<b>", HTTP_HOST="acme.localhost")
+        request.organization = acme
+        request.user = user or AnonymousUser()
+        request.session = SessionStore()
+        request._messages = FallbackStorage(request)
+        for level, text in said:
+            messages.add_message(request, level, text)
+        speak_recipients_language(request, language)
+        return request
+
+    return make
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_visitor_without_an_account_sees_the_same_layout(page_request, language):
+    django, jinja = both(page_request(language=language))
+    assert django == jinja
+    assert f'<html lang="{language}">' in jinja and "Content" in jinja and "csrfmiddlewaretoken" in jinja
+
+
+def test_a_signed_in_administrator_sees_the_same_menus(page_request, alice):
+    django, jinja = both(page_request(alice))
+    assert django == jinja
+    assert "Audit trail" in jinja and "Log out" in jinja  # the menus are there, not just equal
+
+
+def test_a_signed_in_user_with_messages_sees_the_same_page(page_request, bob):
+    said = [(messages.SUCCESS, "Saved <for good>."), (messages.ERROR, "Refused.")]
+    django, jinja = both(page_request(bob, language="fr", said=said))
+    assert django == jinja
+    assert "alert-success" in jinja and "alert-danger" in jinja and "Mon espace" in jinja
+
+
+def test_both_layouts_escape_what_they_print(page_request, acme):
+    acme.name = '<script>alert("x")</script>'
+    for engine, layout in (("django", "base.html"), ("jinja2", "base.jinja")):
+        raw = engines[engine].from_string(PAGE.replace("base.X", layout)).render({}, page_request())
+        assert "<script>alert" not in raw and "&lt;script&gt;alert" in raw
