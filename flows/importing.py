@@ -810,7 +810,9 @@ def _describe_updates(updates) -> None:
     """Each listed update's (column, before, after) for the cells it was given that differ from the user's."""
     current = User.objects.select_related("user_type").in_bulk([user_id for _shown, user_id, _values in updates])
     for shown, user_id, values in updates:
-        user = current[user_id]
+        user = current.get(user_id)
+        if user is None:  # gone since it was matched: the write finds that out (plan_holds)
+            continue
         now = {name: getattr(user, name) for name in UPDATE_SHOWN}
         now["user_type"] = user.user_type.name if user.user_type_id else ""
         for column, typed in shown["cells"]:

@@ -133,6 +133,7 @@ def import_apply_job(job_id: int) -> None:
         return
     with override(job.language):
         try:
+            _written(job_id, 0)  # a run delivered again starts its count again
             check, again = _checked_for_the_write(job)
             with transaction.atomic():
                 # Locked first: a second run of the job waits here, then finds it done.

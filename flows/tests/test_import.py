@@ -467,3 +467,33 @@ def test_plan_holds_until_what_the_check_read_changes(setup, alice, bob):
     bob.email = "bob.elsewhere@example.com"
     bob.save()
     assert not plan_holds(checked, organization=setup, actor=alice)
+
+
+def test_the_write_tells_the_progress_page_how_many_rows_it_wrote(
+    alice_client, setup, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from flows import tasks
+
+    monkeypatch.setattr(importing, "FRAME_ROWS", 2)  # a step of the write every two rows
+    UserFactory(organization=setup, email="known@example.com")  # the row that updates
+    data = csv_bytes("email\na@example.com\nknown@example.com\nb@example.com\nc@example.com\nd@example.com\n")
+    alice_client.post(UPLOAD, {"file": SimpleUploadedFile("p.csv", data)})
+    job = ImportJob.objects.get()
+    progress_url = reverse("accounts:user_import_progress", args=[job.pk])
+    seen, written = [], tasks._written
+
+    def spy(job_id, n):
+        written(job_id, n)
+        # What the page polls meanwhile (another request, outside the write's transaction).
+        seen.append(alice_client.get(progress_url).json()["progress"])
+
+    monkeypatch.setattr(tasks, "_written", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "done", job.error
+    assert seen == [0, 1, 3, 4, 5], "from nothing, the creations by steps of the file, then the update"
+    assert alice_client.get(progress_url).json()["progress"] == job.progress  # done: the job's own count
+    assert cache.get(tasks.write_progress_key(job.pk)) == 5
