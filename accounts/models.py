@@ -634,6 +634,10 @@ class ImportJob(TrackedJob):
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     filename = models.CharField(_("file"), max_length=255)
     data = models.BinaryField()
+    # What the check found to write, for the write to take as it is while it holds (flows.importing.Plan).
+    # Empty by default in the database too: a process of the release before, still running while
+    # this one starts, creates jobs without it.
+    plan = models.BinaryField(default=b"", db_default=b"", blank=True)
     invite = models.BooleanField(_("send invitations afterwards"), default=False)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.CHECKING)
     report = models.JSONField(default=dict, blank=True)

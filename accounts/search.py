@@ -31,8 +31,11 @@ def phone_variants(e164: str) -> list[str]:
     return variants
 
 
-def search_text_for(*, first_name="", last_name="", email="", mobile="", employee_number="") -> str:
-    parts = [first_name, last_name, email, employee_number, *phone_variants(mobile)]
+def search_text_for(*, first_name="", last_name="", email="", mobile="", employee_number="", national="") -> str:
+    """The folded text the people search looks in. `national`: the mobile's national digits when the
+    caller read them with the number (experquiz.phones.read), which spares parsing it again."""
+    variants = [_digits(mobile), national] if mobile and national else phone_variants(mobile)
+    parts = [first_name, last_name, email, employee_number, *variants]
     return fold(" ".join(p for p in parts if p))[:600]
 
 

@@ -1,6 +1,7 @@
 """Phone numbers: parsed the way people type them, stored in E.164."""
 
 import functools
+import re
 
 import phonenumbers
 
@@ -9,15 +10,19 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
-def to_e164(raw: str, region: str) -> str:
-    """Parse '06 12 34 56 78', '+33 6 12…' or '0033612345678' with `region`; return '+33612345678'."""
+def _parsed(raw: str, region: str) -> phonenumbers.PhoneNumber:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(str(exc)) from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(raw)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
+def to_e164(raw: str, region: str) -> str:
+    """Parse '06 12 34 56 78', '+33 6 12…' or '0033612345678' with `region`; return '+33612345678'."""
+    return phonenumbers.format_number(_parsed(raw, region), phonenumbers.PhoneNumberFormat.E164)
 
 
 def looks_like_phone(raw: str) -> bool:
@@ -35,3 +40,14 @@ def display(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def read(raw: str, region: str) -> tuple[str, str]:
+    """`to_e164`, and the number's national digits ('0612345678', what the people search also
+    matches: accounts.search.phone_variants) from the same parse: a number read from a file is
+    parsed once."""
+    number = _parsed(raw, region)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    number.extension = None  # as stored: E.164 has no extension
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return e164, re.sub(r"\D", "", national)

@@ -6,15 +6,22 @@ and `manage.py importusers` both use these, then `flows.imports.users_import` to
 """
 
 import csv
+import hashlib
 import io
+import json
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from django.db import connection
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.filelimits import MAX_CELL_CHARS, Refused, cell_too_long, check_xlsx, clip
-from accounts.identity import IDENTITY_FIELDS, Identity, IdentityInvalid, identity_clean
+from accounts.identity import IDENTITY_FIELDS, Identity, IdentityRead, channel_for, identity_judge, identity_read
 from accounts.models import Channel, Language, User, UserType
 from experquiz.naming import fold
 from experquiz.spreadsheets import unneutralise
@@ -24,6 +31,12 @@ MAX_ROWS = 100_000
 # From this many rows a Celery worker does the work and the page shows a progress bar.
 BACKGROUND_ROWS = 10_000
 PROGRESS_EVERY = 1000
+# Rows decided together: one query finds the existing people they match.
+CHECK_CHUNK = 1000
+# Rows to write per frame of a Plan, and per step of the write (flows.imports.WRITE_CHUNK).
+FRAME_ROWS = 2000
+# Distinct cells of types, groups or languages whose reading is remembered during a check.
+MEMO_CELLS = 10_000
 # Rows of each kind (to create, to update, in error) kept in an import job's stored report: the page
 # shows no more, and a report holding every row of a big file would be read at each view.
 REPORT_ROWS = 200
@@ -103,8 +116,19 @@ def _cell_text(value) -> str:
 def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
     """The header and rows of a CSV (UTF-8, with or without BOM, comma or semicolon) or XLSX file.
 
-    The format is read from the content, never from the file name or declared type.
+    The format is read from the content, never from the file name or declared type. Every row is
+    read before this returns, so a file that cannot be read fails here whole; `iter_table` gives
+    the same rows one at a time.
     """
+    header, rows = iter_table(data)
+    return header, list(rows)
+
+
+def iter_table(data: bytes) -> tuple[list[str], Iterator[list[str]]]:
+    """The header and an iterator over the rows of the file, read one at a time (a file of 100,000
+    rows is never held as rows). Whatever makes the file unusable is ImportFileError: the format,
+    size or header at once, a row when the iterator reaches it (a NUL, a cell too long, a row past
+    the limit)."""
     if len(data) > MAX_BYTES:
         raise ImportFileError(
             _("The file is %(size)s MB; the limit is %(max)s MB.")
@@ -118,43 +142,53 @@ def read_table(data: bytes) -> tuple[list[str], list[list[str]]]:
         raise ImportFileError(_("Old Excel files (.xls) are not supported: save the file as .xlsx or as CSV UTF-8."))
     else:
         rows = _read_csv(data)
-    rows = [row for row in rows if any(cell for cell in row)]
-    if not rows:
+    rows = _numbered(rows)
+    header = next(rows, None)
+    if header is None:
         raise ImportFileError(_("The file is empty."))
-    # The binary-file sniff reads only the start: a NUL further down would reach PostgreSQL, which
-    # stores no NUL in text or JSON, and fail the check half-way. Rows are numbered as the preview does.
+    return header, rows
+
+
+def table_size(data: bytes) -> int:
+    """The number of rows under the header, the whole file read (ImportFileError if it cannot be)."""
+    _header, rows = iter_table(data)
+    return sum(1 for _row in rows)
+
+
+def _numbered(rows):
+    """The rows that are not blank, refused past the row limit or holding a NUL.
+
+    The binary-file sniff reads only the start: a NUL further down would reach PostgreSQL, which
+    stores no NUL in text or JSON, and fail the check half-way. Rows are numbered as the preview does.
+    """
     for number, row in enumerate(rows, start=1):
         if any("\x00" in cell for cell in row):
             raise ImportFileError(
                 _("Row %(row)s contains a NUL character, which is not text: remove it and upload the file again.")
                 % {"row": number}
             )
-    header, body = rows[0], rows[1:]
-    if len(body) > MAX_ROWS:
-        # The readers stop one row past the limit, so the file's real count is not known.
-        raise ImportFileError(
-            _("The file has more than %(max)s rows; at most %(max)s can be imported at once. Split it.")
-            % {"max": MAX_ROWS}
-        )
-    return header, body
+        if number > MAX_ROWS + 1:
+            raise ImportFileError(
+                _("The file has more than %(max)s rows; at most %(max)s can be imported at once. Split it.")
+                % {"max": MAX_ROWS}
+            )
+        yield row
 
 
-def _keep(rows: list, cells: list, number: int) -> bool:
-    """Add a read row to `rows` unless blank; True once past the row limit, to stop reading.
+def _kept(cells: list, number: int) -> bool:
+    """Whether a read row is kept (not blank); a cell over the length limit refuses the file at once.
 
-    Blank rows are dropped as they come and reading stops one row past the limit, so that a file of
-    millions of (blank) lines is never held; a cell over the length limit refuses the file at once.
+    Blank rows are dropped as they come, so that a file of millions of (blank) lines costs no row.
     """
     if not any(cells):
         return False
     for column, cell in enumerate(cells, start=1):
         if len(cell) > MAX_CELL_CHARS:
             raise ImportFileError(cell_too_long(number, column))
-    rows.append(cells)
-    return len(rows) > MAX_ROWS + 1
+    return True
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
+def _read_xlsx(data: bytes):
     from openpyxl import load_workbook
 
     try:
@@ -165,20 +199,31 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
-        # A small compressed file can unfold into millions of rows: stop reading past the cap.
-        rows = []
-        for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=60), start=1):
-            if _keep(rows, [_cell_text(value) for value in row], number):
-                break
-        workbook.close()
-    except ImportFileError:
-        raise
+        rows = sheet.iter_rows(values_only=True, max_col=60)
     except Exception:  # openpyxl raises many kinds of errors on damaged or foreign zip files
         raise ImportFileError(_("This is not a readable Excel (.xlsx) file.")) from None
-    return rows
+    return _xlsx_rows(workbook, rows)
 
 
-def _read_csv(data: bytes) -> list[list[str]]:
+def _xlsx_rows(workbook, rows):
+    number = 0
+    try:
+        while True:
+            try:
+                row = next(rows, None)
+            except Exception:
+                raise ImportFileError(_("This is not a readable Excel (.xlsx) file.")) from None
+            if row is None:
+                return
+            number += 1
+            cells = [_cell_text(value) for value in row]
+            if _kept(cells, number):
+                yield cells
+    finally:
+        workbook.close()
+
+
+def _read_csv(data: bytes):
     if b"\x00" in data[:4096]:
         raise ImportFileError(_("This is neither a CSV text file nor an Excel (.xlsx) file."))
     try:
@@ -191,24 +236,32 @@ def _read_csv(data: bytes) -> list[list[str]]:
         ) from None
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(_lines(text), delimiter=delimiter)
-    rows, rows_end = [], 0
-    try:
-        for number, row in enumerate(reader, start=1):
-            rows_end = reader.line_num
-            # Apostrophes the CSV export put before formula-like text come off (export → import).
-            if any(row) and _keep(rows, [unneutralise(cell.strip()) for cell in row], number):
-                break
-    except csv.Error:  # a cell longer than the csv module's limit (a quote never closed, usually)
-        # The row that failed starts on the line after the last row read.
-        raise ImportFileError(
-            _(
-                "Line %(line)s of the file cannot be read as CSV: a cell is far too long, usually "
-                'because a quote (") is opened and never closed.'
-            )
-            % {"line": rows_end + 1}
-        ) from None
-    return rows
+    return _csv_rows(csv.reader(_lines(text), delimiter=delimiter))
+
+
+def _csv_rows(reader):
+    rows_end, number = 0, 0
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error:  # a cell longer than the csv module's limit (a quote never closed, usually)
+            # The row that failed starts on the line after the last row read.
+            raise ImportFileError(
+                _(
+                    "Line %(line)s of the file cannot be read as CSV: a cell is far too long, usually "
+                    'because a quote (") is opened and never closed.'
+                )
+                % {"line": rows_end + 1}
+            ) from None
+        if row is None:
+            return
+        number += 1
+        rows_end = reader.line_num
+        # Apostrophes the CSV export put before formula-like text come off (export → import).
+        if any(row):
+            cells = [unneutralise(cell.strip()) for cell in row]
+            if _kept(cells, number):
+                yield cells
 
 
 def _lines(text: str, block: int = 1024 * 1024):
@@ -247,8 +300,87 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
     return mapping, ignored
 
 
+class Planned(NamedTuple):
+    """One row to write, with only what the write needs: the check keeps every row of a file so
+    (packed in frames, `Plan`), never as objects with the row's cells and errors."""
+
+    number: int  # as a spreadsheet shows it: the header is row 1
+    user_id: int | None  # the existing user it updates; None: a new person
+    first_name: str
+    last_name: str
+    email: str
+    mobile: str  # E.164
+    national: str  # the mobile's national digits, read with it (for the search text)
+    employee_number: str
+    user_type_id: int | None
+    language: str  # "": the organisation's
+    channel: str  # as typed ("": none): a new person's default is computed at the write
+    group_ids: list
+
+    def values(self) -> dict:
+        """What a new person gets (an update: what a non-blank value changes), by field."""
+        channel = self.channel
+        if self.user_id is None:
+            channel = channel_for(channel, email=self.email, mobile=self.mobile)
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "mobile": self.mobile,
+            "employee_number": self.employee_number,
+            "user_type_id": self.user_type_id,
+            "language": self.language,
+            "preferred_channel": channel,
+            "group_ids": list(self.group_ids),
+        }
+
+
+class Plan:
+    """The rows to write of a checked file, as compressed JSON frames of FRAME_ROWS rows: about 80
+    bytes a row, where a row's objects take kilobytes. A job stores it (`dumps`) for its write."""
+
+    def __init__(self, frames=None):
+        self.frames = list(frames or [])
+        self._rows = []
+
+    def add(self, row: Planned) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= FRAME_ROWS:
+            self._pack()
+
+    def _pack(self) -> None:
+        if self._rows:
+            self.frames.append(zlib.compress(json.dumps(self._rows, separators=(",", ":")).encode(), 1))
+            self._rows = []
+
+    def chunks(self) -> Iterator[list[Planned]]:
+        """The rows, a frame at a time, in the file's order."""
+        self._pack()
+        for frame in self.frames:
+            yield [Planned(*row) for row in json.loads(zlib.decompress(frame))]
+
+    def __iter__(self):
+        for chunk in self.chunks():
+            yield from chunk
+
+    def dumps(self) -> bytes:
+        self._pack()
+        return b"".join(len(frame).to_bytes(4, "big") + frame for frame in self.frames)
+
+    @classmethod
+    def loads(cls, data: bytes) -> "Plan":
+        frames, start = [], 0
+        while start < len(data):
+            size = int.from_bytes(data[start : start + 4], "big")
+            frames.append(data[start + 4 : start + 4 + size])
+            start += 4 + size
+        return cls(frames)
+
+
 @dataclass
 class RowCheck:
+    """One row as the check judged it (a view made on demand: `ImportCheck.rows`)."""
+
     number: int  # as a spreadsheet shows it: the header is row 1
     values: dict
     errors: list = field(default_factory=list)  # [(column, reason)]
@@ -262,85 +394,100 @@ class RowCheck:
             return "error"
         return "update" if self.user_id else "create"
 
-    def label(self) -> str:
-        # The names as typed: a name refused (too long) still tells the reader which row it is.
-        name = f"{self.values.get('first_name_raw', '')} {self.values.get('last_name_raw', '')}".strip()
-        return clip(name or self.values.get("email") or self.values.get("mobile_raw", ""))
-
-    def as_dict(self) -> dict:
-        return {
-            "row": self.number,
-            "action": self.action,
-            "label": self.label(),
-            "errors": self.errors,
-            # The values only of rows that will be written (an error row says what is wrong): the
-            # stored report stays small.
-            "cells": [] if self.errors else self.cells,
-            "changes": self.changes,
-        }
-
 
 @dataclass
 class ImportCheck:
-    rows: list
+    """What checking a file found: how many rows create, update or are in error; the rows to write
+    (`plan`); every row in error with its reasons; the first `listed` rows to create and to update
+    with their values, for the preview; and `basis`, what the decisions read besides the people."""
+
     columns: list
     ignored: list
-    # Each row's identity as read from its cells alone, (Identity, refusals): what a second check of
-    # the same file may take instead of reading every cell again (flows.tasks, the import's write).
-    identities: list = field(default_factory=list, repr=False)
+    plan: Plan = field(default_factory=Plan, repr=False)
+    counts: dict = field(default_factory=lambda: {"create": 0, "update": 0, "error": 0})
+    listed: list = field(default_factory=list, repr=False)  # report rows (dicts) to create or update
+    error_rows: list = field(default_factory=list, repr=False)  # (number, label, errors)
+    basis: str = ""
 
     def count(self, action) -> int:
-        return sum(1 for row in self.rows if row.action == action)
+        return self.counts[action]
 
     @property
     def has_errors(self) -> bool:
-        return any(row.errors for row in self.rows)
+        return self.counts["error"] > 0
+
+    @property
+    def rows(self) -> list[RowCheck]:
+        """Every row as a RowCheck, in the file's order (all in memory: for small files and tests)."""
+        cells = {row["row"]: (row["cells"], row["changes"]) for row in self.listed}
+        rows = [
+            RowCheck(
+                number=planned.number,
+                values=planned.values(),
+                user_id=planned.user_id,
+                cells=cells.get(planned.number, ([], []))[0],
+                changes=cells.get(planned.number, ([], []))[1],
+            )
+            for planned in self.plan
+        ]
+        rows += [RowCheck(number=number, values={}, errors=list(errors)) for number, _label, errors in self.error_rows]
+        return sorted(rows, key=lambda row: row.number)
 
     def report(self, rows_per_action=None) -> dict:
         """What the preview page and the command show (JSON-serialisable).
 
-        The counts are always complete; with `rows_per_action`, only that many rows of each action
-        are listed (what an import job stores: the page shows no more).
+        The counts are always complete; the rows listed are every row in error and the first rows to
+        create and to update (`check_rows(listed=…)`); with `rows_per_action`, at most that many of
+        each action (what an import job stores: the page shows no more).
         """
-        listed = {"create": 0, "update": 0, "error": 0}
+        errors = [
+            {"row": number, "action": "error", "label": label, "errors": errors, "cells": [], "changes": []}
+            for number, label, errors in self.error_rows[:rows_per_action]
+        ]
+        shown = {"create": 0, "update": 0}
         rows = []
-        for row in self.rows:
-            listed[row.action] += 1
-            if rows_per_action is None or listed[row.action] <= rows_per_action:
-                rows.append(row.as_dict())
+        for row in self.listed:
+            shown[row["action"]] += 1
+            if rows_per_action is None or shown[row["action"]] <= rows_per_action:
+                rows.append(row)
         return {
             "columns": self.columns,
             "ignored": self.ignored,
-            "create": listed["create"],
-            "update": listed["update"],
-            "error": listed["error"],
-            "rows": rows,
+            **self.counts,
+            "rows": sorted([*rows, *errors], key=lambda row: row["row"]),
         }
+
+    def dumps(self) -> bytes:
+        """What the write of a job needs (ImportJob.plan): the counts, the basis and the rows to write."""
+        head = json.dumps({"counts": self.counts, "basis": self.basis, "columns": self.columns}).encode()
+        return len(head).to_bytes(4, "big") + head + self.plan.dumps()
+
+    @classmethod
+    def loads(cls, data: bytes, report: dict) -> "ImportCheck":
+        """A check kept by `dumps`, with the report stored beside it (the preview's rows)."""
+        size = int.from_bytes(data[:4], "big")
+        head = json.loads(data[4 : 4 + size])
+        listed = [row for row in report.get("rows", []) if row["action"] != "error"]
+        return cls(
+            columns=head["columns"],
+            ignored=report.get("ignored", []),
+            plan=Plan.loads(data[4 + size :]),
+            counts=head["counts"],
+            listed=listed,
+            basis=head["basis"],
+        )
 
 
 class _Directory:
-    """The organisation's existing users and groups, loaded once, to check thousands of rows fast."""
+    """What the rows are checked against besides the people: the organisation's user types and the
+    groups the actor may fill, read once; `basis` sums them up, so that a write can tell whether
+    they are still what the check read."""
 
     def __init__(self, organization, actor):
         from groups.models import UserGroup
         from rights.names import Right
-        from rights.selectors import groups_in_scope
+        from rights.selectors import actor_scope, groups_in_scope
 
-        self.by_email, self.by_mobile, self.by_number = {}, {}, {}
-        # What a row updating an existing user is checked against (the fields the rules tie together).
-        self.identities = {}
-        for pk, email, mobile, number, channel in User.objects.for_org(organization).values_list(
-            "pk", "email", "mobile", "employee_number", "preferred_channel"
-        ):
-            if email:
-                self.by_email[email] = pk
-            if mobile:
-                self.by_mobile[mobile] = pk
-            if number:
-                self.by_number[number] = pk
-            self.identities[pk] = Identity(
-                email=email, mobile=mobile, employee_number=number, preferred_channel=channel
-            )
         self.types = {fold(t.name): t.pk for t in UserType.objects.for_org(organization)}
         groups = (
             UserGroup.objects.for_org(organization) if actor is None else groups_in_scope(actor, Right.MANAGE_USERS)
@@ -357,156 +504,332 @@ class _Directory:
                 .values_list("name", flat=True)
             }
         )
+        # A group-scoped manager must put the people they create in one of their groups (DESIGN §6).
+        self.must_place = actor is not None and not actor_scope(actor, Right.MANAGE_USERS).all_users
+        basis = {
+            "organization": organization.pk,
+            "region": organization.phone_region,
+            "actor": getattr(actor, "pk", None),
+            "types": sorted(self.types.items()),
+            "groups": sorted(self.groups.items()),
+            "other_groups": sorted(self.other_groups),
+            "must_place": self.must_place,
+        }
+        self.basis = hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+        # What a cell of types, groups or language gives, by its text: files repeat them.
+        self.memo = {"user_type": {}, "groups": {}, "language": {}}
 
 
-def check_rows(*, organization, actor, header, rows, progress=None, identities=None) -> ImportCheck:
-    """Check every row against the file's other rows and the organisation's users; write nothing.
+class _Row:
+    """A row between its reading and the decision that needs the people (a chunk of them at a time)."""
 
-    `identities`: the `ImportCheck.identities` of an earlier check of the same rows for the same
-    organisation, in the same language; the identity cells are then not read again (a mobile number
-    is parsed in a fraction of a millisecond, 10,000 of them in seconds). Everything that depends on
-    the organisation's people, groups, types or the actor's scope is checked again."""
-    from rights.names import Right
-    from rights.selectors import actor_scope, users_in_scope
+    __slots__ = ("number", "raw", "read", "type_id", "group_ids", "language", "errors", "user_id", "identity")
 
-    mapping, ignored = map_header(header)
-    directory = _Directory(organization, actor)
-    seen = {"email": {}, "mobile": {}, "employee_number": {}}
-    checks, read = [], []
-    known = identities if identities is not None and len(identities) == len(rows) else None
-    for index, row in enumerate(rows):
-        number = index + 2
-        raw = {column: (row[i] if i < len(row) else "") for column, i in mapping.items()}
-        check, identity = _check_row(number, raw, organization, directory, seen, known[index] if known else None)
-        check.cells = [(COLUMN_LABELS[column], clip(value)) for column, value in raw.items() if value]
-        checks.append(check)
-        read.append(identity)
-        if progress and (index + 1) % PROGRESS_EVERY == 0:
-            progress(index + 1)
-    matched = {check.user_id for check in checks if check.user_id}
-    if matched and actor is not None:
-        in_scope = set(users_in_scope(actor, Right.MANAGE_USERS).filter(pk__in=matched).values_list("pk", flat=True))
-        for check in checks:
-            if check.user_id and check.user_id not in in_scope:
-                check.errors.append(("email", _("this person is a user you may not manage")))
-    if actor is not None and not actor_scope(actor, Right.MANAGE_USERS).all_users:
-        # A group-scoped manager must put the people they create in one of their groups (DESIGN §6):
-        # without one, a new user would be out of their own scope.
-        for check in checks:
-            if check.action == "create" and not check.values.get("group_ids"):
-                check.errors.append(("groups", _("a new user must be put in one of your groups")))
-    _describe_updates([check for check in checks if check.action == "update"][:REPORT_ROWS])
-    return ImportCheck(rows=checks, columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored, identities=read)
+    def __init__(self, number, raw, read, type_id=None, group_ids=(), language="", errors=None):
+        self.number, self.raw, self.read = number, raw, read
+        self.type_id, self.group_ids, self.language = type_id, group_ids, language
+        self.errors = errors if errors is not None else []
+        self.user_id = None
+        self.identity = None
 
-
-def _describe_updates(checks) -> None:
-    """Each update's (column, before, after) for the cells it was given that differ from the user's."""
-    current = User.objects.select_related("user_type").in_bulk([check.user_id for check in checks])
-    for check in checks:
-        user = current[check.user_id]
-        now = {name: getattr(user, name) for name in UPDATE_SHOWN}
-        now["user_type"] = user.user_type.name if user.user_type_id else ""
-        for column, typed in check.cells:
-            # Compared as it would be stored (an address in lower case, a mobile in full).
-            after = check.values.get(column) or typed
-            if column in now and after and str(after) != str(now[column]):
-                check.changes.append((column, now[column], after))
-
-
-def _identity_cells(raw) -> dict:
-    """The identity cells of a row, as identity_clean takes them (a channel written the usual ways)."""
-    cells = {name: raw.get(name, "") for name in IDENTITY_FIELDS}
-    channel = cells["preferred_channel"]
-    if channel:
-        # A word the import does not know goes on as typed, and identity_clean says it is unknown.
-        cells["preferred_channel"] = CHANNELS.get(_header_key(channel), channel)
-    return cells
-
-
-def _check_identity(organization, cells, current=None) -> tuple[Identity, dict]:
-    """The row's identity read by the rule of every other path, and its refusals by column."""
-    try:
-        return identity_clean(organization, **cells, current=current), {}
-    except IdentityInvalid as invalid:
-        return invalid.identity, invalid.errors
-
-
-def _check_row(number, raw, organization, directory, seen, known=None) -> tuple[RowCheck, tuple]:
-    """The row's check, and its identity as read from its cells alone (`known`: as an earlier check read it)."""
-    cells = _identity_cells(raw)
-    identity, refused = read = known if known is not None else _check_identity(organization, cells)
-    email, mobile, number_value = identity.email, identity.mobile, identity.employee_number
-    values = identity.as_dict()
-    values |= {f"{name}_raw": raw.get(name, "") for name in ("first_name", "last_name", "mobile")}
-    check = RowCheck(number=number, values=values)
-    errors = check.errors
-
-    type_name = raw.get("user_type", "")
-    values["user_type_id"] = None
-    if type_name:
-        values["user_type_id"] = directory.types.get(fold(type_name))
-        if values["user_type_id"] is None:
-            errors.append(("user_type", _("unknown user type “%(value)s”") % {"value": clip(type_name)}))
-
-    values["group_ids"] = []
-    unknown = 0
-    for name in filter(None, (part.strip() for part in GROUP_SEPARATORS.split(raw.get("groups", "")))):
-        group_id = directory.groups.get(fold(name))
-        if group_id is None and fold(name) in directory.other_groups:
-            errors.append(("groups", _("group “%(value)s” is outside your groups") % {"value": clip(name)}))
-        elif group_id is None:
-            unknown += 1
-            if unknown <= GROUP_ERRORS_SHOWN:
-                errors.append(("groups", _("unknown group “%(value)s”") % {"value": clip(name)}))
-        elif group_id not in values["group_ids"]:
-            values["group_ids"].append(group_id)
-    if unknown > GROUP_ERRORS_SHOWN:
-        more = unknown - GROUP_ERRORS_SHOWN
-        errors.append(
-            ("groups", ngettext("and %(n)s more unknown group", "and %(n)s more unknown groups", more) % {"n": more})
+    def planned(self) -> Planned:
+        values = self.read.values
+        return Planned(
+            self.number,
+            self.user_id,
+            values["first_name"],
+            values["last_name"],
+            values["email"],
+            values["mobile"],
+            self.read.national,
+            values["employee_number"],
+            self.type_id,
+            self.language,
+            values["preferred_channel"],
+            list(self.group_ids),
         )
 
+    @classmethod
+    def of(cls, planned: Planned) -> "_Row":
+        """A row to write as a check would have read it, to judge it again (`plan_holds`)."""
+        values = {
+            "email": planned.email,
+            "mobile": planned.mobile,
+            "preferred_channel": planned.channel,
+            "employee_number": planned.employee_number,
+            "first_name": planned.first_name,
+            "last_name": planned.last_name,
+        }
+        return cls(planned.number, None, IdentityRead(values, {}, planned.national), group_ids=planned.group_ids)
+
+    def label(self) -> str:
+        # The names as typed: a name refused (too long) still tells the reader which row it is.
+        raw = self.raw
+        name = f"{raw.get('first_name', '')} {raw.get('last_name', '')}".strip()
+        return clip(name or self.read.values["email"] or raw.get("mobile", ""))
+
+
+def check_rows(*, organization, actor, header, rows, progress=None, listed=REPORT_ROWS) -> ImportCheck:
+    """Check every row against the file's other rows and the organisation's users; write nothing.
+
+    `rows` may be any iterable (`iter_table`): rows are read one at a time, decided CHECK_CHUNK at a
+    time (one query finds the people they match), and kept only as what the write needs. Every
+    row in error is kept with its reasons, and the first `listed` rows to create and to update with
+    their values (None: all of them).
+    """
+    mapping, ignored = map_header(header)
+    directory = _Directory(organization, actor)
+    check = ImportCheck(columns=[COLUMN_LABELS[c] for c in mapping], ignored=ignored, basis=directory.basis)
+    seen = {"email": {}, "mobile": {}, "employee_number": {}}
+    updates = []  # the listed updates, with their values, for the changes they make
+    chunk, done = [], 0
+    for index, row in enumerate(rows):
+        raw = {column: (row[i] if i < len(row) else "") for column, i in mapping.items()}
+        chunk.append(_read_row(index + 2, raw, organization, directory, seen))
+        if len(chunk) == CHECK_CHUNK:
+            done += _keep_decided(check, chunk, organization, actor, directory, listed, updates)
+            chunk = []
+            if progress and done % PROGRESS_EVERY == 0:
+                progress(done)
+    if chunk:
+        _keep_decided(check, chunk, organization, actor, directory, listed, updates)
+    _describe_updates(updates)
+    return check
+
+
+def _keep_decided(check, chunk, organization, actor, directory, listed, updates) -> int:
+    _decide(chunk, organization, actor, directory)
+    for row in chunk:
+        action = "error" if row.errors else "update" if row.user_id else "create"
+        check.counts[action] += 1
+        if action == "error":
+            check.error_rows.append((row.number, row.label(), row.errors))
+            continue
+        check.plan.add(row.planned())
+        if listed is None or check.counts[action] <= listed:
+            shown = {
+                "row": row.number,
+                "action": action,
+                "label": row.label(),
+                "errors": [],
+                "cells": [(COLUMN_LABELS[column], clip(value)) for column, value in row.raw.items() if value],
+                "changes": [],
+            }
+            check.listed.append(shown)
+            if action == "update":
+                updates.append((shown, row.user_id, row.planned().values()))
+    return len(chunk)
+
+
+def _read_row(number, raw, organization, directory, seen) -> _Row:
+    """What a row says on its own (and against the rows before it): each cell read once."""
+    cells = _identity_cells(raw)
+    read = identity_read(organization, **cells)
+    row = _Row(number, raw, read)
+    errors = row.errors
+
+    type_name = raw.get("user_type", "")
+    if type_name:
+        row.type_id, error = _memo(directory, "user_type", type_name, _read_type)
+        errors.extend(error)
+
+    groups = raw.get("groups", "")
+    if groups:
+        row.group_ids, error = _memo(directory, "groups", groups, _read_groups)
+        errors.extend(error)
+
     language = raw.get("language", "")
-    values["language"] = ""
     if language:
-        values["language"] = LANGUAGES.get(_header_key(language), "")
-        if not values["language"]:
-            errors.append(("language", _("unknown language “%(value)s” (use en or fr)") % {"value": clip(language)}))
+        row.language, error = _memo(directory, "language", language, _read_language)
+        errors.extend(error)
 
     # The same person twice in the file.
-    for column, key in (("email", email), ("mobile", mobile), ("employee_number", number_value)):
+    values = read.values
+    for column in ("email", "mobile", "employee_number"):
+        key = values[column]
         if key:
             earlier = seen[column].get(key)
             if earlier:
                 errors.append((column, _("same value as row %(row)s") % {"row": earlier}))
             else:
                 seen[column][key] = number
+    return row
 
-    # An existing user matched by any of the three keys is updated; two different users is a conflict.
-    matches = {
-        column: pk
-        for column, pk in (
-            ("email", directory.by_email.get(email) if email else None),
-            ("mobile", directory.by_mobile.get(mobile) if mobile else None),
-            ("employee_number", directory.by_number.get(number_value) if number_value else None),
-        )
-        if pk
-    }
-    if len(set(matches.values())) > 1:
+
+def _memo(directory, column, text, reader):
+    """What `reader` makes of a cell's text, once per distinct text (up to MEMO_CELLS of them)."""
+    known = directory.memo[column]
+    result = known.get(text)
+    if result is None:
+        result = reader(directory, text)
+        if len(known) < MEMO_CELLS:
+            known[text] = result
+    return result
+
+
+def _read_type(directory, type_name) -> tuple:
+    type_id = directory.types.get(fold(type_name))
+    if type_id is None:
+        return None, (("user_type", _("unknown user type “%(value)s”") % {"value": clip(type_name)}),)
+    return type_id, ()
+
+
+def _read_groups(directory, text) -> tuple:
+    group_ids, errors, unknown = [], [], 0
+    for name in filter(None, (part.strip() for part in GROUP_SEPARATORS.split(text))):
+        key = fold(name)
+        group_id = directory.groups.get(key)
+        if group_id is None and key in directory.other_groups:
+            errors.append(("groups", _("group “%(value)s” is outside your groups") % {"value": clip(name)}))
+        elif group_id is None:
+            unknown += 1
+            if unknown <= GROUP_ERRORS_SHOWN:
+                errors.append(("groups", _("unknown group “%(value)s”") % {"value": clip(name)}))
+        elif group_id not in group_ids:
+            group_ids.append(group_id)
+    if unknown > GROUP_ERRORS_SHOWN:
+        more = unknown - GROUP_ERRORS_SHOWN
         errors.append(
-            (
-                ", ".join(matches),
-                _("the email, mobile or employee number belong to different existing users"),
-            )
+            ("groups", ngettext("and %(n)s more unknown group", "and %(n)s more unknown groups", more) % {"n": more})
         )
-    elif matches:
-        check.user_id = next(iter(matches.values()))
-        # An update: a blank cell keeps what the user has, and the rules between fields judge the
-        # result (an SMS channel is fine for someone who already has a mobile).
-        _identity, refused = _check_identity(organization, cells, current=directory.identities[check.user_id])
-        values["preferred_channel"] = cells["preferred_channel"]  # only a typed one changes theirs
-    errors[:0] = [(column, message) for column, messages in refused.items() for message in messages]
-    return check, read
+    return tuple(group_ids), tuple(errors)
+
+
+def _read_language(directory, language) -> tuple:
+    code = LANGUAGES.get(_header_key(language), "")
+    if not code:
+        return "", (("language", _("unknown language “%(value)s” (use en or fr)") % {"value": clip(language)}),)
+    return code, ()
+
+
+def _decide(chunk, organization, actor, directory) -> None:
+    """What needs the organisation's people, for a chunk of read rows: the person each row updates
+    (matched by email, mobile or employee number; two different people is an error), the rules
+    between fields judged against them, the actor's scope over them, and where new people go."""
+    from rights.names import Right
+    from rights.selectors import users_in_scope
+
+    keys = {"email": set(), "mobile": set(), "employee_number": set()}
+    for row in chunk:
+        for column, found in keys.items():
+            if row.read.values[column]:
+                found.add(row.read.values[column])
+    by = {"email": {}, "mobile": {}, "employee_number": {}}
+    current = {}
+    for pk, email, mobile, number, channel in _people_matching(organization, keys):
+        for column, value in (("email", email), ("mobile", mobile), ("employee_number", number)):
+            if value:
+                by[column][value] = pk
+        current[pk] = Identity(email=email, mobile=mobile, employee_number=number, preferred_channel=channel)
+    for row in chunk:
+        values = row.read.values
+        # An existing user matched by any of the three keys is updated; two different users is a conflict.
+        matches = {}
+        for column in ("email", "mobile", "employee_number"):
+            pk = by[column].get(values[column]) if values[column] else None
+            if pk:
+                matches[column] = pk
+        conflict = len(set(matches.values())) > 1
+        if conflict:
+            row.errors.append(
+                (", ".join(matches), _("the email, mobile or employee number belong to different existing users"))
+            )
+            row.identity, refused = identity_judge(row.read)
+        elif matches:
+            row.user_id = next(iter(matches.values()))
+            # An update: a blank cell keeps what the user has, and the rules between fields judge the
+            # result (an SMS channel is fine for someone who already has a mobile).
+            row.identity, refused = identity_judge(row.read, current=current[row.user_id])
+        else:
+            row.identity, refused = identity_judge(row.read)
+        row.errors[:0] = [(column, message) for column, messages in refused.items() for message in messages]
+    matched = {row.user_id for row in chunk if row.user_id}
+    if matched and actor is not None:
+        in_scope = set(users_in_scope(actor, Right.MANAGE_USERS).filter(pk__in=matched).values_list("pk", flat=True))
+        for row in chunk:
+            if row.user_id and row.user_id not in in_scope:
+                row.errors.append(("email", _("this person is a user you may not manage")))
+    if directory.must_place:
+        # Without one of the manager's groups, a new user would be out of their own scope.
+        for row in chunk:
+            if not row.errors and not row.user_id and not row.group_ids:
+                row.errors.append(("groups", _("a new user must be put in one of your groups")))
+
+
+_MATCHING = """
+    SELECT person.* FROM unnest(%s::text[]) AS typed(value) CROSS JOIN LATERAL (
+        SELECT id, email, mobile, employee_number, preferred_channel FROM accounts_user
+        WHERE organization_id = %s AND {column} = typed.value AND NOT ({column} = '') LIMIT 1
+    ) AS person
+"""
+
+
+def _people_matching(organization, keys: dict[str, set]) -> list[tuple]:
+    """(id, email, mobile, employee number, channel) of the organisation's people who have one of
+    `keys` ({column: values}).
+
+    On PostgreSQL each value is one probe of the column's unique index (a join on the typed values):
+    the plan holds on tables whose statistics are missing or stale, as after a big import, where a
+    plain filter was read as a scan of the whole organisation."""
+    keys = {column: sorted(values) for column, values in keys.items() if values}
+    if not keys:
+        return []
+    if connection.vendor == "postgresql":
+        sql = " UNION ALL ".join(_MATCHING.format(column=column) for column in keys)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for values in keys.values() for value in (values, organization.pk)])
+            return cursor.fetchall()
+    condition = Q()
+    for column, values in keys.items():
+        condition |= Q(**{f"{column}__in": values})
+    people = User.objects.for_org(organization).filter(condition).order_by()
+    return list(people.values_list("pk", "email", "mobile", "employee_number", "preferred_channel"))
+
+
+def plan_holds(check: ImportCheck, *, organization, actor) -> bool:
+    """Whether `check` may still be written as it is: the organisation's types and groups and the
+    actor's scope are what it read (`basis`), and every row to write matches the same person as
+    then (or still nobody) and still passes the rules against them and the actor's scope. The
+    cells are not read again: only what depends on the people is decided again, a chunk at a time.
+    When it does not hold, the file must be checked again (the rows' actions or errors changed).
+    """
+    directory = _Directory(organization, actor)
+    if directory.basis != check.basis:
+        return False
+    for chunk in check.plan.chunks():
+        for start in range(0, len(chunk), CHECK_CHUNK):
+            planned = chunk[start : start + CHECK_CHUNK]
+            rows = [_Row.of(row) for row in planned]
+            _decide(rows, organization, actor, directory)
+            if any(row.errors or row.user_id != was.user_id for row, was in zip(rows, planned, strict=True)):
+                return False
+    return True
+
+
+def _describe_updates(updates) -> None:
+    """Each listed update's (column, before, after) for the cells it was given that differ from the user's."""
+    current = User.objects.select_related("user_type").in_bulk([user_id for _shown, user_id, _values in updates])
+    for shown, user_id, values in updates:
+        user = current.get(user_id)
+        if user is None:  # gone since it was matched: the write finds that out (plan_holds)
+            continue
+        now = {name: getattr(user, name) for name in UPDATE_SHOWN}
+        now["user_type"] = user.user_type.name if user.user_type_id else ""
+        for column, typed in shown["cells"]:
+            # Compared as it would be stored (an address in lower case, a mobile in full).
+            after = values.get(column) or typed
+            if column in now and after and str(after) != str(now[column]):
+                shown["changes"].append((column, now[column], after))
+
+
+def _identity_cells(raw) -> dict:
+    """The identity cells of a row, as identity_read takes them (a channel written the usual ways)."""
+    cells = {name: raw.get(name, "") for name in IDENTITY_FIELDS}
+    channel = cells["preferred_channel"]
+    if channel:
+        # A word the import does not know goes on as typed, and identity_read says it is unknown.
+        cells["preferred_channel"] = CHANNELS.get(_header_key(channel), channel)
+    return cells
 
 
 def sample_table() -> tuple[list[str], list[list[str]]]:

@@ -9,7 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.history import history_entry, history_record_many
+from accounts.identity import channel_for
 from accounts.models import Organization, User, UserType
+from accounts.search import search_text_for
 from accounts.selectors import people_changed
 from accounts.services import _audited, _link_fields, account_links_outdated_for, link_fields_changes
 from audit.models import Action
@@ -23,9 +25,13 @@ from invitations.services.account import invitations_send
 from rights.names import Right
 from rights.selectors import users_in_scope
 
+from .importing import FRAME_ROWS
+
 Status = User.Status
 # People written (and invited) per step of an import: a file of 100,000 is never held whole.
-WRITE_CHUNK = 2000
+WRITE_CHUNK = FRAME_ROWS
+# Users to update locked per statement (all before the first is changed).
+LOCK_CHUNK = 10_000
 
 
 def _unusable_password() -> str:
@@ -67,24 +73,23 @@ def _after_import(
 
 
 def _create(*, organization, actor, rows, groups, type_names) -> list[int]:
-    """Write the people of `rows` (to create), with their first history row, groups and audit events."""
+    """Write the people of `rows` (Planned rows to create), with their first history row, groups and audit events."""
     new_users = []
     for row in rows:
-        values = row.values
         user = User(
             organization=organization,
-            first_name=values["first_name"],
-            last_name=values["last_name"],
-            email=values["email"],
-            mobile=values["mobile"],
-            employee_number=values["employee_number"],
-            user_type_id=values["user_type_id"],
-            language=values["language"] or organization.language,
-            preferred_channel=values["preferred_channel"],  # with its default (accounts.identity)
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            mobile=row.mobile,
+            employee_number=row.employee_number,
+            user_type_id=row.user_type_id,
+            language=row.language or organization.language,
+            preferred_channel=channel_for(row.channel, email=row.email, mobile=row.mobile),
             created_by=actor,  # in the status every new person starts in: created
             password=_unusable_password(),
+            search_text=_search_text(row, row),
         )
-        user.refresh_search_text()
         new_users.append(user)
     insert_many(User, new_users)
     history_record_many(
@@ -94,7 +99,7 @@ def _create(*, organization, actor, rows, groups, type_names) -> list[int]:
     joining = [
         Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
         for row, user in zip(rows, new_users, strict=True)
-        for group_id in row.values["group_ids"]
+        for group_id in row.group_ids
     ]
     insert_many(Membership, joining)  # new people: none of theirs exists yet
     audit_record_many(
@@ -124,90 +129,66 @@ def _create(*, organization, actor, rows, groups, type_names) -> list[int]:
     return [user.pk for user in new_users]
 
 
-def _require_rows_in_scope(actor, check) -> None:
-    if actor is None:
-        return
-    authorization.require_users(actor, Right.MANAGE_USERS, [row.user_id for row in check.rows if row.user_id])
-    authorization.require_groups(
-        actor, Right.MANAGE_USERS, {pk for row in check.rows for pk in row.values["group_ids"]}
+def _search_text(user, row) -> str:
+    """The user's search text; the national digits of a mobile the file gave come with the row
+    (read with it), so that no mobile of the file is parsed twice."""
+    return search_text_for(
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=user.email,
+        mobile=user.mobile,
+        employee_number=user.employee_number,
+        national=row.national if row.mobile and row.mobile == user.mobile else "",
     )
-    if authorization.must_place_new_users_in_a_group(actor, Right.MANAGE_USERS) and any(
-        not row.user_id and not row.values["group_ids"] for row in check.rows
-    ):
-        raise NotAllowed(_("Put the new user in at least one of your groups: otherwise you could not manage them."))
 
 
-@transaction.atomic
-def users_import(
-    *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = ""
-) -> dict:
-    """Write a checked import (flows.importing.check_rows) all or nothing: create and update users,
-    record their first history row, add their groups. Refuses a check that has rows in error.
+UPDATED_FIELDS = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
 
-    `source` names the file in the audit trail. `actor` must manage every person it updates and every
-    group it fills, and a group-scoped manager must put each new person in one of their groups: the
-    check says so row by row, and is read again here against this actor, whoever made the check."""
-    authorization.require_right(actor, Right.MANAGE_USERS, organization_id=organization.pk)
-    if check.has_errors:
-        raise DomainError(_("The file has rows in error; nothing was imported."))
-    _require_rows_in_scope(actor, check)
-    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
-    creates = [row for row in check.rows if row.action == "create"]
-    updates = {row.user_id: row for row in check.rows if row.action == "update"}
-    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name"))
-    groups = UserGroup.objects.filter(organization=organization).in_bulk(
-        {pk for row in check.rows for pk in row.values["group_ids"]}
-    )
-    created = []
-    # WRITE_CHUNK people at a time: a file of 100,000 never has all its users and events in memory.
-    for start in range(0, len(creates), WRITE_CHUNK):
-        created += _create(
-            organization=organization,
-            actor=actor,
-            rows=creates[start : start + WRITE_CHUNK],
-            groups=groups,
-            type_names=type_names,
-        )
+
+def _update(*, organization, actor, rows, groups, type_names) -> list[int]:
+    """Apply `rows` (Planned rows that update, one per user) to their users, locked beforehand: a
+    blank value keeps what the user has; memberships are added, never removed; audited."""
+    users = User.objects.for_org(organization).in_bulk([row.user_id for row in rows])
     changed, before = [], {}
     outdated = {}  # what changed among the login IDs and channel → the users it changed for
-    fields = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-    # Users are locked in id order, as every other service that locks several does (no deadlock).
-    locked = User.objects.for_org(organization).filter(pk__in=list(updates)).select_for_update(no_key=True)
-    for user in locked.order_by("pk"):
+    for row in sorted(rows, key=lambda row: row.user_id):
+        user = users[row.user_id]
         before[user.pk] = _audited(user, type_names)
-        values = updates[user.pk].values
         link_before = _link_fields(user)
         # An empty cell keeps what the user already has.
-        for name in fields:
-            if values.get(name):
-                setattr(user, name, values[name])
-        if values["preferred_channel"]:
-            user.preferred_channel = values["preferred_channel"]
+        for name in UPDATED_FIELDS:
+            value = getattr(row, name)
+            if value:
+                setattr(user, name, value)
+        if row.channel:
+            user.preferred_channel = row.channel
         try:
             user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
         except ValidationError as error:
             raise DomainError(
-                _("Row %(row)s: %(reason)s") % {"row": updates[user.pk].number, "reason": " ".join(error.messages)}
+                _("Row %(row)s: %(reason)s") % {"row": row.number, "reason": " ".join(error.messages)}
             ) from None
         user.updated_at = timezone.now()
-        user.refresh_search_text()
-        changed.append(user)
+        user.search_text = _search_text(user, row)
+        changed.append((user, row))
         changes = link_fields_changes(link_before, user)
         if changes:
             outdated.setdefault(changes, []).append(user.pk)
     User.objects.bulk_update(
-        changed, [*[f.removesuffix("_id") for f in fields], "preferred_channel", "search_text", "updated_at"], 1000
+        [user for user, _row in changed],
+        [*[f.removesuffix("_id") for f in UPDATED_FIELDS], "preferred_channel", "search_text", "updated_at"],
+        1000,
     )
     for changes, user_ids in outdated.items():
         account_links_outdated_for(user_ids=user_ids, reason=changes, actor=actor)
     staying = [
         Membership(organization=organization, group_id=group_id, user_id=user.pk, added_by=actor)
-        for user in changed
-        for group_id in updates[user.pk].values["group_ids"]
+        for user, row in changed
+        for group_id in row.group_ids
     ]
     # Memberships the updated users already had are left alone, and not audited as added.
     had = set(
-        Membership.objects.filter(organization=organization, user_id__in=[u.pk for u in changed]).values_list(
+        Membership.objects.filter(organization=organization, user_id__in=[u.pk for u, _row in changed]).values_list(
             "user_id", "group_id"
         )
     )
@@ -223,7 +204,7 @@ def users_import(
                     before=before[user.pk],
                     after=_audited(user, type_names),
                 )
-                for user in changed
+                for user, _row in changed
             ),
             *(
                 audit_event(
@@ -238,12 +219,75 @@ def users_import(
             ),
         ]
     )
-    sent = _after_import(
-        organization=organization,
-        user_ids=[*created, *(user.pk for user in changed)],
-        invite=invite,
-        actor=actor,
-    )
+    return [user.pk for user, _row in changed]
+
+
+def _plan_summary(plan) -> tuple[dict[int, int], set[int], bool]:
+    """{user id: the number of the last row that updates them}, every group the rows fill, and
+    whether a row creates someone without a group. Two rows may update the same user (one by email,
+    one by employee number): the last one is applied, as the file reads."""
+    updates, group_ids, bare = {}, set(), False
+    for row in plan:
+        group_ids.update(row.group_ids)
+        if row.user_id:
+            updates[row.user_id] = row.number
+        elif not row.group_ids:
+            bare = True
+    return updates, group_ids, bare
+
+
+def _require_rows_in_scope(actor, updates, group_ids, bare) -> None:
+    if actor is None:
+        return
+    authorization.require_users(actor, Right.MANAGE_USERS, updates)
+    authorization.require_groups(actor, Right.MANAGE_USERS, group_ids)
+    if bare and authorization.must_place_new_users_in_a_group(actor, Right.MANAGE_USERS):
+        raise NotAllowed(_("Put the new user in at least one of your groups: otherwise you could not manage them."))
+
+
+@transaction.atomic
+def users_import(
+    *, organization: Organization, actor: User | None, check, invite: bool = False, source: str = "", progress=None
+) -> dict:
+    """Write a checked import (flows.importing.check_rows) all or nothing: create and update users,
+    record their first history row, add their groups. Refuses a check that has rows in error.
+
+    `source` names the file in the audit trail. `actor` must manage every person it updates and every
+    group it fills, and a group-scoped manager must put each new person in one of their groups: the
+    check says so row by row, and is read again here against this actor, whoever made the check.
+    The rows are written WRITE_CHUNK at a time, in the file's order (creations, then updates);
+    `progress(n)` is told the rows written so far after each step."""
+    authorization.require_right(actor, Right.MANAGE_USERS, organization_id=organization.pk)
+    if check.has_errors:
+        raise DomainError(_("The file has rows in error; nothing was imported."))
+    updates, group_ids, bare = _plan_summary(check.plan)
+    _require_rows_in_scope(actor, updates, group_ids, bare)
+    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
+    type_names = dict(UserType.objects.for_org(organization).values_list("pk", "name"))
+    groups = UserGroup.objects.filter(organization=organization).in_bulk(group_ids)
+    written = 0
+    created = []
+    for chunk in check.plan.chunks():
+        rows = [row for row in chunk if row.user_id is None]
+        created += _create(organization=organization, actor=actor, rows=rows, groups=groups, type_names=type_names)
+        written += len(rows)
+        if progress and rows:
+            progress(written)
+    # Users are locked in id order, as every other service that locks several does (no deadlock),
+    # all of them before any is changed.
+    ids = sorted(updates)
+    for start in range(0, len(ids), LOCK_CHUNK):
+        locked = User.objects.for_org(organization).filter(pk__in=ids[start : start + LOCK_CHUNK])
+        list(locked.order_by("pk").select_for_update(no_key=True).only("pk"))
+    changed = []
+    for chunk in check.plan.chunks():
+        rows = [row for row in chunk if row.user_id and updates[row.user_id] == row.number]
+        if rows:
+            changed += _update(organization=organization, actor=actor, rows=rows, groups=groups, type_names=type_names)
+        written += sum(1 for row in chunk if row.user_id)
+        if progress and rows:
+            progress(written)
+    sent = _after_import(organization=organization, user_ids=[*created, *changed], invite=invite, actor=actor)
     audit_record(
         organization=organization,
         actor=actor,

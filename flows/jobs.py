@@ -21,7 +21,7 @@ from experquiz.errors import DomainError
 from invitations.models import InvitationBatch
 
 from . import bulk, tasks
-from .importing import BACKGROUND_ROWS, read_table
+from .importing import BACKGROUND_ROWS, table_size
 
 State = ImportJob.State
 
@@ -39,21 +39,22 @@ def import_job_create(
     require_right(actor, MANAGE_USERS, organization_id=organization.pk)
     if invite:
         require_right(actor, INVITE, organization_id=organization.pk)
-    _header, rows = read_table(data)
+    total = table_size(data)  # the whole file read, one row at a time: nothing kept but the count
     job = ImportJob.objects.create(
         organization=organization,
         created_by=actor,
         filename=filename[:255],
         data=data,
         invite=invite,
-        total=len(rows),
+        total=total,
     )
-    tasks.start(tasks.import_check, job, background=len(rows) >= BACKGROUND_ROWS)
+    tasks.start(tasks.import_check, job, background=total >= BACKGROUND_ROWS)
     return job
 
 
 def import_job_confirm(*, job: ImportJob, actor: User | None) -> None:
-    """Apply a checked import: the file is checked again and written all or nothing.
+    """Apply a checked import: written all or nothing, as the preview's check decided when that
+    still holds, after the file is checked again otherwise (flows.tasks.import_apply_job).
 
     Only the person who uploaded the file confirms it (it is applied as them), while they still hold
     manage_users. Refused (DomainError) unless the preview is ready and has no row in error; of two

@@ -5,26 +5,25 @@ by a previous release still find them.
 """
 
 import contextlib
-import hashlib
 import logging
 
 from celery import shared_task
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from accounts.models import ImportJob
 from experquiz.errors import DomainError
 
 from .assessment_reminders import assignments_send_reminders
-from .importing import REPORT_ROWS, ImportFileError, check_rows, read_table
+from .importing import REPORT_ROWS, ImportCheck, ImportFileError, check_rows, iter_table, plan_holds
 
 State = ImportJob.State
 logger = logging.getLogger(__name__)
-# How long the identities a check read are kept for the write (a file is purged after a day).
-IDENTITIES_KEPT = 24 * 3600
+# How long the count of rows an import has written stays readable (its page polls it while it writes).
+IMPORT_WRITE_PROGRESS_KEPT = 3600
 
 
 def _set(job_id, **fields):
@@ -47,38 +46,16 @@ def _failed_unexpectedly(job_id) -> None:
     )
 
 
-def _identities_key(job, data: bytes) -> str:
-    """Where the check keeps how it read each row's identity, for the write to take instead of reading
-    every cell again: the same file (its hash), the same phone region and language, or nothing."""
-    digest = hashlib.sha256(data).hexdigest()
-    return f"import-identities:{job.pk}:{digest}:{job.organization.phone_region}:{get_language()}"
-
-
-def _check(job, *, again: bool = False):
-    """Check the job's file. `again` (the write, after the preview): the identities the first check
-    read are taken from the cache when it still has them; the rest is checked as the first time."""
-    data = bytes(job.data)
-    header, rows = read_table(data)
-    _set(job.pk, total=len(rows))
-    key = _identities_key(job, data)
-    identities = None
-    if again:
-        with contextlib.suppress(Exception):  # a cache that fails only costs the reading again
-            identities = cache.get(key)
-    check = check_rows(
+def _check(job):
+    """Check the job's file, its rows read one at a time, recording progress every PROGRESS_EVERY rows."""
+    header, rows = iter_table(bytes(job.data))
+    return check_rows(
         organization=job.organization,
         actor=job.created_by,
         header=header,
         rows=rows,
         progress=lambda n: _set(job.pk, progress=n),
-        identities=identities,
     )
-    with contextlib.suppress(Exception):
-        if again:
-            cache.delete(key)
-        else:
-            cache.set(key, check.identities, timeout=IDENTITIES_KEPT)
-    return check
 
 
 def _job_in(job_id, state) -> ImportJob | None:
@@ -88,26 +65,66 @@ def _job_in(job_id, state) -> ImportJob | None:
 
 
 def import_check_job(job_id: int) -> None:
-    """Read and check the job's file; store the preview report. Writes no user."""
+    """Read and check the job's file; store the preview report and the rows to write. Writes no user."""
     job = _job_in(job_id, State.CHECKING)
     if job is None:
         return
     with override(job.language):
         try:
             check = _check(job)
-            _set(job_id, state=State.READY, report=check.report(REPORT_ROWS), progress=len(check.rows))
+            _set(
+                job_id,
+                state=State.READY,
+                report=check.report(REPORT_ROWS),
+                plan=b"" if check.has_errors else check.dumps(),
+                progress=sum(check.counts.values()),
+            )
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
         except Exception:
             _failed_unexpectedly(job_id)
 
 
+def write_progress_key(job_id: int) -> str:
+    """Where the write of an import counts its rows: its transaction cannot show the job's row."""
+    return f"import-written:{job_id}"
+
+
+def _written(job_id: int, n: int) -> None:
+    with contextlib.suppress(Exception):  # a cache that fails only leaves the bar where it was
+        cache.set(write_progress_key(job_id), n, timeout=IMPORT_WRITE_PROGRESS_KEPT)
+
+
+def import_job_progress(job: ImportJob) -> int:
+    """How many rows of the job are done: checked (the job's row says), or written, which the
+    write's transaction cannot show on the job's row and counts in the cache instead."""
+    if job.state != State.APPLYING:
+        return job.progress
+    try:
+        return cache.get(write_progress_key(job.pk)) or 0
+    except Exception:  # a cache that fails only stops the bar
+        return 0
+
+
+def _checked_for_the_write(job):
+    """The check the preview made, when it still holds (flows.importing.plan_holds): the write then
+    reads neither the file nor any cell again. Otherwise (the people, groups, types or rights it
+    read have changed, or the job kept no check) the file is checked again, as for the preview."""
+    if job.plan:
+        check = ImportCheck.loads(bytes(job.plan), job.report)
+        if plan_holds(check, organization=job.organization, actor=job.created_by):
+            return check, False
+    return _check(job), True
+
+
 def import_apply_job(job_id: int) -> None:
-    """Check the file again (the organisation may have changed since the preview) and write it, all or nothing.
+    """Write the checked file, all or nothing, once what the check decided is known to still hold
+    (the organisation may have changed since the preview: then the file is checked again).
 
     The job is marked done in the import's own transaction: a worker killed at any point leaves
     either nothing written and the job still to apply, or both, so a redelivered task never imports
-    (and invites) twice.
+    (and invites) twice. The rows written are counted in the cache as the write goes
+    (`write_progress_key`), for the progress page.
     """
     from . import imports
 
@@ -116,7 +133,8 @@ def import_apply_job(job_id: int) -> None:
         return
     with override(job.language):
         try:
-            check = _check(job, again=True)
+            _written(job_id, 0)  # a run delivered again starts its count again
+            check, again = _checked_for_the_write(job)
             with transaction.atomic():
                 # Locked first: a second run of the job waits here, then finds it done.
                 if not ImportJob.objects.select_for_update().filter(pk=job_id, state=State.APPLYING).exists():
@@ -127,10 +145,11 @@ def import_apply_job(job_id: int) -> None:
                     check=check,
                     invite=job.invite,
                     source=job.filename,
+                    progress=lambda n: _written(job_id, n),
                 )
-                report = check.report(REPORT_ROWS) | {"result": result}
+                report = (check.report(REPORT_ROWS) if again else job.report) | {"result": result}
                 # The file is no longer needed once imported: do not keep people's data twice.
-                _set(job_id, state=State.DONE, report=report, data=b"", finished_at=timezone.now())
+                _set(job_id, state=State.DONE, report=report, data=b"", plan=b"", finished_at=timezone.now())
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return
@@ -139,7 +158,7 @@ def import_apply_job(job_id: int) -> None:
                 message = _("The users changed since the preview and some rows are now in error; nothing was imported.")
             else:
                 message = _("%(reason)s Nothing was imported.") % {"reason": error.message}
-            report = check.report(REPORT_ROWS)
+            report = check.report(REPORT_ROWS) if again else job.report
             _set(job_id, state=State.FAILED, report=report, error=message, finished_at=timezone.now())
             return
         except IntegrityError:

@@ -206,10 +206,14 @@ def test_the_import_is_all_or_nothing(alice, setup, monkeypatch):
 
     result = check(setup, csv_bytes("email,groups\na@example.com,Sales\nb@example.com,Sales\n"), actor=alice)
 
-    def fail(*args, **kwargs):
-        raise RuntimeError("disk full")
+    insert_many = imports.insert_many
 
-    monkeypatch.setattr(Membership.objects, "bulk_create", fail)
+    def fail(model, objects, **kwargs):
+        if model is Membership:  # the users and their history are written by then
+            raise RuntimeError("disk full")
+        return insert_many(model, objects, **kwargs)
+
+    monkeypatch.setattr(imports, "insert_many", fail)
     with pytest.raises(RuntimeError):
         imports.users_import(organization=setup, actor=alice, check=result)
     assert not User.objects.filter(email__in=["a@example.com", "b@example.com"]).exists()
@@ -373,29 +377,123 @@ def test_the_import_locks_the_users_it_updates_in_id_order(setup, alice):
         assert sql.rsplit("ORDER BY", 1)[-1].split("FOR")[0].strip() == '"accounts_user"."id" ASC', sql
 
 
-def test_the_write_reads_no_identity_cell_again_but_checks_the_people_again(setup, alice, monkeypatch):
-    """Issue 12: the file is checked at the upload and again at the write (the organisation may have
-    changed); the second check takes the identities the first one read, and only those."""
-    data = csv_bytes(
-        "email;mobile;first_name;groups\n"
-        "ann@example.com;06 12 34 56 78;Ann;Sales\n"
-        "bad-address;;Bob;\n"
-        "cy@example.com;;Cy;Lyon\n"
-    )
-    header, rows = read_table(data)
-    first = check_rows(organization=setup, actor=alice, header=header, rows=rows)
-    UserFactory(organization=setup, email="cy@example.com")  # arrives between the preview and the write
-    read, clean = [], importing.identity_clean
+TWO_PEOPLE = "email;mobile;first_name;groups\nann@example.com;06 12 34 56 78;Ann;Sales\ncy@example.com;;Cy;Lyon\n"
+
+
+def test_the_write_takes_the_previews_check_without_reading_the_file_again(
+    alice_client, setup, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 12: the check made for the preview is kept with the job; confirming writes it as it is
+    when nothing it read has changed: no cell is read again."""
+    data = csv_bytes(TWO_PEOPLE)
+    alice_client.post(UPLOAD, {"file": SimpleUploadedFile("p.csv", data)})
+    job = ImportJob.objects.get()
+    assert job.state == "ready" and job.plan
+    read = []
+    monkeypatch.setattr(importing, "identity_read", lambda *args, **kwargs: read.append(kwargs))
+    monkeypatch.setattr(importing, "iter_table", lambda *args: read.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "done", job.error
+    assert read == [], "the file was read again"
+    assert (job.report["result"]["created"], job.plan, job.data) == (2, b"", b"")
+    ann = User.objects.get(organization=setup, email="ann@example.com")
+    assert (ann.mobile, ann.first_name, [g.name for g in ann.user_groups.all()]) == ("+33612345678", "Ann", ["Sales"])
+    assert User.objects.search("0612345678").get() == ann
+
+
+@pytest.mark.parametrize("change", ["a person arrives", "a group is renamed", "the region changes"])
+def test_a_change_since_the_preview_makes_the_write_check_the_file_again(
+    alice_client, alice, setup, monkeypatch, django_capture_on_commit_callbacks, change
+):
+    from groups.models import UserGroup
+
+    data = csv_bytes(TWO_PEOPLE)
+    alice_client.post(UPLOAD, {"file": SimpleUploadedFile("p.csv", data)})
+    job = ImportJob.objects.get()
+    if change == "a person arrives":
+        cy = UserFactory(organization=setup, email="cy@example.com", first_name="Old")
+    elif change == "a group is renamed":
+        UserGroup.objects.filter(organization=setup, name="Lyon").update(name="Lyon 2")
+    else:
+        setup.phone_region = "BE"
+        setup.save()
+    read, identity_read = [], importing.identity_read
     monkeypatch.setattr(
-        importing, "identity_clean", lambda *args, **kwargs: read.append(kwargs) or clean(*args, **kwargs)
+        importing, "identity_read", lambda *args, **kwargs: read.append(kwargs) or identity_read(*args, **kwargs)
     )
-    again = check_rows(organization=setup, actor=alice, header=header, rows=rows, identities=first.identities)
-    assert len(read) == 1 and read[0]["current"] is not None, "only the update is read again, against the person"
-    assert [(row.action, row.values["email"], row.values["mobile"]) for row in first.rows] == [
-        ("create", "ann@example.com", "+33612345678"),
-        ("error", "", ""),
-        ("create", "cy@example.com", ""),
-    ]
-    assert [row.action for row in again.rows][:2] == ["create", "error"]
-    assert again.rows[1].errors == first.rows[1].errors
-    assert again.rows[2].user_id is not None, "the person who arrived meanwhile is matched"
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert len(read) == 2, "every row is read again"
+    if change == "a person arrives":
+        # As a check of the file now finds: the row updates the person who arrived meanwhile.
+        assert job.state == "done" and job.report["result"] | {"batch": None} == {
+            "created": 1,
+            "updated": 1,
+            "invite": False,
+            "invited": 0,
+            "not_invited": 0,
+            "batch": None,
+        }
+        cy.refresh_from_db()
+        assert cy.first_name == "Cy"
+    elif change == "a group is renamed":
+        assert job.state == "failed" and "some rows are now in error" in job.error
+        assert [(row["row"], row["errors"]) for row in job.report["rows"]] == [
+            (2, []),
+            (3, [["groups", "unknown group “Lyon”"]]),
+        ]
+        assert not User.objects.filter(organization=setup, email="ann@example.com").exists()
+    else:
+        # 06 12 34 56 78 read in Belgium is not a mobile number.
+        assert job.state == "failed" and not User.objects.filter(organization=setup, email="ann@example.com").exists()
+
+
+def test_plan_holds_until_what_the_check_read_changes(setup, alice, bob):
+    from flows.importing import plan_holds
+    from groups.tests.factories import grant
+    from rights.names import Right
+
+    data = csv_bytes(f"email,first_name,groups\n{bob.email},Bobby,Sales\nnew@example.com,New,Lyon\n")
+    checked = check(setup, data, actor=alice)
+    assert [row.action for row in checked.rows] == ["update", "create"]
+    assert plan_holds(checked, organization=setup, actor=alice)
+    # Another reader: another scope, so another basis.
+    grant(bob, Right.MANAGE_USERS)
+    assert not plan_holds(checked, organization=setup, actor=bob)
+    # The person updated changes their login ID: the row no longer matches them.
+    bob.email = "bob.elsewhere@example.com"
+    bob.save()
+    assert not plan_holds(checked, organization=setup, actor=alice)
+
+
+def test_the_write_tells_the_progress_page_how_many_rows_it_wrote(
+    alice_client, setup, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from flows import tasks
+
+    monkeypatch.setattr(importing, "FRAME_ROWS", 2)  # a step of the write every two rows
+    UserFactory(organization=setup, email="known@example.com")  # the row that updates
+    data = csv_bytes("email\na@example.com\nknown@example.com\nb@example.com\nc@example.com\nd@example.com\n")
+    alice_client.post(UPLOAD, {"file": SimpleUploadedFile("p.csv", data)})
+    job = ImportJob.objects.get()
+    progress_url = reverse("accounts:user_import_progress", args=[job.pk])
+    seen, written = [], tasks._written
+
+    def spy(job_id, n):
+        written(job_id, n)
+        # What the page polls meanwhile (another request, outside the write's transaction).
+        seen.append(alice_client.get(progress_url).json()["progress"])
+
+    monkeypatch.setattr(tasks, "_written", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == "done", job.error
+    assert seen == [0, 1, 3, 4, 5], "from nothing, the creations by steps of the file, then the update"
+    assert alice_client.get(progress_url).json()["progress"] == job.progress  # done: the job's own count
+    assert cache.get(tasks.write_progress_key(job.pk)) == 5

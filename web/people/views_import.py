@@ -10,6 +10,7 @@ from experquiz.errors import DomainError
 from experquiz.web import message_from_service
 from flows.importing import MAX_BYTES, MAX_ROWS, REPORT_ROWS, ImportFileError, sample_table
 from flows.jobs import import_job_confirm, import_job_create
+from flows.tasks import import_job_progress
 from rights.mixins import RightRequiredMixin
 from rights.names import Right
 from rights.selectors import actor_has_right
@@ -25,10 +26,8 @@ class ImportMixin(RightRequiredMixin):
 
     def get_job(self, pk):
         # An import is seen only by whoever uploaded it.
-        return get_object_or_404(
-            ImportJob.objects.for_org(self.request.organization).filter(created_by=self.request.user).defer("data"),
-            pk=pk,
-        )
+        jobs = ImportJob.objects.for_org(self.request.organization).filter(created_by=self.request.user)
+        return get_object_or_404(jobs.defer("data", "plan"), pk=pk)
 
 
 class ImportUploadView(ImportMixin, View):
@@ -72,6 +71,7 @@ class ImportJobView(ImportMixin, View):
 
     def get(self, request, pk):
         job = self.get_job(pk)
+        job.progress = import_job_progress(job)
         report = job.report or {}
         rows = report.get("rows", [])
         errors = [row for row in rows if row["action"] == "error"]
@@ -94,6 +94,7 @@ class ImportProgressView(ImportMixin, View):
 
     def get(self, request, pk):
         job = self.get_job(pk)
+        job.progress = import_job_progress(job)
         return JsonResponse({"state": job.state, "progress": job.progress, "total": job.total, "percent": job.percent})
 
 

@@ -7,7 +7,7 @@ from accounts.models import Organization
 from accounts.selectors import user_by_login_id
 from experquiz import authorization
 from experquiz.errors import DomainError
-from flows.importing import ImportFileError, check_rows, read_table
+from flows.importing import ImportFileError, check_rows, iter_table
 from flows.imports import users_import
 
 
@@ -72,7 +72,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(_("No file %(file)s.") % {"file": file})
         try:
-            header, rows = read_table(path.read_bytes())
+            header, rows = iter_table(path.read_bytes())
             check = check_rows(organization=organization, actor=actor, header=header, rows=rows)
         except ImportFileError as error:
             raise CommandError(error.message) from None
