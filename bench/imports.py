@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.database import ensure_database  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 
 HERE = Path(__file__).resolve()
@@ -172,20 +173,6 @@ def run_once(root, kind, existing):
     if out.returncode:
         return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def ensure_database():
-    """Create the benchmark database if it does not exist yet (PostgreSQL only)."""
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(os.environ.get("DATABASE_URL", ""))
-    if "postgresql" not in config.get("ENGINE", ""):
-        sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
-    params = {key.lower(): config[key] for key in ("HOST", "PORT", "USER", "PASSWORD") if config.get(key)}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as maintenance:
-        if not maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone():
-            maintenance.execute(f'CREATE DATABASE "{config["NAME"]}"')
 
 
 def main():

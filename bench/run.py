@@ -23,22 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-
-
-def ensure_database():
-    """Create the benchmark database if it does not exist yet (PostgreSQL only)."""
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(os.environ.get("DATABASE_URL", ""))
-    if "postgresql" not in config.get("ENGINE", ""):
-        sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
-    params = {key.lower(): config[key] for key in ("HOST", "PORT", "USER", "PASSWORD") if config.get(key)}
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as maintenance:
-        exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()
-        if not exists:
-            maintenance.execute(f'CREATE DATABASE "{config["NAME"]}"')
-
+from bench.database import ensure_database  # noqa: E402
 
 ensure_database()
 
