@@ -70,13 +70,14 @@ def _failed(response):
     return response
 
 
-def _unknown(request):
+def _problem_page(request, problem: str, status: int):
+    """The link pages' own problem page ("unknown", "revoked"), counted as a failed look-up."""
     return _failed(
         render(
             request,
             "invitations/token_problem.jinja",
-            {"problem": "unknown", "kind": "assessment"},
-            status=404,
+            {"problem": problem, "kind": "assessment"},
+            status=status,
             using="jinja2",
         )
     )
@@ -86,7 +87,7 @@ def _find(request, token):
     """(Link, None) for a link its holder may use, or (None, the response to give instead)."""
     invitation, assignee = assessment_link_by_token(request.organization, token)
     if assignee is None:
-        return None, _unknown(request)
+        return None, _problem_page(request, "unknown", 404)
     if invitation.user_id:
         if not request.user.is_authenticated:
             return None, redirect_to_login(request.get_full_path())
@@ -98,15 +99,7 @@ def _find(request, token):
 
 def _state_page(request, link, problem):
     if problem == "revoked":
-        return _failed(
-            render(
-                request,
-                "invitations/token_problem.jinja",
-                {"problem": "revoked", "kind": "assessment"},
-                status=410,
-                using="jinja2",
-            )
-        )
+        return _problem_page(request, "revoked", 410)
     if problem == "completed" and link.attempt is not None and _bound(request, link):
         # The person who just submitted, in the browser they took it in: their score.
         return render(request, "assessments/take_result.html", {"attempt": link.attempt, "home": ""})
