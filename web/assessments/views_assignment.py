@@ -5,7 +5,7 @@ questionnaire with that right; they see the people of their own scope only."""
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from assessments.assignment_selectors import (
     State,
@@ -24,10 +24,10 @@ from .views_invite import RIGHT, assignment_for_invite
 
 PAGE_SIZE = 50
 STATES = {
-    State.NOT_STARTED: _lazy("Not started"),
-    State.IN_PROGRESS: _lazy("In progress"),
-    State.SUBMITTED: _lazy("Submitted"),
-    State.REMOVED: _lazy("Removed"),
+    State.NOT_STARTED: gettext_lazy("Not started"),
+    State.IN_PROGRESS: gettext_lazy("In progress"),
+    State.SUBMITTED: gettext_lazy("Submitted"),
+    State.REMOVED: gettext_lazy("Removed"),
 }
 
 

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from assessments.exports import results_export_record
@@ -38,19 +38,19 @@ LIST_PAGE_SIZE = 50
 STATES = dict(RowState.choices)
 # The columns of a questionnaire's results: (label, sort key or None, first direction: "" up, "-" down).
 COLUMNS = [
-    (_lazy("Name"), "name", ""),
-    (_lazy("Email or mobile"), None, ""),
-    (_lazy("Invitation"), "invited", "-"),
-    (_lazy("State"), "state", ""),
-    (_lazy("Score"), "score", "-"),
-    (_lazy("Last step"), "date", "-"),
+    (gettext_lazy("Name"), "name", ""),
+    (gettext_lazy("Email or mobile"), None, ""),
+    (gettext_lazy("Invitation"), "invited", "-"),
+    (gettext_lazy("State"), "state", ""),
+    (gettext_lazy("Score"), "score", "-"),
+    (gettext_lazy("Last step"), "date", "-"),
 ]
 PERSON_COLUMNS = [
-    (_lazy("Questionnaire"), "title", ""),
-    (_lazy("Invitation"), "invited", "-"),
-    (_lazy("State"), "state", ""),
-    (_lazy("Score"), "score", "-"),
-    (_lazy("Last step"), "date", "-"),
+    (gettext_lazy("Questionnaire"), "title", ""),
+    (gettext_lazy("Invitation"), "invited", "-"),
+    (gettext_lazy("State"), "state", ""),
+    (gettext_lazy("Score"), "score", "-"),
+    (gettext_lazy("Last step"), "date", "-"),
 ]
 
 

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from accounts.errors import LoginIdTaken
@@ -56,14 +55,14 @@ FILTER_FIRST_MAX = 5000
 FILTER_FIRST_SHARE = 0.05
 # The table's columns: (label, sort key or None, first direction when clicked: "" up, "-" down).
 COLUMNS = [
-    (_lazy("Name"), "name", ""),
-    (_lazy("Email"), None, ""),
-    (_lazy("Mobile"), None, ""),
-    (_lazy("Type"), None, ""),
-    (_lazy("Status"), "status", ""),
-    (_lazy("Groups"), None, ""),
-    (_lazy("Last login"), "last_login", "-"),
-    (_lazy("Created"), "created", "-"),
+    (gettext_lazy("Name"), "name", ""),
+    (gettext_lazy("Email"), None, ""),
+    (gettext_lazy("Mobile"), None, ""),
+    (gettext_lazy("Type"), None, ""),
+    (gettext_lazy("Status"), "status", ""),
+    (gettext_lazy("Groups"), None, ""),
+    (gettext_lazy("Last login"), "last_login", "-"),
+    (gettext_lazy("Created"), "created", "-"),
 ]
 
 
