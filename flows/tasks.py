@@ -149,7 +149,15 @@ def import_apply_job(job_id: int) -> None:
                 )
                 report = (check.report(REPORT_ROWS) if again else job.report) | {"result": result}
                 # The file is no longer needed once imported: do not keep people's data twice.
-                _set(job_id, state=State.DONE, report=report, data=b"", plan=b"", finished_at=timezone.now())
+                _set(
+                    job_id,
+                    state=State.DONE,
+                    report=report,
+                    data=b"",
+                    plan=b"",
+                    progress=job.total,  # every row done, as the page polled it from the cache
+                    finished_at=timezone.now(),
+                )
         except ImportFileError as error:
             _set(job_id, state=State.FAILED, error=error.message, finished_at=timezone.now())
             return

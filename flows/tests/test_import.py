@@ -270,7 +270,7 @@ def test_a_10000_row_file_goes_through_the_background_task_with_progress(
     with django_capture_on_commit_callbacks(execute=True):
         alice_client.post(reverse("accounts:user_import_confirm", args=[job.pk]))
     job.refresh_from_db()
-    assert job.state == "done"
+    assert job.state == "done" and job.progress == 10_000
     assert User.objects.filter(organization=setup, last_name="Big").count() == 10_000
     assert setup.user_groups.get(name="Sales").members.count() == 10_000
     assert response.status_code == 302
@@ -495,5 +495,6 @@ def test_the_write_tells_the_progress_page_how_many_rows_it_wrote(
     job.refresh_from_db()
     assert job.state == "done", job.error
     assert seen == [0, 1, 3, 4, 5], "from nothing, the creations by steps of the file, then the update"
-    assert alice_client.get(progress_url).json()["progress"] == job.progress  # done: the job's own count
+    done = alice_client.get(progress_url).json()
+    assert done["progress"] == job.progress == job.total == 5 and done["percent"] == 100, "done: the job's own count"
     assert cache.get(tasks.write_progress_key(job.pk)) == 5
