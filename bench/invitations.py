@@ -318,6 +318,7 @@ def report(args, designs, results, request_samples, request_count) -> dict:
         "rows": results,
         "per_round": per_round,
         "medians": {design: summary(design, "msg_per_s") for design in designs},
+        "medians_first_to_last": {design: summary(design, "first_to_last_msg_per_s") for design in designs},
         "undelivered": [row for row in results if row.get("accepted_by_smtp", args.count) < args.count],
         "request_count": request_count,
         "requests": request_samples,

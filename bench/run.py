@@ -170,7 +170,6 @@ def tokens(samples=20):
         database_url=os.environ["DATABASE_URL"],
         cache_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
         rounds=max(2, samples // 5),
-        quiet=True,
     )
     print()
     print(table(summary, workers=2, connections=8))
