@@ -274,7 +274,7 @@ def report(args, designs, results, request_samples, request_count) -> dict:
 
     def summary(design, key):
         values = [row[key] for row in results if row["design"] == design and row.get(key) is not None]
-        return statistics.median(values) if values else None
+        return round(statistics.median(values), 2) if values else None
 
     print()
     print(f"{args.rounds} rounds, {args.count} messages, {args.workers} worker processes; medians:")
