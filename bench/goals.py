@@ -246,6 +246,7 @@ class Run:
         self.only = only
         self.log = []  # (piece, seconds, exit status, load averages before and after)
         self.crashed = []
+        self.figures = {}  # piece: its figures, as its script wrote them
         self.figures_dir = Path(tempfile.mkdtemp(prefix="bench-goals-"))
 
     def wanted(self, piece):
@@ -279,7 +280,9 @@ class Run:
             self.crashed.append(title)
             return None
         if figures:
-            return json.loads(path.read_text())
+            self.figures[piece] = json.loads(path.read_text())
+            path.unlink()
+            return self.figures[piece]
         return {}
 
 
@@ -360,6 +363,7 @@ def main():  # noqa: C901 - one piece after the other
         run.run("results", "results pages (no goal of issue 12)", [python, "bench/results.py"],
                 {"DATABASE_URL": args.results_database}, False)  # fmt: skip
     report(rows, run, began, time.monotonic() - started, args)
+    run.figures_dir.rmdir()
     if run.crashed:
         sys.exit(f"\n{len(run.crashed)} piece(s) crashed: {'; '.join(run.crashed)}")
 
@@ -399,7 +403,7 @@ def report(rows, run, began, seconds, args):
         print("\n".join(pieces), file=out)
     (RESULTS / "goals.json").write_text(
         json.dumps(
-            {"began": began.isoformat(), "commit": commit(), "args": vars(args), "rows": rows,
+            {"began": began.isoformat(), "commit": commit(), "args": vars(args), "rows": rows, "figures": run.figures,
              "pieces": [dict(zip(("piece", "seconds", "status", "load_before", "load_after"), p, strict=True))
                         for p in run.log]},
             indent=2,
