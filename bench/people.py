@@ -103,6 +103,8 @@ def measure(samples: int = 20, sides=(), scenarios: str = ""):
         ours.get(cell["url"])
         cell["replay"].run()
 
+    sides_text = "".join(f", {side.name}" for side in sides)
+    print(f"{len(cells)} cells (ours, admin, raw{sides_text}), {samples} rounds", flush=True)
     for n in range(samples):
         for cell in cells:
             order = [

@@ -154,6 +154,8 @@ def measure(samples=20, sides=(), scenarios=""):
         for name, database_url, root in sides:
             print(f"Starting side {name} ({database_url}, code of {root})…", flush=True)
             started.append(Side(name, database_url, root))
+            print(f"  side {name} ready: {len(started[-1].cells)} cells", flush=True)
+        print("Preparing this side's cells (URLs, queries cached and not)…", flush=True)
         return people_measure(samples, started, scenarios)
     finally:
         for side in started:
