@@ -223,6 +223,9 @@ def import_rows(figures, missing="") -> list[dict]:
             f"works: {big['total_s']['p50']:.0f} s (check {big['check_s']:.0f} s), peak RSS {big['peak_rss_mb']} MB"
             f" ({big['total_s']['n']} sample{'s' if big['total_s']['n'] > 1 else ''})"
         )
+        if big.get("progress"):
+            done, total = big["progress"]
+            measured += f"; the job's progress counter at the end: {done:,} of {total:,}"
         rows.append(row(goal_big, "works, peak RSS ≤ 300 MB", measured, big["peak_rss_mb"] <= 300))
     return rows
 

@@ -265,6 +265,7 @@ def measure(args) -> dict:
                 "cpu_s": median("cpu_s"),
                 "peak_rss_mb": max((row["peak_rss_mb"] for row in done), default=None),
                 "refused": any(row.get("refused") for row in cell),
+                "progress": next((row["progress"] for row in reversed(done) if "progress" in row), None),
                 "errors": sum(1 for row in cell if row.get("error")),
             }
     figures = {
