@@ -135,6 +135,10 @@ def link_rows(links, missing="") -> list[dict]:
     return rows
 
 
+def samples(n) -> str:
+    return f"{n} sample{'' if n == 1 else 's'}"
+
+
 def rate(value) -> str:
     return "–" if value is None else f"{value:.0f}"
 
@@ -155,7 +159,7 @@ def invitation_rows(figures, missing="") -> list[dict]:
             row(
                 goal_request,
                 "≤ 1 s",
-                f"{request['p50']:.3f} s / {request['p95']:.3f} s ({request['n']} samples)",
+                f"{request['p50']:.3f} s / {request['p95']:.3f} s ({samples(request['n'])})",
                 request["p95"] <= 1,
             )
         )
@@ -188,7 +192,7 @@ def invitation_rows(figures, missing="") -> list[dict]:
     return rows
 
 
-def import_rows(figures, missing="") -> list[dict]:
+def import_rows(figures, missing="", big_missing="") -> list[dict]:
     """10,000 rows by `importusers` and by the web pages; 100,000 rows in the import job."""
     goal_small = "import of 10,000 rows, end to end (median, p95)"
     goal_big = "import of 100,000 rows in one file, in a task with progress"
@@ -208,12 +212,12 @@ def import_rows(figures, missing="") -> list[dict]:
             ok = False
             continue
         total = cell["total_s"]
-        parts.append(f"{label}: {total['p50']:.1f} s, {total['p95']:.1f} s ({total['n']} samples)")
+        parts.append(f"{label}: {total['p50']:.1f} s, {total['p95']:.1f} s ({samples(total['n'])})")
         ok = ok and total["p50"] <= 10
     rows = [row(goal_small, "≤ 10 s (median)", "; ".join(parts), ok and bool(parts), "" if parts else "not run")]
     big = cells.get("big/ours")
     if not big:
-        rows.append(row(goal_big, "works, peak RSS ≤ 300 MB", missing="not run"))
+        rows.append(row(goal_big, "works, peak RSS ≤ 300 MB", missing=big_missing or "not run"))
     elif big["refused"]:
         rows.append(row(goal_big, "works, peak RSS ≤ 300 MB", "refused (over the row limit)", False))
     elif not big["total_s"]:
@@ -221,7 +225,7 @@ def import_rows(figures, missing="") -> list[dict]:
     else:
         measured = (
             f"works: {big['total_s']['p50']:.0f} s (check {big['check_s']:.0f} s), peak RSS {big['peak_rss_mb']} MB"
-            f" ({big['total_s']['n']} sample{'s' if big['total_s']['n'] > 1 else ''})"
+            f" ({samples(big['total_s']['n'])})"
         )
         if big.get("progress"):
             done, total = big["progress"]
@@ -354,14 +358,14 @@ def main():  # noqa: C901 - one piece after the other
     if run.wanted("imports"):
         imports = run.run(
             "imports",
-            f"imports: 10,000 rows by importusers and the web, alternating, {args.import_samples} samples each; "
-            f"100,000 rows {args.big_imports} time(s)",
+            f"imports: 10,000 rows by importusers and the web, alternating, {samples(args.import_samples)} each; "
+            f"100,000 rows: {samples(args.big_imports)}",
             [python, "bench/imports.py", "--samples", str(args.import_samples), "--big-samples",
              str(args.big_imports), "--kinds", "cli,web,big" if args.big_imports else "cli,web",
              "--existing", str(args.import_existing)],
             {"DATABASE_URL": args.imports_database},
         )  # fmt: skip
-    rows += import_rows(imports, run.missing("imports"))
+    rows += import_rows(imports, run.missing("imports"), "" if args.big_imports else "skipped (BENCH_BIG_IMPORTS=0)")
     if run.wanted("results"):
         run.run("results", "results pages (no goal of issue 12)", [python, "bench/results.py"],
                 {"DATABASE_URL": args.results_database}, False)  # fmt: skip
@@ -378,21 +382,21 @@ def commit() -> str:
 
 def report(rows, run, began, seconds, args):
     RESULTS.mkdir(exist_ok=True)
-    samples = []
+    counts = []
     if run.wanted("people"):
-        samples.append(f"/users/ {args.samples} interleaved rounds per cell")
+        counts.append(f"/users/ {args.samples} interleaved rounds per cell")
     if run.wanted("links"):
-        samples.append(f"link pages {max(2, args.samples // 5)} rounds of 5 s per cell")
+        counts.append(f"link pages {max(2, args.samples // 5)} rounds of 5 s per cell")
     if run.wanted("invitations"):
-        samples.append(
+        counts.append(
             f"delivery {args.delivery_rounds} rounds of {args.delivery_count:,} invitations, the request alone "
             f"{args.requests} times for {args.request_count:,} people"
         )
     if run.wanted("imports"):
-        samples.append(f"imports {args.import_samples} per 10,000-row kind, {args.big_imports} of 100,000 rows")
+        counts.append(f"imports {args.import_samples} per 10,000-row kind, {args.big_imports} of 100,000 rows")
     header = (
         f"Issue 12's goals, one run of bench/goals.py: {began:%Y-%m-%d %H:%M} UTC, commit {commit()}, "
-        f"{os.cpu_count()} cores, {seconds / 60:.0f} min. Samples: {'; '.join(samples) or 'none'}. "
+        f"{os.cpu_count()} cores, {seconds / 60:.0f} min. Samples: {'; '.join(counts) or 'none'}. "
         "Percentiles are nearest-rank."
     )
     pieces = ["| piece | minutes | exit status | load average before | after |", "|---|---:|---:|---|---|"]
