@@ -42,7 +42,7 @@ KINDS = {"i": "/i/<token>/", "a": "/a/<token>/"}
 
 
 # The rows of the goal table. Each is a dict: goal, target, measured, status ("pass", "FAIL", or why
-# it has no figure: "crashed", "skipped").
+# it has no figure: "crashed", "skipped (…)", "not run").
 
 
 def row(goal, target, measured="", ok=None, missing=""):
