@@ -68,7 +68,33 @@ RESULTS_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_resul
 bench-results: install
 	DATABASE_URL=$(RESULTS_BENCH_DATABASE_URL) $(PY) bench/results.py
 
-bench: bench-people bench-invitations bench-results
+# Every benchmark of issue 12 in one run, then its goal table with pass/fail (bench/goals.py; about
+# 45 minutes on a quiet 2-core machine, plus ~9 min the first time to make the 1,000,000-user
+# database). A crashed piece makes it fail; a goal not met is a FAIL row. See bench/README.md.
+BENCH_1M_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_people_bench_1m
+BENCH_1M ?= 1
+BENCH_ONLY ?=
+BENCH_SCENARIOS ?=
+INVITATIONS_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_bench
+INVITATIONS_BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6
+BENCH_DELIVERY_COUNT ?= 1000
+BENCH_DELIVERY_ROUNDS ?= 20
+BENCH_REQUESTS ?= 20
+BENCH_REQUEST_COUNT ?= 10000
+IMPORTS_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_import_bench
+BENCH_IMPORT_SAMPLES ?= 8
+BENCH_BIG_IMPORTS ?= 1
+BENCH_IMPORT_EXISTING ?= 100000
+bench: install
+	$(PY) bench/goals.py --only "$(BENCH_ONLY)" --samples $(BENCH_SAMPLES) --scenarios "$(BENCH_SCENARIOS)" \
+		--database $(BENCH_DATABASE_URL) --database-1m $(BENCH_1M_DATABASE_URL) $(if $(filter 0,$(BENCH_1M)),--skip-1m) \
+		--redis $(BENCH_REDIS_URL) \
+		--invitations-database $(INVITATIONS_BENCH_DATABASE_URL) --invitations-redis $(INVITATIONS_BENCH_REDIS_URL) \
+		--delivery-count $(BENCH_DELIVERY_COUNT) --delivery-rounds $(BENCH_DELIVERY_ROUNDS) \
+		--requests $(BENCH_REQUESTS) --request-count $(BENCH_REQUEST_COUNT) \
+		--imports-database $(IMPORTS_BENCH_DATABASE_URL) --import-samples $(BENCH_IMPORT_SAMPLES) \
+		--big-imports $(BENCH_BIG_IMPORTS) --import-existing $(BENCH_IMPORT_EXISTING) \
+		--results-database $(RESULTS_BENCH_DATABASE_URL)
 
 # A bounded soak on loopback (gunicorn, worker, beat, Locust): SOAK_DURATION seconds, 60 by default, 300 at most.
 SOAK_DURATION ?= 60

@@ -1,7 +1,7 @@
 """Import benchmark: 10,000 rows end to end, and 100,000 rows in one file through the import job.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_import_bench .venv/bin/python bench/imports.py
-        [--samples 5] [--kinds cli,web,big] [--existing 100000] [--against DIR]
+        [--samples 5] [--big-samples N] [--kinds cli,web,big] [--existing 100000] [--against DIR] [--json FILE]
 
 Kinds of sample, each in a process of its own (so its peak RSS is its own):
   * cli – `manage.py importusers` of a 10,000-row CSV (French headers, semicolons, BOM, mobiles
@@ -14,9 +14,12 @@ Each sample reports its seconds and the peak RSS of its process (`ru_maxrss`), t
 people are deleted (untimed) so the next sample imports into the same organisation: `--existing`
 people (default 100,000) and 20 groups, made once.
 
-`--against DIR` runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same script
-against the code checked out in DIR (another branch, the release before), on the same database.
-Results are printed, and written to bench/results/.
+A round runs one sample of each kind in turn (cli, web, big: alternating); `--samples` rounds, the
+100,000-row kind in the first `--big-samples` of them only (default: every round). `--against DIR`
+runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same script against the code
+checked out in DIR (another branch, the release before), on the same database. Results are printed,
+and written to bench/results/; `measure()`'s figures to `--json FILE` if given. A sample that
+crashes is printed with its error and makes the script exit with status 1, after the others ran.
 """
 
 import argparse
@@ -32,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.database import ensure_database  # noqa: E402
-from bench.stats import percentile  # noqa: E402
+from bench.stats import percentile, summary  # noqa: E402
 
 HERE = Path(__file__).resolve()
 ROWS = {"cli": 10_000, "web": 10_000, "big": 100_000}
@@ -43,6 +46,8 @@ ADMIN_EMAIL = "admin@imports.example"
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--big-samples", type=int, default=None, help="rounds with a 100,000-row sample")
+    parser.add_argument("--json", default="", help="write the figures (a JSON object) to this file")
     parser.add_argument("--kinds", default="cli,web,big")
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--against", default="", help="another checkout to alternate with")
@@ -146,6 +151,7 @@ def once(kind, existing):
         job.refresh_from_db()
         assert job.state == "done", (job.state, job.error)
         assert job.report["result"]["created"] == ROWS[kind]
+        result["progress"] = [job.progress, job.total]  # the job's progress counter at the end
     result["s"] = round(time.perf_counter() - started, 2)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
@@ -171,6 +177,7 @@ def run_once(root, kind, existing):
         env={**os.environ},
     )
     if out.returncode:
+        print(out.stderr[-4000:], file=sys.stderr, flush=True)
         return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -181,20 +188,39 @@ def main():
         setup_django(args.root)
         print(json.dumps(once(args.once, args.existing)))
         return
+    figures = measure(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    if figures["errors"]:
+        sys.exit(f"{figures['errors']} import sample(s) crashed (see above)")
+
+
+def measure(args) -> dict:
+    """Run the samples, print them and their table; return the figures: every sample's row, and per
+    kind and code the summary of its totals (bench.stats: n, p50, p95…), its median check and CPU
+    seconds, its largest peak RSS, whether the file was refused, and the number of crashed samples."""
     ensure_database()
     ours = str(HERE.parent.parent)
     checkouts = [("ours", ours)] + ([("against", str(Path(args.against).resolve()))] if args.against else [])
-    print(run_once(ours, "setup", args.existing) or f"{args.existing} people ready", flush=True)
+    setup = run_once(ours, "setup", args.existing)
+    if setup.get("error"):
+        sys.exit(f"The import benchmark's data could not be made: {setup['error']}")
+    print(f"{args.existing} people ready", flush=True)
+    big_samples = args.samples if args.big_samples is None else args.big_samples
     rows = []
-    for sample in range(args.samples):
+    for sample in range(max(args.samples, big_samples)):
         for kind in args.kinds.split(","):
+            if sample >= (big_samples if kind == "big" else args.samples):
+                continue
             for name, root in checkouts:
                 row = {"code": name, "sample": sample + 1, **run_once(root, kind, args.existing)}
-                run_once(ours, "cleanup", args.existing)
+                cleanup = run_once(ours, "cleanup", args.existing)
+                if cleanup.get("error"):
+                    row.setdefault("error", cleanup["error"])
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(f"\n{args.samples} samples per cell (each a process of its own, alternating); medians, and the")
-    print("total's p95 (nearest rank) and range:")
+    print(f"\n{args.samples} samples per cell, {big_samples} of 100,000 rows (each a process of its own, alternating);")
+    print("medians, and the total's p95 (nearest rank) and range:")
     print(
         f"{'kind':<6}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'p95 (s)':>9}{'min-max (s)':>15}"
         f"{'CPU (s)':>9}{'peak RSS (MB)':>15}"
@@ -219,10 +245,40 @@ def main():
                 f"{kind:<6}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}"
                 f"{percentile(totals, 95):>9}{spread:>15}{median('cpu_s'):>9}{median('peak_rss_mb'):>15}"
             )
+    cells = {}
+    for kind in args.kinds.split(","):
+        for name, _root in checkouts:
+            cell = [row for row in rows if row["kind"] == kind and row["code"] == name]
+            done = [row for row in cell if "s" in row and not row.get("refused")]
+
+            def median(key, done=done):
+                values = [row[key] for row in done if key in row]
+                return statistics.median(values) if values else None
+
+            cells[f"{kind}/{name}"] = {
+                "kind": kind,
+                "code": name,
+                "rows": ROWS[kind],
+                "samples": len(cell),
+                "total_s": summary([row["s"] for row in done]) if done else None,
+                "check_s": median("check_s"),
+                "cpu_s": median("cpu_s"),
+                "peak_rss_mb": max((row["peak_rss_mb"] for row in done), default=None),
+                "refused": any(row.get("refused") for row in cell),
+                "progress": next((row["progress"] for row in reversed(done) if "progress" in row), None),
+                "errors": sum(1 for row in cell if row.get("error")),
+            }
+    figures = {
+        "args": vars(args),
+        "rows": rows,
+        "cells": cells,
+        "errors": sum(1 for row in rows if row.get("error")),
+    }
     out = HERE.parent / "results"
     out.mkdir(exist_ok=True)
     name = f"imports-{args.label + '-' if args.label else ''}{time.strftime('%Y%m%d-%H%M%S')}.json"
-    (out / name).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    (out / name).write_text(json.dumps(figures, indent=2))
+    return figures
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ side that goes first rotating, so a change in the machine's load touches all of 
 (bench.stats). Query counts are taken with the tab counts cached and with the cache emptied.
 """
 
+import re
 import time
 
 import psycopg
@@ -65,8 +66,9 @@ def timed_ms(function) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure(samples: int = 20, sides=()):
-    """Run the interleaved rounds; print the table; return the cells for the goal table."""
+def measure(samples: int = 20, sides=(), scenarios: str = ""):
+    """Run the interleaved rounds; print the table; return the cells for the goal table. `scenarios`:
+    a regular expression; only the scenarios whose name it finds are timed (trial runs)."""
     org = Organization.objects.get(slug="bench0")
     ours = Client(HTTP_HOST=f"{org.slug}.localhost")
     ours.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
@@ -77,12 +79,15 @@ def measure(samples: int = 20, sides=()):
 
     cells = prepare(ours, org)
     for index, cell in enumerate(cells):
-        cell.update(replay=Replay(cell.pop("statements")), ours=[], admin=[], raw=[])
+        cell["index"] = index  # its number on the other sides
         for side in sides:
             theirs = side.cells[index]
             assert (theirs["scenario"], theirs["size"]) == (cell["scenario"], cell["size"]), side.name
             cell[side.name] = []
             cell[f"{side.name}_info"] = theirs
+    cells = [cell for cell in cells if re.search(scenarios, cell["scenario"])]
+    for cell in cells:
+        cell.update(replay=Replay(cell.pop("statements")), ours=[], admin=[], raw=[])
 
     def admin_get(cell):
         model_admin.list_per_page = cell["size"]
@@ -98,8 +103,10 @@ def measure(samples: int = 20, sides=()):
         ours.get(cell["url"])
         cell["replay"].run()
 
+    sides_text = "".join(f", {side.name}" for side in sides)
+    print(f"{len(cells)} cells (ours, admin, raw{sides_text}), {samples} rounds", flush=True)
     for n in range(samples):
-        for index, cell in enumerate(cells):
+        for cell in cells:
             order = [
                 ("ours", lambda cell=cell: ours.get(cell["url"])),
                 ("admin", lambda cell=cell: admin_get(cell)),
@@ -110,7 +117,7 @@ def measure(samples: int = 20, sides=()):
                 cell[side].append(timed_ms(function))
             for k in range(len(sides)):
                 side = sides[(n + k) % len(sides)]
-                cell[side.name].append(side.get(index))
+                cell[side.name].append(side.get(cell["index"]))
         print(f"  round {n + 1}/{samples} done", flush=True)
     for cell in cells:
         cell["replay"].close()
