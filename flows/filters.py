@@ -149,11 +149,11 @@ class UserFilter(django_filters.FilterSet):
         """The chosen sort as a total order (experquiz.keyset); `small_result`: written for a result
         known to be small (see `sort_small_result`)."""
         order = SORTS.get(self.form.cleaned_data.get("sort") or "name", SORTS["name"])
-        if order.keys == SORT_KEYS["name"] and self.form.cleaned_data.get("group"):
-            if connection.vendor in MEMBER_NAME_VENDORS:
-                # A page of the group is a range of its memberships' index: no need to collect the
-                # whole group and sort it, whatever its size.
-                return Order(order.name, MEMBER_NAME_KEYS, order.descending)
+        group = self.form.cleaned_data.get("group")
+        if group and order.keys == SORT_KEYS["name"] and connection.vendor in MEMBER_NAME_VENDORS:
+            # A page of the group is a range of its memberships' index: no need to collect the
+            # whole group and sort it, whatever its size.
+            return Order(order.name, MEMBER_NAME_KEYS, order.descending)
         return self.sort_small_result(order) if small_result else order
 
     @staticmethod
