@@ -47,7 +47,7 @@ def test_memberships_written_by_the_orm_raw_sql_or_copy_carry_their_members_name
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO usergroups_membership (organization_id, group_id, user_id, added_at)"
-            " VALUES (%s, %s, %s, NOW())",
+            " VALUES (%s, %s, %s, CURRENT_TIMESTAMP)",
             [acme.pk, lyon.pk, people[1].pk],
         )
         if connection.vendor == "postgresql":
