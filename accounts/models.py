@@ -359,7 +359,8 @@ class User(AbstractBaseUser, PermissionsMixin):
                 fields=["organization", "status", "last_name", "first_name", "id"], name="accounts_user_org_status_name"
             ),
             models.Index(fields=["organization", "created_at", "id"], name="accounts_user_org_created"),
-            models.Index(fields=["organization", "user_type"], name="accounts_user_org_type"),
+            # The type filter's tab counts (per status) read this index alone (migration 0014).
+            models.Index(fields=["organization", "user_type", "status"], name="accounts_user_org_type_status"),
         ]
 
     def __str__(self):

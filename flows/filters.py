@@ -6,6 +6,7 @@ import django_filters
 import django_filters.fields
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +38,12 @@ SORTS = {
 }
 # Written so that no index can give them: see UserFilter.sort_small_result.
 FENCED = {"last_name", "first_name", "status"}
+# The name order of a group's members, read from their memberships: each carries a copy of its
+# member's name, which the database keeps equal to the user's (groups migration 0005, on these
+# databases), and the index (group, member's name, user) gives the group in that order. The values
+# are the user's own keys, so cursors are the same as the list's without a group.
+MEMBER_NAME_VENDORS = ("postgresql", "sqlite")
+MEMBER_NAME_KEYS = ("memberships__member_last_name", "memberships__member_first_name", "memberships__user__id")
 SORT_CHOICES = [
     ("name", _("Name (A–Z)")),
     ("-name", _("Name (Z–A)")),
@@ -121,6 +128,10 @@ class UserFilter(django_filters.FilterSet):
         return queryset.filter(status=value)
 
     def filter_group(self, queryset, name, value):
+        if connection.vendor in MEMBER_NAME_VENDORS:
+            # A join, not a semi-join: the list's name order is read from the membership
+            # (`order`); one group, so one membership per user at most and no duplicates.
+            return queryset.filter(memberships__group=value.pk)
         return queryset.in_groups([value.pk])
 
     def filter_sort(self, queryset, name, value):
@@ -138,6 +149,11 @@ class UserFilter(django_filters.FilterSet):
         """The chosen sort as a total order (experquiz.keyset); `small_result`: written for a result
         known to be small (see `sort_small_result`)."""
         order = SORTS.get(self.form.cleaned_data.get("sort") or "name", SORTS["name"])
+        group = self.form.cleaned_data.get("group")
+        if group and order.keys == SORT_KEYS["name"] and connection.vendor in MEMBER_NAME_VENDORS:
+            # A page of the group is a range of its memberships' index: no need to collect the
+            # whole group and sort it, whatever its size.
+            return Order(order.name, MEMBER_NAME_KEYS, order.descending)
         return self.sort_small_result(order) if small_result else order
 
     @staticmethod

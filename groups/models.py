@@ -34,6 +34,13 @@ class Membership(models.Model):
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey(UserGroup, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    # The member's name, copied and kept equal to the user's by the database's triggers (migration
+    # 0005), whatever writes the membership or renames the user: with the index below, a group's
+    # members are read in the people list's name order, a page at a time (flows.filters.UserFilter),
+    # instead of collecting and sorting the whole group. Never written by the code: the triggers
+    # overwrite whatever is given.
+    member_last_name = models.CharField(max_length=150, blank=True, default="", editable=False)
+    member_first_name = models.CharField(max_length=150, blank=True, default="", editable=False)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -47,7 +54,12 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "group", "user"], name="groups_membership_unique"),
         ]
-        indexes = [models.Index(fields=["organization", "user"], name="groups_membership_org_user")]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="groups_membership_org_user"),
+            models.Index(
+                fields=["group", "member_last_name", "member_first_name", "user"], name="groups_membership_group_name"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.user} ∈ {self.group}"

@@ -1,0 +1,106 @@
+"""Each membership's copy of its member's name (groups migration 0005) equals the user's name after
+every kind of write on memberships or users: the services, the ORM's bulk paths, raw SQL and COPY.
+The people list reads a group's pages in name order from that copy (flows.filters.UserFilter)."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import User
+from accounts.services import user_update
+from accounts.tests.factories import MembershipFactory, UserFactory
+from groups.models import Membership
+from groups.services import group_add_members, group_remove_members, group_restore_members, memberships_set
+
+pytestmark = pytest.mark.django_db
+
+
+def copies_wrong() -> list[tuple]:
+    """Memberships whose copy differs from their member's name (none, always)."""
+    rows = Membership.objects.values_list(
+        "pk", "member_last_name", "member_first_name", "user__last_name", "user__first_name"
+    )
+    return [row for row in rows if row[1:3] != row[3:5]]
+
+
+def copy_of(membership_id) -> tuple[str, str]:
+    return Membership.objects.values_list("member_last_name", "member_first_name").get(pk=membership_id)
+
+
+@pytest.fixture
+def people(acme):
+    return [UserFactory(organization=acme, first_name=f"First{n}", last_name=f"Last{n}") for n in range(4)]
+
+
+def test_memberships_written_by_the_services_carry_their_members_names(alice, acme, lyon, paris, people):
+    group_add_members(group=lyon, users=people[:2], actor=alice)
+    memberships_set(actor=alice, users=people, groups=[paris], pairs={(person.pk, paris.pk) for person in people[1:]})
+    group_remove_members(group=lyon, users=[people[0]], actor=alice)
+    group_restore_members(group=lyon, memberships=[(people[0].pk, None, alice.pk)], actor=alice)
+    assert Membership.objects.count() == 5
+    assert copies_wrong() == []
+    assert copy_of(Membership.objects.get(group=lyon, user=people[0]).pk) == ("Last0", "First0")
+
+
+def test_memberships_written_by_the_orm_raw_sql_or_copy_carry_their_members_names(acme, lyon, paris, people):
+    MembershipFactory(group=lyon, user=people[0])
+    Membership.objects.bulk_create([Membership(organization=acme, group=paris, user=people[0])])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO usergroups_membership (organization_id, group_id, user_id, added_at)"
+            " VALUES (%s, %s, %s, CURRENT_TIMESTAMP)",
+            [acme.pk, lyon.pk, people[1].pk],
+        )
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(
+                "COPY usergroups_membership (organization_id, group_id, user_id, added_at) FROM STDIN"
+            ) as copy:
+                copy.write_row((acme.pk, lyon.pk, people[2].pk, "2026-01-01T00:00:00Z"))
+    assert copies_wrong() == []
+    assert set(Membership.objects.values_list("member_last_name", flat=True)) >= {"Last0", "Last1"}
+
+
+def test_the_copy_cannot_be_set_by_hand_and_follows_a_change_of_member(acme, lyon, people):
+    membership = MembershipFactory(group=lyon, user=people[0])
+    Membership.objects.filter(pk=membership.pk).update(member_last_name="Forged", member_first_name="Name")
+    assert copy_of(membership.pk) == ("Last0", "First0")
+    Membership.objects.filter(pk=membership.pk).update(user=people[1])
+    assert copy_of(membership.pk) == ("Last1", "First1")
+    membership.refresh_from_db()
+    membership.save()
+    assert copies_wrong() == []
+
+
+def test_a_renamed_user_passes_the_name_to_every_membership(alice, acme, lyon, paris, people):
+    for group in (lyon, paris):
+        MembershipFactory(group=group, user=people[0])
+    MembershipFactory(group=lyon, user=people[1])
+    person = people[0]
+    user_update(
+        user=person,
+        actor=alice,
+        first_name="Zoé",
+        last_name="Àlvarez",
+        email=person.email,
+        mobile=person.mobile,
+        preferred_channel=person.preferred_channel,
+        language=person.language,
+        user_type=None,
+    )
+    assert set(Membership.objects.filter(user=person).values_list("member_last_name", "member_first_name")) == {
+        ("Àlvarez", "Zoé")
+    }
+    User.objects.filter(pk=people[1].pk).update(last_name="Bulk")
+    people[1].first_name = "Saved"
+    people[1].save()
+    people[2].last_name = "Unrelated"
+    User.objects.bulk_update([people[1], people[2]], ["last_name"])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET first_name = %s WHERE id = %s", ["Raw", person.pk])
+    assert copies_wrong() == []
+    assert copy_of(Membership.objects.get(user=people[1]).pk) == ("Last1", "Saved")
+
+
+def test_a_membership_of_a_user_that_does_not_exist_is_refused_at_once(acme, lyon, people):
+    missing = max(User.objects.values_list("pk", flat=True)) + 1000
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Membership.objects.create(organization=acme, group=lyon, user_id=missing)

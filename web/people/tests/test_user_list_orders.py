@@ -1,0 +1,126 @@
+"""The list filtered by a group, a search or both shows, in every sort and both directions, page by
+page (Next, Previous, a typed number), exactly the rows a plain ORM `order_by` on the users' own
+columns gives: whatever index or copied key the list's query reads its order from (a group's pages
+come from its memberships' copy of the member's name, flows.filters.MEMBER_NAME_KEYS)."""
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import MembershipFactory, UserFactory, UserTypeFactory
+from flows.filters import SORTS
+
+pytestmark = pytest.mark.django_db
+URL = "/users/"
+PER_PAGE = 5
+
+# The users' own columns for each sort, ascending; "never logged in" comes before every login.
+PLAIN = {
+    "name": [F("last_name").asc(), F("first_name").asc(), F("pk").asc()],
+    "status": [F("status").asc(), F("last_name").asc(), F("first_name").asc(), F("pk").asc()],
+    "created": [F("created_at").asc(), F("pk").asc()],
+    "last_login": [F("last_login").asc(nulls_first=True), F("pk").asc()],
+}
+
+
+def plain_order(sort: str):
+    if not sort.startswith("-"):
+        return PLAIN[sort]
+    return [key.copy().reverse_ordering() for key in PLAIN[sort[1:]]]
+
+
+@pytest.fixture
+def pages_of_five(monkeypatch):
+    from web.people import views_users
+
+    monkeypatch.setattr(views_users, "PAGE_SIZES", [PER_PAGE, *views_users.PAGE_SIZES])
+
+
+@pytest.fixture
+def town(alice, lyon, paris):
+    """48 people: shared names (the id decides), accents, every status, two types, some never logged
+    in, most in Lyon or Paris or both; some renamed after joining their groups."""
+    acme = alice.organization
+    trainee = UserTypeFactory(organization=acme, name="Trainee")
+    now = timezone.now()
+    people = []
+    for n in range(48):
+        person = UserFactory(
+            organization=acme,
+            first_name=["Ann", "Bob", "Zoé", "Marc"][n % 4],
+            last_name=["Durand", "Émery", "Martin", "Martin", "Marchal", "Ziegler"][n % 6],
+            status=["active", "inactive", "created", "invited", "deleted", "active"][n % 6 - 1],
+            last_login=None if n % 5 == 0 else now - timedelta(days=n % 7),
+            user_type=trainee if n % 3 else None,
+        )
+        if n % 4 != 3:
+            MembershipFactory(group=lyon, user=person)
+        if n % 3 == 0:
+            MembershipFactory(group=paris, user=person)
+        people.append(person)
+    # Same creation time for a quarter of them: only the id tells them apart.
+    User.objects.filter(organization=acme, first_name="Ann").update(created_at=now)
+    # Renamed after joining: their memberships must follow.
+    for person in people[::7]:
+        person.last_name = "Marbot" if person.last_name != "Marbot" else "Durand"
+        person.save()
+    return {"trainee": trainee}
+
+
+def ids(response) -> list[int]:
+    return [row.pk for row in response.context["users"]]
+
+
+def link(response, rel) -> str:
+    match = re.search(rf'href="\?([^"]*)" rel="{rel}"', response.content.decode())
+    return html.unescape(match.group(1)) if match else ""
+
+
+def expected(alice, sort, *, group=None, q="", status="", user_type=None) -> list[int]:
+    users = User.objects.filter(organization=alice.organization)
+    users = users.filter(status=status) if status else users.exclude(status="deleted")
+    if group is not None:
+        users = users.filter(pk__in=group.memberships.values("user_id"))
+    if q:
+        users = users.filter(search_text__contains=q)
+    if user_type is not None:
+        users = users.filter(user_type=user_type)
+    return list(users.order_by(*plain_order(sort)).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+@pytest.mark.parametrize("case", ["group", "search", "group and search", "every filter"])
+def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
+    alice_client, alice, lyon, town, pages_of_five, sort, case
+):
+    filters = {
+        "group": {"group": lyon},
+        "search": {"q": "mar"},
+        "group and search": {"group": lyon, "q": "mar"},
+        "every filter": {"group": lyon, "q": "mar", "status": "active", "user_type": town["trainee"]},
+    }[case]
+    rows = expected(alice, sort, **filters)
+    assert len(rows) > 2 * PER_PAGE or case == "every filter", len(rows)
+    params = {"sort": sort, "per_page": PER_PAGE}
+    params |= {key: value.pk for key, value in filters.items() if key in ("group",)}
+    params |= {"type": filters["user_type"].pk} if "user_type" in filters else {}
+    params |= {key: filters[key] for key in ("q", "status") if key in filters}
+    response = alice_client.get(URL, params)
+    seen = ids(response)
+    while query := link(response, "next"):
+        response = alice_client.get(f"{URL}?{query}")
+        seen += ids(response)
+    assert seen == rows
+    # Back to the first page by Previous, from the last one.
+    back = ids(response)
+    while query := link(response, "prev"):
+        response = alice_client.get(f"{URL}?{query}")
+        back = ids(response) + back
+    assert back == rows
+    # A page typed in the address.
+    assert ids(alice_client.get(URL, {**params, "page": 2})) == rows[PER_PAGE : 2 * PER_PAGE]
