@@ -75,3 +75,32 @@ def test_both_layouts_escape_what_they_print(page_request, acme):
     for engine, layout in (("django", "base.html"), ("jinja2", "base.jinja")):
         raw = engines[engine].from_string(PAGE.replace("base.X", layout)).render({}, page_request())
         assert "<script>alert" not in raw and "&lt;script&gt;alert" in raw
+
+
+USERS_PAGE = '{% extends "base.html" %}{% block title %}X{% endblock %}{% block main_class %}Y{% endblock %}'
+USERS_PAGE += '{% block content %}<p>Content</p>{% endblock %}{% block scripts %}Z{% endblock %}'
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_people_list_is_written_on_the_same_layout(alice_client, language):
+    """/users/ (Jinja2, on base.jinja) as served: everything around its content is what base.html
+    writes for the same request (the menus with "Users" as the current page, the language menu)."""
+    alice_client.cookies["django_language"] = language
+    response = alice_client.get("/users/?q=a&per_page=50")
+    served = markup(response.content.decode())
+    head, rest = served.split("<title>", 1)
+    title, rest = rest.split("</title>", 1)
+    main_open, rest = rest.split('<main id="main" class="', 1)
+    main_class, rest = rest.split('"', 1)
+    scripts = rest.rsplit('<script src="/static/experquiz/base.js"></script>', 1)[1].split("</body>", 1)[0]
+    django = engines["django"].from_string(
+        USERS_PAGE.replace("{% block title %}X", "{% block title %}" + title.split(" · ")[0])
+        .replace("Y{%", main_class.replace(" flex-grow-1", "") + "{%")
+        .replace("Z{%", scripts + "{%")
+    )
+    expected = markup(django.render({}, response.wsgi_request))
+    before, after = expected.split("<p>Content</p>")
+    # Each rendering masks its own CSRF token: compare them set aside (markup() does).
+    assert served.startswith(before) and served.endswith(after)
+    assert '<a class="nav-link active" href="/users/">' in served  # the menus are there, "Users" current
+    assert f'<html lang="{language}">' in served and "checkboxes.js" in scripts
