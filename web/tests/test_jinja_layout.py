@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.template import engines
+from django.urls import resolve, reverse
 
 from experquiz.web import speak_recipients_language
 
@@ -70,6 +71,37 @@ def test_a_signed_in_user_with_messages_sees_the_same_page(page_request, bob):
     assert "alert-success" in jinja and "alert-danger" in jinja and "Mon espace" in jinja
 
 
+CURRENT_PAGES = [
+    "home",
+    "accounts:user_list",
+    "accounts:user_type_list",
+    "accounts:contact_list",
+    "accounts:me",
+    "groups:list",
+    "groups:rights",
+    "invitations:list",
+    "assessments:list",
+    "assessments:results",
+    "audit:list",
+]
+
+
+@pytest.mark.parametrize("current", CURRENT_PAGES)
+def test_the_menus_mark_the_same_current_page(page_request, alice, bob, current):
+    """The menus of base.jinja (includes/*.jinja) are those of base.html (includes/*.html), on
+    every section's page, for an administrator and for a person without rights."""
+    shown = {}
+    for person in (alice, bob):
+        request = page_request(person)
+        request.resolver_match = resolve(reverse(current))
+        django, shown[person] = both(request)
+        assert django == shown[person], (person, current)
+    # The menus mark the section: the administrator's (user types are in the person's menu, not
+    # there), and for a person without rights "My space".
+    marked = shown[bob] if current == "accounts:me" else shown[alice]
+    assert ('class="nav-link active"' in marked) != (current == "accounts:user_type_list")
+
+
 def test_both_layouts_escape_what_they_print(page_request, acme):
     acme.name = '<script>alert("x")</script>'
     for engine, layout in (("django", "base.html"), ("jinja2", "base.jinja")):
@@ -78,7 +110,7 @@ def test_both_layouts_escape_what_they_print(page_request, acme):
 
 
 USERS_PAGE = '{% extends "base.html" %}{% block title %}X{% endblock %}{% block main_class %}Y{% endblock %}'
-USERS_PAGE += '{% block content %}<p>Content</p>{% endblock %}{% block scripts %}Z{% endblock %}'
+USERS_PAGE += "{% block content %}<p>Content</p>{% endblock %}{% block scripts %}Z{% endblock %}"
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
