@@ -42,7 +42,7 @@ from rights.selectors import groups_in_scope, user_status_counts, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
 from .user_rows import COLUMNS as ROW_COLUMNS
-from .user_rows import menu_options, person_rows, with_row_values
+from .user_rows import menu_options, person_rows, with_row_values, with_selected
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -155,6 +155,7 @@ class UserListView(RightRequiredMixin, View):
         type_choices = filterset.form.fields["type"].choices_list()
         users = person_rows(page.object_list, group_names=dict(group_choices), type_names=dict(type_choices))
         selected_group = data["group"].pk if data.get("group") else None
+        group_options = menu_options(group_choices)
         # Jinja2 on base.jinja (web/jinja_env.py): every value below is ready to print, the texts
         # with a number chosen here (ngettext) as Django's {% blocktranslate count %} chose them.
         return render(
@@ -200,8 +201,8 @@ class UserListView(RightRequiredMixin, View):
                 "actions": bulk.actions_for(request.user),
                 # The two menus of every group (filter and bulk action): one string join each; a
                 # template loop over 250 groups cost more than the page's rows.
-                "group_options_filter": menu_options(group_choices, selected_group),
-                "group_options": menu_options(group_choices),
+                "group_options_filter": with_selected(group_options, selected_group),
+                "group_options": group_options,
                 "type_choices": type_choices,
                 "selected_type": data["type"].pk if data.get("type") else None,
             },
