@@ -199,7 +199,7 @@ class UserListView(RightRequiredMixin, View):
                     (name, value) for name in request.GET if name not in POSITION for value in request.GET.getlist(name)
                 ],
                 "actions": bulk.actions_for(request.user),
-                # The two menus of every group (filter and bulk action): one string join each; a
+                # The two menus of every group (filter and bulk action): one string join for both; a
                 # template loop over 250 groups cost more than the page's rows.
                 "group_options_filter": with_selected(group_options, selected_group),
                 "group_options": group_options,
