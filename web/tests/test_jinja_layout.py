@@ -13,6 +13,7 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.template import engines
 from django.urls import resolve, reverse
+from django.utils.html import format_html
 
 from experquiz.web import speak_recipients_language
 
@@ -65,10 +66,13 @@ def test_a_signed_in_administrator_sees_the_same_menus(page_request, alice):
 
 
 def test_a_signed_in_user_with_messages_sees_the_same_page(page_request, bob):
-    said = [(messages.SUCCESS, "Saved <for good>."), (messages.ERROR, "Refused.")]
+    undo = format_html('Done. <form method="post"><button name="undo">{}</button></form>', "Undo <it>")
+    said = [(messages.SUCCESS, "Saved <for good>."), (messages.ERROR, "Refused."), (messages.INFO, undo)]
     django, jinja = both(page_request(bob, language="fr", said=said))
     assert django == jinja
     assert "alert-success" in jinja and "alert-danger" in jinja and "Mon espace" in jinja
+    # A message given as markup (a bulk action's Undo button) is printed as markup by both.
+    assert '<button name="undo">Undo <it></button>' in jinja
 
 
 CURRENT_PAGES = [
