@@ -2,8 +2,11 @@
 Mallory administers Globex (another tenant). Clients talk to a tenant's host, as browsers do."""
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.template.backends.jinja2 import Template as JinjaTemplate
 from django.test import Client
+from django.test.signals import template_rendered
 
 from accounts.tests.factories import (
     PASSWORD,
@@ -15,6 +18,23 @@ from accounts.tests.factories import (
 )
 from groups.tests.factories import grant
 from rights.names import Right
+
+
+@pytest.fixture(autouse=True)
+def _jinja_context_in_responses(monkeypatch):
+    """Django's test client records the context of Django templates only: a page written in Jinja2
+    (the people list, the link pages) records its own too, with `messages` as Django's templates
+    have it, so that `response.context["users"]` reads the same whichever engine wrote the page."""
+    render = JinjaTemplate.render
+
+    def recorded(self, context=None, request=None):
+        shown = dict(context or {})
+        if request is not None:
+            shown.setdefault("messages", get_messages(request))
+        template_rendered.send(sender=self, template=self, context=shown)
+        return render(self, context, request)
+
+    monkeypatch.setattr(JinjaTemplate, "render", recorded)
 
 
 @pytest.fixture(autouse=True)

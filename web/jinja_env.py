@@ -1,11 +1,11 @@
 """The environment of the Jinja2 engine (the second in TEMPLATES): Django's translations, static
-files, URLs, dates and messages, for the pages written in Jinja2 and the parts that Django pages
-include (`web.jinja_tags`).
+files, URLs, dates and messages, for the pages written in Jinja2.
 
 Jinja2 compiles a template to Python: the link pages (`/i/…`, `/a/…`, their problem pages), opened by
-everyone a message reaches, render in a tenth of the time Django's engine takes for the same markup.
+everyone a message reaches, render in a tenth of the time Django's engine takes for the same markup;
+the people list (`/users/`), whose rows grow with the data, in a third.
 They are `*.jinja` files next to the Django templates, on `base.jinja`, which writes what
-`base.html` writes (a test compares them) and has Django render the signed-in person's menus.
+`base.html` writes, the signed-in person's menus included (a test compares them).
 
 Texts are marked `{{ _("…") }}` only, never with Jinja's `{% trans %}` blocks: `makemessages` reads the
 `.jinja` files as Django templates (Makefile: `--extension html,txt,py,jinja`) and extracts exactly
@@ -26,6 +26,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from jinja2 import Environment, pass_context
 from markupsafe import Markup
+
+from rights.context_processors import held_rights
 
 
 def url(name, *args):
@@ -55,6 +57,17 @@ def django_include(context, name):
 
 
 @pass_context
+def user_rights(context):
+    """What `user_rights` is in Django's templates (rights.context_processors): the rights the
+    signed-in person holds, for the menus; computed once per request."""
+    request = context["request"]
+    held = getattr(request, "_held_rights", None)
+    if held is None:
+        held = request._held_rights = held_rights(request.user)
+    return held
+
+
+@pass_context
 def messages(context):
     return get_messages(context["request"])
 
@@ -69,6 +82,7 @@ def environment(**options):
         language=translation.get_language,
         languages=languages,
         django_include=django_include,
+        user_rights=user_rights,
         messages=messages,
     )
     env.filters.update(date=date, linebreaks=linebreaks)

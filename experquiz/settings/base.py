@@ -89,13 +89,12 @@ TEMPLATES = [
                 "rights.context_processors.rights",
             ],
             # Tag libraries of the web floor, which is not an app (apps' templatetags load by themselves).
-            "libraries": {"audit_tags": "web.audit.audit_tags", "jinja": "web.jinja_tags", "menus": "web.menu_tags"},
+            "libraries": {"audit_tags": "web.audit.audit_tags"},
         },
     },
     {
-        # Jinja2 renders the hottest markup: compiled to Python, it prints a value several times faster
-        # than Django's engine. The parts whose work grows with the data (the rows of the people list),
-        # which Django pages include with `{% load jinja %}{% jinja "….jinja" … %}`, and the link pages
+        # Jinja2 renders the hottest pages: compiled to Python, it prints a value several times faster
+        # than Django's engine. The people list, whose rows grow with the data, and the link pages
         # that everyone a message reaches opens (`render(…, using="jinja2")`, on base.jinja). Their
         # files end in .jinja, next to the Django templates; web/jinja_env.py says how they translate.
         "BACKEND": "django.template.backends.jinja2.Jinja2",

@@ -1,5 +1,6 @@
 """The users pages of the admin area: list with filters, bulk actions, detail, create, edit, status."""
 
+import functools
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -7,10 +8,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from accounts.errors import LoginIdTaken
@@ -30,7 +31,7 @@ from experquiz.web import (
     query_string,
 )
 from flows import bulk
-from flows.filters import UserFilter
+from flows.filters import SORT_CHOICES, UserFilter
 from flows.jobs import bulk_job_start, bulk_undo_start
 from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.selectors import people_for_list
@@ -40,7 +41,7 @@ from rights.selectors import groups_in_scope, user_status_counts, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
 from .user_rows import COLUMNS as ROW_COLUMNS
-from .user_rows import person_rows, with_row_values
+from .user_rows import menu_options, person_rows, with_row_values, with_selected
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -64,6 +65,24 @@ COLUMNS = [
     (gettext_lazy("Last login"), "last_login", "-"),
     (gettext_lazy("Created"), "created", "-"),
 ]
+# The filter form's labels, as the form's fields have them.
+FILTER_LABELS = {name: UserFilter.base_filters[name].label for name in ("q", "group", "type", "sort")}
+
+
+@functools.cache
+def _list_links(prefix: str, urlconf) -> dict[str, str]:
+    return {
+        "create": reverse("accounts:user_create", urlconf),
+        "import": reverse("accounts:user_import", urlconf),
+        "export_csv": reverse("accounts:user_export", urlconf, args=["csv"]),
+        "export_xlsx": reverse("accounts:user_export", urlconf, args=["xlsx"]),
+        "bulk": reverse("accounts:user_bulk", urlconf),
+    }
+
+
+def list_links() -> dict[str, str]:
+    """The addresses the list's buttons lead to: reversed once per script prefix and URLconf, not per request."""
+    return _list_links(get_script_prefix(), get_urlconf())
 
 
 def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
@@ -134,11 +153,14 @@ class UserListView(RightRequiredMixin, View):
         group_choices = filterset.form.fields["group"].choices_list()
         type_choices = filterset.form.fields["type"].choices_list()
         users = person_rows(page.object_list, group_names=dict(group_choices), type_names=dict(type_choices))
+        selected_group = data["group"].pk if data.get("group") else None
+        group_options = menu_options(group_choices)
+        # Jinja2 on base.jinja (web/jinja_env.py): every value below is ready to print, the texts
+        # with a number chosen here (ngettext) as Django's {% blocktranslate count %} chose them.
         return render(
             request,
-            "accounts/user_list.html",
+            "accounts/user_list.jinja",
             {
-                "filter": filterset,
                 "page": page,
                 "users": users,
                 "row_labels": {
@@ -147,10 +169,26 @@ class UserListView(RightRequiredMixin, View):
                     "edit": _("Edit"),
                     "empty": _("No user matches these filters."),
                 },
+                "texts": {
+                    "apply_to_all": ngettext(
+                        "Apply to the %(counter)s user matching this filter, not just the checked rows",
+                        "Apply to all %(counter)s users matching this filter, not just the checked rows",
+                        total,
+                    )
+                    % {"counter": total},
+                    "count": ngettext("%(counter)s user", "%(counter)s users", total) % {"counter": total},
+                    "page_of": _("page %(number)s of %(pages)s") % {"number": page.number, "pages": page.num_pages},
+                    "of_pages": _("of %(pages)s") % {"pages": page.num_pages},
+                },
+                "links": list_links(),
                 "tabs": tabs,
                 "columns": columns,
                 "current_status": current,
                 "total": total,
+                # The filter form as the visitor sent it (Django's BoundField.value(): the raw value).
+                "filter_labels": FILTER_LABELS,
+                "filter_values": {"q": request.GET.get("q") or "", "sort": request.GET.get("sort")},
+                "sort_choices": SORT_CHOICES,
                 "page_sizes": PAGE_SIZES,
                 "per_page": per_page,
                 "query_without_page": query_string(request.GET, *POSITION),
@@ -160,15 +198,14 @@ class UserListView(RightRequiredMixin, View):
                     (name, value) for name in request.GET if name not in POSITION for value in request.GET.getlist(name)
                 ],
                 "actions": bulk.actions_for(request.user),
-                # One list of plain tuples for both group menus (filter and bulk action), printed by
-                # Jinja2: 250 groups rendered twice through Django's engine cost more than the
-                # page's database work.
-                "group_choices": group_choices,
-                "selected_group": data["group"].pk if data.get("group") else None,
+                # The two menus of every group (filter and bulk action): one string join for both; a
+                # template loop over 250 groups cost more than the page's rows.
+                "group_options_filter": with_selected(group_options, selected_group),
+                "group_options": group_options,
                 "type_choices": type_choices,
                 "selected_type": data["type"].pk if data.get("type") else None,
-                "max_bulk": bulk.MAX_USERS,
             },
+            using="jinja2",
         )
 
 

@@ -12,6 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.template import engines
+from django.urls import resolve, reverse
+from django.utils.html import format_html
 
 from experquiz.web import speak_recipients_language
 
@@ -64,10 +66,44 @@ def test_a_signed_in_administrator_sees_the_same_menus(page_request, alice):
 
 
 def test_a_signed_in_user_with_messages_sees_the_same_page(page_request, bob):
-    said = [(messages.SUCCESS, "Saved <for good>."), (messages.ERROR, "Refused.")]
+    undo = format_html('Done. <form method="post"><button name="undo">{}</button></form>', "Undo <it>")
+    said = [(messages.SUCCESS, "Saved <for good>."), (messages.ERROR, "Refused."), (messages.INFO, undo)]
     django, jinja = both(page_request(bob, language="fr", said=said))
     assert django == jinja
     assert "alert-success" in jinja and "alert-danger" in jinja and "Mon espace" in jinja
+    # A message given as markup (a bulk action's Undo button) is printed as markup by both.
+    assert '<button name="undo">Undo <it></button>' in jinja
+
+
+CURRENT_PAGES = [
+    "home",
+    "accounts:user_list",
+    "accounts:user_type_list",
+    "accounts:contact_list",
+    "accounts:me",
+    "groups:list",
+    "groups:rights",
+    "invitations:list",
+    "assessments:list",
+    "assessments:results",
+    "audit:list",
+]
+
+
+@pytest.mark.parametrize("current", CURRENT_PAGES)
+def test_the_menus_mark_the_same_current_page(page_request, alice, bob, current):
+    """The menus of base.jinja (includes/*.jinja) are those of base.html (includes/*.html), on
+    every section's page, for an administrator and for a person without rights."""
+    shown = {}
+    for person in (alice, bob):
+        request = page_request(person)
+        request.resolver_match = resolve(reverse(current))
+        django, shown[person] = both(request)
+        assert django == shown[person], (person, current)
+    # The menus mark the section: the administrator's (user types are in the person's menu, not
+    # there), and for a person without rights "My space".
+    marked = shown[bob] if current == "accounts:me" else shown[alice]
+    assert ('class="nav-link active"' in marked) != (current == "accounts:user_type_list")
 
 
 def test_both_layouts_escape_what_they_print(page_request, acme):
@@ -75,3 +111,32 @@ def test_both_layouts_escape_what_they_print(page_request, acme):
     for engine, layout in (("django", "base.html"), ("jinja2", "base.jinja")):
         raw = engines[engine].from_string(PAGE.replace("base.X", layout)).render({}, page_request())
         assert "<script>alert" not in raw and "&lt;script&gt;alert" in raw
+
+
+USERS_PAGE = '{% extends "base.html" %}{% block title %}X{% endblock %}{% block main_class %}Y{% endblock %}'
+USERS_PAGE += "{% block content %}<p>Content</p>{% endblock %}{% block scripts %}Z{% endblock %}"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_people_list_is_written_on_the_same_layout(alice_client, language):
+    """/users/ (Jinja2, on base.jinja) as served: everything around its content is what base.html
+    writes for the same request (the menus with "Users" as the current page, the language menu)."""
+    alice_client.cookies["django_language"] = language
+    response = alice_client.get("/users/?q=a&per_page=50")
+    served = markup(response.content.decode())
+    head, rest = served.split("<title>", 1)
+    title, rest = rest.split("</title>", 1)
+    main_open, rest = rest.split('<main id="main" class="', 1)
+    main_class, rest = rest.split('"', 1)
+    scripts = rest.rsplit('<script src="/static/experquiz/base.js"></script>', 1)[1].split("</body>", 1)[0]
+    django = engines["django"].from_string(
+        USERS_PAGE.replace("{% block title %}X", "{% block title %}" + title.split(" · ")[0])
+        .replace("Y{%", main_class.replace(" flex-grow-1", "") + "{%")
+        .replace("Z{%", scripts + "{%")
+    )
+    expected = markup(django.render({}, response.wsgi_request))
+    before, after = expected.split("<p>Content</p>")
+    # Each rendering masks its own CSRF token: compare them set aside (markup() does).
+    assert served.startswith(before) and served.endswith(after)
+    assert '<a class="nav-link active" href="/users/">' in served  # the menus are there, "Users" current
+    assert f'<html lang="{language}">' in served and "checkboxes.js" in scripts
