@@ -3,12 +3,13 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_bench_link .venv/bin/python bench/assessment_link.py
 
 Migrates the database (created if missing), seeds one organisation with a questionnaire of 10
-questions and 2,000 contacts invited to it (one link each), starts gunicorn (`--workers 2`, sync) on a
-free loopback port with the benchmark settings, then runs two loads from this process (threads with
-keep-alive connections): the landing page GET on random links, and answer POSTs (each virtual person
-starts once, then for question after question loads the page and saves an answer; only the POST is
-timed). Prints requests per second, median and
-99th percentile per load. The client shares the machine with the server: the figures are a floor.
+questions and 2,000 contacts invited to it (one link each), starts gunicorn (`--workers 2`, with the
+deploy configuration `gunicorn.conf.py`: threaded workers) on a free loopback port with the benchmark
+settings, then runs two loads from this process (threads with keep-alive connections): the landing
+page GET on random links, and answer POSTs (each virtual person starts once, then for question after
+question loads the page and saves an answer; only the POST is timed). Prints requests per second,
+median and 99th percentile per load. The client shares the machine with the server: the figures are
+a floor.
 """
 
 import argparse

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.messages import get_messages
 from django.template import defaultfilters
 from django.template.loader import render_to_string
-from django.templatetags.static import static
+from django.templatetags.static import static as django_static
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
@@ -28,6 +28,13 @@ from jinja2 import Environment, pass_context
 from markupsafe import Markup
 
 from rights.context_processors import held_rights
+
+
+@functools.cache
+def static(path):
+    """Django's `static`, once per file and process: the URL of a file is fixed for the process's life
+    (the manifest of hashed names is read when the storage starts)."""
+    return django_static(path)
 
 
 def url(name, *args):

@@ -131,6 +131,9 @@ def sqlite_options(options: dict) -> dict:
     return defaults | options
 
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, whose health check of a kept connection sends no query (experquiz/postgresql).
+    DATABASES["default"]["ENGINE"] = "experquiz.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = sqlite_options(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

@@ -12,7 +12,8 @@ PLATFORM_ADMIN_OTP = env.bool("PLATFORM_ADMIN_OTP", default=True)
 
 # Persistent database connections: a new PostgreSQL connection per request halved the link pages'
 # throughput. Each is checked before its first use in a request (CONN_HEALTH_CHECKS), so a database
-# restart costs no failed request. CONN_MAX_AGE=0 closes each connection at the end of its request.
+# restart costs no failed request; the check looks at the socket and sends no query (experquiz/postgresql).
+# CONN_MAX_AGE=0 closes each connection at the end of its request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)  # noqa: F405
 

@@ -1,0 +1,15 @@
+"""gunicorn's settings wherever it serves this code (it reads ./gunicorn.conf.py by itself; the command
+line wins): `gunicorn experquiz.wsgi --bind … --workers N`.
+
+Threaded workers (gthread): each of the N worker processes answers up to GUNICORN_THREADS requests at
+once and keeps a client's connection open between its requests (HTTP keep-alive). Sync workers close
+every connection after one answer, so each request paid a new TCP connection, and a worker stood idle
+while its request waited for PostgreSQL or Redis. Python runs one thread of a process at a time: N
+workers still use at most N cores for Python (bench/README.md, the link pages).
+"""
+
+import os
+
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = 5  # seconds a kept connection may wait for its next request
