@@ -31,6 +31,7 @@ from accounts.models import Channel, User
 from experquiz import sms
 
 from .. import messages
+from ..composer import Composer, PreparedEmail
 from ..models import Invitation
 from ..tokens import hash_token, link_token_for, temporary_password
 from .revocation import account_links_revoke
@@ -101,6 +102,12 @@ class _Channels:
         self.sms = None
         self.down: dict[str, str] = {}
 
+    @staticmethod
+    def sends_bytes() -> bool:
+        """Whether emails go through Django's own SMTP backend, which can send prepared bytes
+        (`composer.PreparedEmail`) as they are."""
+        return settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+
     def send(self, invitation, payload):
         channel = invitation.channel
         if channel in self.down:
@@ -122,7 +129,10 @@ class _Channels:
                 raise failure from exc
             self.email = connection
         try:
-            self.email.send_messages([payload])
+            if isinstance(payload, PreparedEmail):
+                self.email.connection.sendmail(payload.sender, payload.recipients, payload.data)
+            else:
+                self.email.send_messages([payload])
         except (smtplib.SMTPException, OSError) as exc:
             failure = _classify_smtp(exc)
             if _connection_lost(exc):
@@ -223,6 +233,16 @@ def _payload(invitation: Invitation, *, link: str = "", secret: str = ""):
     if invitation.channel == Channel.EMAIL:
         return messages.build_email(invitation, link=link, secret=secret)
     return messages.build_sms(invitation, link=link, secret=secret)
+
+
+def _link_payload(invitation: Invitation, composer: Composer | None):
+    """The message of a link: an email prepared by its shape when it can be, else built as usual."""
+    link = messages.link_for(invitation, link_token_for(invitation))
+    if composer is not None and invitation.channel == Channel.EMAIL and messages.can_build(invitation):
+        prepared = composer.email(invitation, link=link)
+        if prepared is not None:
+            return prepared
+    return _payload(invitation, link=link)
 
 
 def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str = "") -> bool:
@@ -528,6 +548,7 @@ def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOut
     outcome = DeliveryOutcome()
     claimed = _claim(invitation_ids, worker=worker, task=task)
     channels = _Channels()
+    composer = Composer() if channels.sends_bytes() else None
     renewed = time.monotonic()
     accepted = None  # the pk of the message the server accepted last, not recorded yet
     try:
@@ -538,7 +559,7 @@ def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOut
                 renewed = time.monotonic()
             try:
                 if invitation.kind in LINK_KINDS:
-                    payload = _payload(invitation, link=messages.link_for(invitation, link_token_for(invitation)))
+                    payload = _link_payload(invitation, composer)
                     still_ours, accepted = _record_and_check(accepted, pk, task=task), None
                     if not still_ours:
                         continue
