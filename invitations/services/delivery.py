@@ -16,13 +16,14 @@ import logging
 import smtplib
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import mail
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -30,7 +31,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Channel, User
 from experquiz import sms
 
-from .. import messages
+from .. import messages, smtp
 from ..composer import Composer, PreparedEmail
 from ..models import Invitation
 from ..tokens import hash_token, link_token_for, temporary_password
@@ -117,7 +118,7 @@ class _Channels:
         else:
             self._send_sms(invitation, payload)
 
-    def _send_email(self, payload):
+    def _open_email(self):
         if self.email is None:
             connection = mail.get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30)
             try:
@@ -128,16 +129,45 @@ class _Channels:
                     failure = self._down(Channel.EMAIL, ChannelDown(str(failure)))
                 raise failure from exc
             self.email = connection
+        return self.email
+
+    def _email_failure(self, exc):
+        failure = _classify_smtp(exc)
+        if _connection_lost(exc):
+            self._down(Channel.EMAIL, failure)
+        return failure
+
+    def _send_email(self, payload):
+        self._open_email()
         try:
             if isinstance(payload, PreparedEmail):
                 self.email.connection.sendmail(payload.sender, payload.recipients, payload.data)
             else:
                 self.email.send_messages([payload])
         except (smtplib.SMTPException, OSError) as exc:
-            failure = _classify_smtp(exc)
-            if _connection_lost(exc):
-                self._down(Channel.EMAIL, failure)
-            raise failure from exc
+            raise self._email_failure(exc) from exc
+
+    # A prepared email in two steps (invitations.smtp): the envelope, then the content or nothing.
+    def email_envelope(self, payload: PreparedEmail):
+        if Channel.EMAIL in self.down:
+            raise ChannelDown(self.down[Channel.EMAIL])
+        self._open_email()
+        try:
+            smtp.envelope(self.email.connection, payload.sender, payload.recipients[0], len(payload.data))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._email_failure(exc) from exc
+
+    def email_content(self, payload: PreparedEmail):
+        try:
+            smtp.content(self.email.connection, payload.data)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._email_failure(exc) from exc
+
+    def email_abandon(self):
+        try:
+            smtp.abandon(self.email.connection)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._down(Channel.EMAIL, self._email_failure(exc))
 
     def _send_sms(self, invitation, payload):
         try:
@@ -480,6 +510,40 @@ def _record_and_check(sent_pk: int | None, next_pk: int | None, *, task: str) ->
         return cursor.fetchone() is not None
 
 
+class _Recorder:
+    """Runs `_record_and_check` in a thread, on a database connection of its own (in autocommit), while
+    the packet's thread speaks to the SMTP server: the two round trips overlap."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invitations-recorder")
+
+    def submit(self, sent_pk: int | None, next_pk: int, *, task: str) -> Future:
+        return self.pool.submit(_record_and_check, sent_pk, next_pk, task=task)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.pool.submit(connections[DEFAULT_DB_ALIAS].close).result()
+        self.pool.shutdown(wait=True)
+
+
+def _send_prepared(payload: PreparedEmail, channels: _Channels, check: Future) -> bool:
+    """Send a prepared email while `check` (the statement recording the message before it and checking
+    this one is still to send) runs: the envelope goes meanwhile, the content only once the check said
+    yes, so the server never accepts a message before the one before it is recorded, nor one revoked
+    or taken since the claim. False when it was not to send."""
+    try:
+        channels.email_envelope(payload)
+    except Exception:
+        if not check.result():
+            return False  # not this task's any more: its failure is not ours to record
+        raise
+    if not check.result():
+        channels.email_abandon()
+        return False
+    channels.email_content(payload)
+    return True
+
+
 _TASK_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
 _TASK_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 
@@ -549,6 +613,9 @@ def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOut
     claimed = _claim(invitation_ids, worker=worker, task=task)
     channels = _Channels()
     composer = Composer() if channels.sends_bytes() else None
+    # Outside a transaction only: the record must be durable when its statement returns, and the
+    # recorder's connection must see the claim.
+    recorder = _Recorder() if composer is not None and not connection.in_atomic_block else None
     renewed = time.monotonic()
     accepted = None  # the pk of the message the server accepted last, not recorded yet
     try:
@@ -560,10 +627,15 @@ def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOut
             try:
                 if invitation.kind in LINK_KINDS:
                     payload = _link_payload(invitation, composer)
-                    still_ours, accepted = _record_and_check(accepted, pk, task=task), None
-                    if not still_ours:
-                        continue
-                    channels.send(invitation, payload)
+                    if recorder is not None and isinstance(payload, PreparedEmail):
+                        check, accepted = recorder.submit(accepted, pk, task=task), None
+                        if not _send_prepared(payload, channels, check):
+                            continue
+                    else:
+                        still_ours, accepted = _record_and_check(accepted, pk, task=task), None
+                        if not still_ours:
+                            continue
+                        channels.send(invitation, payload)
                     accepted = pk
                     outcome.sent.append(pk)
                     continue
@@ -593,5 +665,7 @@ def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOut
             accepted = None
     finally:
         channels.close()
+        if recorder is not None:
+            recorder.close()
     _give_back(outcome.retry, retry_in=retry_in)
     return outcome
