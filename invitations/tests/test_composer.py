@@ -101,3 +101,16 @@ def test_a_shape_that_differs_from_the_normal_build_is_built_the_normal_way(rows
     monkeypatch.setattr(messages, "build_email", name_in_subject)
     assert composer.email(row, link=link) is None
     assert composer.email(row, link=link) is None
+
+
+@pytest.mark.parametrize(
+    "address", ["carol.o-neil+quiz@mail.acme.example", '"carol..x"@acme.example', "carol..x@acme.example"]
+)
+def test_an_address_goes_in_the_to_header_as_django_writes_it(rows, address):
+    composer = Composer()
+    row = rows[0]
+    link = messages.link_for(row, link_token_for(row))
+    row.address = address
+    prepared = composer.email(row, link=link)
+    if prepared is not None:
+        assert normalized(prepared.data) == normalized(normal(row, link))
