@@ -87,5 +87,7 @@ def test_assessment_messages_reach_smtp_and_sms_through_a_real_worker_at_once_or
     time.sleep(max(0.0, (delayed.send_at - timezone.now()).total_seconds() - 2))
     assert smtp_server.to("later@acme.example") == []
     wait_until(lambda: smtp_server.to("later@acme.example"), timeout=20, message="the delayed message")
+    # The worker records the message once the server's answer reaches it, a moment after the server has it.
+    wait_until(lambda: Invitation.objects.get(batch=delayed.batch).sent_at, timeout=5, message="the record")
     sent_at = Invitation.objects.get(batch=delayed.batch).sent_at
     assert delayed.send_at <= sent_at <= delayed.send_at + timedelta(seconds=10)

@@ -3,25 +3,27 @@
 A packet is first claimed: its rows are read once, with what their messages need, and one statement
 gives each row still pending, and held by no other worker, a lease (INVITATIONS_LEASE, renewed while
 the packet is sent) and its link's hash, so the sweeper knows the row is being sent and a message that
-reaches someone before a crash already carries a working link. Each message is then sent in its own
-short transaction (two plain statements: lock the row if it is still to send, record it sent),
-which commits right after the server accepted the message: a second copy of the task (redelivered, or
-queued by the sweeper) skips what is claimed, locked or no longer pending, and a crash loses at most
-the message in flight, which stays pending and goes again with the same link (tokens are derived:
-invitations.tokens).
-"""
+reaches someone before a crash already carries a working link. Each message then costs one statement,
+in autocommit: the one that records the previous message as sent (right after the server accepted it)
+also checks this one is still to send (pending, not revoked, still this task's claim). A second copy
+of the same task (redelivered by the broker) waits for nothing and sends nothing while the first runs
+(an advisory lock on the task's id); other tasks skip what is claimed or no longer pending; and a crash
+loses at most the one message accepted and not yet recorded, which stays pending and goes again with
+the same link (tokens are derived: invitations.tokens)."""
 
 import contextlib
 import logging
 import smtplib
 import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import mail
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -29,7 +31,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Channel, User
 from experquiz import sms
 
-from .. import messages
+from .. import messages, smtp
+from ..composer import Composer, PreparedEmail
 from ..models import Invitation
 from ..tokens import hash_token, link_token_for, temporary_password
 from .revocation import account_links_revoke
@@ -100,6 +103,12 @@ class _Channels:
         self.sms = None
         self.down: dict[str, str] = {}
 
+    @staticmethod
+    def sends_bytes() -> bool:
+        """Whether emails go through Django's own SMTP backend, which can send prepared bytes
+        (`composer.PreparedEmail`) as they are."""
+        return settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+
     def send(self, invitation, payload):
         channel = invitation.channel
         if channel in self.down:
@@ -109,7 +118,7 @@ class _Channels:
         else:
             self._send_sms(invitation, payload)
 
-    def _send_email(self, payload):
+    def _open_email(self):
         if self.email is None:
             connection = mail.get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT or 30)
             try:
@@ -120,13 +129,45 @@ class _Channels:
                     failure = self._down(Channel.EMAIL, ChannelDown(str(failure)))
                 raise failure from exc
             self.email = connection
+        return self.email
+
+    def _email_failure(self, exc):
+        failure = _classify_smtp(exc)
+        if _connection_lost(exc):
+            self._down(Channel.EMAIL, failure)
+        return failure
+
+    def _send_email(self, payload):
+        self._open_email()
         try:
-            self.email.send_messages([payload])
+            if isinstance(payload, PreparedEmail):
+                self.email.connection.sendmail(payload.sender, payload.recipients, payload.data)
+            else:
+                self.email.send_messages([payload])
         except (smtplib.SMTPException, OSError) as exc:
-            failure = _classify_smtp(exc)
-            if _connection_lost(exc):
-                self._down(Channel.EMAIL, failure)
-            raise failure from exc
+            raise self._email_failure(exc) from exc
+
+    # A prepared email in two steps (invitations.smtp): the envelope, then the content or nothing.
+    def email_envelope(self, payload: PreparedEmail):
+        if Channel.EMAIL in self.down:
+            raise ChannelDown(self.down[Channel.EMAIL])
+        self._open_email()
+        try:
+            smtp.envelope(self.email.connection, payload.sender, payload.recipients[0], len(payload.data))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._email_failure(exc) from exc
+
+    def email_content(self, payload: PreparedEmail):
+        try:
+            smtp.content(self.email.connection, payload.data)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._email_failure(exc) from exc
+
+    def email_abandon(self):
+        try:
+            smtp.abandon(self.email.connection)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._down(Channel.EMAIL, self._email_failure(exc))
 
     def _send_sms(self, invitation, payload):
         try:
@@ -222,6 +263,16 @@ def _payload(invitation: Invitation, *, link: str = "", secret: str = ""):
     if invitation.channel == Channel.EMAIL:
         return messages.build_email(invitation, link=link, secret=secret)
     return messages.build_sms(invitation, link=link, secret=secret)
+
+
+def _link_payload(invitation: Invitation, composer: Composer | None):
+    """The message of a link: an email prepared by its shape when it can be, else built as usual."""
+    link = messages.link_for(invitation, link_token_for(invitation))
+    if composer is not None and invitation.channel == Channel.EMAIL and messages.can_build(invitation):
+        prepared = composer.email(invitation, link=link)
+        if prepared is not None:
+            return prepared
+    return _payload(invitation, link=link)
 
 
 def _render_and_send(invitation: Invitation, channels: _Channels, *, secret: str = "") -> bool:
@@ -414,31 +465,108 @@ def _lock(pk) -> Invitation | None:
     )
 
 
-# Each message of a packet: two statements written once (the ORM would build them again per message).
-_LOCK_SQL = "SELECT 1 FROM invitations_invitation WHERE id = %s AND delivery = %s AND revoked_at IS NULL"
+# Each message of a packet costs one statement, written once (the ORM would build it again per
+# message): it records the message the server accepted last as sent and says whether the next one is
+# still this task's to send (pending, not revoked since the claim, still under this task's claim).
+_STEP_SQL = """
+WITH recorded AS (
+    UPDATE invitations_invitation
+    SET delivery = 'sent', sent_at = %(now)s, attempts = attempts + 1, last_error = '',
+        claimed_until = NULL, claimed_by = '', claim_task_id = ''
+    WHERE id = %(sent)s
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM recorded),
+       EXISTS (SELECT 1 FROM invitations_invitation
+               WHERE id = %(next)s AND delivery = 'pending' AND revoked_at IS NULL AND claim_task_id = %(task)s)
+"""
 _SENT_SQL = (
-    "UPDATE invitations_invitation SET delivery = %s, sent_at = %s, attempts = attempts + 1, last_error = '', "
+    "UPDATE invitations_invitation SET delivery = 'sent', sent_at = %s, attempts = attempts + 1, last_error = '', "
     "claimed_until = NULL, claimed_by = '', claim_task_id = '' WHERE id = %s"
+)
+_STILL_OURS_SQL = (
+    "SELECT 1 FROM invitations_invitation "
+    "WHERE id = %s AND delivery = 'pending' AND revoked_at IS NULL AND claim_task_id = %s"
 )
 
 
-def _send_link(invitation: Invitation, channels: _Channels) -> bool:
-    """Send a message that carries a link (rendered from the row loaded with the claim) in a short
-    transaction: the row is locked if it is still to send (not sent, not revoked since the claim, held
-    by no other transaction: a second copy of the packet, a revocation), and recorded as sent right
-    after the server accepted the message. A crash loses at most this message, which goes again with
-    the same link. False when the row was revoked or taken since the claim."""
-    payload = _payload(invitation, link=messages.link_for(invitation, link_token_for(invitation)))
-    lock = _LOCK_SQL
-    if connection.features.has_select_for_update_skip_locked:
-        lock += " " + connection.ops.for_update_sql(skip_locked=True)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(lock, [invitation.pk, Delivery.PENDING])
-        if cursor.fetchone() is None:
+def _record_and_check(sent_pk: int | None, next_pk: int | None, *, task: str) -> bool:
+    """Record `sent_pk` (accepted by the server) as sent, and say whether `next_pk` is still to send
+    by this task: on PostgreSQL one statement, in autocommit (the record is durable when it returns).
+
+    Nothing is locked while a message goes: a second copy of the same task waits for the task's
+    advisory lock (`_task_lock`), other tasks skip the rows this one claimed, and a revocation that
+    commits while the message is on its way finds it sent (the link stops working all the same)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_STEP_SQL, {"now": now, "sent": sent_pk, "next": next_pk, "task": task})
+            return bool(cursor.fetchone()[1])
+        if sent_pk is not None:
+            cursor.execute(_SENT_SQL, [now, sent_pk])
+        if next_pk is None:
             return False
-        channels.send(invitation, payload)
-        cursor.execute(_SENT_SQL, [Delivery.SENT, timezone.now(), invitation.pk])
+        cursor.execute(_STILL_OURS_SQL, [next_pk, task])
+        return cursor.fetchone() is not None
+
+
+class _Recorder:
+    """Runs `_record_and_check` in a thread, on a database connection of its own (in autocommit), while
+    the packet's thread speaks to the SMTP server: the two round trips overlap."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invitations-recorder")
+
+    def submit(self, sent_pk: int | None, next_pk: int, *, task: str) -> Future:
+        return self.pool.submit(_record_and_check, sent_pk, next_pk, task=task)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.pool.submit(connections[DEFAULT_DB_ALIAS].close).result()
+        self.pool.shutdown(wait=True)
+
+
+def _send_prepared(payload: PreparedEmail, channels: _Channels, check: Future) -> bool:
+    """Send a prepared email while `check` (the statement recording the message before it and checking
+    this one is still to send) runs: the envelope goes meanwhile, the content only once the check said
+    yes, so the server never accepts a message before the one before it is recorded, nor one revoked
+    or taken since the claim. False when it was not to send."""
+    try:
+        channels.email_envelope(payload)
+    except Exception:
+        if not check.result():
+            return False  # not this task's any more: its failure is not ours to record
+        raise
+    if not check.result():
+        channels.email_abandon()
+        return False
+    channels.email_content(payload)
     return True
+
+
+_TASK_LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))"
+_TASK_UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
+
+
+@contextlib.contextmanager
+def _task_lock(task: str):
+    """Whether this run may send the packet of `task`: False while another copy of the same task (a
+    redelivery by the broker) is running it. PostgreSQL: a session-level advisory lock on the task's
+    id, held for the packet and released with it, or with the connection if the database goes away."""
+    if not task or connection.vendor != "postgresql":
+        yield True
+        return
+    key = f"invitations.deliver_packet:{task}"
+    with connection.cursor() as cursor:
+        cursor.execute(_TASK_LOCK_SQL, [key])
+        taken = bool(cursor.fetchone()[0])
+    try:
+        yield taken
+    finally:
+        if taken:
+            # The connection may be gone with the packet: the lock went with it.
+            with contextlib.suppress(*DATABASE_GONE), connection.cursor() as cursor:
+                cursor.execute(_TASK_UNLOCK_SQL, [key])
 
 
 def _send_temporary_password(pk, channels: _Channels) -> bool | None:
@@ -464,13 +592,32 @@ def invitations_deliver(
     """Send a packet: each still-pending invitation once, over one SMTP connection.
 
     `retry_in` (seconds) is when the task will try again the messages that could not go now: it is
-    written on their rows. `worker` and `task` name the claim (the Celery worker and task id).
-    A database that goes away stops the packet (the error is raised; the task retries it).
+    written on their rows. `worker` and `task` name the claim (the Celery worker and task id); a run
+    without a task (in-process) claims under a name of its own. A database that goes away stops the
+    packet (the error is raised; the task retries it).
+
+    At most one message is ever accepted by the server and not recorded: the statement that records
+    it also checks the next one is still to send, before that one goes. A crash loses at most that
+    message, which stays pending under the claim and goes again with the same link.
     """
+    task = task or f"local-{uuid.uuid4().hex}"
+    with _task_lock(task) as mine:
+        if not mine:
+            logger.info("Packet of task %s: another copy of the task is sending it", task)
+            return DeliveryOutcome()
+        return _deliver(invitation_ids, retry_in=retry_in, worker=worker, task=task)
+
+
+def _deliver(invitation_ids, *, retry_in, worker: str, task: str) -> DeliveryOutcome:
     outcome = DeliveryOutcome()
     claimed = _claim(invitation_ids, worker=worker, task=task)
     channels = _Channels()
+    composer = Composer() if channels.sends_bytes() else None
+    # Outside a transaction only: the record must be durable when its statement returns, and the
+    # recorder's connection must see the claim.
+    recorder = _Recorder() if composer is not None and not connection.in_atomic_block else None
     renewed = time.monotonic()
+    accepted = None  # the pk of the message the server accepted last, not recorded yet
     try:
         for index, invitation in enumerate(claimed):
             pk = invitation.pk
@@ -478,14 +625,27 @@ def invitations_deliver(
                 _renew([row.pk for row in claimed[index:]], task=task)
                 renewed = time.monotonic()
             try:
+                if invitation.kind in LINK_KINDS:
+                    payload = _link_payload(invitation, composer)
+                    if recorder is not None and isinstance(payload, PreparedEmail):
+                        check, accepted = recorder.submit(accepted, pk, task=task), None
+                        if not _send_prepared(payload, channels, check):
+                            continue
+                    else:
+                        still_ours, accepted = _record_and_check(accepted, pk, task=task), None
+                        if not still_ours:
+                            continue
+                        channels.send(invitation, payload)
+                    accepted = pk
+                    outcome.sent.append(pk)
+                    continue
+                if accepted is not None:
+                    _record_and_check(accepted, None, task=task)
+                    accepted = None
                 if invitation.kind == Kind.TEMPORARY_PASSWORD:
                     sent = _send_temporary_password(pk, channels)
                     if sent is None:
                         continue
-                elif invitation.kind in LINK_KINDS:
-                    if not _send_link(invitation, channels):
-                        continue
-                    sent = True
                 else:
                     raise _no_message(invitation)
                 (outcome.sent if sent else outcome.failed).append(pk)
@@ -500,7 +660,12 @@ def invitations_deliver(
                 logger.exception("Invitation %s could not be sent", pk)
                 state = _record_failure(pk, TransientFailure(f"{type(exc).__name__}: {exc}"))
                 (outcome.retry if state == Delivery.PENDING else outcome.failed).append(pk)
+        if accepted is not None:
+            _record_and_check(accepted, None, task=task)
+            accepted = None
     finally:
         channels.close()
+        if recorder is not None:
+            recorder.close()
     _give_back(outcome.retry, retry_in=retry_in)
     return outcome
