@@ -4,6 +4,7 @@ Mallory administers Globex (another tenant). Clients talk to a tenant's host, as
 import pytest
 from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.template import Context
 from django.template.backends.jinja2 import Template as JinjaTemplate
 from django.test import Client
 from django.test.signals import template_rendered
@@ -31,7 +32,7 @@ def _jinja_context_in_responses(monkeypatch):
         shown = dict(context or {})
         if request is not None:
             shown.setdefault("messages", get_messages(request))
-        template_rendered.send(sender=self, template=self, context=shown)
+        template_rendered.send(sender=self, template=self, context=Context(shown))
         return render(self, context, request)
 
     monkeypatch.setattr(JinjaTemplate, "render", recorded)
