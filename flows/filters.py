@@ -7,11 +7,12 @@ import django_filters.fields
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
+from accounts.search import search_terms
 from experquiz.keyset import Order
 from experquiz.parsing import parse_id
 from groups.models import UserGroup
@@ -130,8 +131,16 @@ class UserFilter(django_filters.FilterSet):
     def filter_group(self, queryset, name, value):
         if connection.vendor in MEMBER_NAME_VENDORS:
             # A join, not a semi-join: the list's name order is read from the membership
-            # (`order`); one group, so one membership per user at most and no duplicates.
-            return queryset.filter(memberships__group=value.pk)
+            # (`order`); one group, so one membership per user at most and no duplicates. With a
+            # search, each word is also looked for in the membership's copy of the member's search
+            # text, which the group's name index holds: the members are checked there, in name
+            # order, and only those that match are read from the users table (where the user's own
+            # text is checked as before). One filter() call: one join.
+            condition = Q(memberships__group=value.pk)
+            if q := self.form.cleaned_data.get("q"):
+                for term in search_terms(q, self.organization.phone_region):
+                    condition &= Q(memberships__member_search_text__contains=term)
+            return queryset.filter(condition)
         return queryset.in_groups([value.pk])
 
     def filter_sort(self, queryset, name, value):

@@ -41,6 +41,10 @@ class Membership(models.Model):
     # overwrite whatever is given.
     member_last_name = models.CharField(max_length=150, blank=True, default="", editable=False)
     member_first_name = models.CharField(max_length=150, blank=True, default="", editable=False)
+    # The member's search text (accounts.search), copied the same way (migration 0006) and held by the
+    # index below: a group filtered by a search checks its members' words in that index, in name
+    # order, and reads only the matching members from the users table.
+    member_search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -57,7 +61,9 @@ class Membership(models.Model):
         indexes = [
             models.Index(fields=["organization", "user"], name="groups_membership_org_user"),
             models.Index(
-                fields=["group", "member_last_name", "member_first_name", "user"], name="groups_membership_group_name"
+                fields=["group", "member_last_name", "member_first_name", "user"],
+                include=["member_search_text"],
+                name="groups_membership_group_name",
             ),
         ]
 

@@ -1,6 +1,7 @@
-"""Each membership's copy of its member's name (groups migration 0005) equals the user's name after
-every kind of write on memberships or users: the services, the ORM's bulk paths, raw SQL and COPY.
-The people list reads a group's pages in name order from that copy (flows.filters.UserFilter)."""
+"""Each membership's copy of its member's name and search text (groups migrations 0005 and 0006)
+equals the user's after every kind of write on memberships or users: the services, the ORM's bulk
+paths, raw SQL and COPY. The people list reads a group's pages in name order from that copy, and
+checks a group's members against a search there first (flows.filters.UserFilter)."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -15,11 +16,17 @@ pytestmark = pytest.mark.django_db
 
 
 def copies_wrong() -> list[tuple]:
-    """Memberships whose copy differs from their member's name (none, always)."""
+    """Memberships whose copy differs from their member's name or search text (none, always)."""
     rows = Membership.objects.values_list(
-        "pk", "member_last_name", "member_first_name", "user__last_name", "user__first_name"
+        "pk",
+        "member_last_name",
+        "member_first_name",
+        "member_search_text",
+        "user__last_name",
+        "user__first_name",
+        "user__search_text",
     )
-    return [row for row in rows if row[1:3] != row[3:5]]
+    return [row for row in rows if row[1:4] != row[4:7]]
 
 
 def copy_of(membership_id) -> tuple[str, str]:
@@ -63,6 +70,8 @@ def test_the_copy_cannot_be_set_by_hand_and_follows_a_change_of_member(acme, lyo
     membership = MembershipFactory(group=lyon, user=people[0])
     Membership.objects.filter(pk=membership.pk).update(member_last_name="Forged", member_first_name="Name")
     assert copy_of(membership.pk) == ("Last0", "First0")
+    Membership.objects.filter(pk=membership.pk).update(member_search_text="forged")
+    assert copies_wrong() == []
     Membership.objects.filter(pk=membership.pk).update(user=people[1])
     assert copy_of(membership.pk) == ("Last1", "First1")
     membership.refresh_from_db()
@@ -104,3 +113,29 @@ def test_a_membership_of_a_user_that_does_not_exist_is_refused_at_once(acme, lyo
     missing = max(User.objects.values_list("pk", flat=True)) + 1000
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.create(organization=acme, group=lyon, user_id=missing)
+
+
+def test_a_user_whose_search_text_changes_passes_it_to_every_membership(alice, acme, lyon, paris, people):
+    for group in (lyon, paris):
+        MembershipFactory(group=group, user=people[0])
+    MembershipFactory(group=lyon, user=people[1])
+    person = people[0]
+    user_update(
+        user=person,
+        actor=alice,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email="new.address@example.com",
+        mobile="+33612345678",
+        preferred_channel=person.preferred_channel,
+        language=person.language,
+        user_type=None,
+    )
+    texts = set(Membership.objects.filter(user=person).values_list("member_search_text", flat=True))
+    assert len(texts) == 1 and "new.address@example.com" in texts.pop()
+    people[1].employee_number = "E-778"
+    people[1].save()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET search_text = %s WHERE id = %s", ["raw text", people[0].pk])
+    assert copies_wrong() == []
+    assert "e-778" in Membership.objects.get(user=people[1]).member_search_text

@@ -69,6 +69,11 @@ def town(alice, lyon, paris):
     for person in people[::7]:
         person.last_name = "Marbot" if person.last_name != "Marbot" else "Durand"
         person.save()
+    # A new email after joining that alone makes them match "mar": their memberships' copy of the
+    # search text must follow (a group and a search read it).
+    for n in (1, 5, 6, 12, 13, 18):
+        people[n].email = f"marquis.{n}@example.com"
+        people[n].save()
     return {"trainee": trainee}
 
 
@@ -105,7 +110,7 @@ def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
         "every filter": {"group": lyon, "q": "mar", "status": "active", "user_type": town["trainee"]},
     }[case]
     rows = expected(alice, sort, **filters)
-    assert len(rows) > 2 * PER_PAGE or case == "every filter", len(rows)
+    assert len(rows) > 2 * PER_PAGE or (case == "every filter" and rows), len(rows)
     params = {"sort": sort, "per_page": PER_PAGE}
     params |= {key: value.pk for key, value in filters.items() if key in ("group",)}
     params |= {"type": filters["user_type"].pk} if "user_type" in filters else {}
@@ -122,5 +127,5 @@ def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
         response = alice_client.get(f"{URL}?{query}")
         back = ids(response) + back
     assert back == rows
-    # A page typed in the address.
-    assert ids(alice_client.get(URL, {**params, "page": 2})) == rows[PER_PAGE : 2 * PER_PAGE]
+    # A page typed in the address (past the end: the last page).
+    assert ids(alice_client.get(URL, {**params, "page": 2})) == (rows[PER_PAGE : 2 * PER_PAGE] or rows[:PER_PAGE])
