@@ -125,14 +125,29 @@ UPDATE usergroups_membership SET member_search_text =
 """
 
 
+def drop_sqlite_triggers(apps, schema_editor):
+    """SQLite adds or drops a column by rebuilding the table, which a trigger naming it refuses: the
+    triggers are off while the column is added (the migration runs in one transaction)."""
+    if schema_editor.connection.vendor == "sqlite":
+        for name in SQLITE_NAMES:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def restore_sqlite_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        from importlib import import_module
+
+        previous = import_module("groups.migrations.0005_membership_member_name")
+        for statement in previous.SQLITE:
+            schema_editor.execute(statement)
+
+
 def create_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(POSTGRESQL)
         schema_editor.execute(FILL_POSTGRESQL)
     elif vendor == "sqlite":
-        for name in SQLITE_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
         for statement in SQLITE:
             schema_editor.execute(statement)
         schema_editor.execute(FILL_SQLITE)
@@ -143,13 +158,7 @@ def drop_triggers(apps, schema_editor):
     if vendor == "postgresql":
         schema_editor.execute(POSTGRESQL_BACK)
     elif vendor == "sqlite":
-        from importlib import import_module
-
-        previous = import_module("groups.migrations.0005_membership_member_name")
-        for name in SQLITE_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for statement in previous.SQLITE:
-            schema_editor.execute(statement)
+        drop_sqlite_triggers(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -158,6 +167,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(drop_sqlite_triggers, restore_sqlite_triggers),
         migrations.AddField(
             model_name="membership",
             name="member_search_text",
