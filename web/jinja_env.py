@@ -17,10 +17,12 @@ import functools
 
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import defaultfilters
 from django.template.loader import render_to_string
 from django.templatetags.static import static as django_static
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
@@ -38,7 +40,22 @@ def static(path):
 
 
 def url(name, *args):
-    return reverse(name, args=args)
+    if args:
+        return reverse(name, args=args)
+    return _url_without_arguments(name, get_urlconf(), get_script_prefix())
+
+
+@functools.lru_cache(maxsize=256)
+def _url_without_arguments(name, urlconf, script_prefix):
+    """A page's address without arguments (the layout's links and menus), reversed once per URLconf and
+    script prefix: every page wrote its menus' addresses anew (a `reverse()` each)."""
+    return reverse(name, urlconf=urlconf)
+
+
+@receiver(setting_changed)
+def _urls_changed(*, setting, **kwargs):
+    if setting in ("ROOT_URLCONF", "PLATFORM_URLCONF", "FORCE_SCRIPT_NAME"):
+        _url_without_arguments.cache_clear()
 
 
 def date(value, format_name):

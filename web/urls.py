@@ -15,13 +15,15 @@ from .invitations import urls as invitations_urls
 from .people import urls as people_urls
 from .people.views import home, language_choose
 
+# The link pages first: opened by everyone a message reaches, they are the most requested, and Django
+# tries the patterns in order (no other area's pattern matches their short prefixes: i/, r/, a/…).
 urlpatterns = [
+    path("", include(invitations_urls)),
+    path("", include(assessment_link_urls)),
     path("", home, name="home"),
     path("", include(people_urls)),
     path("", include(groups_urls)),
-    path("", include(invitations_urls)),
     path("", include(audit_urls)),
     path("", include(assessments_urls)),
-    path("", include(assessment_link_urls)),
     path("i18n/setlang/", language_choose, name="set_language"),
 ]

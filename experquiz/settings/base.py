@@ -50,7 +50,7 @@ MIDDLEWARE = [
     # First, so that everything below (services deep inside views) knows the client and request id.
     "experquiz.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "experquiz.headers.SitePolicyCSPMiddleware",
     # /healthz answers here: before the tenant lookup, sessions and the login requirement.
     "experquiz.health.HealthCheckMiddleware",
     "accounts.middleware.TenantMiddleware",

@@ -1,12 +1,44 @@
+import functools
+
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.identity import NAME_MAX, Identity, identity_form_clean
 from accounts.models import UserType
 
 
-class AcceptInvitationForm(SetPasswordForm):
+@functools.cache
+def _password_rules_html(language: str):
+    return password_validation.password_validators_help_text_html()
+
+
+@receiver(setting_changed)
+def _password_rules_changed(*, setting, **kwargs):
+    if setting == "AUTH_PASSWORD_VALIDATORS":
+        _password_rules_html.cache_clear()
+
+
+def password_rules_html():
+    """The password rules' help text (Django's validators, their texts in the current language),
+    written once per language and process: it depends on nothing else, and the link pages, opened by
+    everyone a message reaches, wrote it at every request (the validators' texts, joined as HTML)."""
+    return _password_rules_html(translation.get_language())
+
+
+class NewPasswordForm(SetPasswordForm):
+    """Django's form to choose a password, with its rules' help text written once per language."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = password_rules_html()
+
+
+class AcceptInvitationForm(NewPasswordForm):
     """Names and a password of one's own (Django's password validators and field names)."""
 
     # The names' rule is accounts.identity's, as on every path that writes a person.
@@ -36,7 +68,7 @@ class AcceptInvitationForm(SetPasswordForm):
         raise NotImplementedError("Use invitations.services.acceptance.invitation_accept")
 
 
-class ResetPasswordForm(SetPasswordForm):
+class ResetPasswordForm(NewPasswordForm):
     def save(self, commit=True):
         raise NotImplementedError("Use invitations.services.acceptance.password_reset_complete")
 

@@ -64,7 +64,8 @@ def token_page(view):
     Only failed look-ups (unknown, used, revoked or expired links: `_problem_page`) count towards the
     limit, as failed logins do, so a whole office behind one address can open its valid links. Every
     request is counted first and decided on its count (simultaneous requests cannot all slip under the
-    limit), then given back unless its look-up failed.
+    limit), then given back unless its look-up failed: once the answer is written (the WSGI server
+    closes the response after sending it), so the visitor does not wait for that round trip.
 
     The token never leaves in a Referer header: the site-wide policy is same-origin. (`no-referrer`
     here would make browsers send `Origin: null` with the form, which CSRF protection refuses.)
@@ -78,7 +79,9 @@ def token_page(view):
             return render(request, "invitations/token_throttled.jinja", status=429, using="jinja2")
         response = view(request, *args, **kwargs)
         if not getattr(response, "token_lookup_failed", False):
-            throttle.refund(ip)
+            # Run by `response.close()`, which the WSGI server (and Django's test client) calls when the
+            # answer is sent. Until then the attempt stays counted: stricter, never looser.
+            response._resource_closers.append(lambda: throttle.refund(ip))
         return response
 
     return login_not_required(never_cache(wrapped))

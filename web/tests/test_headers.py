@@ -148,6 +148,38 @@ def test_a_response_that_sets_its_own_cache_policy_keeps_it(rf, alice):
     assert "no-store" in NoStoreMiddleware(lambda request: HttpResponse("mine"))(request)["Cache-Control"]
 
 
+def test_the_policy_written_once_is_django_csps_and_follows_views_settings_and_nonces(rf, settings):
+    from csp.decorators import csp_update
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+
+    from experquiz.headers import SitePolicyCSPMiddleware
+
+    def answer(view):
+        both = []
+        for middleware in (CSPMiddleware, SitePolicyCSPMiddleware):
+            request = rf.get("/")
+            both.append(middleware(view)(request)["Content-Security-Policy"])
+        assert both[0] == both[1]
+        return both[1]
+
+    def page(request):
+        return HttpResponse("page")
+
+    site = answer(page)
+    assert "script-src 'self'" in site
+    assert "img.example" in answer(csp_update({"img-src": "img.example"})(page))
+    assert "img.example" not in answer(page)
+
+    def with_nonce(request):
+        str(request.csp_nonce)  # a template asked for a nonce
+        return HttpResponse("page")
+
+    assert answer(with_nonce) == site  # this policy has no nonce source: django-csp drops it too
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'", "cdn.example"]}}
+    assert answer(page) == "default-src 'self' cdn.example"
+
+
 @pytest.mark.django_db
 def test_the_bare_domain_and_the_error_pages_carry_the_policy(acme):
     for url in ("/", "/admin/login/"):
