@@ -169,7 +169,7 @@ def invitation_rows(figures, missing="") -> list[dict]:
     undelivered = figures.get("undelivered")
     how = f"{rounds} rounds of {figures['count']:,} invitations, {figures['workers']} workers"
     if undelivered:
-        how += f"; {len(undelivered)} round(s) did not deliver every message"
+        how += f"; {len(undelivered)} round(s) did not deliver every message or record it as sent"
     steady = figures.get("medians_first_to_last", {}).get("packets")
     ratio = figures["goals"].get("packets_vs_raw")
     if ratio is not None:
