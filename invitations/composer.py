@@ -43,6 +43,10 @@ _LONGEST_ADDRESS = 70  # a longer To header could be folded differently from the
 # An address Django's sanitize_address leaves as it is (a dot-atom on either side of the @): checked
 # without parsing it, which costs more than the rest of the message.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z")
+# A link token that reverse() leaves as it is (urlsafe base64), and its stand-in.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\Z")
+_TOKEN_MARKER = "QZXTOKENQZX"
+_LINKED_KINDS = {Kind.ACCOUNT, Kind.PASSWORD_RESET}
 _HEADERS = re.compile(rb"^(Date|Message-ID): [^\r\n]*\r\n", re.MULTILINE)
 _BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 
@@ -91,28 +95,31 @@ class _Shape:
             elif piece:
                 self.slots.append(piece)
 
-    def fits(self, values: dict) -> bool:
-        """No line longer than RFC 5322 allows (Django would then encode the part differently)."""
-        for constant, found, escaped in self.lines:
-            length = constant + sum(len((escape(values[slot]) if escaped else values[slot]).encode()) for slot in found)
+    def compose(self, values: dict) -> bytes | None:
+        """The message with `values` in the slots; None when a line would grow past RFC 5322's limit
+        (Django would then encode the part differently). Each value is escaped and encoded once."""
+        plain = {slot: value.encode() for slot, value in values.items()}
+        escaped = {}
+        for constant, found, html in self.lines:
+            length = constant
+            for slot in found:
+                if html and slot not in escaped:
+                    escaped[slot] = str(escape(values[slot])).encode()
+                length += len(escaped[slot] if html else plain[slot])
             if length > RFC5322_EMAIL_LINE_LENGTH_LIMIT:
-                return False
-        return True
-
-    def compose(self, values: dict) -> bytes:
-        escaped_values = {}
+                return None
         out = []
         for piece in self.slots:
-            if isinstance(piece, bytes):
+            if piece.__class__ is bytes:
                 out.append(piece)
                 continue
-            slot, escaped = piece
-            if escaped:
-                if slot not in escaped_values:
-                    escaped_values[slot] = str(escape(values[slot]))
-                out.append(escaped_values[slot].encode())
+            slot, html = piece
+            if html:
+                if slot not in escaped:
+                    escaped[slot] = str(escape(values[slot])).encode()
+                out.append(escaped[slot])
             else:
-                out.append(values[slot].encode())
+                out.append(plain[slot])
         return b"".join(out)
 
 
@@ -137,6 +144,7 @@ class Composer:
     def __init__(self):
         self.shapes: dict[tuple, _Shape | None] = {}
         self.checked: set[tuple] = set()
+        self.links: dict[tuple, tuple[str, str] | None] = {}
         self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
 
     def email(self, invitation: Invitation, *, link: str) -> PreparedEmail | None:
@@ -166,9 +174,9 @@ class Composer:
             DATE: "Date: " + formatdate(localtime=settings.EMAIL_USE_LOCALTIME) + "\r\n",
             MESSAGE_ID: "Message-ID: " + make_msgid(domain=DNS_NAME) + "\r\n",
         }
-        if not shape.fits(values):
-            return None
         data = shape.compose(values)
+        if data is None:
+            return None
         if key not in self.checked:
             self.checked.add(key)
             expected = message_bytes(messages.build_email(invitation, link=link))
@@ -177,6 +185,24 @@ class Composer:
                 self.shapes[key] = None
                 return None
         return PreparedEmail(sender=self.sender, recipients=[address], data=data)
+
+    def link(self, invitation: Invitation, token: str) -> str:
+        """`messages.link_for(invitation, token)`, made once per kind and organisation around a marker
+        that stands for the token (the URL resolver costs more than the rest of the message); the first
+        link of each is also made the normal way and compared."""
+        if invitation.kind not in _LINKED_KINDS or not _TOKEN.match(token):
+            return messages.link_for(invitation, token)
+        key = (invitation.kind, invitation.organization_id)
+        if key not in self.links:
+            link = messages.link_for(invitation, token)
+            prefix, marker, suffix = messages.link_for(invitation, _TOKEN_MARKER).partition(_TOKEN_MARKER)
+            same = marker and _TOKEN_MARKER not in suffix and prefix + token + suffix == link
+            self.links[key] = (prefix, suffix) if same else None
+            return link
+        parts = self.links[key]
+        if parts is None:
+            return messages.link_for(invitation, token)
+        return parts[0] + token + parts[1]
 
     def _prepare(self, invitation: Invitation, name: str) -> _Shape | None:
         markers = _ASCII_MARKERS if name.isascii() else _WIDE_MARKERS

@@ -7,20 +7,34 @@ round trip and the server's overlap, and nothing is accepted before that check. 
 replies and their errors are smtplib's `sendmail` for one recipient, split in two.
 """
 
+import functools
+import re
 import smtplib
+
+# An address smtplib's quoteaddr leaves as it is, but for the angle brackets (a dot-atom on either side
+# of the @): quoted without parsing it, which costs more than the rest of the command.
+_PLAIN = re.compile(r"[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z")
+_quoteaddr = functools.lru_cache(maxsize=64)(smtplib.quoteaddr)
+
+
+def _quoted(address: str) -> str:
+    return f"<{address}>" if _PLAIN.match(address) else _quoteaddr(address)
 
 
 def envelope(connection: smtplib.SMTP, sender: str, recipient: str, size: int) -> None:
     connection.ehlo_or_helo_if_needed()
-    options = [f"size={size}"] if connection.does_esmtp and connection.has_extn("size") else []
-    code, response = connection.mail(sender, options)
+    # smtplib's mail() and rcpt(), with the size option only.
+    options = f" size={size}" if connection.does_esmtp and connection.has_extn("size") else ""
+    connection.putcmd("mail", f"from:{_quoted(sender)}{options}")
+    code, response = connection.getreply()
     if code != 250:
         if code == 421:
             connection.close()
         else:
             connection._rset()
         raise smtplib.SMTPSenderRefused(code, response, sender)
-    code, response = connection.rcpt(recipient)
+    connection.putcmd("rcpt", f"to:{_quoted(recipient)}")
+    code, response = connection.getreply()
     if code not in (250, 251):
         if code == 421:
             connection.close()

@@ -267,7 +267,8 @@ def _payload(invitation: Invitation, *, link: str = "", secret: str = ""):
 
 def _link_payload(invitation: Invitation, composer: Composer | None):
     """The message of a link: an email prepared by its shape when it can be, else built as usual."""
-    link = messages.link_for(invitation, link_token_for(invitation))
+    token = getattr(invitation, "_claimed_token", None) or link_token_for(invitation)
+    link = composer.link(invitation, token) if composer is not None else messages.link_for(invitation, token)
     if composer is not None and invitation.channel == Channel.EMAIL and messages.can_build(invitation):
         prepared = composer.email(invitation, link=link)
         if prepared is not None:
@@ -333,7 +334,9 @@ def _prepare_link(invitation: Invitation, now) -> None:
     The outbox owns the expiry of account invitations and password resets, counted from this sending;
     a reminder keeps the expiry of the invitation it recalls, and other kinds keep what they were
     created with."""
-    invitation.token_hash = hash_token(link_token_for(invitation))
+    token = link_token_for(invitation)
+    invitation.token_hash = hash_token(token)
+    invitation._claimed_token = token  # the packet's message carries it: not derived a second time
     if invitation.kind == Kind.PASSWORD_RESET:
         invitation.expires_at = now + timedelta(minutes=settings.PASSWORD_RESET_LIFETIME_MINUTES)
     elif (invitation.kind == Kind.ACCOUNT and not invitation.is_reminder) or invitation.expires_at is None:

@@ -114,3 +114,27 @@ def test_an_address_goes_in_the_to_header_as_django_writes_it(rows, address):
     prepared = composer.email(row, link=link)
     if prepared is not None:
         assert normalized(prepared.data) == normalized(normal(row, link))
+
+
+def test_a_link_is_the_normal_link(rows, globex):
+    """Made once per kind and organisation around a stand-in for the token, then for each token."""
+    composer = Composer()
+    for row in [*rows, *rows]:
+        for organization in (row.organization, globex):
+            row.organization = organization
+            for nonce in ("a", "b", "c"):
+                row.nonce = nonce
+                token = link_token_for(row)
+                assert composer.link(row, token) == messages.link_for(row, token), (row.kind, organization)
+    assert len(composer.links) == 2 * 2 and all(composer.links.values())
+
+
+def test_a_link_the_stand_in_cannot_make_is_made_the_normal_way(rows, monkeypatch):
+    composer = Composer()
+    row = rows[0]
+    original = messages.link_for
+    monkeypatch.setattr(messages, "link_for", lambda invitation, token: original(invitation, token.lower()))
+    for nonce in ("a", "b"):
+        row.nonce = nonce
+        token = link_token_for(row)
+        assert composer.link(row, token) == original(row, token.lower())
