@@ -20,7 +20,7 @@ from django.contrib.messages import get_messages
 from django.template import defaultfilters
 from django.template.loader import render_to_string
 from django.templatetags.static import static as django_static
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
@@ -38,7 +38,16 @@ def static(path):
 
 
 def url(name, *args):
-    return reverse(name, args=args)
+    """Django's `{% url %}`. Without arguments (the menus' addresses, the same on every page) reversed
+    once per name, script prefix and URLconf: the URL patterns are fixed for the process's life."""
+    if args:
+        return reverse(name, args=args)
+    return _reverse(get_script_prefix(), get_urlconf(), name)
+
+
+@functools.cache
+def _reverse(prefix, urlconf, name):
+    return reverse(name, urlconf)
 
 
 def date(value, format_name):
