@@ -1,5 +1,6 @@
 """The people list's filters. Every choice is offered from a queryset scoped by the actor."""
 
+import copy
 from datetime import UTC, datetime
 
 import django_filters
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Concat
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
@@ -80,6 +82,17 @@ class ListedModelChoiceField(django_filters.fields.ModelChoiceField):
         raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
 
 
+def _own_copy(filter_):
+    """A filter of the class, for one FilterSet: its field (built from `extra`, the queryset set in
+    `extra` too) and its method (bound to the copy, looked up on the copy's parent) are the copy's."""
+    assert not hasattr(filter_, "_field"), "a class's filter never builds its field"
+    own = copy.copy(filter_)
+    own.extra = dict(filter_.extra)
+    if filter_.method is not None:
+        own.method = filter_.method
+    return own
+
+
 class ListedModelChoiceFilter(django_filters.ModelChoiceFilter):
     field_class = ListedModelChoiceField
 
@@ -111,8 +124,19 @@ class UserFilter(django_filters.FilterSet):
         model = User
         fields = ["q", "status", "group", "type", "sort"]
 
-    def __init__(self, data=None, *, queryset, actor, right=Right.MANAGE_USERS, **kwargs):
-        super().__init__(data, queryset=queryset, **kwargs)
+    def __init__(self, data=None, *, queryset, actor, right=Right.MANAGE_USERS, request=None, prefix=None):
+        # django_filters.FilterSet.__init__, but for the copy of the class's filters: it deep-copies
+        # them for every instance (their querysets, choices and widgets: ~300 objects per page); each
+        # filter's own copy and a copy of its field's arguments are what an instance changes.
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {name: _own_copy(filter_) for name, filter_ in self.base_filters.items()}
+        for filter_ in self.filters.values():
+            filter_.model = queryset.model
+            filter_.parent = self
         self.actor = actor
         self.organization = getattr(actor, "organization", None)
         # Only the actor's groups (for the `right` the list is read with) and their organisation's

@@ -40,6 +40,8 @@ def static(path):
 
 
 def url(name, *args):
+    """Django's `{% url %}`. Without arguments (the menus' addresses, the same on every page) reversed
+    once per name, URLconf and script prefix: the URL patterns are fixed for the process's life."""
     if args:
         return reverse(name, args=args)
     return _url_without_arguments(name, get_urlconf(), get_script_prefix())

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 Status = User.Status
 ENGINES = [
+    "experquiz.sessions",  # the one the settings name
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cache",
     "django.contrib.sessions.backends.cached_db",

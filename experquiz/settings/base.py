@@ -226,6 +226,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 
+# Django's database sessions, read with one statement written once (experquiz/sessions.py).
+SESSION_ENGINE = "experquiz.sessions"
 # Cookies are host-only (no SESSION_COOKIE_DOMAIN): a session belongs to one organisation's host.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
