@@ -32,27 +32,34 @@ class LoginIdBackend(ModelBackend):
         """The signed-in person of a request, read fresh at every request (a deactivated or
         deleted person is refused at their next one): Django's `get(pk=…)`, with its SQL written
         once per process instead of built by the ORM at every request."""
-        sql, attnames, converters = _user_by_pk()
         connection = connections[router.db_for_read(User)]
+        sql, attnames, converters = _user_by_pk(connection.alias)
         with connection.cursor() as cursor:
             cursor.execute(sql, [user_id])
             row = cursor.fetchone()
         if row is None:
             return None
-        values = [
-            convert(value, None, connection) if convert else value
-            for convert, value in zip(converters, row, strict=True)
-        ]
+        values = list(row)
+        for position, functions, expression in converters:
+            for convert in functions:
+                values[position] = convert(values[position], expression, connection)
         user = User.from_db(connection.alias, attnames, values)
         return user if self.user_can_authenticate(user) else None
 
 
 @functools.cache
-def _user_by_pk():
-    """SELECT every column of one user by primary key, as `User.objects.get(pk=…)` sends it; the
-    fields' attribute names, and each field's conversion of its database value (or None)."""
+def _user_by_pk(alias):
+    """SELECT every column of one user by primary key, as `User.objects.get(pk=…)` sends it on that
+    database; the fields' attribute names, and the conversions the ORM applies to each column's value
+    (the backend's, such as SQLite's dates, and the field's own)."""
     fields = User._meta.concrete_fields
     query = User._default_manager.filter(pk=0).order_by().values_list(*(f.attname for f in fields)).query
-    sql, params = query.sql_with_params()
+    compiler = query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
     assert params == (0,), params  # the primary key is the one parameter
-    return sql, [f.attname for f in fields], [getattr(f, "from_db_value", None) for f in fields]
+    selected = [expression for expression, _sql, _alias in compiler.select]
+    converters = [
+        (position, functions, expression)
+        for position, (functions, expression) in compiler.get_converters(selected).items()
+    ]
+    return sql, [f.attname for f in fields], converters
