@@ -19,6 +19,7 @@ side that goes first rotating, so a change in the machine's load touches all of 
 (bench.stats). Query counts are taken with the tab counts cached and with the cache emptied.
 """
 
+import gc
 import re
 import time
 
@@ -102,6 +103,11 @@ def measure(samples: int = 20, sides=(), scenarios: str = ""):
         cell["admin_rows"] = admin_get(cell).content.count(b'name="_selected_action"')
         ours.get(cell["url"])
         cell["replay"].run()
+    # What the set-up loaded (Django, both sites, the cells) lives as long as the process: set aside
+    # from the garbage collector, as a server process does once its application is loaded
+    # (gunicorn.conf.py). A full collection otherwise walked it all, 70–110 ms, inside a timed request.
+    gc.collect()
+    gc.freeze()
 
     sides_text = "".join(f", {side.name}" for side in sides)
     print(f"{len(cells)} cells (ours, admin, raw{sides_text}), {samples} rounds", flush=True)

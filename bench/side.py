@@ -11,6 +11,7 @@ Only the standard library is imported at the top: the script must run with anoth
 Django project, whose `bench` package may not have this file.
 """
 
+import gc
 import html
 import json
 import math
@@ -137,6 +138,8 @@ def serve(root: str):
     cells = prepare(client, org)
     for cell in cells:
         client.get(cell["url"])  # warm
+    gc.collect()  # as in people.measure(): the set-up set aside from the garbage collector
+    gc.freeze()
     print(json.dumps([{k: v for k, v in cell.items() if k != "statements"} for cell in cells]), flush=True)
     for line in sys.stdin:
         cell = cells[int(line)]
