@@ -69,7 +69,7 @@ bench-results: install
 	DATABASE_URL=$(RESULTS_BENCH_DATABASE_URL) $(PY) bench/results.py
 
 # Every benchmark of issue 12 in one run, then its goal table with pass/fail (bench/goals.py; about
-# 45 minutes on a quiet 2-core machine, plus ~9 min the first time to make the 1,000,000-user
+# 20 minutes on a quiet 2-core machine, plus ~9 min the first time to make the 1,000,000-user
 # database). A crashed piece makes it fail; a goal not met is a FAIL row. See bench/README.md.
 BENCH_1M_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/experquiz_people_bench_1m
 BENCH_1M ?= 1
