@@ -14,7 +14,9 @@ from accounts.models import UserType
 
 @functools.cache
 def _password_rules_html(language: str):
-    return password_validation.password_validators_help_text_html()
+    # Django's password_validators_help_text_html is lazy: kept as is, the text would be written again
+    # each time a page prints it. str() writes it now; it stays safe HTML.
+    return str(password_validation.password_validators_help_text_html())
 
 
 @receiver(setting_changed)
