@@ -7,6 +7,10 @@ every connection after one answer, so each request paid a new TCP connection, an
 while its request waited for PostgreSQL or Redis. Python runs one thread of a process at a time: N
 workers still use at most N cores for Python (bench/README.md, the link pages).
 
+The worker class is gthread's, taking a new connection only while one of its threads is free
+(experquiz/gunicorn_worker.py): gthread's workers take every connection offered, and kept connections
+then stayed with whichever worker woke first, sometimes all of them, the others idle.
+
 Once a worker has loaded the application, its objects (Django, the URL patterns, the templates'
 code…) are set aside from the garbage collector (`gc.freeze()`): they live as long as the process,
 and a full collection walked every one of them, a pause of tens of milliseconds that fell on
@@ -16,7 +20,7 @@ whichever request was running.
 import gc
 import os
 
-worker_class = "gthread"
+worker_class = "experquiz.gunicorn_worker.BalancedThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 5  # seconds a kept connection may wait for its next request
 
