@@ -79,22 +79,31 @@ def test_the_copy_cannot_be_set_by_hand_and_follows_a_change_of_member(acme, lyo
     assert copies_wrong() == []
 
 
-def test_a_renamed_user_passes_the_name_to_every_membership(alice, acme, lyon, paris, people):
+def _in_groups(people, lyon, paris):
+    """The first person in both groups, the second in Lyon; the first, returned."""
     for group in (lyon, paris):
         MembershipFactory(group=group, user=people[0])
     MembershipFactory(group=lyon, user=people[1])
-    person = people[0]
-    user_update(
-        user=person,
-        actor=alice,
-        first_name="Zoé",
-        last_name="Àlvarez",
-        email=person.email,
-        mobile=person.mobile,
-        preferred_channel=person.preferred_channel,
-        language=person.language,
-        user_type=None,
-    )
+    return people[0]
+
+
+def _update_through_the_service(person, actor, **changes):
+    """`user_update` with the person's current values but `changes`."""
+    current = {
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "mobile": person.mobile,
+        "preferred_channel": person.preferred_channel,
+        "language": person.language,
+        "user_type": None,
+    }
+    user_update(user=person, actor=actor, **{**current, **changes})
+
+
+def test_a_renamed_user_passes_the_name_to_every_membership(alice, acme, lyon, paris, people):
+    person = _in_groups(people, lyon, paris)
+    _update_through_the_service(person, alice, first_name="Zoé", last_name="Àlvarez")
     assert set(Membership.objects.filter(user=person).values_list("member_last_name", "member_first_name")) == {
         ("Àlvarez", "Zoé")
     }
@@ -116,21 +125,8 @@ def test_a_membership_of_a_user_that_does_not_exist_is_refused_at_once(acme, lyo
 
 
 def test_a_user_whose_search_text_changes_passes_it_to_every_membership(alice, acme, lyon, paris, people):
-    for group in (lyon, paris):
-        MembershipFactory(group=group, user=people[0])
-    MembershipFactory(group=lyon, user=people[1])
-    person = people[0]
-    user_update(
-        user=person,
-        actor=alice,
-        first_name=person.first_name,
-        last_name=person.last_name,
-        email="new.address@example.com",
-        mobile="+33612345678",
-        preferred_channel=person.preferred_channel,
-        language=person.language,
-        user_type=None,
-    )
+    person = _in_groups(people, lyon, paris)
+    _update_through_the_service(person, alice, email="new.address@example.com", mobile="+33612345678")
     texts = set(Membership.objects.filter(user=person).values_list("member_search_text", flat=True))
     assert len(texts) == 1 and "new.address@example.com" in texts.pop()
     people[1].employee_number = "E-778"
