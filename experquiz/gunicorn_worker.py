@@ -13,7 +13,8 @@ still served as before (each request of one waits for a thread of its worker), a
 `worker_connections` still holds.
 
 It depends on `ThreadWorker`'s `enqueue_req`, `finish_request` and `worker_connections` (gunicorn 27.0;
-requirements.txt pins the version): experquiz/tests/test_gunicorn_worker.py fails if either changes.
+requirements.txt pins the version): should a later gunicorn stop using any of them, this worker would
+behave as gthread's, and experquiz/tests/test_gunicorn_worker.py fails.
 """
 
 from gunicorn.workers.gthread import ThreadWorker
