@@ -4,8 +4,8 @@ gunicorn's `gthread` worker accepts every connection it is offered, up to `worke
 whether or not a thread is free to answer it. Its workers share one listening socket, so whichever
 wakes first takes the connections that arrive together, and a connection stays with the worker that
 took it for as long as the client keeps it (HTTP keep-alive). Measured on the link pages (bench/tokens.py,
-2 workers, 8 kept connections): in about one run in three every connection went to one worker, the
-other one idled, and the pages answered at half their rate (357–398 req/s against 660–860).
+2 workers, 8 kept connections): in 4 of 12 five-second samples one worker held nearly every
+connection, the other idled, and the pages answered at half their rate (357–398 req/s against 660–860).
 
 This worker stops accepting while all of its threads are answering requests: the connection waits in
 the socket's queue for a worker with a free thread, here or in another process. Kept connections are
