@@ -3,15 +3,13 @@ real: gunicorn in a process of its own with 2 workers of 4 threads, on loopback.
 
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
 
-from experquiz.tests.processes import ROOT, free_port, wait_until
+from experquiz.tests.processes import Process, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,26 +19,25 @@ WORKERS, THREADS = 2, 4
 @pytest.fixture
 def gunicorn_server(tmp_path):
     port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "GUNICORN_THREADS": str(THREADS)}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "experquiz.tests.slow_wsgi:application", "--bind",
-             f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "info"],
-            cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+    server = Process(
+        name="gunicorn",
+        command=[sys.executable, "-m", "gunicorn", "experquiz.tests.slow_wsgi:application", "--bind",
+                 f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "info"],
+        env={**os.environ, "GUNICORN_THREADS": str(THREADS)},
+        log_path=tmp_path / "gunicorn.log",
+    )  # fmt: skip
+    server.start()
     try:
         # Both workers started, then a second for them to load the (tiny) application.
         wait_until(
-            lambda: len(re.findall(r"Booting worker with pid", log.read_text())) >= WORKERS,
+            lambda: len(re.findall(r"Booting worker with pid", server.log())) >= WORKERS,
             timeout=30,
-            message=f"{WORKERS} gunicorn workers:\n{log.read_text()}",
+            message=f"{WORKERS} gunicorn workers:\n{server.log()}",
         )
         time.sleep(1.0)
-        yield port, log
+        yield port, server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        server.stop()
 
 
 def _answer(sock) -> bytes:
@@ -63,7 +60,7 @@ def test_connections_arriving_together_are_shared_by_the_workers_and_kept(gunico
 
     Six sets of eight connections, two requests on each (the second goes to the worker that kept it),
     each request holding its thread for 0.3 s of work."""
-    port, log = gunicorn_server
+    port, server = gunicorn_server
     for _ in range(6):
         connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(WORKERS * THREADS)]
         try:
@@ -72,7 +69,7 @@ def test_connections_arriving_together_are_shared_by_the_workers_and_kept(gunico
                     sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Hold: 0.3\r\n\r\n")
                 served = [_answer(sock) for sock in connections]
                 by_worker = {pid: served.count(pid) for pid in set(served)}
-                assert sorted(by_worker.values()) == [THREADS] * WORKERS, (by_worker, log.read_text()[-2000:])
+                assert sorted(by_worker.values()) == [THREADS] * WORKERS, (by_worker, server.log()[-2000:])
         finally:
             for sock in connections:
                 sock.close()

@@ -7,7 +7,7 @@ from django.utils.safestring import SafeString
 from web.invitations.forms import _password_rules_html, password_rules_html
 
 
-def test_the_rules_are_written_once_per_language_as_safe_html(settings):
+def test_the_rules_are_written_once_per_language_as_safe_html():
     _password_rules_html.cache_clear()
     with translation.override("en"):
         english = password_rules_html()
