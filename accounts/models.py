@@ -475,6 +475,69 @@ class User(AbstractBaseUser, PermissionsMixin):
             raise ValidationError(errors)
 
 
+class SearchWord(models.Model):
+    """One word of a user's search text (accounts.search.search_words), with a copy of the user's
+    name: the index that is this table's key lists, for a word, its people in the list's name order.
+
+    The people list searched for a common word ("martin": tens of thousands of people at 1,000,000)
+    reads the first page straight off that index, where the trigram index gives every match and
+    they must all be read and sorted first (flows.filters.UserFilter). Kept by the database's
+    triggers on PostgreSQL (migration 0015), whatever writes the users; never written by the code.
+    Other databases keep no words and search as before.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "word", "last_name", "first_name", "user_id")
+    # The key's index leads with the organisation and serves every read and delete: no other index.
+    # No constraint either: the triggers take the organisation from the user, and an import's
+    # thousands of words are not each checked again at its commit.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    word = models.CharField(max_length=600)
+    last_name = models.CharField(max_length=150)
+    first_name = models.CharField(max_length=150)
+    # The triggers remove a user's words with the user: no constraint, nothing for Django to collect.
+    user = models.ForeignKey(
+        "User",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="search_words",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("search word")
+        verbose_name_plural = _("search words")
+
+    def __str__(self):
+        return f"{self.word}: {self.user_id}"
+
+
+class KnownWord(models.Model):
+    """A word some person of the organisation has had in their search text, kept by the same triggers
+    and never removed: a search term found in exactly one known word is served by that word's
+    SearchWord rows, since anyone whose text contains the term has that word (accounts.search.word_term).
+
+    Not unique: a trigger adds the words it does not see, and a word new to two transactions at once
+    is added twice rather than making one wait for the other (a unique key would, and could deadlock
+    two imports). Lookups group by word.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    word = models.CharField(max_length=600)
+
+    class Meta:
+        verbose_name = _("known word")
+        verbose_name_plural = _("known words")
+        indexes = [models.Index(fields=["organization", "word"], name="accounts_knownword_org_word")]
+
+    def __str__(self):
+        return self.word
+
+
 class StatusChange(models.Model):
     """One row per status transition: who changed whom, when, from what to what, and why."""
 

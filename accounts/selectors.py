@@ -5,12 +5,13 @@ import hashlib
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Value
+from django.db.models import BooleanField, Count, F, Value
+from django.db.models.functions import Cast
 
 from experquiz import phones
 from experquiz.sql_rows import Statement, Table
 
-from .models import Organization, PeopleChange, PeopleVersion, StatusCount, User
+from .models import KnownWord, Organization, PeopleChange, PeopleVersion, StatusCount, User
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -96,10 +97,14 @@ def people_changed(organization_id) -> None:
         PeopleVersion.objects.get_or_create(organization_id=organization_id, defaults={"version": 1})
 
 
-def status_counts(queryset, *, organization: Organization, cache_key: str) -> tuple[dict[str, int], int | None]:
-    """{status: count} over `queryset`, and how many people the organisation lists (all but the
-    deleted, from the counts kept at every write; None where the database keeps none), read in one
-    query and cached until the organisation's people change.
+def status_counts(
+    queryset, *, organization: Organization, cache_key: str, word_term: str = ""
+) -> tuple[dict[str, int], int | None, str]:
+    """{status: count} over `queryset`, how many people the organisation lists (all but the deleted,
+    from the counts kept at every write; None where the database keeps none), and the one known word
+    of the organisation containing `word_term` ("" if none or several; accounts.search.word_term),
+    read in one query and cached until the organisation's people change (a word new to the
+    organisation is a change of its people).
 
     `organization` is the request's, loaded at its start with its people version (see
     organization_by_slug): the version is read before the rows are counted here, so counts are never
@@ -111,7 +116,9 @@ def status_counts(queryset, *, organization: Organization, cache_key: str) -> tu
         version = people_version(organization.pk)
     # The filters can be long and any text: hash them so the key stays short and safe for any cache.
     digest = hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-    key = f"people-counts:{organization.pk}:{version}:{digest}"
+    # "words": the answer also holds the known word (a cache filled by an older release has no such
+    # key, and is never read as this one).
+    key = f"people-counts:words:{organization.pk}:{version}:{digest}"
     answer = cache.get(key)
     if answer is None:
         # COUNT(*), not COUNT(id): a filter whose index holds the status (type: accounts migration
@@ -122,13 +129,22 @@ def status_counts(queryset, *, organization: Organization, cache_key: str) -> tu
         if kept is not None:
             listed = kept.filter(organization=organization).exclude(status=User.Status.DELETED)
             rows = rows.union(listed.annotate(kept=Value(True)).values_list("kept", "status", "count"), all=True)
+        if word_term and connection.vendor in KNOWN_WORDS_VENDORS:
+            # Two are enough to know it is not one; `kept` NULL tells these rows apart.
+            known = KnownWord.objects.filter(organization=organization, word__contains=word_term)
+            known = known.values_list(Cast(Value(None), BooleanField()), "word", Value(0)).distinct()
+            rows = rows.union(known[:2], all=True)
         rows = list(rows)
-        counts = {status: n for is_kept, status, n in rows if not is_kept}
-        answer = counts, (sum(n for is_kept, _status, n in rows if is_kept) if kept is not None else None)
+        counts = {status: n for is_kept, status, n in rows if is_kept is False}
+        listed = sum(n for is_kept, _status, n in rows if is_kept) if kept is not None else None
+        words = [word for is_kept, word, _n in rows if is_kept is None]
+        answer = counts, listed, words[0] if len(words) == 1 else ""
         cache.set(key, answer, COUNTS_TTL)
     return answer
 
 
+# The databases whose triggers keep accounts.SearchWord and KnownWord (migration 0015).
+KNOWN_WORDS_VENDORS = ("postgresql",)
 # The databases whose triggers keep accounts.StatusCount (migration 0011).
 KEPT_COUNTS_VENDORS = ("postgresql", "sqlite")
 

@@ -14,7 +14,8 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
-from accounts.search import search_terms
+from accounts.search import search_terms, word_term
+from accounts.selectors import KNOWN_WORDS_VENDORS
 from experquiz.keyset import Order
 from experquiz.parsing import parse_id
 from groups.models import UserGroup
@@ -47,6 +48,11 @@ FENCED = {"last_name", "first_name", "status"}
 # are the user's own keys, so cursors are the same as the list's without a group.
 MEMBER_NAME_VENDORS = ("postgresql", "sqlite")
 MEMBER_NAME_KEYS = ("memberships__member_last_name", "memberships__member_first_name", "memberships__user__id")
+# The name order of the people who have a word, read from their words: each carries a copy of its
+# person's name, which the database keeps equal to the user's (accounts migration 0015), and the key
+# (organisation, word, name, user) gives them in that order. The values are the user's own keys, so
+# cursors are the same as the list's without a search.
+WORD_NAME_KEYS = ("search_words__last_name", "search_words__first_name", "search_words__user__id")
 SORT_CHOICES = [
     ("name", _("Name (A–Z)")),
     ("-name", _("Name (Z–A)")),
@@ -139,6 +145,10 @@ class UserFilter(django_filters.FilterSet):
             filter_.parent = self
         self.actor = actor
         self.organization = getattr(actor, "organization", None)
+        # The one known word of the organisation containing the search's `word_term()`, when the
+        # caller looked it up (the people list, with its tab counts): the search then reads that
+        # word's people, in name order, instead of every match of the trigram index.
+        self.search_word = ""
         # Only the actor's groups (for the `right` the list is read with) and their organisation's
         # types are offered, or accepted.
         self.filters["group"].queryset = groups_in_scope(actor, right).order_by("name")
@@ -147,7 +157,34 @@ class UserFilter(django_filters.FilterSet):
             self.filters["type"].queryset = types.order_by("name")
 
     def filter_q(self, queryset, name, value):
+        if self.reads_words():
+            # One row per person: the word is one of theirs once at most. The other words are looked
+            # for in the user's own text.
+            term = self.word_term()
+            queryset = queryset.filter(
+                search_words__organization=self.organization, search_words__word=self.search_word
+            )
+            for other in search_terms(value, self.organization.phone_region):
+                if other != term:
+                    queryset = queryset.filter(search_text__contains=other)
+            return queryset
         return queryset.search(value, self.organization.phone_region)
+
+    def word_term(self) -> str:
+        """The search's word that its people's words can serve (accounts.search.word_term), or "":
+        on a database that keeps them, for a search without a group (a group's members are searched
+        in their memberships, filter_group)."""
+        data = self.form.cleaned_data
+        if connection.vendor not in KNOWN_WORDS_VENDORS or data.get("group") or not data.get("q"):
+            return ""
+        return word_term(search_terms(data["q"], self.organization.phone_region))
+
+    def reads_words(self) -> bool:
+        """Whether the search reads the known word's people (`search_word`): for the name sorts,
+        which their key gives. Any other sort reads every match and sorts them, which the trigram
+        index does with fewer reads."""
+        sort = self.form.cleaned_data.get("sort") or "name"
+        return bool(self.search_word) and SORTS[sort].keys == SORT_KEYS["name"] and bool(self.word_term())
 
     def filter_status(self, queryset, name, value):
         return queryset.filter(status=value)
@@ -187,6 +224,9 @@ class UserFilter(django_filters.FilterSet):
             # A page of the group is a range of its memberships' index: no need to collect the
             # whole group and sort it, whatever its size.
             return Order(order.name, MEMBER_NAME_KEYS, order.descending)
+        if order.keys == SORT_KEYS["name"] and self.reads_words():
+            # The word's people in name order: a page is a range of the words' key.
+            return Order(order.name, WORD_NAME_KEYS, order.descending)
         return self.sort_small_result(order) if small_result else order
 
     @staticmethod

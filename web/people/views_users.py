@@ -107,15 +107,17 @@ class UserListView(RightRequiredMixin, View):
         data = filterset.form.cleaned_data
         # The tabs count the list with the other filters. Without any, over a whole organisation,
         # they are the counts the database keeps at every write (exact, no cache); otherwise they are
-        # counted, and cached until the organisation's people change.
+        # counted, and cached until the organisation's people change, with the one known word that
+        # holds the search's word, if any: the page then reads that word's people in name order.
         counts = None if filterset.is_filtered() else user_status_counts(request.user, Right.MANAGE_USERS)
         listed = None
         if counts is None:
             extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
-            counts, listed = status_counts(
+            counts, listed, filterset.search_word = status_counts(
                 filterset.without_status(),
                 organization=request.organization,
                 cache_key=f"{request.user.pk}:{urlencode(sorted(extra.items()))}",
+                word_term=filterset.word_term(),
             )
         not_deleted = sum(n for status, n in counts.items() if status != Status.DELETED)
         current = data.get("status") or ""

@@ -219,7 +219,7 @@ def test_the_filtered_counts_say_how_many_people_the_organisation_lists(alice_cl
     assert response.context["total"] == 19  # Zoé, not deleted (every third of the 70, some deleted)
     from accounts.selectors import status_counts
 
-    counts, listed = status_counts(
+    counts, listed, _word = status_counts(
         User.objects.filter(organization=crowd, first_name="Zoé"), organization=crowd, cache_key="test"
     )
     assert listed == 57 and sum(counts.values()) == 23
