@@ -137,6 +137,26 @@ def test_typed_page_numbers_still_work_from_either_end(alice_client, alice, crow
     assert alice_client.get(URL, {"page": "x"}).context["page"].number == 1
 
 
+@pytest.mark.parametrize("sort", list(SORTS))
+@pytest.mark.parametrize("filters", [{}, {"status": "inactive"}, {"q": "martin"}, {"q": "zo", "status": "active"}])
+def test_a_typed_page_that_skips_many_rows_skips_them_by_their_keys_alone(
+    alice_client, alice, crowd, monkeypatch, sort, filters
+):
+    """Past experquiz.keyset.DEFERRED_OFFSET rows skipped, the skipping is a subquery of primary keys
+    (here from the first row on): the same pages, from either end of the list."""
+    from experquiz import keyset
+
+    monkeypatch.setattr(keyset, "DEFERRED_OFFSET", 1)
+    for number in (2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(URL, {"sort": sort, "page": number, **filters})
+        page, total = response.context["page"].number, response.context["total"]  # past the end: the last
+        assert ids(response) == expected(alice, sort, page, **filters)
+        skipped = min((page - 1) * PER_PAGE, max(total - page * PER_PAGE, 0))  # from the nearer end
+        page_query = next(q["sql"] for q in queries.captured_queries if "keyset_0" in q["sql"])
+        assert ("IN (SELECT" in page_query) == (skipped >= 1)
+
+
 def test_the_go_to_page_box_keeps_the_filters(alice_client, crowd):
     content = alice_client.get(URL, {"q": "martin", "sort": "-name", "page": 2}).content.decode()
     box = content[content.index('aria-label="Go to a page"') :]
