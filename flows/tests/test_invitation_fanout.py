@@ -2,10 +2,11 @@
 
 It runs on the same worker processes as the delivery (issue 12), so what it writes is pinned here
 row by row, and what it costs is bounded: a number of queries per chunk that does not grow with the
-chunk.
+chunk, each person's row read once to decide and once under the lock.
 """
 
 import dataclasses
+import re
 
 import pytest
 from django.db import connection
@@ -133,3 +134,13 @@ def test_a_chunk_costs_the_same_queries_however_many_people_it_holds(acme, alice
     few = _queries_inviting(acme, alice, 3)
     many = _queries_inviting(acme, alice, 30)
     assert len(many) == len(few), "\n".join(many)
+
+
+def test_a_chunk_reads_each_persons_address_once_to_decide_and_once_under_the_lock(acme, alice):
+    """The people of a chunk are read once to decide whom to invite (their status), and once more
+    as they are locked (their address then, which a change made meanwhile may have replaced): not
+    again for the bulk action, nor after the lock."""
+    queries = _queries_inviting(acme, alice, 5)
+    reads = [sql for sql in queries if re.match(r'SELECT .*"accounts_user"\."email".* FROM "accounts_user"', sql)]
+    assert len(reads) == 2, "\n\n".join(reads)
+    assert "FOR NO KEY UPDATE" in reads[1] or connection.vendor != "postgresql"
