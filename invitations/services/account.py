@@ -62,19 +62,20 @@ def invitations_send(
     now = timezone.now()
     if not hasattr(users, "filter"):
         users = User.objects.filter(pk__in=[user.pk for user in users])
+    if actor is not None:
+        authorization.require_right(actor, Right.INVITE, organization_id=organization.pk)
     # Each person read once, in the list's order (by name), to decide: skipped (and why) or invited.
     people = list(users.filter(organization=organization).only(*RECIPIENT_FIELDS))
     result = SendResult()
     if actor is not None:
-        authorization.require_right(actor, Right.INVITE, organization_id=organization.pk)
         in_scope = set(
             users_in_scope(actor, Right.INVITE).filter(pk__in=[user.pk for user in people]).values_list("pk", flat=True)
         )
+        if people and not in_scope:
+            raise NotAllowed(_("You may only act on the users in your scope."))
         for user in people:
             if user.pk not in in_scope:
                 result.skipped.append((user, _("outside your right to invite")))
-        if result.skipped and len(result.skipped) == len(people):
-            raise NotAllowed(_("You may only act on the users in your scope."))
         people = [user for user in people if user.pk in in_scope]
     invitable = [user for user in people if user.is_awaiting_invitation]
     for user in people:
