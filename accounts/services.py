@@ -426,15 +426,19 @@ def user_change_status(*, user: User, to: str, actor: User | None, reason: str =
 
 
 @transaction.atomic
-def users_mark_invited(*, organization: Organization, user_ids, actor: User | None, reason: str = "") -> list[int]:
+def users_mark_invited(
+    *, organization: Organization, user_ids, actor: User | None, reason: str = "", fields: tuple[str, ...] = ()
+) -> list:
     """Mark users invited, for a sending to thousands of people at once.
 
     Only the service that writes their invitations in the same transaction calls this (a test keeps
     the list of callers), so nobody is invited without a message.
 
     Locks the users, moves those in `created` or `invited` to `invited` with one history row each, and
-    returns their ids; others are left alone. Invited never comes from active, so neither the
-    last-administrator rule nor any revocation applies. `actor` must hold the invite right over each.
+    returns them by id as they were locked: rows with `pk`, `status` (the one they had) and `fields`
+    (read in the locking statement, so as they are under the lock). Others are left alone. Invited
+    never comes from active, so neither the last-administrator rule nor any revocation applies.
+    `actor` must hold the invite right over each.
     """
     authorization.require_users(actor, INVITE, user_ids)
     locked = list(
@@ -443,32 +447,37 @@ def users_mark_invited(*, organization: Organization, user_ids, actor: User | No
         .filter(pk__in=list(user_ids))
         .awaiting_invitation()
         .order_by("pk")
-        .values_list("pk", "status")
+        .values_list("pk", "status", *fields, named=True)
     )
-    ids = [pk for pk, _status in locked]
+    ids = [row.pk for row in locked]
     User.objects.filter(pk__in=ids).exclude(status=Status.INVITED).update(
         status=Status.INVITED, updated_at=timezone.now()
     )
     history_record_many(
         history_entry(
-            organization=organization, user=pk, from_status=status, to_status=Status.INVITED, actor=actor, reason=reason
+            organization=organization,
+            user=row.pk,
+            from_status=row.status,
+            to_status=Status.INVITED,
+            actor=actor,
+            reason=reason,
         )
-        for pk, status in locked
+        for row in locked
     )
     audit_record_many(
         audit_event(
             organization=organization,
             actor=actor,
             action=Action.USER_STATUS_CHANGED,
-            user=pk,
-            before={"status": status},
+            user=row.pk,
+            before={"status": row.status},
             after={"status": Status.INVITED.value, "reason": reason},
         )
-        for pk, status in locked
-        if status != Status.INVITED
+        for row in locked
+        if row.status != Status.INVITED
     )
     people_changed(organization.pk)
-    return ids
+    return locked
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ The client address and the request id come from the request context (experquiz.r
 so services never need the request. This module imports no other project app.
 """
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -70,7 +71,10 @@ def changed(before: dict, after: dict) -> tuple[dict, dict]:
     return {key: before[key] for key in keys if key in before}, {key: after[key] for key in keys if key in after}
 
 
+@functools.lru_cache(maxsize=256)
 def _client_ip(text: str) -> str | None:
+    # Cached: a bulk action records thousands of events for the same client (or none: a worker's
+    # empty address costs two parsing errors).
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:

@@ -96,6 +96,11 @@ class BulkOutcome:
     def level(self) -> str:
         return Tally().add(self).level
 
+    @property
+    def count(self) -> int:
+        """How many people it went through: each is either done or skipped."""
+        return len(self.done) + sum(len(users) for users in self.skipped.values())
+
 
 @dataclass
 class Tally:
@@ -166,6 +171,10 @@ class BulkAction:
     field: str = ""
     # Whether it keeps what each person had before (BulkChange rows), so that it can be undone.
     undoable: bool = False
+    # Whether its handler reads the chunk's people itself, with only what it needs: it is handed them
+    # as a queryset instead of the full rows `run` would read first (sending invitations reads them
+    # once, to decide whom to skip, in the order its report names them).
+    reads_chunk: bool = False
 
     @property
     def offered(self) -> bool:
@@ -189,10 +198,16 @@ def run(action: BulkAction, *, users, actor, params, start_after=0, chunk_done=N
     for start in range(0, len(pks), size):
         ids = pks[start : start + size]
         with transaction.atomic():
-            chunk = list(users.model.objects.filter(pk__in=ids).order_by("pk"))
-            part = action.handler(users=chunk, actor=actor, params=params)
+            chunk = users.model.objects.filter(pk__in=ids)
+            if action.reads_chunk:
+                part = action.handler(users=chunk, actor=actor, params=params)
+                count = part.count
+            else:
+                chunk = list(chunk.order_by("pk"))
+                part = action.handler(users=chunk, actor=actor, params=params)
+                count = len(chunk)
             if chunk_done:
-                chunk_done(part, ids[-1], len(chunk))
+                chunk_done(part, ids[-1], count)
         if outcome is None:
             outcome = part
         else:
@@ -277,14 +292,17 @@ def _each(transition: Transition, users, move) -> BulkOutcome:
 
 
 def send_invitations(*, users, actor, params) -> BulkOutcome:
-    """Account invitations to the created and invited users; one batch however many chunks."""
+    """Account invitations to the created and invited users; one batch however many chunks.
+
+    `users`: the chunk's people as a queryset, read by the sending service only (the action reads
+    its chunk itself, see BulkAction.reads_chunk), or a list of people already read."""
     from django.urls import reverse
 
     from invitations.models import InvitationBatch
     from invitations.services.account import invitations_send
 
     outcome = BulkOutcome(done_message=_("%(n)s invited"))
-    if not users:
+    if isinstance(users, list) and not users:  # run's outcome of an empty selection
         return outcome
     # `run` hands every chunk the same params: the first chunk's batch is reused by the next ones,
     # and by a job's later run after a crash (its params are kept on the job's row).
@@ -301,14 +319,13 @@ def send_invitations(*, users, actor, params) -> BulkOutcome:
         )
     except NotAllowed:
         # Everyone of this chunk left the actor's scope since the list was drawn: skipped, like one.
-        for user in users:
+        for user in users if isinstance(users, list) else users.order_by("pk"):
             outcome.skip(_("outside your right to invite"), user)
         return outcome
     if result.batch is not None:
         params["batch_id"] = result.batch.pk
         outcome.link = reverse("invitations:batch", args=[result.batch.pk])
-    invited = set(result.invited)
-    outcome.done = [user for user in users if user.pk in invited]
+    outcome.done = result.recipients
     for user, reason in result.skipped:
         outcome.skip(reason, user)
     return outcome
@@ -748,7 +765,14 @@ for _transition in User.transitions_from(None, by=Transition.ADMINISTRATOR):
         )
     )
 register(
-    BulkAction("invite", gettext_lazy("Send invitations"), send_invitations, right=Right.INVITE, chunk=INVITE_CHUNK)
+    BulkAction(
+        "invite",
+        gettext_lazy("Send invitations"),
+        send_invitations,
+        right=Right.INVITE,
+        chunk=INVITE_CHUNK,
+        reads_chunk=True,
+    )
 )
 
 
@@ -788,6 +812,7 @@ register(
         needs_group=True,
         chunk=INVITE_CHUNK,
         select=_group_awaiting_invitation_of,
+        reads_chunk=True,
     )
 )
 register(BulkAction("add_to_group", gettext_lazy("Add to group"), add_to_group, needs_group=True, undoable=True))

@@ -145,7 +145,13 @@ class Invitation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} → {self.address}"
+        # Not get_kind_display(): it builds the choices' dictionary at each call, and a sending names
+        # each of its thousands of invitations in the audit trail.
+        try:
+            kind = self.Kind(self.kind).label
+        except ValueError:  # a kind not among the choices: shown as stored, as get_kind_display() does
+            kind = self.kind
+        return f"{kind} → {self.address}"
 
     @property
     def recipient(self):

@@ -28,12 +28,17 @@ Delivery = Invitation.Delivery
 Status = User.Status
 
 MAX_PASTED_ADDRESSES = 1000
+# What sending reads of each person: their status (to skip them or not), name (to say whom it
+# skipped) and address; the address is read again under the lock (ADDRESS_FIELDS).
+ADDRESS_FIELDS = ("organization_id", "email", "mobile", "preferred_channel")
+RECIPIENT_FIELDS = ("pk", "status", "first_name", "last_name", *ADDRESS_FIELDS)
 
 
 @dataclass
 class SendResult:
     batch: InvitationBatch | None = None
     invited: list = field(default_factory=list)  # user ids
+    recipients: list = field(default_factory=list)  # the users invited, as read before their lock
     skipped: list = field(default_factory=list)  # (user, reason)
 
 
@@ -55,41 +60,44 @@ def invitations_send(
     import command).
     """
     now = timezone.now()
-    fields = ("pk", "organization_id", "status", "email", "mobile", "preferred_channel", "first_name", "last_name")
     if not hasattr(users, "filter"):
         users = User.objects.filter(pk__in=[user.pk for user in users])
-    users = users.filter(organization=organization)
-    result = SendResult()
     if actor is not None:
         authorization.require_right(actor, Right.INVITE, organization_id=organization.pk)
-        in_scope = users_in_scope(actor, Right.INVITE).values("pk")
-        for user in users.exclude(pk__in=in_scope).only(*fields):
-            result.skipped.append((user, _("outside your right to invite")))
-        users = users.filter(pk__in=in_scope)
-        if result.skipped and not users.exists():
+    # Each person read once, in the list's order (by name), to decide: skipped (and why) or invited.
+    people = list(users.filter(organization=organization).only(*RECIPIENT_FIELDS))
+    result = SendResult()
+    if actor is not None:
+        in_scope = set(
+            users_in_scope(actor, Right.INVITE).filter(pk__in=[user.pk for user in people]).values_list("pk", flat=True)
+        )
+        if people and not in_scope:
             raise NotAllowed(_("You may only act on the users in your scope."))
-    candidates = list(users.only(*fields))
-    invitable = [user for user in candidates if user.is_awaiting_invitation]
-    for user in candidates:
+        for user in people:
+            if user.pk not in in_scope:
+                result.skipped.append((user, _("outside your right to invite")))
+        people = [user for user in people if user.pk in in_scope]
+    invitable = [user for user in people if user.is_awaiting_invitation]
+    for user in people:
         if not user.is_awaiting_invitation:
             result.skipped.append((user, _("already %(status)s") % {"status": user.get_status_display().lower()}))
     if not invitable:
         return result
-    invited_ids = set(
-        users_mark_invited(
-            organization=organization,
-            user_ids=[user.pk for user in invitable],
-            actor=actor,
-            reason=_("Invitation sent"),
-        )
+    # Addresses as they are once the users are locked (read by the locking statement): one changed
+    # meanwhile gets the invitation, not the old one (the change revoked what it found, and the new
+    # link did not exist yet).
+    to_invite = users_mark_invited(
+        organization=organization,
+        user_ids=[user.pk for user in invitable],
+        actor=actor,
+        reason=_("Invitation sent"),
+        fields=ADDRESS_FIELDS,
     )
+    invited_ids = {row.pk for row in to_invite}
     was_invited = {user.pk for user in invitable if user.status == Status.INVITED}
     for user in invitable:
         if user.pk not in invited_ids:  # changed status since it was read
             result.skipped.append((user, _("no longer waiting for an invitation")))
-    # Addresses read again now the users are locked: one changed meanwhile gets the invitation,
-    # not the old one (the change revoked what it found, and the new link did not exist yet).
-    to_invite = list(User.objects.filter(pk__in=invited_ids).only(*fields).order_by("pk"))
     revoke_outstanding(user_ids=invited_ids, kinds=[Kind.ACCOUNT], now=now)
     if batch is not None and batch.organization_id != organization.pk:
         raise ValueError("The batch belongs to another organisation.")
@@ -110,7 +118,7 @@ def invitations_send(
             actor=actor,
             action=Action.INVITATION_RESENT if user.pk in was_invited else Action.INVITATION_SENT,
             target=row,
-            user=user,
+            user=user.pk,
             after={"batch": sending},
         )
         for user, row in zip(to_invite, rows, strict=True)
@@ -118,6 +126,7 @@ def invitations_send(
     invitations_enqueue(invitation_ids=[row.pk for row in rows])
     result.batch = batch
     result.invited = [user.pk for user in to_invite]
+    result.recipients = [user for user in invitable if user.pk in invited_ids]
     return result
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from accounts.models import Channel
+from accounts.models import Channel, User
 
 from ..models import Invitation
 
@@ -27,12 +27,16 @@ DELIVER_PACKET_TASK = "invitations.tasks.deliver_packet"
 
 
 def invitation_row(user, *, kind, actor, batch, now, **extra) -> Invitation:
-    """The unsaved row of one message to `user` over their preferred channel (the caller saves and records it)."""
+    """The unsaved row of one message to `user` over their preferred channel (the caller saves and records it).
+
+    `user` is a User, or a row read without the model (`pk`, `organization_id`, `preferred_channel`,
+    `email`, `mobile`: a sending's users as it locked them)."""
     address = user.email if user.preferred_channel == Channel.EMAIL else user.mobile
+    recipient = {"user": user} if isinstance(user, User) else {"user_id": user.pk}
     return Invitation(
         organization_id=user.organization_id,
         kind=kind,
-        user=user,
+        **recipient,
         channel=user.preferred_channel,
         address=address,
         batch=batch,
