@@ -99,11 +99,17 @@ class Statement:
         self.execute = f"EXECUTE {name}({', '.join(['%s'] * parameters)})" if parameters else f"EXECUTE {name}"
 
     def fetchone(self, params):
+        return self._run(params, lambda cursor: cursor.fetchone())
+
+    def fetchall(self, params):
+        return self._run(params, lambda cursor: cursor.fetchall())
+
+    def _run(self, params, fetch):
         with connection.cursor() as cursor:
             persistent = connection.settings_dict["CONN_MAX_AGE"] != 0
             if connection.vendor != "postgresql" or not persistent:
                 cursor.execute(self.sql, params)
-                return cursor.fetchone()
+                return fetch(cursor)
             prepared = _prepared.setdefault(connection.connection, set())
             if self.name not in prepared:
                 cursor.execute(self.prepare)
@@ -120,4 +126,4 @@ class Statement:
                 cursor.execute(self.prepare)
                 prepared.add(self.name)
                 cursor.execute(self.execute, params)
-            return cursor.fetchone()
+            return fetch(cursor)

@@ -1,8 +1,10 @@
 """Reads on groups that need no rights (the scoped ones are in rights.selectors)."""
 
+from django.db import connection
 from django.db.models import Count, Prefetch, Q
 
 from accounts.models import User
+from experquiz.sql_rows import Statement
 
 from .models import Membership
 
@@ -25,13 +27,25 @@ def people_for_list(queryset, *, groups):
     )
 
 
+# The table's name is the model's, the ids a parameter.
+_GROUP_IDS_BY_USER = Statement(
+    "experquiz_group_ids_by_user",
+    f"SELECT user_id, group_id FROM {Membership._meta.db_table} WHERE user_id = ANY(%s)",  # noqa: S608
+)
+
+
 def group_ids_by_user(user_ids) -> dict[int, list[int]]:
     """{user id: ids of the groups they belong to} for `user_ids` (a page of a list), in one query.
 
     Ids only, read from the membership index: the caller names the groups from the list of groups
     the viewer may see, which it holds already (the filter menu), and drops the others."""
     by_user: dict[int, list[int]] = {}
-    memberships = Membership.objects.filter(user_id__in=user_ids).values_list("user_id", "group_id")
+    if connection.vendor == "postgresql":
+        # One array parameter, the SQL written once per process: the queryset's `IN` of up to 200
+        # ids cost more to build than the database takes to answer it.
+        memberships = _GROUP_IDS_BY_USER.fetchall([list(user_ids)])
+    else:
+        memberships = Membership.objects.filter(user_id__in=user_ids).values_list("user_id", "group_id")
     for user_id, group_id in memberships:
         by_user.setdefault(user_id, []).append(group_id)
     return by_user
