@@ -11,7 +11,7 @@ from django.db.models.functions import Cast
 from experquiz import phones
 from experquiz.sql_rows import Statement, Table
 
-from .models import KnownWord, Organization, PeopleChange, PeopleVersion, StatusCount, User
+from .models import KnownWord, Organization, PeopleChange, PeopleVersion, StatusCount, User, UserType
 
 
 def user_by_login_id(organization, login_id: str) -> User | None:
@@ -61,6 +61,22 @@ def _organization_by_slug_sql() -> tuple[Table, Statement]:
         f" WHERE {organization.column('slug')} = %s"
     )
     return organization, Statement("experquiz_organization_by_slug", sql)
+
+
+_USER_TYPE_CHOICES = Statement(
+    "experquiz_user_type_choices",
+    f"SELECT id, name FROM {UserType._meta.db_table} WHERE organization_id = %s ORDER BY name",  # noqa: S608
+)
+
+
+def user_type_choices(organization) -> list[tuple[int, str]]:
+    """(pk, name) of the organisation's user types by name: the lists' type menus, read on every page
+    of the people list, with SQL written once per process on PostgreSQL."""
+    if organization is None:
+        return []
+    if connection.vendor == "postgresql":
+        return _USER_TYPE_CHOICES.fetchall([organization.pk])
+    return list(UserType.objects.for_org(organization).order_by("name").values_list("pk", "name"))
 
 
 def organization_by_slug(slug: str) -> Organization | None:

@@ -1,6 +1,7 @@
 """The people list's filters. Every choice is offered from a queryset scoped by the actor."""
 
 import copy
+import functools
 from datetime import UTC, datetime
 
 import django_filters
@@ -15,12 +16,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
 from accounts.search import search_terms, word_term
-from accounts.selectors import KNOWN_WORDS_VENDORS
+from accounts.selectors import KNOWN_WORDS_VENDORS, user_type_choices
 from experquiz.keyset import Order
 from experquiz.parsing import parse_id
 from groups.models import UserGroup
 from rights.names import Right
-from rights.selectors import groups_in_scope
+from rights.selectors import group_choices, groups_in_scope
 
 # "Never logged in" as a time before any login, so that the last-login order has no NULL to place
 # and is one row comparison like the others (experquiz.keyset); PostgreSQL has an index on exactly
@@ -72,10 +73,16 @@ class ListedModelChoiceField(django_filters.fields.ModelChoiceField):
 
     _rows = None
 
+    def __init__(self, *args, rows=None, **kwargs):
+        # `rows`: what reads the (pk, name) rows of the queryset in its order, when the caller has a
+        # cheaper way than the queryset (the people list's menus: accounts and rights selectors).
+        self.read_rows = rows
+        super().__init__(*args, **kwargs)
+
     def choices_list(self) -> list[tuple[int, str]]:
         """(pk, name) of every choice, in the queryset's order."""
         if self._rows is None:
-            self._rows = list(self.queryset.values_list("pk", "name"))
+            self._rows = self.read_rows() if self.read_rows else list(self.queryset.values_list("pk", "name"))
         return self._rows
 
     def to_python(self, value):
@@ -152,9 +159,11 @@ class UserFilter(django_filters.FilterSet):
         # Only the actor's groups (for the `right` the list is read with) and their organisation's
         # types are offered, or accepted.
         self.filters["group"].queryset = groups_in_scope(actor, right).order_by("name")
+        self.filters["group"].extra["rows"] = functools.partial(group_choices, actor, right)
         if self.organization is not None:
             types = UserType.objects.for_org(self.organization)
             self.filters["type"].queryset = types.order_by("name")
+            self.filters["type"].extra["rows"] = functools.partial(user_type_choices, self.organization)
 
     def filter_q(self, queryset, name, value):
         if self.reads_words():

@@ -134,3 +134,30 @@ def test_user_ids_in_scope_are_the_ids_of_users_in_scope(acme, alice, bob, maggi
             assert ids == set(users_in_scope(actor, right).values_list("pk", flat=True)), (actor, right)
     reached = User.objects.filter(pk__in=user_ids_in_scope(reader, Right.VIEW_RESULTS))
     assert set(reached.values_list("pk", flat=True)) == {ines.pk, otto.pk}
+
+
+def test_the_menus_rows_are_the_scoped_querysets_rows(acme, globex, alice, maggie, bob, lyon, paris, monkeypatch):
+    """The people list's menus (on PostgreSQL read with SQL written once per process, prepared on a
+    kept connection) list what the scoped querysets list, in their order: an administrator every
+    group of the organisation by name, a scoped manager theirs, someone without the right none; the
+    organisation's types by name; nothing of another organisation."""
+    from django.db import connection
+
+    from accounts.models import UserType
+    from accounts.selectors import user_type_choices
+    from rights.selectors import group_choices, groups_in_scope
+
+    UserGroupFactory(organization=acme, name="Annecy")
+    UserGroupFactory(organization=globex, name="Berlin")
+    for organization, name in ((acme, "Trainee"), (acme, "Employee"), (globex, "Client")):
+        UserType.objects.create(organization=organization, name=name)
+    for persistent in (False, True):
+        if persistent and connection.vendor == "postgresql":
+            monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 300)
+        for actor in (alice, maggie, bob):
+            expected = list(groups_in_scope(actor, Right.MANAGE_USERS).order_by("name").values_list("pk", "name"))
+            assert group_choices(actor, Right.MANAGE_USERS) == expected
+        assert [name for _pk, name in group_choices(alice)] == ["Annecy", "Lyon", "Paris"]
+        assert [name for _pk, name in group_choices(maggie)] == ["Lyon"] and group_choices(bob) == []
+        assert [name for _pk, name in user_type_choices(acme)] == ["Employee", "Trainee"]
+        assert user_type_choices(None) == []
