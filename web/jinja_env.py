@@ -93,6 +93,20 @@ def user_rights(context):
     return held
 
 
+@functools.lru_cache(maxsize=4096)
+def _translated(language: str, message: str) -> str:
+    with translation.override(language):
+        return gettext(message)
+
+
+def template_gettext(message: str) -> str:
+    """`{{ _("…") }}`: Django's gettext, remembered per language and text. A page says ~100 of them;
+    each went through Django's translation lookups again (the active language read from a
+    thread-local several times, the catalogues tried in turn). A process's catalogues do not change
+    once loaded (a new one comes with a new process), and the cache is bounded."""
+    return _translated(translation.get_language(), message)
+
+
 @pass_context
 def messages(context):
     return get_messages(context["request"])
@@ -101,7 +115,7 @@ def messages(context):
 def environment(**options):
     options.pop("autoescape", None)  # always on (Django's default for this engine too)
     env = Environment(autoescape=True, extensions=["jinja2.ext.i18n"], **options)
-    env.install_gettext_callables(gettext, ngettext, newstyle=False)
+    env.install_gettext_callables(template_gettext, ngettext, newstyle=False)
     env.globals.update(
         static=static,
         url=url,

@@ -140,3 +140,17 @@ def test_the_people_list_is_written_on_the_same_layout(alice_client, language):
     assert served.startswith(before) and served.endswith(after)
     assert '<a class="nav-link active" href="/users/">' in served  # the menus are there, "Users" current
     assert f'<html lang="{language}">' in served and "checkboxes.js" in scripts
+
+
+def test_a_template_text_is_in_the_language_of_each_render():
+    """`{{ _("…") }}` is remembered per language and text (web.jinja_env.template_gettext): renders in
+    turn in English, French and English again each get their own language's text."""
+    from django.utils import translation
+
+    template = engines["jinja2"].from_string('{{ _("Search") }}|{{ _("A text no catalogue holds") }}')
+    seen = []
+    for language in ("en", "fr", "en", "fr"):
+        with translation.override(language):
+            seen.append(template.render({}))
+    english, french = "Search|A text no catalogue holds", "Rechercher|A text no catalogue holds"
+    assert seen == [english, french, english, french]
