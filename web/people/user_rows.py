@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
+from markupsafe import Markup
+from markupsafe import escape as esc  # Jinja2's: the same entities as the templates'
 
 from accounts.models import User
 from experquiz import phones
@@ -122,6 +124,55 @@ def person_rows(values, *, group_names: dict[int, str], type_names: dict[int, st
             )
         )
     return rows
+
+
+def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
+    """The `<tr>`s of the list's table for `rows`, every value escaped; `labels` the row texts,
+    translated ("select" with a `%(name)s`, "admin", "edit", "empty").
+
+    Written here rather than in a template, like `menu_options`: the row template cost 22 µs a row
+    (twenty values each escaped and wrapped by Jinja2, a filter, three conditions, a loop), 4.3 ms of a
+    193-row page; this is one string per row. Below the md breakpoint the table stacks
+    (.table-stack): each row a card with the checkbox, the name and login ID, the status in its
+    corner, the groups and the Edit button; the other columns are for wider screens."""
+    if not rows:
+        empty = esc(labels["empty"])
+        return Markup(f'\n      <tr><td colspan="10" class="text-center text-body-secondary py-4">{empty}</td></tr>')  # noqa: S704
+    select, admin, edit = labels["select"], esc(labels["admin"]), esc(labels["edit"])
+    badge = f' <span class="badge text-bg-info">{admin}</span>'
+    parts = []
+    for row in rows:
+        name = esc(row.name)
+        subtitle = ""
+        differs = row.login_id != row.name
+        if differs or row.type_name:
+            login_id = esc(row.login_id) if differs else ""
+            between = " · " if differs and row.type_name else ""
+            subtitle = (
+                '<div class="d-md-none small fw-normal text-body-secondary stack-wide">'
+                f"{login_id}{between}{esc(row.type_name)}</div>"
+            )
+        groups = "".join(f'<span class="badge text-bg-light border me-1">{esc(group)}</span>' for group in row.groups)
+        parts.append(
+            "\n      <tr>\n"
+            f'        <td class="stack-check"><input class="form-check-input row-check" type="checkbox" name="ids" '
+            f'value="{row.pk}" id="select-{row.pk}" aria-label="{esc(select % {"name": row.name})}"></td>\n'
+            f'        <td class="stack-title text-nowrap"><a href="{esc(row.url)}">{name}</a>'
+            f"{badge if row.is_administrator else ''}{subtitle}</td>\n"
+            f'        <td class="d-none d-md-table-cell">{esc(row.email)}</td>\n'
+            f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.mobile_display)}</td>\n'
+            f'        <td class="d-none d-md-table-cell">{esc(row.type_name)}</td>\n'
+            f'        <td class="stack-corner"><span class="badge status-{esc(row.status)}">'
+            f"{esc(row.status_label)}</span></td>\n"
+            f"        <td>{groups}</td>\n"
+            f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.last_login)}</td>\n'
+            f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.created)}</td>\n'
+            f'        <td class="stack-action text-md-end"><a class="btn btn-sm btn-outline-primary" '
+            f'href="{esc(row.edit_url)}">{edit}<span class="visually-hidden"> {name}</span></a></td>\n'
+            "      </tr>"
+        )
+    # Every value above is escaped: safe markup.
+    return Markup("".join(parts))  # noqa: S704
 
 
 def menu_options(choices):

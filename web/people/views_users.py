@@ -41,7 +41,7 @@ from rights.selectors import groups_in_scope, user_status_counts, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
 from .user_rows import COLUMNS as ROW_COLUMNS
-from .user_rows import menu_options, person_rows, with_row_values, with_selected
+from .user_rows import menu_options, person_rows, rows_markup, with_row_values, with_selected
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -155,6 +155,12 @@ class UserListView(RightRequiredMixin, View):
         group_choices = filterset.form.fields["group"].choices_list()
         type_choices = filterset.form.fields["type"].choices_list()
         users = person_rows(page.object_list, group_names=dict(group_choices), type_names=dict(type_choices))
+        row_labels = {
+            "select": _("Select %(name)s"),
+            "admin": _("admin"),
+            "edit": _("Edit"),
+            "empty": _("No user matches these filters."),
+        }
         selected_group = data["group"].pk if data.get("group") else None
         group_options = menu_options(group_choices)
         # Jinja2 on base.jinja (web/jinja_env.py): every value below is ready to print, the texts
@@ -165,12 +171,7 @@ class UserListView(RightRequiredMixin, View):
             {
                 "page": page,
                 "users": users,
-                "row_labels": {
-                    "select": _("Select %(name)s"),
-                    "admin": _("admin"),
-                    "edit": _("Edit"),
-                    "empty": _("No user matches these filters."),
-                },
+                "rows": rows_markup(users, row_labels),
                 "texts": {
                     "apply_to_all": ngettext(
                         "Apply to the %(counter)s user matching this filter, not just the checked rows",

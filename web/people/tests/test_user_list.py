@@ -252,3 +252,63 @@ def test_both_group_menus_list_the_groups_escaped_and_the_filter_one_marks_the_c
     content = alice_client.get(URL, {"group": group.pk}).content.decode()
     assert content.count(f'<option value="{group.pk}" selected>&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1
     assert content.count(f'<option value="{group.pk}">&lt;b&gt;R&amp;D&lt;/b&gt;</option>') == 1
+
+
+def test_the_rows_are_written_whole_with_every_value_escaped():
+    """web.people.user_rows.rows_markup writes the table's rows as the row template did, character for
+    character: here two people (an administrator known by name, whose name and group need escaping; a
+    person known only by a mobile number, with a type), then an empty list."""
+    from web.people.user_rows import PersonRow, rows_markup
+
+    labels = {"select": "Select %(name)s", "admin": "admin", "edit": "Edit", "empty": "No <user>."}
+    common = {"first_name": "", "last_name": "", "status": "active", "status_label": "Active", "created": "3/12/26"}
+    rows = [
+        PersonRow(
+            pk=7, email="zoe@acme.example", mobile="", is_administrator=True, name='Zoé "Z" <b>&</b>',
+            url="/users/7/", edit_url="/users/7/edit/", login_id="zoe@acme.example", mobile_display="",
+            type_name="", groups=["R&D", "Lyon"], last_login="—", **common,
+        ),
+        PersonRow(
+            pk=8, email="", mobile="+33612345678", is_administrator=False, name="+33 6 12 34 56 78",
+            url="/users/8/", edit_url="/users/8/edit/", login_id="+33 6 12 34 56 78",
+            mobile_display="+33 6 12 34 56 78", type_name="Trainee's", groups=[], last_login="2/12/26", **common,
+        ),
+    ]  # fmt: skip
+    zoe = "Zoé &#34;Z&#34; &lt;b&gt;&amp;&lt;/b&gt;"
+    assert str(rows_markup(rows, labels)) == (
+        "\n      <tr>\n"
+        '        <td class="stack-check"><input class="form-check-input row-check" type="checkbox" name="ids"'
+        f' value="7" id="select-7" aria-label="Select {zoe}"></td>\n'
+        f'        <td class="stack-title text-nowrap"><a href="/users/7/">{zoe}</a>'
+        ' <span class="badge text-bg-info">admin</span><div class="d-md-none small fw-normal text-body-secondary'
+        ' stack-wide">zoe@acme.example</div></td>\n'
+        '        <td class="d-none d-md-table-cell">zoe@acme.example</td>\n'
+        '        <td class="d-none d-md-table-cell text-nowrap"></td>\n'
+        '        <td class="d-none d-md-table-cell"></td>\n'
+        '        <td class="stack-corner"><span class="badge status-active">Active</span></td>\n'
+        '        <td><span class="badge text-bg-light border me-1">R&amp;D</span>'
+        '<span class="badge text-bg-light border me-1">Lyon</span></td>\n'
+        '        <td class="d-none d-md-table-cell text-nowrap">—</td>\n'
+        '        <td class="d-none d-md-table-cell text-nowrap">3/12/26</td>\n'
+        '        <td class="stack-action text-md-end"><a class="btn btn-sm btn-outline-primary"'
+        f' href="/users/7/edit/">Edit<span class="visually-hidden"> {zoe}</span></a></td>\n'
+        "      </tr>"
+        "\n      <tr>\n"
+        '        <td class="stack-check"><input class="form-check-input row-check" type="checkbox" name="ids"'
+        ' value="8" id="select-8" aria-label="Select +33 6 12 34 56 78"></td>\n'
+        '        <td class="stack-title text-nowrap"><a href="/users/8/">+33 6 12 34 56 78</a>'
+        '<div class="d-md-none small fw-normal text-body-secondary stack-wide">Trainee&#39;s</div></td>\n'
+        '        <td class="d-none d-md-table-cell"></td>\n'
+        '        <td class="d-none d-md-table-cell text-nowrap">+33 6 12 34 56 78</td>\n'
+        '        <td class="d-none d-md-table-cell">Trainee&#39;s</td>\n'
+        '        <td class="stack-corner"><span class="badge status-active">Active</span></td>\n'
+        "        <td></td>\n"
+        '        <td class="d-none d-md-table-cell text-nowrap">2/12/26</td>\n'
+        '        <td class="d-none d-md-table-cell text-nowrap">3/12/26</td>\n'
+        '        <td class="stack-action text-md-end"><a class="btn btn-sm btn-outline-primary"'
+        ' href="/users/8/edit/">Edit<span class="visually-hidden"> +33 6 12 34 56 78</span></a></td>\n'
+        "      </tr>"
+    )
+    assert str(rows_markup([], labels)) == (
+        '\n      <tr><td colspan="10" class="text-center text-body-secondary py-4">No &lt;user&gt;.</td></tr>'
+    )
