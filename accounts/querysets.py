@@ -17,14 +17,23 @@ class UserQuerySet(OrgQuerySet):
     def administrators(self):
         return self.filter(is_administrator=True)
 
-    def search(self, q: str, region: str = "FR"):
+    def search(self, q: str, region: str = "FR", *, word: str = "", organization=None):
         """Users whose name, email, mobile or employee number contain every word of `q`
-        (case- and accent-insensitive; a phone number typed in any format matches)."""
-        from .search import search_terms
+        (case- and accent-insensitive; a phone number typed in any format matches).
 
+        `word`: the one known word of `organization` that contains the query's word term
+        (accounts.search.word_term, on a database that keeps them): that term's matches are read
+        from that word's people (SearchWord, one row per person), the other terms in the text."""
+        from .search import search_terms, word_term
+
+        terms = search_terms(q, region)
+        served = word_term(terms) if word else ""
         qs = self
-        for term in search_terms(q, region):
-            qs = qs.filter(search_text__contains=term)
+        if served:
+            qs = qs.filter(search_words__organization=organization, search_words__word=word)
+        for term in terms:
+            if term != served:
+                qs = qs.filter(search_text__contains=term)
         return qs
 
     def in_groups(self, group_ids):

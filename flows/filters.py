@@ -166,18 +166,8 @@ class UserFilter(django_filters.FilterSet):
             self.filters["type"].extra["rows"] = functools.partial(user_type_choices, self.organization)
 
     def filter_q(self, queryset, name, value):
-        if self.reads_words():
-            # One row per person: the word is one of theirs once at most. The other words are looked
-            # for in the user's own text.
-            term = self.word_term()
-            queryset = queryset.filter(
-                search_words__organization=self.organization, search_words__word=self.search_word
-            )
-            for other in search_terms(value, self.organization.phone_region):
-                if other != term:
-                    queryset = queryset.filter(search_text__contains=other)
-            return queryset
-        return queryset.search(value, self.organization.phone_region)
+        word = self.search_word if self.reads_words() else ""
+        return queryset.search(value, self.organization.phone_region, word=word, organization=self.organization)
 
     def word_term(self) -> str:
         """The search's word that its people's words can serve (accounts.search.word_term), or "":
