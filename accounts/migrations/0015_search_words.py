@@ -28,18 +28,17 @@ $$;
 
 CREATE FUNCTION accounts_user_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO accounts_searchword (organization_id, word, last_name, first_name, user_id)
-        SELECT added.organization_id, word, added.last_name, added.first_name, added.id
+    -- The inserted people's words, split once: kept, and learnt where the organisation has not them.
+    WITH new_word AS (
+        SELECT added.organization_id, word, added.last_name, added.first_name, added.id AS user_id
         FROM added CROSS JOIN LATERAL unnest(accounts_search_words(added.search_text)) AS word
-        WHERE added.organization_id IS NOT NULL;
-    WITH learned AS (
+        WHERE added.organization_id IS NOT NULL
+    ), kept AS (
+        INSERT INTO accounts_searchword (organization_id, word, last_name, first_name, user_id)
+            SELECT organization_id, word, last_name, first_name, user_id FROM new_word
+    ), learned AS (
         INSERT INTO accounts_knownword (organization_id, word)
-            SELECT DISTINCT new_word.organization_id, new_word.word
-            FROM (
-                SELECT added.organization_id, word
-                FROM added CROSS JOIN LATERAL unnest(accounts_search_words(added.search_text)) AS word
-                WHERE added.organization_id IS NOT NULL
-            ) AS new_word
+            SELECT DISTINCT organization_id, word FROM new_word
             WHERE NOT EXISTS (
                 SELECT 1 FROM accounts_knownword AS known
                 WHERE known.organization_id = new_word.organization_id AND known.word = new_word.word
@@ -54,6 +53,8 @@ CREATE TRIGGER accounts_user_words_added AFTER INSERT ON accounts_user REFERENCI
     FOR EACH STATEMENT EXECUTE FUNCTION accounts_user_words_added();
 
 CREATE FUNCTION accounts_user_words_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    words text[] := accounts_search_words(NEW.search_text);
 BEGIN
     IF OLD.organization_id IS NOT NULL THEN
         DELETE FROM accounts_searchword
@@ -62,12 +63,11 @@ BEGIN
     END IF;
     IF NEW.organization_id IS NOT NULL THEN
         INSERT INTO accounts_searchword (organization_id, word, last_name, first_name, user_id)
-            SELECT NEW.organization_id, word, NEW.last_name, NEW.first_name, NEW.id
-            FROM unnest(accounts_search_words(NEW.search_text)) AS word;
+            SELECT NEW.organization_id, word, NEW.last_name, NEW.first_name, NEW.id FROM unnest(words) AS word;
         WITH learned AS (
             INSERT INTO accounts_knownword (organization_id, word)
                 SELECT NEW.organization_id, new_word.word
-                FROM unnest(accounts_search_words(NEW.search_text)) AS new_word (word)
+                FROM unnest(words) AS new_word (word)
                 WHERE NOT EXISTS (
                     SELECT 1 FROM accounts_knownword AS known
                     WHERE known.organization_id = NEW.organization_id AND known.word = new_word.word
