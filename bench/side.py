@@ -22,6 +22,7 @@ import time
 
 SIZES = (25, 200)
 ADMIN_EMAIL = "admin@bench0.example"
+STAFF_EMAIL = "staff@platform.example"
 # The admin changelist's list_display (accounts.admin.UserAdmin); its `o=` names a column by index.
 ADMIN_LAST_LOGIN = 6
 
@@ -118,9 +119,11 @@ def prepare(client, org) -> list[dict]:
     return cells
 
 
-def serve(root: str):
+def serve(root: str, *, admin: bool = False):
     """The side process: set up `root`'s Django on DATABASE_URL, prepare the cells, say them on one
-    line, then time one request per cell number read."""
+    line, then time one request per cell number read. `admin`: the request is the cell's admin
+    changelist (`admin_url`, its `list_per_page` set to the cell's page size), as a platform staff
+    member, instead of `/users/`."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [root] + [path for path in sys.path if os.path.abspath(path) != here]
     os.chdir(root)
@@ -136,29 +139,55 @@ def serve(root: str):
     client = Client(HTTP_HOST=f"{org.slug}.localhost")
     client.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
     cells = prepare(client, org)
+    get = (lambda cell: client.get(cell["url"])) if not admin else _admin_getter()
     for cell in cells:
-        client.get(cell["url"])  # warm
+        response = get(cell)  # warm
+        if admin:  # the rows the admin's page shows, to compare with ours
+            cell["admin_rows"] = response.content.count(b'name="_selected_action"')
     gc.collect()  # as in people.measure(): the set-up set aside from the garbage collector
     gc.freeze()
     print(json.dumps([{k: v for k, v in cell.items() if k != "statements"} for cell in cells]), flush=True)
     for line in sys.stdin:
         cell = cells[int(line)]
         started = time.perf_counter()
-        response = client.get(cell["url"])
+        response = get(cell)
         elapsed = (time.perf_counter() - started) * 1000
         print(json.dumps({"ms": elapsed, "status": response.status_code}), flush=True)
+
+
+def _admin_getter():
+    """A function that requests a cell's admin changelist: Django's stock admin of the users, on the
+    bare domain, its page size set to the cell's for that request only."""
+    from django.contrib import admin
+    from django.test import Client
+
+    from accounts.models import User
+
+    staff = Client(HTTP_HOST="localhost")
+    staff.force_login(User.objects.get(organization=None, email=STAFF_EMAIL))
+    model_admin = admin.site._registry[User]
+    default_per_page = model_admin.list_per_page
+
+    def get(cell):
+        model_admin.list_per_page = cell["size"]
+        try:
+            return staff.get(cell["admin_url"])
+        finally:
+            model_admin.list_per_page = default_per_page
+
+    return get
 
 
 class Side:
     """Another side, served by this file as a script in a process of its own."""
 
-    def __init__(self, name: str, database_url: str, root: str):
+    def __init__(self, name: str, database_url: str, root: str, *, admin: bool = False):
         import subprocess
 
         self.name = name
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bench.settings"}
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--root", os.path.abspath(root)],
+            [sys.executable, os.path.abspath(__file__), "--root", os.path.abspath(root)] + ["--admin"] * admin,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -182,4 +211,4 @@ class Side:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[sys.argv.index("--root") + 1])
+    serve(sys.argv[sys.argv.index("--root") + 1], admin="--admin" in sys.argv)
