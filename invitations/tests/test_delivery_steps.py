@@ -93,21 +93,25 @@ def test_a_crash_after_the_server_accepted_a_message_sends_it_again_with_the_sam
 def test_no_message_goes_before_the_one_before_it_is_recorded(packet, smtp_server, monkeypatch):
     """The database goes away while the 3rd message's check runs: the 2nd (accepted, not recorded)
     is the only one to go again; the 3rd's content never went."""
-    original = delivery._record_and_check
-    calls = []
+    submit = delivery._Recorder.submit
 
-    def gone_at_the_third(sent_pk, next_pk, *, task):
-        calls.append(next_pk)
-        if next_pk == packet[2]:
+    class Gone:
+        """The statement that never reached the database: its answer is an error."""
+
+        def result(self):
             raise OperationalError("the database went away")
-        return original(sent_pk, next_pk, task=task)
 
-    monkeypatch.setattr(delivery, "_record_and_check", gone_at_the_third)
+    def gone_at_the_third(self, sent_pk, next_pk, *, task):
+        if next_pk == packet[2]:
+            return Gone()
+        return submit(self, sent_pk, next_pk, task=task)
+
+    monkeypatch.setattr(delivery._Recorder, "submit", gone_at_the_third)
     with pytest.raises(OperationalError):
         delivery.invitations_deliver(invitation_ids=packet, worker="w@host", task="the-task")
     assert received(smtp_server) == packet[:2]
     assert sent_rows(packet) == packet[:1]
-    monkeypatch.setattr(delivery, "_record_and_check", original)
+    monkeypatch.setattr(delivery._Recorder, "submit", submit)
     delivery.invitations_deliver(invitation_ids=packet, worker="w@host", task="the-task")
     assert sorted(received(smtp_server)) == sorted([*packet, packet[1]])
     assert len(links(smtp_server, packet[1])) == 1
