@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from markupsafe import Markup
-from markupsafe import escape as esc  # Jinja2's: the same entities as the templates'
+from markupsafe import escape as markup_escape
 
 from accounts.models import User
 from experquiz import phones
@@ -126,6 +126,17 @@ def person_rows(values, *, group_names: dict[int, str], type_names: dict[int, st
     return rows
 
 
+def esc(text: str) -> str:
+    """`text` escaped as Jinja2 escapes it (markupsafe's `escape`: the same five entities), as a plain
+    string: without the Markup object and the wrapper around it, half the cost, for the dozen values
+    of each row. Anything but a plain `str` (markup, a lazy translation) is left to markupsafe."""
+    if text.__class__ is not str:
+        return str(markup_escape(text))
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+    )
+
+
 def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
     """The `<tr>`s of the list's table for `rows`, every value escaped; `labels` the row texts,
     translated ("select" with a `%(name)s`, "admin", "edit", "empty").
@@ -136,10 +147,20 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
     (.table-stack): each row a card with the checkbox, the name and login ID, the status in its
     corner, the groups and the Edit button; the other columns are for wider screens."""
     if not rows:
-        empty = esc(labels["empty"])
+        empty = markup_escape(labels["empty"])
         return Markup(f'\n      <tr><td colspan="10" class="text-center text-body-secondary py-4">{empty}</td></tr>')  # noqa: S704
     select, admin, edit = labels["select"], esc(labels["admin"]), esc(labels["edit"])
     badge = f' <span class="badge text-bg-info">{admin}</span>'
+    # The values many rows share (group badges, types, statuses, dates), each escaped once per page.
+    shared = {}
+
+    def esc_shared(text: str) -> str:
+        escaped = shared.get(text)
+        if escaped is None:
+            escaped = shared[text] = esc(text)
+        return escaped
+
+    badges = {}
     parts = []
     for row in rows:
         name = esc(row.name)
@@ -150,9 +171,14 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
             between = " · " if differs and row.type_name else ""
             subtitle = (
                 '<div class="d-md-none small fw-normal text-body-secondary stack-wide">'
-                f"{login_id}{between}{esc(row.type_name)}</div>"
+                f"{login_id}{between}{esc_shared(row.type_name)}</div>"
             )
-        groups = "".join(f'<span class="badge text-bg-light border me-1">{esc(group)}</span>' for group in row.groups)
+        groups = ""
+        for group in row.groups:
+            group_badge = badges.get(group)
+            if group_badge is None:
+                group_badge = badges[group] = f'<span class="badge text-bg-light border me-1">{esc(group)}</span>'
+            groups += group_badge
         parts.append(
             "\n      <tr>\n"
             f'        <td class="stack-check"><input class="form-check-input row-check" type="checkbox" name="ids" '
@@ -161,12 +187,12 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
             f"{badge if row.is_administrator else ''}{subtitle}</td>\n"
             f'        <td class="d-none d-md-table-cell">{esc(row.email)}</td>\n'
             f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.mobile_display)}</td>\n'
-            f'        <td class="d-none d-md-table-cell">{esc(row.type_name)}</td>\n'
-            f'        <td class="stack-corner"><span class="badge status-{esc(row.status)}">'
-            f"{esc(row.status_label)}</span></td>\n"
+            f'        <td class="d-none d-md-table-cell">{esc_shared(row.type_name)}</td>\n'
+            f'        <td class="stack-corner"><span class="badge status-{esc_shared(row.status)}">'
+            f"{esc_shared(row.status_label)}</span></td>\n"
             f"        <td>{groups}</td>\n"
-            f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.last_login)}</td>\n'
-            f'        <td class="d-none d-md-table-cell text-nowrap">{esc(row.created)}</td>\n'
+            f'        <td class="d-none d-md-table-cell text-nowrap">{esc_shared(row.last_login)}</td>\n'
+            f'        <td class="d-none d-md-table-cell text-nowrap">{esc_shared(row.created)}</td>\n'
             f'        <td class="stack-action text-md-end"><a class="btn btn-sm btn-outline-primary" '
             f'href="{esc(row.edit_url)}">{edit}<span class="visually-hidden"> {name}</span></a></td>\n'
             "      </tr>"

@@ -312,3 +312,22 @@ def test_the_rows_are_written_whole_with_every_value_escaped():
     assert str(rows_markup([], labels)) == (
         '\n      <tr><td colspan="10" class="text-center text-body-secondary py-4">No &lt;user&gt;.</td></tr>'
     )
+
+
+def test_the_rows_escape_writes_what_jinja2_writes():
+    """The rows' own escape (web.people.user_rows.esc) against markupsafe's, which Jinja2 uses: every
+    character that needs escaping, in every position, beside plain and non-ASCII text; markup and a
+    lazy translation are escaped as markupsafe does too."""
+    import random
+
+    from django.utils.translation import gettext_lazy
+    from markupsafe import Markup, escape
+
+    from web.people.user_rows import esc
+
+    alphabet = "&<>\"'aZ é—0 ;#"
+    texts = ["", "plain", "&amp;", *("".join(random.choices(alphabet, k=n)) for n in range(1, 40) for _ in range(50))]
+    for text in texts:
+        assert esc(text) == str(escape(text)), text
+    assert esc(Markup("<b>kept</b>")) == "<b>kept</b>"
+    assert esc(gettext_lazy("Active")) == str(escape(gettext_lazy("Active")))
