@@ -114,16 +114,17 @@ def people_changed(organization_id) -> None:
 
 
 def status_counts(
-    queryset, *, organization: Organization, cache_key: str, word_term: str = ""
+    people, *, organization: Organization, cache_key: str, word_term: str = ""
 ) -> tuple[dict[str, int], int | None, str]:
-    """{status: count} over `queryset`, how many people the organisation lists (all but the deleted,
-    from the counts kept at every write; None where the database keeps none), and the one known word
-    of the organisation containing `word_term` ("" if none or several; accounts.search.word_term),
-    read in one query and cached until the organisation's people change (a word new to the
-    organisation is a change of its people).
+    """{status: count} over the users `people()` returns, how many people the organisation lists (all
+    but the deleted, from the counts kept at every write; None where the database keeps none), and the
+    one known word of the organisation containing `word_term` ("" if none or several;
+    accounts.search.word_term), read in one query and cached until the organisation's people change (a
+    word new to the organisation is a change of its people).
 
-    `organization` is the request's, loaded at its start with its people version (see
-    organization_by_slug): the version is read before the rows are counted here, so counts are never
+    `people` is called only when the answer is not cached: building the filters' queryset cost more
+    than reading the cache. `organization` is the request's, loaded at its start with its people
+    version (see organization_by_slug): the version is read before the rows are counted here, so counts are never
     cached under a version newer than the rows they counted (at worst newer rows under an older
     version, which nobody asks for once the newer one has committed).
     """
@@ -139,7 +140,7 @@ def status_counts(
     if answer is None:
         # COUNT(*), not COUNT(id): a filter whose index holds the status (type: accounts migration
         # 0014) is then counted from the index alone.
-        counted = queryset.order_by().values("status").annotate(n=Count("*"), kept=Value(False))
+        counted = people().order_by().values("status").annotate(n=Count("*"), kept=Value(False))
         rows = counted.values_list("kept", "status", "n")
         kept = kept_status_counts()
         if kept is not None:

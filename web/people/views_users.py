@@ -114,7 +114,7 @@ class UserListView(RightRequiredMixin, View):
         if counts is None:
             extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
             counts, listed, filterset.search_word = status_counts(
-                filterset.without_status(),
+                filterset.without_status,
                 organization=request.organization,
                 cache_key=f"{request.user.pk}:{urlencode(sorted(extra.items()))}",
                 word_term=filterset.word_term(),

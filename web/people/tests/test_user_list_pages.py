@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -240,6 +241,24 @@ def test_the_filtered_counts_say_how_many_people_the_organisation_lists(alice_cl
     from accounts.selectors import status_counts
 
     counts, listed, _word = status_counts(
-        User.objects.filter(organization=crowd, first_name="Zoé"), organization=crowd, cache_key="test"
+        lambda: User.objects.filter(organization=crowd, first_name="Zoé"), organization=crowd, cache_key="test"
     )
     assert listed == 57 and sum(counts.values()) == 23
+
+
+def test_the_filtered_counts_build_their_queryset_only_when_not_cached(crowd):
+    """The counts of a filtered list are read from the cache without building the filters' queryset
+    again (it cost more than the cache)."""
+    from accounts.selectors import status_counts
+
+    cache.clear()
+    built = []
+
+    def people():
+        built.append(1)
+        return User.objects.filter(organization=crowd, first_name="Zoé")
+
+    first = status_counts(people, organization=crowd, cache_key="built-once")
+    second = status_counts(people, organization=crowd, cache_key="built-once")
+    assert first == second and sum(first[0].values()) == 23
+    assert len(built) == 1
