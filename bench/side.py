@@ -5,7 +5,8 @@
 its own, on another database (the 1,000,000-user one) and, if asked, with the code of another
 checkout (the release before): it works out the same scenarios on its own data, then answers each
 cell number it reads on its standard input with the milliseconds of one request, so the benchmark
-can interleave every side in one run.
+can interleave every side in one run. With `--admin` it answers with the cell's Django admin
+changelist instead (bench/people.py: the admin in a process of its own).
 
 Only the standard library is imported at the top: the script must run with another checkout's
 Django project, whose `bench` package may not have this file.
