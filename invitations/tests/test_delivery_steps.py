@@ -154,3 +154,22 @@ def test_a_second_copy_of_the_same_task_sends_nothing_while_the_first_runs(packe
     assert outcome.sent == packet
     assert second[0].sent == second[0].retry == second[0].failed == []
     assert sorted(received(smtp_server)) == sorted(packet)
+
+
+def test_the_statements_of_a_packet_run_on_its_own_thread(packet, smtp_server, monkeypatch):
+    """The statement recording each message goes from the packet's own thread while the envelope goes,
+    its answer read after it: no thread is started for it (a hand-off per message cost more than the
+    statement), and every message is still recorded once accepted."""
+    started = []
+    start = threading.Thread.start
+
+    def note_and_start(self):
+        started.append(self.name)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", note_and_start)
+    outcome = delivery.invitations_deliver(invitation_ids=packet, worker="w@host", task="the-task")
+    assert started == []
+    assert outcome.sent == packet
+    assert received(smtp_server) == packet
+    assert sent_rows(packet) == packet
