@@ -124,9 +124,9 @@ def status_counts(
 
     `people` is called only when the answer is not cached: building the filters' queryset cost more
     than reading the cache. `organization` is the request's, loaded at its start with its people
-    version (see organization_by_slug): the version is read before the rows are counted here, so counts are never
-    cached under a version newer than the rows they counted (at worst newer rows under an older
-    version, which nobody asks for once the newer one has committed).
+    version (see organization_by_slug): the version is read before the rows are counted here, so
+    counts are never cached under a version newer than the rows they counted (at worst newer rows
+    under an older version, which nobody asks for once the newer one has committed).
     """
     version = getattr(organization, "people_version", None)
     if version is None:

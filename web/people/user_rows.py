@@ -147,7 +147,7 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
     (.table-stack): each row a card with the checkbox, the name and login ID, the status in its
     corner, the groups and the Edit button; the other columns are for wider screens."""
     if not rows:
-        empty = markup_escape(labels["empty"])
+        empty = esc(labels["empty"])
         return Markup(f'\n      <tr><td colspan="10" class="text-center text-body-secondary py-4">{empty}</td></tr>')  # noqa: S704
     select, admin, edit = labels["select"], esc(labels["admin"]), esc(labels["edit"])
     badge = f' <span class="badge text-bg-info">{admin}</span>'
@@ -160,7 +160,6 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
             escaped = shared[text] = esc(text)
         return escaped
 
-    badges = {}
     parts = []
     for row in rows:
         name = esc(row.name)
@@ -173,12 +172,9 @@ def rows_markup(rows: list[PersonRow], labels: dict[str, str]) -> Markup:
                 '<div class="d-md-none small fw-normal text-body-secondary stack-wide">'
                 f"{login_id}{between}{esc_shared(row.type_name)}</div>"
             )
-        groups = ""
-        for group in row.groups:
-            group_badge = badges.get(group)
-            if group_badge is None:
-                group_badge = badges[group] = f'<span class="badge text-bg-light border me-1">{esc(group)}</span>'
-            groups += group_badge
+        groups = "".join(
+            f'<span class="badge text-bg-light border me-1">{esc_shared(group)}</span>' for group in row.groups
+        )
         parts.append(
             "\n      <tr>\n"
             f'        <td class="stack-check"><input class="form-check-input row-check" type="checkbox" name="ids" '
