@@ -131,9 +131,20 @@ def sqlite_options(options: dict) -> dict:
     return defaults | options
 
 
+POSTGRESQL_SESSION = "-c max_parallel_workers_per_gather=0"
+"""The PostgreSQL settings of every connection of ours (libpq's `options`), unless DATABASE_URL gives
+its own `options`.
+
+No parallel query: every statement of a request or a task reads a page, a few rows or an index range.
+PostgreSQL starts a worker process when it expects a parallel plan to be cheaper, and on a small
+machine the start costs more than the plan saves: the people list at 1,000,000 people, with a group,
+a type and a search, went from 18 to 5 ms with the plan it chose without workers (bench/README.md,
+"No parallel query"). The counts that gained from workers (a few ms, uncached) are cached."""
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, whose health check of a kept connection sends no query (experquiz/postgresql).
     DATABASES["default"]["ENGINE"] = "experquiz.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", POSTGRESQL_SESSION)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = sqlite_options(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
