@@ -33,7 +33,11 @@ class UserGroup(NamedInOrganization):
 class Membership(models.Model):
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey(UserGroup, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed with the group (Meta.indexes), not alone: a page's people and their groups are read
+    # from that index only (groups.selectors.group_ids_by_user), without a visit to the table.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     # The member's name, copied and kept equal to the user's by the database's triggers (migration
     # 0005), whatever writes the membership or renames the user: with the index below, a group's
     # members are read in the people list's name order, a page at a time (flows.filters.UserFilter),
@@ -60,6 +64,7 @@ class Membership(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "user"], name="groups_membership_org_user"),
+            models.Index(fields=["user", "group"], name="groups_membership_user_group"),
             models.Index(
                 fields=["group", "member_last_name", "member_first_name", "user"],
                 include=["member_search_text"],
