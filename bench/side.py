@@ -88,7 +88,6 @@ def reach(client, query: str, size: int, by: str) -> tuple[str, int]:
 def prepare(client, org) -> list[dict]:
     """Every cell (scenario × page size): its URL on this side, the admin's, the rows it shows and the
     queries it sends with the tab counts cached and not."""
-    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -99,7 +98,7 @@ def prepare(client, org) -> list[dict]:
             admin_url = f"/admin/accounts/user/?{admin_query}"
             if number:
                 admin_url += f"&p={number}"
-            cache.clear()
+            forget_cached()
             with CaptureQueriesContext(connection) as uncached:
                 response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
@@ -118,6 +117,22 @@ def prepare(client, org) -> list[dict]:
                 }
             )
     return cells
+
+
+def forget_cached():
+    """Empty the cache of this side's keys: in Redis, those of its prefix (bench/settings.py: the sides
+    share a Redis database, and `cache.clear()` would empty the other sides' too); otherwise all."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    if not prefix or not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 def serve(root: str, *, admin: bool = False):
