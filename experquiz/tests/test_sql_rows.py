@@ -213,3 +213,32 @@ def test_every_prepared_read_gives_what_the_plain_one_gives(persistent, acme, bo
     same(invitation, Invitation.objects.get(token_hash=hash_token(token)))
     assert_same_link(acme, tokens[cora])
     assert place.contact == cora and link_invitation.contact_id == cora.pk
+
+
+def test_reads_sent_together_give_what_each_gives_alone_in_one_round_trip(persistent, acme, globex, transactional_db):
+    from accounts.selectors import KEPT_STATUS_COUNTS, USER_TYPE_CHOICES
+    from accounts.tests.factories import UserFactory
+    from experquiz.sql_rows import fetchall_together
+
+    UserFactory(organization=acme)
+    for organization, name in ((acme, "Trainee"), (acme, "Employee"), (globex, "Client")):
+        organization.user_types.create(name=name)
+    calls = [(USER_TYPE_CHOICES, [acme.pk]), (KEPT_STATUS_COUNTS, [acme.pk]), (USER_TYPE_CHOICES, [globex.pk])]
+    alone = [statement.fetchall(params) for statement, params in calls]
+    assert [name for _pk, name in alone[0]] == ["Employee", "Trainee"] and alone[1]
+    connection.close()
+    together, statements = sent(lambda: fetchall_together(*calls))
+    assert together == alone
+    # Each read prepared once, then one string of three EXECUTEs: one round trip.
+    assert statements == [
+        "PREPARE experquiz_user_type_choices",
+        "PREPARE experquiz_kept_status_counts",
+        "EXECUTE experquiz_user_type_choices",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
+    together, statements = sent(lambda: fetchall_together(*calls))
+    assert together == alone and statements[-1] == "EXECUTE experquiz_user_type_choices"
+    connection.settings_dict["CONN_MAX_AGE"] = 0  # not kept: the plain statements, still together
+    together, statements = sent(lambda: fetchall_together(*calls))
+    assert together == alone and len(statements) == 1
