@@ -63,9 +63,14 @@ def _organization_by_slug_sql() -> tuple[Table, Statement]:
     return organization, Statement("experquiz_organization_by_slug", sql)
 
 
-_USER_TYPE_CHOICES = Statement(
+USER_TYPE_CHOICES = Statement(
     "experquiz_user_type_choices",
     f"SELECT id, name FROM {UserType._meta.db_table} WHERE organization_id = %s ORDER BY name",  # noqa: S608
+)
+# The counts kept for one organisation (`kept_status_counts`), as (status, count) rows.
+KEPT_STATUS_COUNTS = Statement(
+    "experquiz_kept_status_counts",
+    f"SELECT status, count FROM {StatusCount._meta.db_table} WHERE organization_id = %s",  # noqa: S608
 )
 
 
@@ -75,7 +80,7 @@ def user_type_choices(organization) -> list[tuple[int, str]]:
     if organization is None:
         return []
     if connection.vendor == "postgresql":
-        return _USER_TYPE_CHOICES.fetchall([organization.pk])
+        return USER_TYPE_CHOICES.fetchall([organization.pk])
     return list(UserType.objects.for_org(organization).order_by("name").values_list("pk", "name"))
 
 

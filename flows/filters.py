@@ -1,7 +1,6 @@
 """The people list's filters. Every choice is offered from a queryset scoped by the actor."""
 
 import copy
-import functools
 from datetime import UTC, datetime
 
 import django_filters
@@ -16,12 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Contact, User, UserType
 from accounts.search import search_terms, word_term
-from accounts.selectors import KNOWN_WORDS_VENDORS, user_type_choices
+from accounts.selectors import KNOWN_WORDS_VENDORS
 from experquiz.keyset import Order
 from experquiz.parsing import parse_id
 from groups.models import UserGroup
 from rights.names import Right
-from rights.selectors import group_choices, groups_in_scope
+from rights.selectors import PeopleListReads, groups_in_scope
 
 # "Never logged in" as a time before any login, so that the last-login order has no NULL to place
 # and is one row comparison like the others (experquiz.keyset); PostgreSQL has an index on exactly
@@ -137,7 +136,7 @@ class UserFilter(django_filters.FilterSet):
         model = User
         fields = ["q", "status", "group", "type", "sort"]
 
-    def __init__(self, data=None, *, queryset, actor, right=Right.MANAGE_USERS, request=None, prefix=None):
+    def __init__(self, data=None, *, queryset, actor, right=Right.MANAGE_USERS, reads=None, request=None, prefix=None):
         # django_filters.FilterSet.__init__, but for the copy of the class's filters: it deep-copies
         # them for every instance (their querysets, choices and widgets: ~300 objects per page); each
         # filter's own copy and a copy of its field's arguments are what an instance changes.
@@ -157,13 +156,15 @@ class UserFilter(django_filters.FilterSet):
         # word's people, in name order, instead of every match of the trigram index.
         self.search_word = ""
         # Only the actor's groups (for the `right` the list is read with) and their organisation's
-        # types are offered, or accepted.
+        # types are offered, or accepted: read by `reads` (the page's PeopleListReads, which the page
+        # also asks for its counts), or by one of their own.
+        reads = reads if reads is not None else PeopleListReads(actor, right)
         self.filters["group"].queryset = groups_in_scope(actor, right).order_by("name")
-        self.filters["group"].extra["rows"] = functools.partial(group_choices, actor, right)
+        self.filters["group"].extra["rows"] = reads.groups
         if self.organization is not None:
             types = UserType.objects.for_org(self.organization)
             self.filters["type"].queryset = types.order_by("name")
-            self.filters["type"].extra["rows"] = functools.partial(user_type_choices, self.organization)
+            self.filters["type"].extra["rows"] = reads.types
 
     def filter_q(self, queryset, name, value):
         word = self.search_word if self.reads_words() else ""

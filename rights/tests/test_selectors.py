@@ -161,3 +161,43 @@ def test_the_menus_rows_are_the_scoped_querysets_rows(acme, globex, alice, maggi
         assert [name for _pk, name in group_choices(maggie)] == ["Lyon"] and group_choices(bob) == []
         assert [name for _pk, name in user_type_choices(acme)] == ["Employee", "Trainee"]
         assert user_type_choices(None) == []
+
+
+def test_a_people_list_reads_its_menus_and_counts_as_each_selector_does(
+    acme, globex, alice, maggie, bob, lyon, paris, monkeypatch
+):
+    """PeopleListReads gives what group_choices, user_type_choices and user_status_counts give, for
+    an administrator (three reads in one round trip on PostgreSQL), a scoped manager and someone
+    without the right (each read on its own), with connections kept or not."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User, UserType
+    from accounts.selectors import user_type_choices
+    from rights.selectors import PeopleListReads, group_choices, user_status_counts
+
+    UserGroupFactory(organization=acme, name="Annecy")
+    UserGroupFactory(organization=globex, name="Berlin")
+    for organization, name in ((acme, "Trainee"), (acme, "Employee"), (globex, "Client")):
+        UserType.objects.create(organization=organization, name=name)
+    UserFactory(organization=acme, status=User.Status.INACTIVE)
+    UserFactory(organization=globex, status=User.Status.DELETED)
+    for persistent in (False, True):
+        if persistent and connection.vendor == "postgresql":
+            monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 300)
+        for actor in (alice, maggie, bob):
+            reads = PeopleListReads(actor, Right.MANAGE_USERS)
+            with CaptureQueriesContext(connection) as queries:
+                found = reads.groups(), reads.types(), reads.status_counts()
+            expected = (
+                group_choices(actor, Right.MANAGE_USERS),
+                user_type_choices(actor.organization),
+                user_status_counts(actor, Right.MANAGE_USERS),
+            )
+            assert found == expected, actor
+            if actor == alice and connection.vendor == "postgresql":
+                assert len([q for q in queries if not q["sql"].startswith("PREPARE")]) == 1
+        assert [name for _pk, name in PeopleListReads(alice).groups()] == ["Annecy", "Lyon", "Paris"]
+        assert [name for _pk, name in PeopleListReads(alice).types()] == ["Employee", "Trainee"]
+        assert PeopleListReads(alice).status_counts()[User.Status.INACTIVE] == 1
+        assert User.Status.DELETED not in PeopleListReads(alice).status_counts()  # globex's

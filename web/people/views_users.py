@@ -37,7 +37,7 @@ from flows.people import user_create_with_groups, user_status_action, user_updat
 from groups.selectors import people_for_list
 from rights.mixins import RightRequiredMixin, check_right
 from rights.names import Right
-from rights.selectors import groups_in_scope, user_status_counts, users_in_scope
+from rights.selectors import PeopleListReads, groups_in_scope, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
 from .user_rows import COLUMNS as ROW_COLUMNS
@@ -85,9 +85,10 @@ def list_links() -> dict[str, str]:
     return _list_links(get_script_prefix(), get_urlconf())
 
 
-def filtered_users(request, params, right=Right.MANAGE_USERS) -> UserFilter:
-    """The FilterSet of the people list over the users `request.user` may act on with `right`."""
-    return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user)
+def filtered_users(request, params, right=Right.MANAGE_USERS, reads=None) -> UserFilter:
+    """The FilterSet of the people list over the users `request.user` may act on with `right`; its
+    menus read by `reads` (a PeopleListReads) when given."""
+    return UserFilter(params, queryset=users_in_scope(request.user, right), actor=request.user, reads=reads)
 
 
 def list_order(filterset: UserFilter, total: int, listed: int | None = None):
@@ -101,7 +102,9 @@ class UserListView(RightRequiredMixin, View):
     required_right = Right.MANAGE_USERS
 
     def get(self, request):
-        filterset = filtered_users(request, request.GET)
+        # The menus and the kept counts: one statement for an administrator (PeopleListReads).
+        reads = PeopleListReads(request.user, Right.MANAGE_USERS)
+        filterset = filtered_users(request, request.GET, reads=reads)
         if not filterset.is_valid():
             messages.warning(request, _("Some filters were not understood and were ignored."))
         data = filterset.form.cleaned_data
@@ -109,7 +112,7 @@ class UserListView(RightRequiredMixin, View):
         # they are the counts the database keeps at every write (exact, no cache); otherwise they are
         # counted, and cached until the organisation's people change, with the one known word that
         # holds the search's word, if any: the page then reads that word's people in name order.
-        counts = None if filterset.is_filtered() else user_status_counts(request.user, Right.MANAGE_USERS)
+        counts = None if filterset.is_filtered() else reads.status_counts()
         listed = None
         if counts is None:
             extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
