@@ -38,7 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Replay:
-    """The SQL of one request, replayed on a connection of its own (autocommit, as Django runs)."""
+    """The SQL of one request, replayed on a connection of its own (autocommit, as Django runs).
+
+    The reads our persistent connection prepared (experquiz.sql_rows: `EXECUTE name(…)`, several in
+    one string at times) are prepared on the replay's connection first, untimed, as ours were; the
+    texts are sent as ours sent them (client-side binding: several statements in one string), every
+    result fetched."""
 
     def __init__(self, statements):
         settings = connection.settings_dict
@@ -49,15 +54,28 @@ class Replay:
             user=settings["USER"] or None,
             password=settings["PASSWORD"] or None,
             autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
         )
         self.statements = statements
+        names = sorted({name for sql in statements for name in re.findall(r"EXECUTE (\w+)", sql)})
+        if names:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = ANY(%s)", [names])
+                prepares = [statement for (statement,) in cursor.fetchall()]
+            assert len(prepares) == len(names), f"not prepared on our connection: {names}"
+            with self.conn.cursor() as cursor:
+                for prepare in prepares:
+                    cursor.execute(prepare)
 
     def run(self):
         with self.conn.cursor() as cursor:
             for sql in self.statements:
                 cursor.execute(sql.encode())
-                if cursor.description:
-                    cursor.fetchall()
+                while True:
+                    if cursor.description:
+                        cursor.fetchall()
+                    if not cursor.nextset():
+                        break
 
     def close(self):
         self.conn.close()
