@@ -40,6 +40,9 @@ SORTS = {
     **{name: Order(name, keys) for name, keys in SORT_KEYS.items()},
     **{f"-{name}": Order(f"-{name}", keys, descending=True) for name, keys in SORT_KEYS.items()},
 }
+# The filters whose list's tab counts are counted (and cached) rather than read from the counts the
+# database keeps: UserFilter.is_filtered.
+FILTERS_COUNTED = ("q", "group", "type")
 # Written so that no index can give them: see UserFilter.sort_small_result.
 FENCED = {"last_name", "first_name", "status"}
 # The name order of a group's members, read from their memberships: each carries a copy of its
@@ -259,7 +262,7 @@ class UserFilter(django_filters.FilterSet):
 
     def is_filtered(self) -> bool:
         data = self.form.cleaned_data
-        return any(data.get(key) for key in ("q", "group", "type"))
+        return any(data.get(key) for key in FILTERS_COUNTED)
 
 
 class ContactFilter(django_filters.FilterSet):

@@ -231,31 +231,35 @@ def group_choices(actor, right: str = Right.MANAGE_USERS) -> list[tuple[int, str
 
 class PeopleListReads:
     """What every page of the people list reads besides its rows, for `actor` and `right`: the group
-    menu (`group_choices`), the type menu (`user_type_choices`) and the status counts of the whole
-    scope (`user_status_counts`), each read when first asked for.
+    menu (`group_choices`), the type menu (`user_type_choices`) and, if `with_counts`, the status
+    counts of the whole scope (`user_status_counts`), each read when first asked for.
 
-    For an administrator on PostgreSQL the three are read together, in one round trip
+    For an administrator on PostgreSQL they are read together, in one round trip
     (experquiz.sql_rows.fetchall_together), when the first is asked for: three waits for the database
     became one, and the counts' query is no longer compiled by the ORM at each page (the list without
-    filters: 0.4 ms of its ~7). Anyone else's are read one by one, as before.
+    filters: 0.4 ms of its ~7). `with_counts`: whether the page will want them (a filtered list
+    counts its own, cached); asked for anyway, they are read on their own. Anyone else's are read one
+    by one, as before.
     """
 
-    def __init__(self, actor: User, right: str = Right.MANAGE_USERS):
+    def __init__(self, actor: User, right: str = Right.MANAGE_USERS, *, with_counts: bool = True):
         self.actor = actor
         self.right = right
+        self.with_counts = with_counts
 
     @functools.cached_property
     def _together(self) -> dict | None:
-        """{"group": [(pk, name)], "type": [(pk, name)], "count": {status: n}}, or None where the
-        three are read one by one."""
+        """{"group": [(pk, name)], "type": [(pk, name)], "count": {status: n} or None (not read)},
+        or None where they are read one by one."""
         actor = self.actor
         if connection.vendor != "postgresql" or not _is_tenant_user(actor) or not actor.is_administrator:
             return None
         organization = [actor.organization_id]
-        groups, types, counts = fetchall_together(
-            (_GROUP_CHOICES, organization), (USER_TYPE_CHOICES, organization), (KEPT_STATUS_COUNTS, organization)
-        )
-        return {"group": groups, "type": types, "count": dict(counts)}
+        reads = [(_GROUP_CHOICES, organization), (USER_TYPE_CHOICES, organization)]
+        if self.with_counts:
+            reads.append((KEPT_STATUS_COUNTS, organization))
+        groups, types, *counts = fetchall_together(*reads)
+        return {"group": groups, "type": types, "count": dict(counts[0]) if counts else None}
 
     def groups(self) -> list[tuple[int, str]]:
         together = self._together
@@ -267,7 +271,9 @@ class PeopleListReads:
 
     def status_counts(self) -> dict[str, int] | None:
         together = self._together
-        return together["count"] if together is not None else user_status_counts(self.actor, self.right)
+        if together is None or together["count"] is None:
+            return user_status_counts(self.actor, self.right)
+        return together["count"]
 
 
 def must_place_new_users_in_a_group(actor, right: str = Right.MANAGE_USERS) -> bool:

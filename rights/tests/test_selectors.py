@@ -201,3 +201,10 @@ def test_a_people_list_reads_its_menus_and_counts_as_each_selector_does(
         assert [name for _pk, name in PeopleListReads(alice).types()] == ["Employee", "Trainee"]
         assert PeopleListReads(alice).status_counts()[User.Status.INACTIVE] == 1
         assert User.Status.DELETED not in PeopleListReads(alice).status_counts()  # globex's
+        # A filtered list counts its own: the menus alone are read, the kept counts only if asked.
+        reads = PeopleListReads(alice, with_counts=False)
+        with CaptureQueriesContext(connection) as queries:
+            assert reads.groups() == group_choices(alice) and reads.types() == user_type_choices(acme)
+        sent = [q["sql"] for q in queries if not q["sql"].startswith("PREPARE")]
+        assert not any("statuscount" in sql.lower() or "status_counts" in sql for sql in sent)
+        assert reads.status_counts() == user_status_counts(alice)

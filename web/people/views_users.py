@@ -31,7 +31,7 @@ from experquiz.web import (
     query_string,
 )
 from flows import bulk
-from flows.filters import SORT_CHOICES, UserFilter
+from flows.filters import FILTERS_COUNTED, SORT_CHOICES, UserFilter
 from flows.jobs import bulk_job_start, bulk_undo_start
 from flows.people import user_create_with_groups, user_status_action, user_update_with_groups
 from groups.selectors import people_for_list
@@ -102,8 +102,10 @@ class UserListView(RightRequiredMixin, View):
     required_right = Right.MANAGE_USERS
 
     def get(self, request):
-        # The menus and the kept counts: one statement for an administrator (PeopleListReads).
-        reads = PeopleListReads(request.user, Right.MANAGE_USERS)
+        # The menus, and the kept counts when no filter is asked for: one round trip for an
+        # administrator (PeopleListReads). A filtered list counts its own (status_counts, below).
+        filtered = any(request.GET.get(key) for key in FILTERS_COUNTED)
+        reads = PeopleListReads(request.user, Right.MANAGE_USERS, with_counts=not filtered)
         filterset = filtered_users(request, request.GET, reads=reads)
         if not filterset.is_valid():
             messages.warning(request, _("Some filters were not understood and were ignored."))
@@ -115,7 +117,7 @@ class UserListView(RightRequiredMixin, View):
         counts = None if filterset.is_filtered() else reads.status_counts()
         listed = None
         if counts is None:
-            extra = {key: request.GET.get(key, "") for key in ("q", "group", "type") if data.get(key)}
+            extra = {key: request.GET.get(key, "") for key in FILTERS_COUNTED if data.get(key)}
             counts, listed, filterset.search_word = status_counts(
                 filterset.without_status,
                 organization=request.organization,
