@@ -219,10 +219,14 @@ def _with_keys(queryset, order: Order):
     return queryset.annotate(**dict(zip(names, order.expressions(), strict=True))), names
 
 
-def _read(rows, names, order: Order, columns, *, backwards: bool, boundary=None, operator="", offset=0, limit=0):
-    """`limit` rows of `rows` (annotated with the keys `names`) as `columns` plus the keys, reading
-    the order forwards, or backwards, from `boundary` (keys compared with `operator`) when given,
-    after `offset` rows; returned in the order's direction."""
+def _read(
+    rows, names, order: Order, columns, *, backwards: bool, boundary=None, operator="", offset=0, limit=0, costly=()
+):
+    """`limit` rows of `rows` (annotated with the keys `names`) as `columns`, then `costly`, then the
+    keys, reading the order forwards, or backwards, from `boundary` (keys compared with `operator`)
+    when given, after `offset` rows; returned in the order's direction. The `costly` columns are read
+    only when no row is skipped (each costs a look-up per row read, skipped rows included); otherwise
+    they are None."""
     if boundary is not None:
         rows = rows.filter(RowComparison([F(name) for name in names], operator, boundary))
     descending = order.descending != backwards
@@ -232,13 +236,22 @@ def _read(rows, names, order: Order, columns, *, backwards: bool, boundary=None,
         # without reading the table: accounts migration 0016), then read the page's rows.
         rows = rows.filter(pk__in=rows.values("pk")[offset : offset + limit])
         offset = 0
-    rows = list(rows.values_list(*columns, *names)[offset : offset + limit])
-    return rows[::-1] if backwards else rows
+    if offset:
+        found = list(rows.values_list(*columns, *names)[offset : offset + limit])
+        skipped = (None,) * len(costly)
+        found = [row[: len(columns)] + skipped + row[len(columns) :] for row in found] if costly else found
+    else:
+        found = list(rows.values_list(*columns, *costly, *names)[:limit])
+    return found[::-1] if backwards else found
 
 
-def read_page(queryset, *, order: Order, columns, per_page: int, count: int, number, cursor: str = "") -> KeysetPage:
+def read_page(
+    queryset, *, order: Order, columns, per_page: int, count: int, number, cursor: str = "", costly_columns=()
+) -> KeysetPage:
     """Page `number` (any value: a page past the end is the last one, anything else the first) of
-    `queryset` in `order`, as tuples of `columns`, knowing that the list holds `count` rows.
+    `queryset` in `order`, as tuples of `columns` then `costly_columns`, knowing that the list holds
+    `count` rows. A costly column (a subquery per row) is read with the page when the query skips no
+    row, the usual case; otherwise its values are None, for the caller to read apart.
 
     With a `cursor` from a page's links, the page is read from that page's first or last row; without
     one, it is read with OFFSET from the nearer end (a number typed in the address, the first and
@@ -272,6 +285,7 @@ def read_page(queryset, *, order: Order, columns, per_page: int, count: int, num
             operator=operator,
             offset=offset,
             limit=per_page,
+            costly=costly_columns,
         )
         # None left on that side of the bookmark (people deleted since): go by the page number.
         page = page or None
@@ -280,9 +294,11 @@ def read_page(queryset, *, order: Order, columns, per_page: int, count: int, num
         if after < before:
             # Nearer the end: read the reverse order, skipping the rows after this page.
             limit = min(per_page, count - before)
-            page = _read(rows, names, order, columns, backwards=True, offset=after, limit=limit)
+            page = _read(rows, names, order, columns, backwards=True, offset=after, limit=limit, costly=costly_columns)
         else:
-            page = _read(rows, names, order, columns, backwards=False, offset=before, limit=per_page)
+            page = _read(
+                rows, names, order, columns, backwards=False, offset=before, limit=per_page, costly=costly_columns
+            )
     size = len(order.keys)
     return KeysetPage(
         object_list=[row[:-size] for row in page],

@@ -41,7 +41,7 @@ from rights.selectors import PeopleListReads, groups_in_scope, users_in_scope
 
 from .people_forms import StatusChangeForm, UserForm
 from .user_rows import COLUMNS as ROW_COLUMNS
-from .user_rows import menu_options, person_rows, rows_markup, with_row_values, with_selected
+from .user_rows import costly_columns, menu_options, person_rows, rows_markup, with_row_values, with_selected
 
 Status = User.Status
 PAGE_SIZES = [25, 50, 100, 200]
@@ -154,6 +154,7 @@ class UserListView(RightRequiredMixin, View):
             count=total,
             number=request.GET.get("page"),
             cursor=request.GET.get("cursor", ""),
+            costly_columns=costly_columns(),
         )
         # The menus' rows are the ones the filters were checked against (one query each, not two);
         # every menu and the rows' group badges show only the groups the viewer may see.

@@ -262,3 +262,32 @@ def test_the_filtered_counts_build_their_queryset_only_when_not_cached(crowd):
     second = status_counts(people, organization=crowd, cache_key="built-once")
     assert first == second and sum(first[0].values()) == 23
     assert len(built) == 1
+
+
+def test_each_row_shows_its_groups_whether_its_page_skips_rows_or_not(alice_client, crowd, lyon, paris):
+    """A page that skips no row reads its people's groups within the page query (PostgreSQL); a page
+    typed by number, whose query skips rows, reads them apart: every row shows its groups either way."""
+    from accounts.tests.factories import MembershipFactory
+
+    listed = User.objects.filter(organization=crowd).exclude(status="deleted")
+    for n, person in enumerate(listed.order_by("pk")):
+        for group in ([lyon], [paris], [lyon, paris], [])[n % 4]:
+            MembershipFactory(group=group, user=person)
+    held = {person.pk: sorted(person.user_groups.values_list("name", flat=True)) for person in listed}
+
+    def shown(query):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(f"{URL}?{query}")
+        rows = {row.pk: row.groups for row in response.context["users"]}
+        apart = any("usergroups_membership" in q["sql"] and "keyset_0" not in q["sql"] for q in queries)
+        return response, rows, apart
+
+    first, rows, apart = shown("")
+    assert rows and rows == {pk: held[pk] for pk in rows} and any(rows.values())
+    assert apart == (connection.vendor != "postgresql")
+    _response, rows, apart = shown(link(first, "next"))  # from the first page's cursor: no row skipped
+    assert rows and rows == {pk: held[pk] for pk in rows}
+    assert apart == (connection.vendor != "postgresql")
+    _response, rows, apart = shown("page=2")  # typed: the query skips the first 25 rows
+    assert rows and rows == {pk: held[pk] for pk in rows}
+    assert apart
