@@ -12,11 +12,13 @@ import functools
 from dataclasses import dataclass
 from html import escape
 
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import OuterRef
+from django.db.models import BigIntegerField, DateField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -65,6 +67,15 @@ class PersonRow:
     created: str
 
 
+# The page query's own SQL for what TruncDate and ArraySubquery write, on PostgreSQL: the same text,
+# without resolving two expressions and a subquery's queryset at every page (0.2 ms of ORM work).
+# The users table is the query's base table: its alias is its name.
+_LOCAL_DATE = f'("{User._meta.db_table}"."{{column}}" AT TIME ZONE %s)::date'
+_GROUP_IDS = (
+    f'ARRAY(SELECT "group_id" FROM "{Membership._meta.db_table}" WHERE "user_id" = "{User._meta.db_table}"."id")'  # noqa: S608
+)
+
+
 def costly_columns() -> tuple[str, ...]:
     """The columns read after `COLUMNS` when the page skips no row (experquiz.keyset.read_page): on
     PostgreSQL each person's group ids, an array read from the membership index within the page
@@ -74,12 +85,17 @@ def costly_columns() -> tuple[str, ...]:
 
 def with_row_values(queryset):
     """`queryset` (users) with what the rows show and the columns do not hold: read it as `COLUMNS`,
-    then `costly_columns()` (`values_list`), to get the tuples `person_rows` reads."""
-    queryset = queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at"))
-    if costly_columns():
-        groups = Membership.objects.filter(user_id=OuterRef("pk")).values("group_id")
-        queryset = queryset.annotate(group_ids=ArraySubquery(groups))
-    return queryset
+    then `costly_columns()` (`values_list`), to get the tuples `person_rows` reads. On PostgreSQL the
+    local dates and the group ids are written as SQL (`_LOCAL_DATE`, `_GROUP_IDS`)."""
+    if connection.vendor != "postgresql":
+        return queryset.annotate(last_login_date=TruncDate("last_login"), created_date=TruncDate("created_at"))
+    # Fixed texts made of the models' names (above); the time zone is a parameter.
+    zone = [timezone.get_current_timezone_name()]
+    return queryset.annotate(
+        last_login_date=RawSQL(_LOCAL_DATE.format(column="last_login"), zone, output_field=DateField()),  # noqa: S611
+        created_date=RawSQL(_LOCAL_DATE.format(column="created_at"), zone, output_field=DateField()),  # noqa: S611
+        group_ids=RawSQL(_GROUP_IDS, (), output_field=ArrayField(BigIntegerField())),  # noqa: S611
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -331,3 +331,18 @@ def test_the_rows_escape_writes_what_jinja2_writes():
         assert esc(text) == str(escape(text)), text
     assert esc(Markup("<b>kept</b>")) == "<b>kept</b>"
     assert esc(gettext_lazy("Active")) == str(escape(gettext_lazy("Active")))
+
+
+def test_the_dates_are_the_days_of_the_sites_time_zone(alice_client, alice, settings):
+    """The last login and creation dates are the local days (the database turns them into days, in the
+    site's time zone): 23:30 UTC on 15 January is the 16th in Paris, and the 15th in New York."""
+    import datetime
+
+    late = datetime.datetime(2026, 1, 15, 23, 30, tzinfo=datetime.UTC)
+    UserFactory(organization=alice.organization, first_name="Late", last_login=late)
+    User.objects.filter(first_name="Late").update(created_at=late)
+    for zone, day in (("Europe/Paris", 16), ("America/New_York", 15)):
+        settings.TIME_ZONE = zone
+        day = formats.date_format(datetime.date(2026, 1, day), "SHORT_DATE_FORMAT")
+        (row,) = [row for row in alice_client.get(URL, {"q": "late"}).context["users"] if row.first_name == "Late"]
+        assert (row.last_login, row.created) == (day, day), zone
