@@ -40,10 +40,15 @@ def _jinja_context_in_responses(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle counters live in the cache; each test starts with none.
+    # Throttle counters live in the cache; each test starts with none (and no counts remembered by
+    # the process: each test's database starts its people versions again).
+    from accounts.selectors import forget_remembered_counts
+
     cache.clear()
+    forget_remembered_counts()
     yield
     cache.clear()
+    forget_remembered_counts()
 
 
 @pytest.fixture(autouse=True)

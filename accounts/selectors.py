@@ -4,6 +4,7 @@ import functools
 import hashlib
 
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Value
 from django.db.models.functions import Cast
@@ -44,6 +45,18 @@ def user_by_login_id(organization, login_id: str) -> User | None:
 # the counts cached before. A cache may make the page faster, never wrong: the list uses these counts
 # as its total, so stale counts would hide rows. The TTL only bounds how long unused keys stay around.
 COUNTS_TTL = 600
+# Each process keeps the answers it read or counted, under the same keys, in front of the shared
+# cache: a worker that shows a filtered list again reads its counts from memory instead of from
+# Redis (a round trip). As safe as the shared cache: a key holds the people version the request read
+# from the database, so a change of the people is a new key, in every process at once. Django's
+# local-memory cache: thread-safe, and it drops entries beyond MAX_ENTRIES.
+_REMEMBERED_COUNTS = LocMemCache("experquiz-people-counts", {"TIMEOUT": COUNTS_TTL, "OPTIONS": {"MAX_ENTRIES": 1000}})
+
+
+def forget_remembered_counts():
+    """Empty this process's copy of the counts (tests that empty the shared cache empty this too:
+    their databases start their people versions again)."""
+    _REMEMBERED_COUNTS.clear()
 
 
 def people_version(organization_id) -> int:
@@ -141,6 +154,9 @@ def status_counts(
     # "words": the answer also holds the known word (a cache filled by an older release has no such
     # key, and is never read as this one).
     key = f"people-counts:words:{organization.pk}:{version}:{digest}"
+    answer = _REMEMBERED_COUNTS.get(key)
+    if answer is not None:
+        return answer
     answer = cache.get(key)
     if answer is None:
         # COUNT(*), not COUNT(id): a filter whose index holds the status (type: accounts migration
@@ -162,6 +178,7 @@ def status_counts(
         words = [word for is_kept, word, _n in rows if is_kept is None]
         answer = counts, listed, words[0] if len(words) == 1 else ""
         cache.set(key, answer, COUNTS_TTL)
+    _REMEMBERED_COUNTS.set(key, answer)
     return answer
 
 

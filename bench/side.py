@@ -138,6 +138,10 @@ def forget_cached():
     from django.conf import settings
     from django.core.cache import cache
 
+    from accounts import selectors
+
+    # This process's own copy of the counts, where the checkout keeps one.
+    getattr(selectors, "forget_remembered_counts", lambda: None)()
     prefix = settings.CACHES["default"].get("KEY_PREFIX")
     if not prefix or not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
         cache.clear()

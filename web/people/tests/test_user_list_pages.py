@@ -264,6 +264,31 @@ def test_the_filtered_counts_build_their_queryset_only_when_not_cached(crowd):
     assert len(built) == 1
 
 
+def test_a_process_remembers_the_counts_it_read_until_the_people_change(crowd):
+    """Each process keeps the counts it read in front of the shared cache, under the same key: gone
+    from the shared cache, they are still not counted again; once the people change (a new people
+    version, read by the request), they are counted again, in every process."""
+    from accounts.selectors import organization_by_slug, people_changed, status_counts
+
+    built = []
+
+    def people():
+        built.append(1)
+        return User.objects.filter(organization=crowd, first_name="Zoé")
+
+    def counts():
+        return status_counts(people, organization=organization_by_slug(crowd.slug), cache_key="remembered")
+
+    first = counts()
+    cache.clear()  # the shared cache emptied: this process still knows them
+    assert counts() == first and len(built) == 1
+    User.objects.filter(organization=crowd, first_name="Zoé", status="active").update(status="inactive")
+    people_changed(crowd.pk)
+    changed = counts()
+    assert len(built) == 2 and changed != first
+    assert changed[0]["inactive"] == first[0]["inactive"] + first[0]["active"]
+
+
 def test_each_row_shows_its_groups_whether_its_page_skips_rows_or_not(alice_client, crowd, lyon, paris):
     """A page that skips no row reads its people's groups within the page query (PostgreSQL); a page
     typed by number, whose query skips rows, reads them apart: every row shows its groups either way."""
