@@ -139,7 +139,8 @@ No parallel query: every statement of a request or a task reads a page, a few ro
 PostgreSQL starts a worker process when it expects a parallel plan to be cheaper, and on a small
 machine the start costs more than the plan saves: the people list at 1,000,000 people, with a group,
 a type and a search, went from 18 to 5 ms with the plan it chose without workers (bench/README.md,
-"No parallel query"). The counts that gained from workers (a few ms, uncached) are cached."""
+"No parallel query, fewer round trips"). The counts that gained from workers (a few ms, uncached)
+are cached."""
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, whose health check of a kept connection sends no query (experquiz/postgresql).
