@@ -243,7 +243,15 @@ def explain():
         print(f"\n-- {title} ({total} users; {url[:100]}): the page query, 25 rows")
         print(page[page.index(" FROM ") :])
         print(analyze(page))
-        counts = [q["sql"] for q in queries.captured_queries if "statuscount" in q["sql"] or "COUNT(" in q["sql"]]
+        # One statement each: a string of prepared reads sent together is split into its EXECUTEs (the
+        # PREPAREs, sent once per connection, are not the request's).
+        statements = [
+            sql
+            for q in queries.captured_queries
+            if not q["sql"].startswith("PREPARE ")
+            for sql in (q["sql"].split("; ") if q["sql"].startswith("EXECUTE ") else [q["sql"]])
+        ]
+        counts = [sql for sql in statements if "statuscount" in sql or "status_counts" in sql or "COUNT(" in sql]
         for sql in counts:
             print(f"-- {title}: tab counts")
             print(sql)

@@ -124,7 +124,8 @@ def fetchall_together(*calls: tuple[Statement, list]) -> list[list[tuple]]:
     On PostgreSQL the statements go as one string (Django's psycopg cursor binds parameters on the
     client, so several statements may share an execute) and their results are read one after the
     other (`nextset`): three reads of a page cost one wait for the database instead of three.
-    Elsewhere they run one by one."""
+    Elsewhere they run one by one. (With the `server_side_binding` option of Django's PostgreSQL
+    backend, which these settings do not set, PostgreSQL would refuse several statements in one.)"""
     if connection.vendor != "postgresql":
         return [statement.fetchall(params) for statement, params in calls]
     persistent = _prepares()
