@@ -27,6 +27,13 @@ def people_for_list(queryset, *, groups):
     )
 
 
+def group_ids_column_sql(users_table: str) -> str:
+    """An SQL expression of each user's group ids (an array, read from the membership index), for a
+    query on the users table under the name `users_table`: the same memberships `group_ids_by_user`
+    reads, within the query that reads the users."""
+    return f'ARRAY(SELECT "group_id" FROM "{Membership._meta.db_table}" WHERE "user_id" = "{users_table}"."id")'  # noqa: S608
+
+
 # The table's name is the model's, the ids a parameter.
 _GROUP_IDS_BY_USER = Statement(
     "experquiz_group_ids_by_user",

@@ -27,8 +27,7 @@ from markupsafe import escape as markup_escape
 
 from accounts.models import User
 from experquiz import phones
-from groups.models import Membership
-from groups.selectors import group_ids_by_user
+from groups.selectors import group_ids_by_user, group_ids_column_sql
 
 COLUMNS = (
     "pk",
@@ -71,9 +70,7 @@ class PersonRow:
 # without resolving two expressions and a subquery's queryset at every page (0.2 ms of ORM work).
 # The users table is the query's base table: its alias is its name.
 _LOCAL_DATE = f'("{User._meta.db_table}"."{{column}}" AT TIME ZONE %s)::date'
-_GROUP_IDS = (
-    f'ARRAY(SELECT "group_id" FROM "{Membership._meta.db_table}" WHERE "user_id" = "{User._meta.db_table}"."id")'  # noqa: S608
-)
+_GROUP_IDS = group_ids_column_sql(User._meta.db_table)
 
 
 def costly_columns() -> tuple[str, ...]:
