@@ -226,11 +226,15 @@ class UserFilter(django_filters.FilterSet):
             # search, each word is also looked for in the membership's copy of the member's search
             # text, which the group's name index holds: the members are checked there, in name
             # order, and only those that match are read from the users table (where the user's own
-            # text is checked as before). One filter() call: one join.
+            # text is checked as before). A type is checked there the same way, on the membership's
+            # copy of its member's type (groups migration 0008), then on the user by the type filter.
+            # One filter() call: one join.
             condition = Q(memberships__group=value.pk)
             if q := self.form.cleaned_data.get("q"):
                 for term in search_terms(q, self.organization.phone_region):
                     condition &= Q(memberships__member_search_text__contains=term)
+            if user_type := self.form.cleaned_data.get("type"):
+                condition &= Q(memberships__member_type_id=user_type.pk)
             return queryset.filter(condition)
         return queryset.in_groups([value.pk])
 

@@ -43,12 +43,16 @@ class Membership(models.Model):
     # members are read in the people list's name order, a page at a time (flows.filters.UserFilter),
     # instead of collecting and sorting the whole group. Never written by the code: the triggers
     # overwrite whatever is given.
-    member_last_name = models.CharField(max_length=150, blank=True, default="", editable=False)
-    member_first_name = models.CharField(max_length=150, blank=True, default="", editable=False)
+    member_last_name = models.CharField(max_length=150, blank=True, default="", db_default="", editable=False)
+    member_first_name = models.CharField(max_length=150, blank=True, default="", db_default="", editable=False)
     # The member's search text (accounts.search), copied the same way (migration 0006) and held by the
     # index below: a group filtered by a search checks its members' words in that index, in name
     # order, and reads only the matching members from the users table.
-    member_search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
+    member_search_text = models.CharField(max_length=600, blank=True, default="", db_default="", editable=False)
+    # The member's user type (its pk; None: no type), copied the same way (migration 0008) and held by
+    # the index below: a group filtered by a type checks its members' type in that index and reads
+    # only the members of that type from the users table.
+    member_type_id = models.BigIntegerField(null=True, blank=True, editable=False)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -67,7 +71,7 @@ class Membership(models.Model):
             models.Index(fields=["user", "group"], name="groups_membership_user_group"),
             models.Index(
                 fields=["group", "member_last_name", "member_first_name", "user"],
-                include=["member_search_text"],
+                include=["member_search_text", "member_type_id"],
                 name="groups_membership_group_name",
             ),
         ]

@@ -1,14 +1,14 @@
-"""Each membership's copy of its member's name and search text (groups migrations 0005 and 0006)
-equals the user's after every kind of write on memberships or users: the services, the ORM's bulk
-paths, raw SQL and COPY. The people list reads a group's pages in name order from that copy, and
-checks a group's members against a search there first (flows.filters.UserFilter)."""
+"""Each membership's copy of its member's name, search text and user type (groups migrations 0005,
+0006 and 0008) equals the user's after every kind of write on memberships or users: the services,
+the ORM's bulk paths, raw SQL and COPY. The people list reads a group's pages in name order from that
+copy, and checks a group's members against a search and a type there first (flows.filters.UserFilter)."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from accounts.services import user_update
-from accounts.tests.factories import MembershipFactory, UserFactory
+from accounts.tests.factories import MembershipFactory, UserFactory, UserTypeFactory
 from groups.models import Membership
 from groups.services import group_add_members, group_remove_members, group_restore_members, memberships_set
 
@@ -16,17 +16,19 @@ pytestmark = pytest.mark.django_db
 
 
 def copies_wrong() -> list[tuple]:
-    """Memberships whose copy differs from their member's name or search text (none, always)."""
+    """Memberships whose copy differs from their member's name, search text or type (none, always)."""
     rows = Membership.objects.values_list(
         "pk",
         "member_last_name",
         "member_first_name",
         "member_search_text",
+        "member_type_id",
         "user__last_name",
         "user__first_name",
         "user__search_text",
+        "user__user_type_id",
     )
-    return [row for row in rows if row[1:4] != row[4:7]]
+    return [row for row in rows if row[1:5] != row[5:9]]
 
 
 def copy_of(membership_id) -> tuple[str, str]:
@@ -135,3 +137,23 @@ def test_a_user_whose_search_text_changes_passes_it_to_every_membership(alice, a
         cursor.execute("UPDATE accounts_user SET search_text = %s WHERE id = %s", ["raw text", people[0].pk])
     assert copies_wrong() == []
     assert "e-778" in Membership.objects.get(user=people[1]).member_search_text
+
+
+def test_a_user_whose_type_changes_passes_it_to_every_membership(alice, acme, lyon, paris, people):
+    trainee, manager = (
+        UserTypeFactory(organization=acme, name="Trainee"),
+        UserTypeFactory(organization=acme, name="Manager"),
+    )
+    people[1].user_type = trainee
+    people[1].save()
+    person = _in_groups(people, lyon, paris)
+    assert Membership.objects.get(user=people[1]).member_type_id == trainee.pk  # written with the type
+    _update_through_the_service(person, alice, user_type=manager)
+    assert set(Membership.objects.filter(user=person).values_list("member_type_id", flat=True)) == {manager.pk}
+    User.objects.filter(pk=people[1].pk).update(user_type=None)
+    assert Membership.objects.get(user=people[1]).member_type_id is None
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET user_type_id = %s WHERE id = %s", [trainee.pk, person.pk])
+    Membership.objects.filter(user=people[1]).update(member_type_id=manager.pk)  # refused: the copy stays
+    assert copies_wrong() == []
+    assert set(Membership.objects.filter(user=person).values_list("member_type_id", flat=True)) == {trainee.pk}
