@@ -1,7 +1,8 @@
-"""The list filtered by a group, a search or both shows, in every sort and both directions, page by
-page (Next, Previous, a typed number), exactly the rows a plain ORM `order_by` on the users' own
-columns gives: whatever index or copied key the list's query reads its order from (a group's pages
-come from its memberships' copy of the member's name, flows.filters.MEMBER_NAME_KEYS)."""
+"""The list filtered by a group, a search, a type or several shows, in every sort and both
+directions, page by page (Next, Previous, a typed number), exactly the rows a plain ORM `order_by` on
+the users' own columns gives: whatever index or copied key the list's query reads its order from (a
+group's pages come from its memberships' copy of the member's name, flows.filters.MEMBER_NAME_KEYS,
+and are checked against a type on their copy of the member's type)."""
 
 import html
 import re
@@ -76,6 +77,11 @@ def town(alice, lyon, paris):
     for n in (1, 5, 6, 12, 13, 18):
         people[n].email = f"marquis.{n}@example.com"
         people[n].save()
+    # A new type after joining: their memberships' copy of the type must follow (a group and a type
+    # read it, groups migration 0008).
+    for person in people[2::5]:
+        person.user_type = None if person.user_type else trainee
+        person.save()
     return {"trainee": trainee}
 
 
@@ -112,7 +118,7 @@ WORD_CASES = {
 
 
 @pytest.mark.parametrize("sort", list(SORTS))
-@pytest.mark.parametrize("case", ["group", "search", "group and search", "every filter", *WORD_CASES])
+@pytest.mark.parametrize("case", ["group", "search", "group and search", "group and type", "every filter", *WORD_CASES])
 def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
     alice_client, alice, lyon, town, pages_of_five, sort, case
 ):
@@ -120,6 +126,7 @@ def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
         "group": {"group": lyon},
         "search": {"q": "mar"},
         "group and search": {"group": lyon, "q": "mar"},
+        "group and type": {"group": lyon, "user_type": town["trainee"]},
         "every filter": {"group": lyon, "q": "mar", "status": "active", "user_type": town["trainee"]},
         **WORD_CASES,
     }[case]
