@@ -19,8 +19,9 @@ PREVIOUS = import_module("groups.migrations.0006_membership_member_search_text")
 
 
 def drop_sqlite_triggers(apps, schema_editor):
-    """SQLite adds or drops a column by rebuilding the table, which a trigger naming it refuses: the
-    triggers are dropped before the column changes; migration 0009 creates the new ones."""
+    """SQLite changes a column's default by rebuilding the table (the AlterFields below), which a
+    trigger naming its columns refuses: the triggers are dropped first; migration 0009 creates the
+    new ones."""
     if schema_editor.connection.vendor == "sqlite":
         for name in PREVIOUS.SQLITE_NAMES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")

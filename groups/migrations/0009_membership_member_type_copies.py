@@ -4,8 +4,11 @@ is filled.
 
 A membership written or moved to another user takes that user's values, whatever the statement gave;
 a user whose name, search text or type changes passes them to their memberships in the same
-statement. Types change by an administrator's edit, not on the hot paths (a sign-in, a status change,
-an invitation).
+statement. Types change by an administrator's edit, a bulk action or an import that updates people,
+not on the hot paths (a sign-in, a status change, an invitation).
+
+The people versions go up with the fill (accounts.PeopleVersion): counts cached before it, by a
+process that read the memberships without their copies, are not read again.
 
 On PostgreSQL the triggers are replaced in place (`CREATE OR REPLACE TRIGGER`, PostgreSQL 14): that
 locks the users and the memberships against writes until this migration commits, so no change is
@@ -20,7 +23,11 @@ from django.db import migrations
 
 PREVIOUS = import_module("groups.migrations.0006_membership_member_search_text")
 
+# The users first, then the memberships, as a change of name or type locks them (its row, then its
+# memberships through the trigger): a rename running when this migration starts waits for it, or it
+# waits for the rename; taken the other way round, the two could deadlock.
 POSTGRESQL = """
+LOCK TABLE accounts_user, usergroups_membership IN SHARE ROW EXCLUSIVE MODE;
 CREATE OR REPLACE FUNCTION usergroups_membership_member_name() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     SELECT last_name, first_name, search_text, user_type_id
@@ -89,11 +96,11 @@ UPDATE usergroups_membership AS membership SET member_type_id = member.user_type
     FROM accounts_user AS member WHERE member.id = membership.user_id AND member.user_type_id IS NOT NULL;
 ALTER TABLE usergroups_membership ENABLE TRIGGER usergroups_membership_member_name;
 """
+NEW_PEOPLE_VERSIONS = "UPDATE accounts_peopleversion SET version = version + 1"
 FILL_SQLITE = """
 UPDATE usergroups_membership SET member_type_id =
     (SELECT user_type_id FROM accounts_user WHERE accounts_user.id = usergroups_membership.user_id)
 """
-
 
 
 def create_triggers(apps, schema_editor):
@@ -105,6 +112,7 @@ def create_triggers(apps, schema_editor):
         for statement in SQLITE:
             schema_editor.execute(statement)
         schema_editor.execute(FILL_SQLITE)
+    schema_editor.execute(NEW_PEOPLE_VERSIONS)
 
 
 def restore_previous_triggers(apps, schema_editor):
@@ -112,7 +120,7 @@ def restore_previous_triggers(apps, schema_editor):
     if vendor == "postgresql":
         schema_editor.execute(PREVIOUS.POSTGRESQL)
     elif vendor == "sqlite":
-        # Migration 0008 (undone next) drops them again and puts back migration 0006's.
+        # Migration 0008, undone next, puts back migration 0006's.
         for name in PREVIOUS.SQLITE_NAMES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
 

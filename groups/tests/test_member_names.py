@@ -1,5 +1,5 @@
 """Each membership's copy of its member's name, search text and user type (groups migrations 0005,
-0006 and 0008) equals the user's after every kind of write on memberships or users: the services,
+0006 and 0009) equals the user's after every kind of write on memberships or users: the services,
 the ORM's bulk paths, raw SQL and COPY. The people list reads a group's pages in name order from that
 copy, and checks a group's members against a search and a type there first (flows.filters.UserFilter)."""
 
@@ -37,7 +37,14 @@ def copy_of(membership_id) -> tuple[str, str]:
 
 @pytest.fixture
 def people(acme):
-    return [UserFactory(organization=acme, first_name=f"First{n}", last_name=f"Last{n}") for n in range(4)]
+    """Four people, three of them with a type (two types): a copy that missed the type would differ."""
+    trainee = UserTypeFactory(organization=acme, name="Trainee")
+    manager = UserTypeFactory(organization=acme, name="Manager")
+    types = [trainee, manager, None, trainee]
+    return [
+        UserFactory(organization=acme, first_name=f"First{n}", last_name=f"Last{n}", user_type=types[n])
+        for n in range(4)
+    ]
 
 
 def test_memberships_written_by_the_services_carry_their_members_names(alice, acme, lyon, paris, people):
@@ -140,10 +147,7 @@ def test_a_user_whose_search_text_changes_passes_it_to_every_membership(alice, a
 
 
 def test_a_user_whose_type_changes_passes_it_to_every_membership(alice, acme, lyon, paris, people):
-    trainee, manager = (
-        UserTypeFactory(organization=acme, name="Trainee"),
-        UserTypeFactory(organization=acme, name="Manager"),
-    )
+    trainee, manager = people[0].user_type, people[1].user_type
     people[1].user_type = trainee
     people[1].save()
     person = _in_groups(people, lyon, paris)
@@ -154,6 +158,6 @@ def test_a_user_whose_type_changes_passes_it_to_every_membership(alice, acme, ly
     assert Membership.objects.get(user=people[1]).member_type_id is None
     with connection.cursor() as cursor:
         cursor.execute("UPDATE accounts_user SET user_type_id = %s WHERE id = %s", [trainee.pk, person.pk])
-    Membership.objects.filter(user=people[1]).update(member_type_id=manager.pk)  # refused: the copy stays
+    Membership.objects.filter(user=people[1]).update(member_type_id=manager.pk)  # overwritten by the user's
     assert copies_wrong() == []
     assert set(Membership.objects.filter(user=person).values_list("member_type_id", flat=True)) == {trainee.pk}

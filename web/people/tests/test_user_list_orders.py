@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import MembershipFactory, UserFactory, UserTypeFactory
-from flows.filters import SORTS
+from flows.filters import MEMBER_NAME_VENDORS, SORTS
 
 pytestmark = pytest.mark.django_db
 URL = "/users/"
@@ -78,7 +78,7 @@ def town(alice, lyon, paris):
         people[n].email = f"marquis.{n}@example.com"
         people[n].save()
     # A new type after joining: their memberships' copy of the type must follow (a group and a type
-    # read it, groups migration 0008).
+    # read it, groups migrations 0008–0009).
     for person in people[2::5]:
         person.user_type = None if person.user_type else trainee
         person.save()
@@ -140,6 +140,11 @@ def test_every_sort_of_a_filtered_list_shows_the_plain_orm_order(
         response = alice_client.get(URL, params)
     from_words = any("accounts_searchword" in query["sql"] for query in queries.captured_queries)
     assert from_words == (case in WORD_CASES and sort in ("name", "-name") and connection.vendor == "postgresql")
+    # A group's members are checked against the type on their memberships' copy of it.
+    on_copied_type = any("member_type_id" in query["sql"] for query in queries.captured_queries)
+    assert on_copied_type == (
+        "group" in filters and "user_type" in filters and connection.vendor in MEMBER_NAME_VENDORS
+    )
     seen = ids(response)
     while query := link(response, "next"):
         response = alice_client.get(f"{URL}?{query}")
