@@ -227,8 +227,8 @@ class UserFilter(django_filters.FilterSet):
             # text, which the group's name index holds: the members are checked there, in name
             # order, and only those that match are read from the users table (where the user's own
             # text is checked as before). A type is checked there the same way, on the membership's
-            # copy of its member's type (groups migrations 0008–0009), then on the user by the type filter.
-            # One filter() call: one join.
+            # copy of its member's type (groups migrations 0008–0009), then on the user by the type
+            # filter. One filter() call: one join.
             condition = Q(memberships__group=value.pk)
             if q := self.form.cleaned_data.get("q"):
                 for term in search_terms(q, self.organization.phone_region):

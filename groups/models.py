@@ -49,9 +49,9 @@ class Membership(models.Model):
     # index below: a group filtered by a search checks its members' words in that index, in name
     # order, and reads only the matching members from the users table.
     member_search_text = models.CharField(max_length=600, blank=True, default="", db_default="", editable=False)
-    # The member's user type (its pk; None: no type), copied the same way (migrations 0008–0009) and held by
-    # the index below: a group filtered by a type checks its members' type in that index and reads
-    # only the members of that type from the users table.
+    # The member's user type (its pk; None: no type), copied the same way (migrations 0008–0009) and
+    # held by the index below: a group filtered by a type checks its members' type in that index and
+    # reads only the members of that type from the users table.
     member_type_id = models.BigIntegerField(null=True, blank=True, editable=False)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     added_by = models.ForeignKey(
