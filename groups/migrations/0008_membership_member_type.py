@@ -18,15 +18,6 @@ from django.db import migrations, models
 PREVIOUS = import_module("groups.migrations.0006_membership_member_search_text")
 
 
-def drop_sqlite_triggers(apps, schema_editor):
-    """SQLite changes a column's default by rebuilding the table (the AlterFields below), which a
-    trigger naming its columns refuses: the triggers are dropped first; migration 0009 creates the
-    new ones."""
-    if schema_editor.connection.vendor == "sqlite":
-        for name in PREVIOUS.SQLITE_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
-
-
 def restore_previous_sqlite_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
         for statement in PREVIOUS.SQLITE:
@@ -39,7 +30,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_sqlite_triggers, restore_previous_sqlite_triggers),
+        # SQLite changes a column's default by rebuilding the table (the AlterFields below), which a
+        # trigger naming its columns refuses: the triggers go first (migration 0006's function, same
+        # names); migration 0009 creates the new ones.
+        migrations.RunPython(PREVIOUS.drop_sqlite_triggers, restore_previous_sqlite_triggers),
         migrations.AddField(
             model_name="membership",
             name="member_type_id",

@@ -119,10 +119,10 @@ def restore_previous_triggers(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PREVIOUS.POSTGRESQL)
-    elif vendor == "sqlite":
-        # Migration 0008, undone next, puts back migration 0006's.
-        for name in PREVIOUS.SQLITE_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+    else:
+        # SQLite: dropped (migration 0006's function, same names); migration 0008, undone next, puts
+        # back migration 0006's.
+        PREVIOUS.drop_sqlite_triggers(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
