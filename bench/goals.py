@@ -77,15 +77,16 @@ def web_rows(figures, missing="", links_missing="") -> list[dict]:
         worst = min(min(c["vs_admin_p50"], c["vs_admin_p95"]) for c in cells)
         rows.append(row(goal_admin, "≥ 5× in every scenario", "; ".join(per_size), worst >= 5))
         worst = max(cells, key=lambda c: c["vs_raw_p95"])
-        rows.append(
-            row(
-                goal_raw,
-                "≤ 2×",
-                f"{worst['vs_raw_p95']:.2f}× ({_cell_name(worst)}: {worst['ours']['p95']:.1f} vs "
-                f"{worst['raw']['p95']:.1f} ms); best {min(c['vs_raw_p95'] for c in cells):.2f}×",
-                worst["vs_raw_p95"] <= 2,
-            )
+        measured = (
+            f"{worst['vs_raw_p95']:.2f}× ({_cell_name(worst)}: {worst['ours']['p95']:.1f} vs "
+            f"{worst['raw']['p95']:.1f} ms); best {min(c['vs_raw_p95'] for c in cells):.2f}×"
         )
+        if "floor" in worst:  # an empty admin page on the same stack, timed beside each cell
+            measured += (
+                f"; an empty admin page (bench/urls.py), timed beside that cell: {worst['floor']['p95']:.1f} ms "
+                f"p95, {worst['floor_vs_raw_p95']:.2f}× that cell's SQL"
+            )
+        rows.append(row(goal_raw, "≤ 2×", measured, worst["vs_raw_p95"] <= 2))
         cached = max(c["queries_cached"] for c in cells)
         uncached = max(c["queries_uncached"] for c in cells)
         rows.append(

@@ -10,6 +10,9 @@ size (25 and 200 rows), three cells are timed:
   process of its own (bench.side.Side with `admin`), as each site is served by its own processes;
 - raw SQL: the queries our request sent (captured once, exactly as sent), replayed one after the
   other on a psycopg connection of their own, fetching every row;
+- floor: `/bench/floor/` (bench/urls.py), an empty admin page on the same stack (middleware, reads of
+  the organisation, session and person, the right checked, the base layout), timed as ours: what any
+  admin page costs here before its own work, to read the list's ratio to its raw SQL against;
 
 and one more per extra side (`sides`, bench.side.Side): the same scenario in another process, on
 another database (1,000,000 users) or with another checkout's code (the release before).
@@ -35,6 +38,7 @@ from bench.side import ADMIN_EMAIL, Side, prepare
 from bench.stats import summary
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOOR_URL = "/bench/floor/"
 
 
 class Replay:
@@ -121,8 +125,9 @@ def _measure(samples, sides, scenarios, org, ours, admin_side):
             cell[f"{side.name}_info"] = theirs
     cells = [cell for cell in cells if re.search(scenarios, cell["scenario"])]
     for cell in cells:
-        cell.update(replay=Replay(cell.pop("statements")), ours=[], admin=[], raw=[])
+        cell.update(replay=Replay(cell.pop("statements")), ours=[], admin=[], raw=[], floor=[])
 
+    assert ours.get(FLOOR_URL).status_code == 200
     for cell in cells:  # warm
         ours.get(cell["url"])
         cell["replay"].run()
@@ -140,9 +145,10 @@ def _measure(samples, sides, scenarios, org, ours, admin_side):
                 ("ours", lambda cell=cell: timed_ms(lambda: ours.get(cell["url"]))),
                 ("admin", lambda cell=cell: admin_side.get(cell["index"])),  # timed in its process
                 ("raw", lambda cell=cell: timed_ms(cell["replay"].run)),
+                ("floor", lambda: timed_ms(lambda: ours.get(FLOOR_URL))),
             ]
             # Each side leads in turn: none always runs right after another's work.
-            for side, function in order[n % 3 :] + order[: n % 3]:
+            for side, function in order[n % len(order) :] + order[: n % len(order)]:
                 cell[side].append(function())
             for k in range(len(sides)):
                 side = sides[(n + k) % len(sides)]
@@ -150,11 +156,12 @@ def _measure(samples, sides, scenarios, org, ours, admin_side):
         print(f"  round {n + 1}/{samples} done", flush=True)
     for cell in cells:
         cell["replay"].close()
-        for side in ("ours", "admin", "raw", *(side.name for side in sides)):
+        for side in ("ours", "admin", "raw", "floor", *(side.name for side in sides)):
             cell[side] = summary(cell[side])
         cell["vs_admin_p50"] = cell["admin"]["p50"] / cell["ours"]["p50"]
         cell["vs_admin_p95"] = cell["admin"]["p95"] / cell["ours"]["p95"]
         cell["vs_raw_p95"] = cell["ours"]["p95"] / cell["raw"]["p95"]
+        cell["floor_vs_raw_p95"] = cell["floor"]["p95"] / cell["raw"]["p95"]
         for side in sides:
             cell[f"{side.name}_p50"] = cell[side.name]["p50"] / cell["ours"]["p50"]
             cell[f"{side.name}_p95"] = cell[side.name]["p95"] / cell["ours"]["p95"]
@@ -167,22 +174,24 @@ def _measure(samples, sides, scenarios, org, ours, admin_side):
 def print_cells(cells, samples):
     print(
         f"\n/users/ at 100,000 users vs the admin changelist vs the raw SQL of its own queries; "
-        f"{samples} interleaved samples per cell; ms (p50 / p95 / p99, nearest rank)"
+        f"{samples} interleaved samples per cell; ms (p50 / p95 / p99, nearest rank); floor: an empty "
+        f"admin page on the same stack ({FLOOR_URL}), timed beside each cell"
     )
     header = (
         f"{'scenario':34} {'rows':>4} {'q c/u':>5} | {'ours p50':>8} {'p95':>6} {'p99':>6} | "
-        f"{'admin p50':>9} {'p95':>6} | {'raw p50':>7} {'p95':>5} | {'×adm p50':>8} {'×adm p95':>8} {'/raw p95':>8}"
+        f"{'admin p50':>9} {'p95':>6} | {'raw p50':>7} {'p95':>5} | {'×adm p50':>8} {'×adm p95':>8} {'/raw p95':>8} | "
+        f"{'floor p95':>9} {'/raw':>5}"
     )
     print(header)
     print("-" * len(header))
     for cell in cells:
-        o, a, r = cell["ours"], cell["admin"], cell["raw"]
+        o, a, r, f = cell["ours"], cell["admin"], cell["raw"], cell["floor"]
         print(
             f"{cell['scenario'][:28] + ' /' + str(cell['size']):34} {cell['rows']:>4} "
             f"{cell['queries_cached']:>2}/{cell['queries_uncached']:<2} | "
             f"{o['p50']:8.1f} {o['p95']:6.1f} {o['p99']:6.1f} | {a['p50']:9.1f} {a['p95']:6.1f} | "
             f"{r['p50']:7.1f} {r['p95']:5.1f} | {cell['vs_admin_p50']:8.1f} {cell['vs_admin_p95']:8.1f} "
-            f"{cell['vs_raw_p95']:8.2f}"
+            f"{cell['vs_raw_p95']:8.2f} | {f['p95']:9.1f} {cell['floor_vs_raw_p95']:5.2f}"
         )
         if cell["rows"] != cell["admin_rows"]:
             print(f"   (the admin's page shows {cell['admin_rows']} rows)")

@@ -24,3 +24,5 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
+# The site's URLs and the floor page the benchmark times beside /users/ (bench/urls.py).
+ROOT_URLCONF = "bench.urls"
