@@ -1,4 +1,5 @@
-"""Writing thousands of new rows at once: `bulk_create`'s result, at the cost of PostgreSQL's COPY.
+"""Writing thousands of rows at once: `bulk_create`'s and `bulk_update`'s results, at the cost of
+PostgreSQL's COPY and of one UPDATE over arrays.
 
 An import of 10,000 people writes 10,000 users, 10,000 history rows, 20,000 audit events and the
 memberships; a group's invitations as many again. `bulk_create` builds each statement in Python
@@ -7,6 +8,13 @@ which took most of an import's time (issue 12). On PostgreSQL, `insert_many` tak
 the table's sequence in one query and streams the rows with COPY; elsewhere it is `bulk_create`.
 Either way the objects come back with their primary keys set, and no signal is sent (as with
 `bulk_create`).
+
+An import that updates 10,000 people changes ten columns of each. `bulk_update` writes that as one
+`CASE WHEN id = … THEN …` per column with a branch per row, each branch an expression Django resolves
+and compiles: 14 s of Python for 10,000 people (issue 12). On PostgreSQL, `update_many` sends each
+column's values as one array and joins them to the table by primary key (`UPDATE … FROM unnest(…)`);
+elsewhere it is `bulk_update`. Like `bulk_update`, it writes the attributes as they are (an
+`auto_now` field is not set for you) and sends no signal.
 """
 
 from operator import attrgetter
@@ -69,3 +77,41 @@ def _reader(field, connection):
     if type(field) in _PLAIN:
         return attrgetter(field.attname)
     return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+
+
+def update_many(model, objects, fields, *, batch_size: int = 1000) -> None:
+    """Write `fields` (names of concrete, non-primary-key fields) of `objects`, saved instances of
+    `model`, each once, as `model.objects.bulk_update(objects, fields, batch_size)` does."""
+    objects = list(objects)
+    if not objects:
+        return
+    assert len({obj.pk for obj in objects}) == len(objects), "an object given twice"
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objects, fields, batch_size=batch_size)
+        return
+    opts = model._meta
+    columns = [opts.pk, *(opts.get_field(name) for name in fields)]
+    assert all(field.concrete and not field.primary_key for field in columns[1:]), fields
+    quote = connection.ops.quote_name
+    # One array per column, typed as the column (NULLs allowed), read back row by row by unnest.
+    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in columns)
+    names = ", ".join(quote(field.column) for field in columns)
+    assignments = ", ".join(f"{quote(field.column)} = new.{quote(field.column)}" for field in columns[1:])
+    table, pk = quote(opts.db_table), quote(opts.pk.column)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS new({names}) "  # noqa: S608
+        f"WHERE {table}.{pk} = new.{pk}"
+    )
+    values = [_saved_value(field, connection) for field in columns]
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), batch_size):
+            batch = objects[start : start + batch_size]
+            cursor.execute(sql, [[value(obj) for obj in batch] for value in values])
+
+
+def _saved_value(field, connection):
+    """What gives `field`'s stored value from a saved object, without `pre_save` (as `bulk_update`)."""
+    if type(field) in _PLAIN:
+        return attrgetter(field.attname)
+    return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)

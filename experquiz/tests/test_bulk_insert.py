@@ -1,4 +1,5 @@
-"""insert_many: what bulk_create gives (every field stored, primary keys set), by COPY on PostgreSQL."""
+"""insert_many: what bulk_create gives (every field stored, primary keys set), by COPY on PostgreSQL;
+update_many: what bulk_update writes, by one UPDATE over arrays on PostgreSQL."""
 
 from datetime import timedelta
 
@@ -6,10 +7,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import StatusChange
-from accounts.tests.factories import UserFactory
+from accounts.models import StatusChange, User
+from accounts.tests.factories import UserFactory, UserTypeFactory
 from audit.models import AuditEvent
-from experquiz.bulk_insert import insert_many
+from experquiz.bulk_insert import insert_many, update_many
 from invitations.models import Invitation
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,47 @@ def test_defaults_and_creation_times_are_filled_as_bulk_create_fills_them(acme, 
     assert len(stored.nonce) >= 40 and stored.nonce == row.nonce and stored.delivery == "pending"
     assert stored.created_at >= before and StatusChange.objects.get(pk=history.pk).to_status == "created"
     assert not row._state.adding
+
+
+UPDATED = ["first_name", "last_name", "mobile", "user_type", "language", "updated_at", "search_text"]
+
+
+def _changed(people, trainee, when):
+    """The same changes, made to fresh copies of `people`: texts that need quoting, a type set on some
+    and taken off others (NULL among values), a time."""
+    people = list(User.objects.filter(pk__in=[person.pk for person in people]).order_by("pk"))
+    for n, person in enumerate(people):
+        person.first_name = f'Zoé "{n}" \\ {{a,b}}'
+        person.last_name = "O'Brien, Ça" if n % 2 else ""
+        person.mobile = f"+3360000000{n}" if n % 3 else ""
+        person.user_type = trainee if n % 2 else None
+        person.language = "fr"
+        person.updated_at = when + timedelta(seconds=n)
+        person.search_text = f"zoe {n}"
+    return people
+
+
+def _stored(people):
+    rows = User.objects.filter(pk__in=[person.pk for person in people]).order_by("pk")
+    return [tuple(getattr(row, name) for name in [*UPDATED, "email", "status", "created_at"]) for row in rows]
+
+
+def test_update_many_writes_what_bulk_update_writes(acme):
+    trainee = UserTypeFactory(organization=acme, name="Trainee")
+    people = [UserFactory(organization=acme, user_type=trainee if n % 3 else None) for n in range(7)]
+    untouched = UserFactory(organization=acme, first_name="Left")
+    when = timezone.now() - timedelta(days=2)
+    with transaction.atomic():
+        User.objects.bulk_update(_changed(people, trainee, when), UPDATED, batch_size=3)
+        expected = _stored(people)
+        transaction.set_rollback(True)
+    assert _stored(people) != expected  # rolled back: the two writes start from the same rows
+    update_many(User, _changed(people, trainee, when), UPDATED, batch_size=3)
+    assert _stored(people) == expected
+    assert User.objects.get(pk=untouched.pk).first_name == "Left"
+
+
+def test_update_many_refuses_an_object_given_twice(acme):
+    person = UserFactory(organization=acme)
+    with pytest.raises(AssertionError):
+        update_many(User, [person, User.objects.get(pk=person.pk)], ["first_name"])

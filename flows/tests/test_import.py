@@ -335,6 +335,41 @@ def test_an_update_that_would_break_a_rule_is_refused_at_the_preview_with_its_ro
     assert User.objects.get(email="has.mobile@example.com").preferred_channel == "email"
 
 
+def test_an_update_broken_by_a_change_after_its_check_is_refused_at_the_write_with_its_row(setup, alice):
+    """The write judges each updated person again, as the check left them and as they are now: a
+    mobile removed since the check leaves the row's SMS channel without an address."""
+    from experquiz.errors import DomainError
+    from flows import imports
+
+    person = UserFactory(organization=setup, email="has.mobile@example.com", mobile="+33612345678", first_name="Ann")
+    data = csv_bytes("email,first_name,preferred_channel\nhas.mobile@example.com,Anne,sms\nnew@example.com,New,\n")
+    result = check(setup, data, actor=alice)
+    assert [row.action for row in result.rows] == ["update", "create"]
+    User.objects.filter(pk=person.pk).update(mobile="")
+    with pytest.raises(DomainError) as refused:
+        imports.users_import(organization=setup, actor=alice, check=result)
+    assert refused.value.message == "Row 2: SMS is the preferred channel but there is no mobile number."
+    person.refresh_from_db()
+    assert (person.first_name, person.preferred_channel) == ("Ann", "email")
+    assert not User.objects.filter(email="new@example.com").exists()
+
+
+def test_an_update_to_a_type_deleted_after_its_check_is_refused_at_the_write_with_its_row(setup, alice):
+    from accounts.models import UserType
+    from experquiz.errors import DomainError
+    from flows import imports
+
+    UserFactory(organization=setup, email="ann@example.com")
+    UserTypeFactory(organization=setup, name="Intern")
+    result = check(setup, csv_bytes("email,type\nann@example.com,Intern\n"), actor=alice)
+    assert [row.action for row in result.rows] == ["update"]
+    UserType.objects.filter(organization=setup, name="Intern").delete()
+    with pytest.raises(DomainError) as refused:
+        imports.users_import(organization=setup, actor=alice, check=result)
+    assert refused.value.message == "Row 2: Unknown user type."
+    assert User.objects.get(email="ann@example.com").user_type_id is None
+
+
 def test_an_xlsx_unfolding_past_the_row_cap_is_refused(setup, monkeypatch):
     monkeypatch.setattr(importing, "MAX_ROWS", 5)
     data = xlsx_bytes([["email"], *([f"p{n}@example.com"] for n in range(50))])
