@@ -15,8 +15,8 @@ workers), each printing as it goes and writing its figures as JSON, which this s
 - plans: `run.py explain`, the plans of the list's queries (printed; no goal);
 - invitations: `invitations.py`, rounds of packets / naive / raw sink (in turn within a round),
   then the request alone for 10,000 people, `--requests` times;
-- imports: `imports.py`, `importusers` and the web pages alternating, 10,000 rows, each sample in a
-  process of its own; 100,000 rows through the import job;
+- imports: `imports.py`, `importusers` (new people, then the same people updated) and the web pages
+  alternating, 10,000 rows, each sample in a process of its own; 100,000 rows through the import job;
 - results: `results.py`, the results pages (printed; no goal of issue 12).
 
 A piece that crashes (exit status not 0) is reported and the others still run; the script then
@@ -194,7 +194,8 @@ def invitation_rows(figures, missing="") -> list[dict]:
 
 
 def import_rows(figures, missing="", big_missing="") -> list[dict]:
-    """10,000 rows by `importusers` and by the web pages; 100,000 rows in the import job."""
+    """10,000 rows by `importusers` (new people, and the same people updated) and by the web pages;
+    100,000 rows in the import job."""
     goal_small = "import of 10,000 rows, end to end (median, p95)"
     goal_big = "import of 100,000 rows in one file, in a task with progress"
     if not figures:
@@ -204,7 +205,12 @@ def import_rows(figures, missing="", big_missing="") -> list[dict]:
         ]
     cells = figures["cells"]
     parts, ok = [], True
-    for kind, label in (("cli", "`importusers`"), ("web", "web: check, preview, confirm")):
+    kinds = (
+        ("cli", "`importusers`"),
+        ("update", "`importusers` updating the 10,000 people it made"),
+        ("web", "web: check, preview, confirm"),
+    )
+    for kind, label in kinds:
         cell = cells.get(f"{kind}/ours")
         if not cell:
             continue
@@ -359,10 +365,11 @@ def main():  # noqa: C901 - one piece after the other
     if run.wanted("imports"):
         imports = run.run(
             "imports",
-            f"imports: 10,000 rows by importusers and the web, alternating, {samples(args.import_samples)} each; "
+            f"imports: 10,000 rows by importusers (new people, then updates) and the web, alternating, "
+            f"{samples(args.import_samples)} each; "
             f"100,000 rows: {samples(args.big_imports)}",
             [python, "bench/imports.py", "--samples", str(args.import_samples), "--big-samples",
-             str(args.big_imports), "--kinds", "cli,web,big" if args.big_imports else "cli,web",
+             str(args.big_imports), "--kinds", "cli,update,web,big" if args.big_imports else "cli,update,web",
              "--existing", str(args.import_existing)],
             {"DATABASE_URL": args.imports_database},
         )  # fmt: skip

@@ -1,11 +1,14 @@
 """Import benchmark: 10,000 rows end to end, and 100,000 rows in one file through the import job.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_import_bench .venv/bin/python bench/imports.py
-        [--samples 5] [--big-samples N] [--kinds cli,web,big] [--existing 100000] [--against DIR] [--json FILE]
+        [--samples 5] [--big-samples N] [--kinds cli,update,web,big] [--existing 100000] [--against DIR] [--json FILE]
 
 Kinds of sample, each in a process of its own (so its peak RSS is its own):
   * cli – `manage.py importusers` of a 10,000-row CSV (French headers, semicolons, BOM, mobiles
     typed the French way, one of 20 groups each);
+  * update – `manage.py importusers` of the same roster again, once its 10,000 people exist (imported
+    first, untimed): each row matches its person and changes their first name and language, and adds
+    a second group;
   * web – the same file through the pages: upload (the check runs), the preview page, confirm (the
     file is checked again and written), with Django's test client in-process;
   * big – 100,000 rows in one file through the same pages: the check and the write run as the import
@@ -14,7 +17,7 @@ Each sample reports its seconds and the peak RSS of its process (`ru_maxrss`), t
 people are deleted (untimed) so the next sample imports into the same organisation: `--existing`
 people (default 100,000) and 20 groups, made once.
 
-A round runs one sample of each kind in turn (cli, web, big: alternating); `--samples` rounds, the
+A round runs one sample of each kind in turn (cli, update, web, big: alternating); `--samples` rounds, the
 100,000-row kind in the first `--big-samples` of them only (default: every round). `--against DIR`
 runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same script against the code
 checked out in DIR (another branch, the release before), on the same database. Results are printed,
@@ -38,7 +41,7 @@ from bench.database import ensure_database  # noqa: E402
 from bench.stats import percentile, summary  # noqa: E402
 
 HERE = Path(__file__).resolve()
-ROWS = {"cli": 10_000, "web": 10_000, "big": 100_000}
+ROWS = {"cli": 10_000, "update": 10_000, "web": 10_000, "big": 100_000}
 SLUG = "imports"
 ADMIN_EMAIL = "admin@imports.example"
 
@@ -48,11 +51,11 @@ def parse_args():
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--big-samples", type=int, default=None, help="rounds with a 100,000-row sample")
     parser.add_argument("--json", default="", help="write the figures (a JSON object) to this file")
-    parser.add_argument("--kinds", default="cli,web,big")
+    parser.add_argument("--kinds", default="cli,update,web,big")
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--against", default="", help="another checkout to alternate with")
     parser.add_argument("--label", default="")
-    parser.add_argument("--once", choices=["setup", "cli", "web", "big", "cleanup"], help=argparse.SUPPRESS)
+    parser.add_argument("--once", choices=["setup", "cli", "update", "web", "big", "cleanup"], help=argparse.SUPPRESS)
     parser.add_argument("--root", default=str(HERE.parent.parent), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -68,12 +71,19 @@ def setup_django(root):
     django.setup()
 
 
-def people_file(rows: int, run: str) -> bytes:
+def people_file(rows: int, run: str, *, again: bool = False) -> bytes:
+    """`rows` new people (`run` makes their addresses unique); `again`: the same people (the same
+    emails, mobiles and numbers), each with another first name, language and group, as a second
+    export of the same roster would update them."""
     lines = ["Prénom;Nom;Courriel;Téléphone mobile;Matricule;Groupes;Langue"]
+    first, language, shift = ("Anna", "en", 1) if again else ("Anne", "fr", 0)
     for n in range(rows):
         # 07 5x … numbers: valid French mobiles; the existing people have none.
         mobile = f"07 {50 + n // 10_000:02d} {n // 100 % 100:02d} {n % 100:02d} 00"
-        lines.append(f"Anne{n};Lefèvre-{run};anne.{n}.{run}@import.example;{mobile};M-{run}-{n};Groupe {n % 20};fr")
+        lines.append(
+            f"{first}{n};Lefèvre-{run};anne.{n}.{run}@import.example;{mobile};M-{run}-{n};"
+            f"Groupe {(n + shift) % 20};{language}"
+        )
     return ("\ufeff" + "\n".join(lines) + "\n").encode()
 
 
@@ -124,16 +134,18 @@ def once(kind, existing):
             ImportJob.objects.all().delete()
         _vacuum()
         return {}
-    data = people_file(ROWS[kind], str(time.time_ns())[-9:])
+    run = str(time.time_ns())[-9:]
+    data = people_file(ROWS[kind], run)
+    if kind == "update":
+        # The people it updates, imported first (untimed), then the same roster again, changed.
+        _import_command(data)
+        data = people_file(ROWS[kind], run, again=True)
     started = time.perf_counter()
     result = {"kind": kind, "rows": ROWS[kind]}
-    if kind == "cli":
-        path = Path(f"/tmp/bench-import-{os.getpid()}.csv")
-        path.write_bytes(data)
-        try:
-            call_command("importusers", SLUG, str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
-        finally:
-            path.unlink()
+    if kind in ("cli", "update"):
+        _import_command(data)
+        if kind == "update":
+            assert User.objects.filter(organization=org, first_name="Anna0", language="en").count() == 1
     else:
         client = Client(HTTP_HOST=f"{SLUG}.localhost")
         client.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
@@ -161,11 +173,24 @@ def once(kind, existing):
     return result
 
 
+def _import_command(data: bytes) -> None:
+    from django.core.management import call_command
+
+    path = Path(f"/tmp/bench-import-{os.getpid()}.csv")
+    path.write_bytes(data)
+    try:
+        call_command("importusers", SLUG, str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    finally:
+        path.unlink()
+
+
 def _vacuum():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in ("accounts_user", "accounts_statuschange", "usergroups_membership", "audit_auditevent"):
+        tables = ("accounts_user", "accounts_statuschange", "usergroups_membership", "audit_auditevent")
+        # The people's words too: deleting the sample's people leaves theirs dead in the table.
+        for table in (*tables, "accounts_searchword", "accounts_knownword"):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
