@@ -1,13 +1,14 @@
 """The search words' row triggers look each word up by its whole key, one statement per word.
 
-PL/pgSQL plans a trigger's statements once per session and soon keeps a generic plan, made without
+PL/pgSQL plans a trigger's statements once per session and may keep a generic plan, made without
 the values. Migration 0015's statements named a person's words as a set (`word = ANY (…)`, and a
-`NOT EXISTS` join with the known words), and their generic plans, on tables whose statistics were
-old or missing (after a first import, or wherever autovacuum has not run yet), read every word of the
-organisation for each person: 2.6 ms for the known words and 7 ms for the search words a person, 30 s
-to 60 s for an import that renames 10,000 people. A statement that gives every column of the key
-(a search word, a known word) has only one plan, the key's index, whatever the statistics say.
-The functions are replaced in place: no table is locked.
+`NOT EXISTS` join with the known words). On word tables never analysed and full of dead rows (as
+where autovacuum is off), their plans read every word of the organisation for each person: 2.6 ms
+for the known words and 7 ms for the search words a person, 30 s to 60 s in the database for an
+import that renamed 10,000 people. A statement that gives every column of a key (a search word, a
+known word) is planned as a lookup of the key's index. Measured once replaced, on analysed tables:
+2,000 people of a 100,000-person organisation renamed in one statement, 155–180 ms against 344–680 ms
+(plans generic or chosen by PostgreSQL). The functions are replaced in place: no table is locked.
 """
 
 from django.db import migrations
