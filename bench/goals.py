@@ -209,6 +209,7 @@ def import_rows(figures, missing="", big_missing="") -> list[dict]:
         ("cli", "`importusers`"),
         ("update", "`importusers` updating the 10,000 people it made"),
         ("web", "web: check, preview, confirm"),
+        ("web-update", "web, updating the 10,000 people it made"),
     )
     for kind, label in kinds:
         cell = cells.get(f"{kind}/ours")
@@ -369,7 +370,7 @@ def main():  # noqa: C901 - one piece after the other
             f"{samples(args.import_samples)} each; "
             f"100,000 rows: {samples(args.big_imports)}",
             [python, "bench/imports.py", "--samples", str(args.import_samples), "--big-samples",
-             str(args.big_imports), "--kinds", "cli,update,web,big" if args.big_imports else "cli,update,web",
+             str(args.big_imports), "--kinds", "cli,update,web,web-update" + (",big" if args.big_imports else ""),
              "--existing", str(args.import_existing)],
             {"DATABASE_URL": args.imports_database},
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """Import benchmark: 10,000 rows end to end, and 100,000 rows in one file through the import job.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/experquiz_import_bench .venv/bin/python bench/imports.py
-        [--samples 5] [--big-samples N] [--kinds cli,update,web,big] [--existing 100000] [--against DIR] [--json FILE]
+        [--samples 5] [--big-samples N] [--kinds cli,update,web,web-update,big] [--existing 100000]
+        [--against DIR] [--json FILE]
 
 Kinds of sample, each in a process of its own (so its peak RSS is its own):
   * cli – `manage.py importusers` of a 10,000-row CSV (French headers, semicolons, BOM, mobiles
@@ -9,18 +10,20 @@ Kinds of sample, each in a process of its own (so its peak RSS is its own):
   * update – `manage.py importusers` of the same roster again, once its 10,000 people exist (imported
     first, untimed): each row matches its person and changes their first name and language, and adds
     a second group;
-  * web – the same file through the pages: upload (the check runs), the preview page, confirm (the
-    file is checked again and written), with Django's test client in-process;
+  * web – the same file as cli through the pages: upload (the check runs), the preview page, confirm
+    (the file is checked again and written), with Django's test client in-process;
+  * web-update – the update through the same pages;
   * big – 100,000 rows in one file through the same pages: the check and the write run as the import
     job's tasks (in-process: no broker), the check recording its progress every 1,000 rows.
 Each sample reports its seconds and the peak RSS of its process (`ru_maxrss`), then the imported
 people are deleted (untimed) so the next sample imports into the same organisation: `--existing`
 people (default 100,000) and 20 groups, made once.
 
-A round runs one sample of each kind in turn (cli, update, web, big: alternating); `--samples` rounds, the
-100,000-row kind in the first `--big-samples` of them only (default: every round). `--against DIR`
-runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same script against the code
-checked out in DIR (another branch, the release before), on the same database. Results are printed,
+A round runs one sample of each kind in turn (cli, update, web, web-update, big: alternating);
+`--samples` rounds, the 100,000-row kind in the first `--big-samples` of them only (default: every
+round). `--against DIR` runs every sample twice, alternating (ours, DIR's, ours, DIR's…): the same
+script against the code checked out in DIR (another branch, the release before), on the same
+database. Results are printed,
 and written to bench/results/; `measure()`'s figures to `--json FILE` if given. A sample that
 crashes is printed with its error and makes the script exit with status 1, after the others ran.
 """
@@ -41,7 +44,7 @@ from bench.database import ensure_database  # noqa: E402
 from bench.stats import percentile, summary  # noqa: E402
 
 HERE = Path(__file__).resolve()
-ROWS = {"cli": 10_000, "update": 10_000, "web": 10_000, "big": 100_000}
+ROWS = {"cli": 10_000, "update": 10_000, "web": 10_000, "web-update": 10_000, "big": 100_000}
 SLUG = "imports"
 ADMIN_EMAIL = "admin@imports.example"
 
@@ -51,11 +54,13 @@ def parse_args():
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--big-samples", type=int, default=None, help="rounds with a 100,000-row sample")
     parser.add_argument("--json", default="", help="write the figures (a JSON object) to this file")
-    parser.add_argument("--kinds", default="cli,update,web,big")
+    parser.add_argument("--kinds", default="cli,update,web,web-update,big")
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--against", default="", help="another checkout to alternate with")
     parser.add_argument("--label", default="")
-    parser.add_argument("--once", choices=["setup", "cli", "update", "web", "big", "cleanup"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--once", choices=["setup", "cli", "update", "web", "web-update", "big", "cleanup"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--root", default=str(HERE.parent.parent), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -136,7 +141,8 @@ def once(kind, existing):
         return {}
     run = str(time.time_ns())[-9:]
     data = people_file(ROWS[kind], run)
-    if kind == "update":
+    updating = kind in ("update", "web-update")
+    if updating:
         # The people it updates, imported first (untimed), then the same roster again, changed.
         _import_command(data)
         data = people_file(ROWS[kind], run, again=True)
@@ -144,8 +150,6 @@ def once(kind, existing):
     result = {"kind": kind, "rows": ROWS[kind]}
     if kind in ("cli", "update"):
         _import_command(data)
-        if kind == "update":
-            assert User.objects.filter(organization=org, first_name="Anna0", language="en").count() == 1
     else:
         client = Client(HTTP_HOST=f"{SLUG}.localhost")
         client.force_login(User.objects.get(organization=org, email=ADMIN_EMAIL))
@@ -162,9 +166,11 @@ def once(kind, existing):
         client.post(f"{job_page}confirm/")
         job.refresh_from_db()
         assert job.state == "done", (job.state, job.error)
-        assert job.report["result"]["created"] == ROWS[kind]
+        assert job.report["result"]["updated" if updating else "created"] == ROWS[kind]
         result["progress"] = [job.progress, job.total]  # the job's progress counter at the end
     result["s"] = round(time.perf_counter() - started, 2)
+    if updating:
+        assert User.objects.filter(organization=org, first_name="Anna0", language="en").count() == 1
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
     # The process's own CPU seconds (Django's start included): less sensitive than wall time to a
@@ -247,17 +253,17 @@ def measure(args) -> dict:
     print(f"\n{args.samples} samples per cell, {big_samples} of 100,000 rows (each a process of its own, alternating);")
     print("medians, and the total's p95 (nearest rank) and range:")
     print(
-        f"{'kind':<6}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'p95 (s)':>9}{'min-max (s)':>15}"
+        f"{'kind':<11}{'code':<9}{'rows':>8}{'check (s)':>11}{'total (s)':>11}{'p95 (s)':>9}{'min-max (s)':>15}"
         f"{'CPU (s)':>9}{'peak RSS (MB)':>15}"
     )
     for kind in args.kinds.split(","):
         for name, _root in checkouts:
             cell = [row for row in rows if row["kind"] == kind and row["code"] == name and "s" in row]
             if not cell:
-                print(f"{kind:<6}{name:<9}  failed: {[row.get('error') for row in rows if row['kind'] == kind][:1]}")
+                print(f"{kind:<11}{name:<9}  failed: {[row.get('error') for row in rows if row['kind'] == kind][:1]}")
                 continue
             if any(row.get("refused") for row in cell):
-                print(f"{kind:<6}{name:<9}{ROWS[kind]:>8}  refused (the file is over the row limit)")
+                print(f"{kind:<11}{name:<9}{ROWS[kind]:>8}  refused (the file is over the row limit)")
                 continue
 
             def median(key, cell=cell):
@@ -267,7 +273,7 @@ def measure(args) -> dict:
             totals = [row["s"] for row in cell]
             spread = f"{min(totals)}-{max(totals)}"
             print(
-                f"{kind:<6}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}"
+                f"{kind:<11}{name:<9}{ROWS[kind]:>8}{median('check_s'):>11}{median('s'):>11}"
                 f"{percentile(totals, 95):>9}{spread:>15}{median('cpu_s'):>9}{median('peak_rss_mb'):>15}"
             )
     cells = {}
