@@ -17,9 +17,10 @@ elsewhere it is `bulk_update`. Like `bulk_update`, it writes the attributes as t
 `auto_now` field is not set for you) and sends no signal.
 """
 
+import re
 from operator import attrgetter
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 
 # The field types (exactly these, not subclasses) whose attribute value is what the database stores,
 # as psycopg adapts it; any other goes through the field's own preparation.
@@ -81,21 +82,30 @@ def _reader(field, connection):
 
 def update_many(model, objects, fields, *, batch_size: int = 1000) -> None:
     """Write `fields` (names of concrete, non-primary-key fields) of `objects`, saved instances of
-    `model`, each once, as `model.objects.bulk_update(objects, fields, batch_size)` does."""
+    `model`, each once, as `model.objects.bulk_update(objects, fields, batch_size)` does, all or
+    nothing. Unlike `bulk_update` on PostgreSQL, a text longer than its column is refused
+    (`DataError`), not cut to the column's length."""
     objects = list(objects)
+    if not fields:
+        raise ValueError("Field names must be given to update_many().")
+    if any(obj.pk is None for obj in objects):
+        raise ValueError("All update_many() objects must have a primary key set.")
+    if len({obj.pk for obj in objects}) != len(objects):
+        raise ValueError("Each update_many() object must be given once.")
     if not objects:
         return
-    assert len({obj.pk for obj in objects}) == len(objects), "an object given twice"
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
         model.objects.bulk_update(objects, fields, batch_size=batch_size)
         return
     opts = model._meta
     columns = [opts.pk, *(opts.get_field(name) for name in fields)]
-    assert all(field.concrete and not field.primary_key for field in columns[1:]), fields
+    if not all(field.concrete and not field.primary_key for field in columns[1:]):
+        raise ValueError(f"update_many() writes concrete fields other than the primary key, not {fields}.")
     quote = connection.ops.quote_name
-    # One array per column, typed as the column (NULLs allowed), read back row by row by unnest.
-    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in columns)
+    # One array per column, typed as the column without its length (NULLs allowed), read back row by
+    # row by unnest: the column's own type then refuses a text too long, where a cast would cut it.
+    arrays = ", ".join(f"%s::{_unbounded(field.cast_db_type(connection))}[]" for field in columns)
     names = ", ".join(quote(field.column) for field in columns)
     assignments = ", ".join(f"{quote(field.column)} = new.{quote(field.column)}" for field in columns[1:])
     table, pk = quote(opts.db_table), quote(opts.pk.column)
@@ -104,10 +114,15 @@ def update_many(model, objects, fields, *, batch_size: int = 1000) -> None:
         f"WHERE {table}.{pk} = new.{pk}"
     )
     values = [_saved_value(field, connection) for field in columns]
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(objects), batch_size):
             batch = objects[start : start + batch_size]
             cursor.execute(sql, [[value(obj) for obj in batch] for value in values])
+
+
+def _unbounded(db_type: str) -> str:
+    """`varchar(150)` → `varchar`: the type, without the length a cast would cut texts to."""
+    return re.sub(r"^(varchar|character varying)\(\d+\)$", r"\1", db_type)
 
 
 def _saved_value(field, connection):

@@ -143,7 +143,8 @@ def _search_text(user, row) -> str:
 
 
 UPDATED_FIELDS = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
-# What an update does not validate field by field: the fields it leaves as they are, and the type,
+# What an update does not validate field by field: the fields it leaves as they are (not checked
+# again), and the type,
 # checked against the organisation's types read once (Django's check of a foreign key reads its row:
 # the organisation, the type and the creator of each person, three queries per row).
 UNCHECKED_FIELDS = [
@@ -278,7 +279,9 @@ def users_import(
         raise DomainError(_("The file has rows in error; nothing was imported."))
     updates, group_ids, bare = _plan_summary(check.plan)
     _require_rows_in_scope(actor, updates, group_ids, bare)
-    Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
+    # Locked, and read again: the people are checked against the organisation as it is now (its phone
+    # region, its language for the new people).
+    organization = Organization.objects.select_for_update(no_key=True).get(pk=organization.pk)
     types = UserType.objects.for_org(organization).in_bulk()
     type_names = {pk: user_type.name for pk, user_type in types.items()}
     groups = UserGroup.objects.filter(organization=organization).in_bulk(group_ids)

@@ -122,3 +122,7 @@ def test_a_word_new_to_the_organisation_changes_its_people_version(acme):
     assert version() == before
     User.objects.filter(last_name="Martin").update(search_text="ann martinez")
     assert version() == before + 1
+    # Two new words and a known one, in one write: one new version.
+    User.objects.filter(last_name="Martin").update(search_text="ann martinez zola zygmunt")
+    assert version() == before + 2
+    assert set(KnownWord.objects.filter(organization=acme).values_list("word", flat=True)) >= {"zola", "zygmunt"}

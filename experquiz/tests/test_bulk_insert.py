@@ -4,7 +4,7 @@ update_many: what bulk_update writes, by one UPDATE over arrays on PostgreSQL.""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import StatusChange, User
@@ -62,18 +62,33 @@ def test_defaults_and_creation_times_are_filled_as_bulk_create_fills_them(acme, 
     assert not row._state.adding
 
 
-UPDATED = ["first_name", "last_name", "mobile", "user_type", "language", "updated_at", "search_text"]
+UPDATED = [
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "employee_number",
+    "preferred_channel",
+    "user_type",
+    "language",
+    "updated_at",
+    "search_text",
+]
 
 
 def _changed(people, trainee, when):
-    """The same changes, made to fresh copies of `people`: texts that need quoting, a type set on some
-    and taken off others (NULL among values), a time."""
+    """The same changes, made to fresh copies of `people`: texts that need quoting or look like
+    array syntax, a type set on some and taken off others (a first batch of NULLs only, then NULLs
+    among values), a time."""
     people = list(User.objects.filter(pk__in=[person.pk for person in people]).order_by("pk"))
     for n, person in enumerate(people):
         person.first_name = f'Zoé "{n}" \\ {{a,b}}'
-        person.last_name = "O'Brien, Ça" if n % 2 else ""
+        person.last_name = "O'Brien, Ça" if n % 2 else "NULL"
+        person.email = f"zoe.{n}@example.com"
         person.mobile = f"+3360000000{n}" if n % 3 else ""
-        person.user_type = trainee if n % 2 else None
+        person.employee_number = f" E\t{n} " if n % 2 else ""
+        person.preferred_channel = "sms" if n % 3 else "email"
+        person.user_type = trainee if n >= 3 and n % 2 else None
         person.language = "fr"
         person.updated_at = when + timedelta(seconds=n)
         person.search_text = f"zoe {n}"
@@ -100,7 +115,25 @@ def test_update_many_writes_what_bulk_update_writes(acme):
     assert User.objects.get(pk=untouched.pk).first_name == "Left"
 
 
-def test_update_many_refuses_an_object_given_twice(acme):
-    person = UserFactory(organization=acme)
-    with pytest.raises(AssertionError):
-        update_many(User, [person, User.objects.get(pk=person.pk)], ["first_name"])
+def test_update_many_refuses_what_it_cannot_write_as_asked(acme):
+    person = UserFactory(organization=acme, first_name="Ann")
+    for objects, fields in (
+        ([person, User.objects.get(pk=person.pk)], ["first_name"]),  # one person given twice
+        ([User(organization=acme, first_name="New")], ["first_name"]),  # never saved
+        ([person], []),
+        ([person], ["id"]),
+    ):
+        with pytest.raises(ValueError):
+            update_many(User, objects, fields)
+    assert User.objects.get(pk=person.pk).first_name == "Ann"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite stores a text of any length")
+def test_update_many_refuses_a_text_longer_than_its_column_and_writes_nothing(acme):
+    people = [UserFactory(organization=acme, first_name="Ann") for _ in range(3)]
+    for person in people:
+        person.first_name = "Anne"
+    people[2].first_name = "A" * 151
+    with pytest.raises(DataError), transaction.atomic():
+        update_many(User, people, ["first_name"], batch_size=2)
+    assert set(User.objects.filter(pk__in=[p.pk for p in people]).values_list("first_name", flat=True)) == {"Ann"}
