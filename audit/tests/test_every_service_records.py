@@ -133,6 +133,7 @@ NOT_SERVICE_MODULES = {
     "experquiz.naming": "the name rule: a savepoint around the save of the service that calls it, which records",
     "flows.tasks": "background jobs: they call the import and bulk services (which record) and keep their own progress",
     "flows.bulk": "runs a registered action's handler per chunk of users; the handlers call the services, which record",
+    "experquiz.bulk_insert": "writes rows many at a time for the services that call it, which record",
 }
 PASSWORD = "a long and new password 42"
 
