@@ -11,6 +11,8 @@ known word) is planned as a lookup of the key's index. Measured once replaced, o
 (plans generic or chosen by PostgreSQL). The functions are replaced in place: no table is locked.
 """
 
+import importlib
+
 from django.db import migrations
 
 BY_KEY = """
@@ -68,52 +70,16 @@ END
 $$;
 """
 
-# Migration 0015's.
-BACK = """
-CREATE OR REPLACE FUNCTION accounts_user_words_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    words text[] := accounts_search_words(NEW.search_text);
-BEGIN
-    IF OLD.organization_id IS NOT NULL THEN
-        DELETE FROM accounts_searchword
-            WHERE organization_id = OLD.organization_id AND word = ANY (accounts_search_words(OLD.search_text))
-              AND last_name = OLD.last_name AND first_name = OLD.first_name AND user_id = OLD.id;
-    END IF;
-    IF NEW.organization_id IS NOT NULL THEN
-        INSERT INTO accounts_searchword (organization_id, word, last_name, first_name, user_id)
-            SELECT NEW.organization_id, word, NEW.last_name, NEW.first_name, NEW.id FROM unnest(words) AS word;
-        WITH learned AS (
-            INSERT INTO accounts_knownword (organization_id, word)
-                SELECT NEW.organization_id, new_word.word
-                FROM unnest(words) AS new_word (word)
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM accounts_knownword AS known
-                    WHERE known.organization_id = NEW.organization_id AND known.word = new_word.word
-                )
-                RETURNING organization_id
-        )
-        INSERT INTO accounts_peoplechange (organization_id) SELECT DISTINCT organization_id FROM learned;
-    END IF;
-    RETURN NULL;
-END
-$$;
 
-CREATE OR REPLACE FUNCTION accounts_user_words_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    gone record;
-BEGIN
-    -- One DELETE by key per person: PostgreSQL knows nothing of a transition table's size, and a
-    -- join with it was planned as a scan of every word for each person (minutes for 10,000).
-    FOR gone IN SELECT organization_id, search_text, last_name, first_name, id FROM removed
-                WHERE organization_id IS NOT NULL LOOP
-        DELETE FROM accounts_searchword
-            WHERE organization_id = gone.organization_id AND word = ANY (accounts_search_words(gone.search_text))
-              AND last_name = gone.last_name AND first_name = gone.first_name AND user_id = gone.id;
-    END LOOP;
-    RETURN NULL;
-END
-$$;
-"""
+def _functions_of_0015(*names) -> str:
+    """Migration 0015's definitions of the functions `names`, as replacements: what going back restores."""
+    sql = importlib.import_module("accounts.migrations.0015_search_words").POSTGRESQL
+    definitions = []
+    for name in names:
+        start = sql.index(f"CREATE FUNCTION {name}()")
+        definition = sql[start : sql.index("$$;", start) + len("$$;")]
+        definitions.append(definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    return "\n\n".join(definitions)
 
 
 def by_key(apps, schema_editor):
@@ -123,7 +89,7 @@ def by_key(apps, schema_editor):
 
 def back(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACK)
+        schema_editor.execute(_functions_of_0015("accounts_user_words_changed", "accounts_user_words_removed"))
 
 
 class Migration(migrations.Migration):
