@@ -144,9 +144,9 @@ def _search_text(user, row) -> str:
 
 UPDATED_FIELDS = ["first_name", "last_name", "email", "mobile", "employee_number", "user_type_id", "language"]
 # What an update does not validate field by field: the fields it leaves as they are (not checked
-# again), and the type,
-# checked against the organisation's types read once (Django's check of a foreign key reads its row:
-# the organisation, the type and the creator of each person, three queries per row).
+# again), and the type, checked against the organisation's types read once (Django's check of a
+# foreign key reads its row: the organisation, the type and the creator of each person, three
+# queries per row).
 UNCHECKED_FIELDS = [
     field.name
     for field in User._meta.concrete_fields
